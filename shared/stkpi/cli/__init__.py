@@ -1,0 +1,60 @@
+"""``stkpi``: the command line. Each command group lives in its own module of this package
+and exposes ``register(app)``; user mistakes become one clear line and exit status 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from stkpi.errors import StkpiError
+
+app = typer.Typer(
+    name="stkpi",
+    help="ServiceTitan -> BigQuery pipeline with weekly KPIs per business unit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Command groups, one module each (stkpi/cli/<name>.py with a register(app) function).
+_GROUPS = ("sim", "local", "pipeline", "kpi", "validate", "report", "bench", "chaos")
+
+
+def _register_groups() -> None:
+    for name in _GROUPS:
+        try:
+            module = importlib.import_module(f"stkpi.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"stkpi.cli.{name}":
+                continue  # group not built yet
+            raise
+        module.register(app)
+
+
+@app.callback()
+def _root() -> None:
+    """ServiceTitan -> BigQuery pipeline with weekly KPIs per business unit."""
+
+
+@app.command()
+def version() -> None:
+    """Print the st-kpi version."""
+    from stkpi import __version__
+
+    typer.echo(__version__)
+
+
+_register_groups()
+
+
+def main() -> None:
+    try:
+        app()
+    except StkpiError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)

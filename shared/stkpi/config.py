@@ -1,0 +1,85 @@
+"""Settings: one frozen object, read once from the environment and passed explicitly.
+
+The same variable names are used locally and in Terraform. A missing or malformed setting
+fails at start with one message listing every problem, so a user fixes them all in one go
+instead of discovering them one crash at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from stkpi.errors import ConfigError
+
+
+class Settings(BaseModel):
+    """Everything the pipeline reads from its environment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    st_api_base_url: str = Field(description="ServiceTitan API base URL")
+    st_auth_url: str = Field(description="ServiceTitan auth server URL")
+    st_tenant_id: str = Field(min_length=1)
+    st_client_id: SecretStr
+    st_client_secret: SecretStr
+    st_app_key: SecretStr
+    st_rate_limit_per_second: float = Field(default=10.0, gt=0, le=1000)
+    st_page_size: int = Field(default=500, ge=1, le=5000)
+    st_request_timeout_seconds: float = Field(default=100.0, gt=0)
+    report_timezone: str = "America/Phoenix"
+    gcp_project: str = Field(min_length=1)
+    landing_bucket: str = Field(min_length=3)
+    bq_dataset_prefix: str = Field(default="st", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    bq_location: str = "US"
+    fetch_time_budget_seconds: float = Field(default=480.0, gt=0)
+    window_days: int = Field(default=7, ge=1, le=3660)
+    topic_plan: str = "st-plan"
+    topic_windows: str = "st-windows"
+    topic_loads: str = "st-loads"
+    topic_rebuild: str = "st-rebuild"
+
+    @field_validator("st_api_base_url", "st_auth_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    def dataset(self, layer: str) -> str:
+        """BigQuery dataset id of a layer (raw, stage, dim, mart, ops)."""
+        return f"{self.bq_dataset_prefix}_{layer}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.report_timezone)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``environ`` (default: the process environment).
+
+    Raises ``ConfigError`` naming every missing or malformed variable, never a traceback.
+    """
+    env = dict(os.environ if environ is None else environ)
+    values = {name: env[name.upper()] for name in Settings.model_fields if name.upper() in env}
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]).upper() if err["loc"] else "?"
+            reason = "is required but not set" if err["type"] == "missing" else err["msg"]
+            problems.append(f"  - {name}: {reason}")
+        raise ConfigError("invalid configuration:\n" + "\n".join(problems)) from None

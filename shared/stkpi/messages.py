@@ -1,0 +1,163 @@
+"""Pub/Sub message schemas (JSON, versioned with ``"v": 1``).
+
+Every function decodes its message here. A message that does not parse or fails its schema
+raises ``BadMessageError`` (a permanent error): the function logs it with its content and
+acks it to the dead-letter path instead of letting Pub/Sub retry it forever.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from stkpi.errors import BadMessageError, PermanentError
+from stkpi.registry import get_entity
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+def _known_entity(name: str) -> str:
+    try:
+        get_entity(name)
+    except PermanentError as exc:  # surface as a schema problem, listing the known names
+        raise ValueError(str(exc)) from None
+    return name
+
+
+def _aware(ts: datetime) -> datetime:
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise ValueError("timestamps must carry a UTC offset (e.g. 2025-08-18T00:00:00Z)")
+    return ts
+
+
+class PlanMessage(_Message):
+    """What Cloud Scheduler or ``stkpi backfill`` publishes to ``st-plan``."""
+
+    run_type: Literal["daily", "backfill", "reference"]
+    entities: list[str] = Field(default_factory=list)
+    start: datetime | None = None
+    end: datetime | None = None
+    window_days: int | None = Field(default=None, ge=1, le=3660)
+    run_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+    @field_validator("entities")
+    @classmethod
+    def _entities_known(cls, names: list[str]) -> list[str]:
+        return [_known_entity(n) for n in names]
+
+    @field_validator("start", "end")
+    @classmethod
+    def _tz(cls, ts: datetime | None) -> datetime | None:
+        return None if ts is None else _aware(ts)
+
+    @model_validator(mode="after")
+    def _range(self) -> PlanMessage:
+        if self.run_type == "backfill" and (self.start is None or self.end is None):
+            raise ValueError("a backfill needs both start and end")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError(
+                f"end {self.end.isoformat()} is not after start {self.start.isoformat()}"
+            )
+        return self
+
+
+class WindowMessage(_Message):
+    """One window of one entity to fetch: ``[start, end)`` by the entity's cursor."""
+
+    run_id: str
+    entity: str
+    window_id: str
+    start: datetime
+    end: datetime
+    page_from: int = Field(default=1, ge=1)
+
+    @field_validator("entity")
+    @classmethod
+    def _entity_known(cls, name: str) -> str:
+        return _known_entity(name)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _tz(cls, ts: datetime) -> datetime:
+        return _aware(ts)
+
+    @model_validator(mode="after")
+    def _range(self) -> WindowMessage:
+        if self.end <= self.start:
+            raise ValueError(
+                f"window end {self.end.isoformat()} is not after start {self.start.isoformat()}"
+            )
+        return self
+
+
+class LoadMessage(_Message):
+    """A fetched window whose pages wait in the landing bucket."""
+
+    run_id: str
+    entity: str
+    window_id: str
+    gcs_prefix: str
+    pages: int = Field(ge=0)
+    records: int = Field(ge=0)
+
+    @field_validator("entity")
+    @classmethod
+    def _entity_known(cls, name: str) -> str:
+        return _known_entity(name)
+
+
+class RebuildMessage(_Message):
+    """All windows of a run are loaded: rebuild dims and marts once."""
+
+    run_id: str
+    entities: list[str]
+
+    @field_validator("entities")
+    @classmethod
+    def _entities_known(cls, names: list[str]) -> list[str]:
+        return [_known_entity(n) for n in names]
+
+
+M = TypeVar("M", bound=_Message)
+
+
+def decode(model: type[M], data: bytes | str | dict[str, Any]) -> M:
+    """Parse a message body (raw JSON bytes, or already-decoded dict) into ``model``."""
+    try:
+        payload = data if isinstance(data, dict) else json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadMessageError(
+            f"{model.__name__}: body is not JSON ({exc}): {data!r:.500}"
+        ) from None
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()
+        )
+        raise BadMessageError(
+            f"{model.__name__} rejected: {problems}; body={payload!r:.500}"
+        ) from None
+
+
+def decode_cloud_event(model: type[M], cloud_event_data: dict[str, Any] | None) -> M:
+    """Decode the Pub/Sub message carried by a ``messagePublished`` CloudEvent."""
+    try:
+        encoded = cloud_event_data["message"]["data"]  # type: ignore[index]
+        raw = base64.b64decode(encoded, validate=True)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadMessageError(
+            f"{model.__name__}: CloudEvent has no base64 message.data ({exc!r}): {cloud_event_data!r:.500}"
+        ) from None
+    return decode(model, raw)

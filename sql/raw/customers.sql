@@ -1,0 +1,18 @@
+-- Raw customers (transactional): one row per id, the latest version by modified_on.
+-- Source: ServiceTitan /crm/v2/tenant/{tenant}/customers; the whole API record is kept in payload.
+-- Partitioned on created_on (immutable per key), so a MERGE can prune to a batch's range.
+CREATE TABLE IF NOT EXISTS `${project}.${raw}.customers` (
+  id           INT64 NOT NULL,
+  name         STRING,
+  type         STRING,
+  active       BOOL,
+  created_on   TIMESTAMP,
+  modified_on  TIMESTAMP,
+  payload      STRING,
+  _ingested_at TIMESTAMP,
+  _run_id      STRING,
+  _window_id   STRING,
+  _page        INT64
+)
+PARTITION BY DATE(created_on)
+CLUSTER BY id;

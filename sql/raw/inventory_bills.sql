@@ -1,0 +1,18 @@
+-- Raw inventory_bills (transactional): one row per id, the latest version by modified_on.
+-- Source: ServiceTitan /accounting/v2/tenant/{tenant}/inventory-bills; the whole API record is kept in payload.
+-- Partitioned on bill_date (immutable per key), so a MERGE can prune to a batch's range.
+CREATE TABLE IF NOT EXISTS `${project}.${raw}.inventory_bills` (
+  id                INT64 NOT NULL,
+  job_id            INT64,
+  purchase_order_id INT64,
+  total             NUMERIC,
+  bill_date         TIMESTAMP,
+  modified_on       TIMESTAMP,
+  payload           STRING,
+  _ingested_at      TIMESTAMP,
+  _run_id           STRING,
+  _window_id        STRING,
+  _page             INT64
+)
+PARTITION BY DATE(bill_date)
+CLUSTER BY id;

@@ -1,0 +1,19 @@
+-- Raw locations (transactional): one row per id, the latest version by modified_on.
+-- Source: ServiceTitan /crm/v2/tenant/{tenant}/locations; the whole API record is kept in payload.
+-- Partitioned on created_on (immutable per key), so a MERGE can prune to a batch's range.
+CREATE TABLE IF NOT EXISTS `${project}.${raw}.locations` (
+  id           INT64 NOT NULL,
+  customer_id  INT64,
+  name         STRING,
+  state        STRING,
+  active       BOOL,
+  created_on   TIMESTAMP,
+  modified_on  TIMESTAMP,
+  payload      STRING,
+  _ingested_at TIMESTAMP,
+  _run_id      STRING,
+  _window_id   STRING,
+  _page        INT64
+)
+PARTITION BY DATE(created_on)
+CLUSTER BY id;

@@ -1,0 +1,17 @@
+-- Raw payments (transactional): one row per id, the latest version by modified_on.
+-- Source: ServiceTitan /accounting/v2/tenant/{tenant}/payments; the whole API record is kept in payload.
+-- Partitioned on created_on (immutable per key), so a MERGE can prune to a batch's range.
+CREATE TABLE IF NOT EXISTS `${project}.${raw}.payments` (
+  id           INT64 NOT NULL,
+  paid_on      TIMESTAMP,
+  total        NUMERIC,
+  created_on   TIMESTAMP,
+  modified_on  TIMESTAMP,
+  payload      STRING,
+  _ingested_at TIMESTAMP,
+  _run_id      STRING,
+  _window_id   STRING,
+  _page        INT64
+)
+PARTITION BY DATE(created_on)
+CLUSTER BY id;
