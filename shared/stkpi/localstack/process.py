@@ -1,0 +1,202 @@
+"""Child processes of the local stack: free ports, process groups, readiness, logs.
+
+Every service runs in its own process group (``start_new_session=True``) because the
+launchers leave children behind (``gcloud`` starts java, functions-framework starts
+gunicorn workers): stopping means signalling the whole group, never a process by name.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stkpi.errors import StkpiError
+
+LOOPBACK = "127.0.0.1"
+
+
+class ServiceError(StkpiError):
+    """A local service did not start (or stop) in time; the message names its log file."""
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def tcp_open(port: int, host: str = LOOPBACK) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def http_ok(url: str) -> bool:
+    """True when ``url`` answers with any status below 500."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return int(resp.status) < 500
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500
+    except (OSError, ValueError):
+        return False
+
+
+def pgid_alive(pgid: int) -> bool:
+    """True while any process of the group ``pgid`` exists."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def kill_group(pgid: int, *, grace: float = 10.0) -> None:
+    """SIGTERM the process group, wait up to ``grace`` seconds, then SIGKILL it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not pgid_alive(pgid):
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while pgid_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+# Groups started by this process and not yet stopped: killed at interpreter exit so a
+# crashed test session or CLI never leaves emulators behind (detached stacks opt out).
+_OWNED: set[int] = set()
+
+
+@atexit.register
+def _kill_owned() -> None:
+    for pgid in list(_OWNED):
+        kill_group(pgid, grace=3)
+        _OWNED.discard(pgid)
+
+
+@dataclass
+class Service:
+    """One running service: its process group, port, log file and client environment."""
+
+    name: str
+    port: int
+    pid: int
+    log_path: Path
+    env_vars: dict[str, str] = field(default_factory=dict)
+    extra_ports: dict[str, int] = field(default_factory=dict)
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """Environment variables a client process needs to reach this service."""
+        return dict(self.env_vars)
+
+    def alive(self) -> bool:
+        if self.popen is not None:
+            return self.popen.poll() is None
+        return pgid_alive(self.pid)
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop the whole process group (idempotent)."""
+        kill_group(self.pid, grace=grace)
+        if self.popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=5)
+        _OWNED.discard(self.pid)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    *,
+    port: int,
+    log_dir: Path,
+    ready: Callable[[], bool],
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    client_env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    detached: bool = False,
+    extra_ports: Mapping[str, int] | None = None,
+) -> Service:
+    """Start ``argv`` in a new session, log to ``<log_dir>/<name>.log``, wait for ``ready``.
+
+    On timeout or early exit the group is killed and ``ServiceError`` names the log file.
+    ``detached`` services are not killed when this Python process exits.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    full_env = {**os.environ, **(env or {})}
+    with open(log_path, "ab") as log:
+        popen = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=str(cwd) if cwd else None,
+            start_new_session=True,
+        )
+    service = Service(
+        name=name,
+        port=port,
+        pid=popen.pid,
+        log_path=log_path,
+        env_vars=dict(client_env or {}),
+        extra_ports=dict(extra_ports or {}),
+        popen=popen,
+    )
+    if not detached:
+        _OWNED.add(popen.pid)
+    deadline = time.monotonic() + timeout
+    while True:
+        code = popen.poll()
+        if code is not None:
+            service.stop(grace=1)
+            raise ServiceError(
+                f"{name} exited with status {code} during start; log: {log_path}\n"
+                + service.log_tail()
+            )
+        if ready():
+            return service
+        if time.monotonic() > deadline:
+            service.stop(grace=2)
+            raise ServiceError(
+                f"{name} not ready on port {port} after {timeout:.0f}s; log: {log_path}\n"
+                + service.log_tail()
+            )
+        time.sleep(0.2)

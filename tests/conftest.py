@@ -1,0 +1,130 @@
+"""Shared fixtures: local emulators and the whole local stack, started once per session.
+
+Each fixture stops what it started even when tests fail (fixture finalizers, plus an
+atexit net in ``stkpi.localstack.process``). Emulators are shared: ``local_stack`` reuses
+the ``bq_emulator``/``gcs_emulator``/``pubsub_emulator`` processes, so a session never
+runs two of a kind, and their client variables (``*_EMULATOR_HOST``) are set in
+``os.environ`` for the session so ``stkpi.gcp`` clients reach them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from google.cloud import bigquery
+
+from stkpi.config import Settings
+from stkpi.localstack import DEFAULT_PROJECT, Service, start_bigquery, start_gcs, start_pubsub
+from stkpi.localstack.services import gcs_root_of
+from stkpi.localstack.settings_env import local_settings_env, settings_from
+
+
+@dataclass
+class Emulator:
+    """A running emulator with what tests need to talk to it."""
+
+    service: Service
+    project: str
+    settings: Settings
+    env: dict[str, str] = field(default_factory=dict)
+    client: object | None = None
+
+    @property
+    def url(self) -> str:
+        return self.service.url
+
+
+@dataclass
+class BigQueryEmulator(Emulator):
+    client: bigquery.Client | None = None  # type: ignore[assignment]
+    gcs_root: Path = Path()
+
+
+@pytest.fixture(scope="session")
+def stack_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run dir shared by the session's emulators (logs, fake-gcs filesystem root)."""
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
+def _session_env() -> Iterator[pytest.MonkeyPatch]:
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def _settings(env_extra: dict[str, str]) -> tuple[Settings, dict[str, str]]:
+    env = {**local_settings_env(DEFAULT_PROJECT), **env_extra}
+    return settings_from(env), env
+
+
+@pytest.fixture(scope="session")
+def bq_emulator(stack_root: Path, _session_env: pytest.MonkeyPatch) -> Iterator[BigQueryEmulator]:
+    """bqemulator + an official ``bigquery.Client`` (via ``stkpi.gcp``) + project id.
+
+    Load jobs read ``gs://bucket/path`` from ``fixture.gcs_root / bucket / path`` (the same
+    root ``gcs_emulator`` serves).
+    """
+    from stkpi.gcp import bigquery_client
+
+    service = start_bigquery(stack_root, project=DEFAULT_PROJECT)
+    try:
+        for key, value in service.env().items():
+            _session_env.setenv(key, value)
+        settings, env = _settings(service.env())
+        client = bigquery_client(settings)
+        yield BigQueryEmulator(
+            service=service,
+            project=DEFAULT_PROJECT,
+            settings=settings,
+            env=env,
+            client=client,
+            gcs_root=gcs_root_of(stack_root),
+        )
+        client.close()
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator(stack_root: Path, _session_env: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """fake-gcs-server (filesystem backend at ``<stack_root>/gcs``) + a ``storage.Client``."""
+    from stkpi.gcp import storage_client
+
+    service = start_gcs(stack_root)
+    try:
+        for key, value in service.env().items():
+            _session_env.setenv(key, value)
+        settings, env = _settings(service.env())
+        yield Emulator(
+            service=service,
+            project=DEFAULT_PROJECT,
+            settings=settings,
+            env=env,
+            client=storage_client(settings),
+        )
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator(stack_root: Path, _session_env: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """The gcloud Pub/Sub emulator (``PUBSUB_EMULATOR_HOST`` set for the session)."""
+    service = start_pubsub(stack_root, project=DEFAULT_PROJECT)
+    try:
+        for key, value in service.env().items():
+            _session_env.setenv(key, value)
+        settings, env = _settings(service.env())
+        yield Emulator(service=service, project=DEFAULT_PROJECT, settings=settings, env=env)
+    finally:
+        service.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Belt and braces: nothing the session started may outlive it.
+    from stkpi.localstack.process import _kill_owned
+
+    _kill_owned()
