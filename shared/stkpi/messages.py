@@ -81,6 +81,11 @@ class WindowMessage(_Message):
     start: datetime
     end: datetime
     page_from: int = Field(default=1, ge=1)
+    # Continuation state (see stkpi.fetch): which re-read pass this is, the window's record
+    # count when the pass began, and how many page files earlier passes already wrote.
+    pass_no: int = Field(default=1, ge=1)
+    pass_count: int | None = Field(default=None, ge=0)
+    page_offset: int = Field(default=0, ge=0)
 
     @field_validator("entity")
     @classmethod

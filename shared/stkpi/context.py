@@ -1,0 +1,67 @@
+"""Everything a pipeline step needs, built once per process from the environment.
+
+Cloud Functions keeps module-scope objects while an instance is warm, so the entry points
+build one ``PipelineContext`` at import and reuse its clients (connection pools, tokens)
+across deliveries.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from stkpi import gcp
+from stkpi.bus import Bus
+from stkpi.config import Settings, load_settings
+from stkpi.landing import Landing
+from stkpi.state import OpsState
+from stkpi.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from stkpi.servicetitan import ServiceTitanClient
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class PipelineContext:
+    settings: Settings
+    now: Callable[[], datetime] = utc_now
+    monotonic: Callable[[], float] = time.monotonic
+    _faults: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def landing(self) -> Landing:
+        return Landing(gcp.storage_client(self.settings), self.settings.landing_bucket)
+
+    @cached_property
+    def bigquery(self):
+        return gcp.bigquery_client(self.settings)
+
+    @cached_property
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.bigquery, self.settings)
+
+    @cached_property
+    def state(self) -> OpsState:
+        return OpsState(self.bigquery, self.settings)
+
+    @cached_property
+    def bus(self) -> Bus:
+        return Bus(gcp.publisher(self.settings), self.settings)
+
+    @cached_property
+    def servicetitan(self) -> ServiceTitanClient:
+        from stkpi.servicetitan import ServiceTitanClient
+
+        return ServiceTitanClient(self.settings)
+
+
+def from_env() -> PipelineContext:
+    return PipelineContext(load_settings())

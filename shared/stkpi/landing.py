@@ -1,0 +1,171 @@
+"""The landing bucket: where fetched pages wait for their load, and the run's control objects.
+
+Layout (deterministic names, so a replay overwrites instead of duplicating):
+
+    landing/{entity}/run={run_id}/window={window_id}/page-00001.json.gz   NDJSON rows
+    landing/{entity}/run={run_id}/window={window_id}/_manifest.json       written after pages
+    control/runs/{run_id}/plan.json                  every window of the run (first plan wins)
+    control/runs/{run_id}/loaded/{entity}/{window_id}.json   per-window loaded marker
+    control/runs/{run_id}/rebuild.claim              created once, if_generation_match=0
+    control/runs/{run_id}/rebuild.done               the rebuild finished
+
+Markers are written last; claims use the GCS precondition ``if_generation_match=0`` so two
+processes racing for the same claim cannot both win.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from google.api_core.exceptions import NotFound, PreconditionFailed
+from google.cloud import storage
+
+PAGE_CONTENT_TYPE = "application/x-ndjson"
+
+
+def window_prefix(entity: str, run_id: str, window_id: str) -> str:
+    return f"landing/{entity}/run={run_id}/window={window_id}/"
+
+
+def page_name(prefix: str, page: int) -> str:
+    return f"{prefix}page-{page:05d}.json.gz"
+
+
+def _run_dir(run_id: str) -> str:
+    return f"control/runs/{run_id}/"
+
+
+@dataclass(frozen=True)
+class PageObject:
+    name: str
+    records: int
+    generation: int
+
+
+@dataclass(frozen=True)
+class WindowRef:
+    entity: str
+    window_id: str
+
+    @property
+    def marker(self) -> str:
+        return f"{self.entity}/{self.window_id}"
+
+
+class Landing:
+    """GCS operations of the pipeline, over the official storage client."""
+
+    def __init__(self, client: storage.Client, bucket: str) -> None:
+        self._bucket = client.bucket(bucket)
+        self.bucket_name = bucket
+
+    def uri(self, name: str) -> str:
+        return f"gs://{self.bucket_name}/{name}"
+
+    # -- pages ----------------------------------------------------------------------------
+    def write_page(self, prefix: str, page: int, rows: Iterable[dict[str, Any]]) -> int:
+        """Write one page as gzipped NDJSON; returns the number of rows written.
+
+        The row count travels as object metadata so the manifest can be built from a
+        listing, even when a window was fetched across several continuations.
+        """
+        buf = io.BytesIO()
+        count = 0
+        with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+            for row in rows:
+                gz.write(json.dumps(row, separators=(",", ":")).encode())
+                gz.write(b"\n")
+                count += 1
+        blob = self._bucket.blob(page_name(prefix, page))
+        blob.metadata = {"records": str(count)}
+        blob.upload_from_string(buf.getvalue(), content_type=PAGE_CONTENT_TYPE)
+        return count
+
+    def page_objects(self, prefix: str) -> dict[int, PageObject]:
+        """Page number -> object facts, for every page object under ``prefix``."""
+        out: dict[int, PageObject] = {}
+        for blob in self._bucket.list_blobs(prefix=f"{prefix}page-"):
+            number = int(blob.name.rsplit("page-", 1)[1].split(".", 1)[0])
+            records = int((blob.metadata or {}).get("records", "0"))
+            out[number] = PageObject(blob.name, records, int(blob.generation or 0))
+        return out
+
+    def read_page(self, prefix: str, page: int) -> list[dict[str, Any]]:
+        data = self._bucket.blob(page_name(prefix, page)).download_as_bytes(raw_download=True)
+        text = gzip.decompress(data).decode()
+        return [json.loads(line) for line in text.splitlines() if line]
+
+    # -- JSON control objects -------------------------------------------------------------
+    def write_json(self, name: str, doc: dict[str, Any]) -> None:
+        self._bucket.blob(name).upload_from_string(
+            json.dumps(doc, sort_keys=True, default=str), content_type="application/json"
+        )
+
+    def read_json(self, name: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self._bucket.blob(name).download_as_bytes())
+        except NotFound:
+            return None
+
+    def create_json_once(self, name: str, doc: dict[str, Any]) -> bool:
+        """Create ``name`` only if it does not exist; True if this call created it."""
+        try:
+            self._bucket.blob(name).upload_from_string(
+                json.dumps(doc, sort_keys=True, default=str),
+                content_type="application/json",
+                if_generation_match=0,
+            )
+        except PreconditionFailed:
+            return False
+        return True
+
+    def exists(self, name: str) -> bool:
+        return self._bucket.blob(name).exists()
+
+    def delete(self, name: str) -> None:
+        with contextlib.suppress(NotFound):
+            self._bucket.blob(name).delete()
+
+    # -- run control ----------------------------------------------------------------------
+    @staticmethod
+    def manifest_name(prefix: str) -> str:
+        return f"{prefix}_manifest.json"
+
+    @staticmethod
+    def plan_name(run_id: str) -> str:
+        return f"{_run_dir(run_id)}plan.json"
+
+    @staticmethod
+    def loaded_name(run_id: str, ref: WindowRef) -> str:
+        return f"{_run_dir(run_id)}loaded/{ref.marker}.json"
+
+    @staticmethod
+    def claim_name(run_id: str) -> str:
+        return f"{_run_dir(run_id)}rebuild.claim"
+
+    @staticmethod
+    def rebuild_done_name(run_id: str) -> str:
+        return f"{_run_dir(run_id)}rebuild.done"
+
+    @staticmethod
+    def rebuild_lock_name(run_id: str) -> str:
+        return f"{_run_dir(run_id)}rebuild.lock"
+
+    def loaded_windows(self, run_id: str) -> set[str]:
+        """Markers present for ``run_id``, as ``entity/window_id`` strings."""
+        root = f"{_run_dir(run_id)}loaded/"
+        return {
+            b.name[len(root) :].removesuffix(".json") for b in self._bucket.list_blobs(prefix=root)
+        }
+
+    def list_runs(self) -> list[str]:
+        seen: set[str] = set()
+        for blob in self._bucket.list_blobs(prefix="control/runs/"):
+            seen.add(blob.name.split("/")[2])
+        return sorted(seen)

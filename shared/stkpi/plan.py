@@ -1,0 +1,45 @@
+"""The plan step: turn a plan message into the run's windows and publish them.
+
+The run's plan is stored before any window is published, with ``if_generation_match=0``:
+the first delivery's plan wins, and a redelivered plan message republishes exactly the same
+windows (duplicates are harmless downstream) instead of planning a different set after the
+high-water marks moved. Loaders compare their markers against this stored plan.
+"""
+
+from __future__ import annotations
+
+from stkpi import logs
+from stkpi.context import PipelineContext
+from stkpi.crashpoints import crash_point
+from stkpi.landing import Landing
+from stkpi.messages import PlanMessage
+from stkpi.planner import RunPlan, plan_run
+
+log = logs.get(__name__)
+
+
+def plan_and_publish(msg: PlanMessage, ctx: PipelineContext) -> RunPlan:
+    marks = ctx.state.high_water_marks() if msg.run_type == "daily" else {}
+    plan = plan_run(msg, now=ctx.now(), default_window_days=ctx.settings.window_days, marks=marks)
+    name = Landing.plan_name(plan.run_id)
+    if ctx.landing.create_json_once(name, plan.manifest()):
+        ctx.state.run_event(
+            run_id=plan.run_id,
+            state="planned",
+            run_type=plan.run_type,
+            entities=plan.entities,
+            windows=len(plan.windows),
+            plan_start=plan.start,
+            plan_end=plan.end,
+            detail={"notes": list(plan.notes)} if plan.notes else None,
+        )
+    else:
+        plan = RunPlan.from_manifest(ctx.landing.read_json(name) or plan.manifest())
+    crash_point("plan.before_publish")
+    for window in plan.windows:
+        ctx.bus.publish(ctx.settings.topic_windows, window)
+    log.info(
+        "run planned",
+        extra={"run_id": plan.run_id, "windows": len(plan.windows), "entities": plan.entities},
+    )
+    return plan

@@ -1,0 +1,129 @@
+"""Cut a plan message into the run's windows (pure logic, no I/O).
+
+- backfill: ``[start, end)`` cut into ``window_days`` windows per transactional entity;
+  reference entities get one full-refresh window.
+- daily: per transactional entity, from its high-water mark minus its lookback (7 days,
+  estimates 180: a sale months later moves an estimate's ``modifiedOn``) to now, floored
+  to the hour so a redelivered scheduler message plans the same run id and windows.
+- reference: one full-refresh window per reference entity (weekly schedule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from stkpi.errors import PermanentError
+from stkpi.messages import PlanMessage, WindowMessage
+from stkpi.registry import REFERENCE, TRANSACTIONAL, get_entity
+from stkpi.windows import Window, cut, fmt_compact
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run_id: str
+    run_type: str
+    start: datetime
+    end: datetime
+    windows: tuple[WindowMessage, ...]
+    entity_ends: dict[str, datetime] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def entities(self) -> list[str]:
+        return sorted({w.entity for w in self.windows})
+
+    def manifest(self) -> dict:
+        """The run's plan as stored in the landing bucket (first writer wins)."""
+        return {
+            "run_id": self.run_id,
+            "run_type": self.run_type,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "entity_ends": {k: v.isoformat() for k, v in self.entity_ends.items()},
+            "windows": [w.model_dump(mode="json", exclude_none=True) for w in self.windows],
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_manifest(cls, doc: dict) -> RunPlan:
+        return cls(
+            run_id=doc["run_id"],
+            run_type=doc["run_type"],
+            start=datetime.fromisoformat(doc["start"]),
+            end=datetime.fromisoformat(doc["end"]),
+            windows=tuple(WindowMessage.model_validate(w) for w in doc["windows"]),
+            entity_ends={k: datetime.fromisoformat(v) for k, v in doc["entity_ends"].items()},
+            notes=tuple(doc.get("notes", ())),
+        )
+
+
+def floor_hour(ts: datetime) -> datetime:
+    return ts.replace(minute=0, second=0, microsecond=0)
+
+
+def _default_entities(run_type: str) -> list[str]:
+    if run_type == "daily":
+        return list(TRANSACTIONAL)
+    if run_type == "reference":
+        return list(REFERENCE)
+    return [*TRANSACTIONAL, *REFERENCE]
+
+
+def plan_run(
+    msg: PlanMessage,
+    *,
+    now: datetime,
+    default_window_days: int,
+    marks: dict[str, datetime] | None = None,
+) -> RunPlan:
+    """Windows of the run ``msg`` asks for; raises ``PermanentError`` for impossible asks."""
+    names = msg.entities or _default_entities(msg.run_type)
+    end = msg.end or floor_hour(now)
+    days = msg.window_days or default_window_days
+    run_id = msg.run_id or f"{msg.run_type}-{fmt_compact(end)}"
+    marks = marks or {}
+    windows: list[WindowMessage] = []
+    notes: list[str] = []
+    entity_ends: dict[str, datetime] = {}
+    starts: list[datetime] = []
+
+    for name in names:
+        entity = get_entity(name)
+        if entity.kind == "reference":
+            start = msg.start or end - timedelta(days=1)
+            spans = [Window(start, end)]
+            window_ids = [f"full_{fmt_compact(end)}"]
+        else:
+            if msg.run_type == "backfill":
+                assert msg.start is not None  # enforced by PlanMessage
+                start = msg.start
+            else:
+                mark = marks.get(name)
+                if mark is None:
+                    notes.append(f"{name}: no high-water mark yet (run a backfill); lookback only")
+                    mark = end
+                start = (msg.start or mark) - timedelta(days=entity.lookback_days)
+            if start >= end:
+                raise PermanentError(
+                    f"{name}: empty range {start.isoformat()} .. {end.isoformat()}"
+                )
+            spans = cut(start, end, days)
+            window_ids = [w.window_id for w in spans]
+        entity_ends[name] = end
+        starts.append(spans[0].start)
+        windows.extend(
+            WindowMessage(run_id=run_id, entity=name, window_id=wid, start=w.start, end=w.end)
+            for w, wid in zip(spans, window_ids, strict=True)
+        )
+    if not windows:
+        raise PermanentError("the plan has no windows: name at least one entity")
+    return RunPlan(
+        run_id=run_id,
+        run_type=msg.run_type,
+        start=min(starts),
+        end=end,
+        windows=tuple(windows),
+        entity_ends=entity_ends,
+        notes=tuple(notes),
+    )

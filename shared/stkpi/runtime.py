@@ -1,0 +1,113 @@
+"""What every function entry point does around its step: decode, run, and decide.
+
+- success: return, so Pub/Sub acks the message;
+- a message that can never succeed (it does not parse, fails its schema, names an unknown
+  entity, has a reversed window): logged with its content, published to the topic's
+  dead-letter topic with the reason, and acked: never retried forever, never dropped;
+- anything else: recorded as a failed attempt and re-raised, so Pub/Sub redelivers it
+  with backoff and, after the subscription's bounded attempts, dead-letters it.
+"""
+
+from __future__ import annotations
+
+import base64
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from stkpi import logs
+from stkpi.context import PipelineContext
+from stkpi.errors import PermanentError
+from stkpi.messages import LoadMessage, WindowMessage, _Message, decode_cloud_event
+
+log = logs.get(__name__)
+M = TypeVar("M", bound=_Message)
+
+DEAD_LETTER_SUFFIX = "-dead"
+
+
+def source_topic(step: str, ctx: PipelineContext) -> str:
+    s = ctx.settings
+    return {
+        "plan_windows": s.topic_plan,
+        "fetch_window": s.topic_windows,
+        "load_batch": s.topic_loads,
+        "rebuild_dims": s.topic_rebuild,
+    }[step]
+
+
+def run_step(
+    step: str,
+    model: type[M],
+    event_data: dict[str, Any] | None,
+    work: Callable[[M, PipelineContext], Any],
+    ctx: PipelineContext,
+) -> Any:
+    try:
+        msg = decode_cloud_event(model, event_data)
+    except PermanentError as exc:
+        _dead_letter(step, event_data, exc, ctx, None)
+        return None
+    ids = _ids(msg)
+    try:
+        result = work(msg, ctx)
+    except PermanentError as exc:
+        _dead_letter(step, event_data, exc, ctx, msg)
+        return None
+    except Exception as exc:
+        log.error(
+            f"{step} failed; Pub/Sub will redeliver",
+            extra={**ids, "error": f"{type(exc).__name__}: {exc}"},
+            exc_info=True,
+        )
+        _record_failure(msg, ctx, f"{type(exc).__name__}: {exc}", "failed")
+        raise
+    log.info(f"{step} done", extra={**ids, "result": repr(result)[:500]})
+    return result
+
+
+def _ids(msg: _Message) -> dict[str, Any]:
+    return {k: getattr(msg, k) for k in ("run_id", "entity", "window_id") if hasattr(msg, k)}
+
+
+def _dead_letter(
+    step: str,
+    event_data: dict[str, Any] | None,
+    exc: Exception,
+    ctx: PipelineContext,
+    msg: _Message | None,
+) -> None:
+    raw = _raw_body(event_data)
+    reason = f"{type(exc).__name__}: {exc}"
+    log.error(
+        f"{step}: message can never succeed; dead-lettered",
+        extra={"step": step, "error": reason, "body": raw.decode(errors="replace")[:2000]},
+    )
+    topic = source_topic(step, ctx) + DEAD_LETTER_SUFFIX
+    ctx.bus.publish_raw(topic, raw, step=step, error=reason[:1000])
+    if msg is not None:
+        _record_failure(msg, ctx, reason, "dead_lettered")
+
+
+def _raw_body(event_data: dict[str, Any] | None) -> bytes:
+    try:
+        return base64.b64decode(event_data["message"]["data"])  # type: ignore[index]
+    except Exception:
+        return repr(event_data).encode()
+
+
+def _record_failure(msg: _Message, ctx: PipelineContext, error: str, state: str) -> None:
+    """Best effort: the failure is also in the logs, so a failing ops write must not mask
+    the original error."""
+    if not isinstance(msg, WindowMessage | LoadMessage):
+        return
+    try:
+        ctx.state.window_event(
+            run_id=msg.run_id,
+            entity=msg.entity,
+            window_id=msg.window_id,
+            state=state,
+            error=error,
+        )
+    except Exception:
+        log.warning("could not record window failure", extra={"trace": traceback.format_exc()})

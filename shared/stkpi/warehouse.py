@@ -1,0 +1,212 @@
+"""BigQuery side of the pipeline: staging loads, the raw MERGE, running SQL files.
+
+Every step can run twice. A load job's id is derived from the window and the manifest's
+content, so a redelivered load message finds the job that already ran instead of starting a
+second one; the MERGE is idempotent (latest version wins, ties change nothing) and is
+retried with backoff when concurrent MERGEs into one table fail to serialize.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from google.api_core.exceptions import BadRequest, Conflict, NotFound
+from google.cloud import bigquery
+from tenacity import (
+    retry,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from stkpi import sqlfiles
+from stkpi.config import Settings
+from stkpi.registry import Entity
+from stkpi.rows import LINEAGE_COLUMNS
+
+STAGE_EXPIRATION = timedelta(days=1)
+_SERIALIZE = re.compile(r"serializ|concurrent update|could not serialize|conflict", re.I)
+
+
+def _label(value: str) -> str:
+    """BigQuery label values: lowercase letters, digits, ``_`` and ``-``, at most 63."""
+    return re.sub(r"[^a-z0-9_-]", "_", value.lower())[:63]
+
+
+def _ident(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", value)
+
+
+def raw_schema(entity: Entity) -> list[bigquery.SchemaField]:
+    cols = [(c.name, c.type) for c in entity.columns] + list(LINEAGE_COLUMNS)
+    return [bigquery.SchemaField(name, type_) for name, type_ in cols]
+
+
+def staging_table_id(entity: Entity, run_id: str, window_id: str) -> str:
+    return _ident(f"{entity.name}__{run_id}__{window_id}")
+
+
+def run_file(client: bigquery.Client, settings: Settings, relpath: str, **extra: str) -> None:
+    """Run every statement of ``sql/<relpath>`` in order."""
+    for statement in sqlfiles.statements(sqlfiles.render(relpath, settings, **extra)):
+        client.query(statement).result()
+
+
+def ensure_datasets(client: bigquery.Client, settings: Settings) -> None:
+    for layer in ("raw", "stage", "dim", "mart", "ops"):
+        ds = bigquery.Dataset(f"{settings.gcp_project}.{settings.dataset(layer)}")
+        ds.location = settings.bq_location
+        client.create_dataset(ds, exists_ok=True)
+
+
+def ensure_tables(client: bigquery.Client, settings: Settings) -> None:
+    """Create raw and ops tables and ops views from their DDL files (idempotent)."""
+    ensure_datasets(client, settings)
+    root = sqlfiles.sql_dir()
+    for path in sorted((root / "raw").glob("*.sql")):
+        run_file(client, settings, f"raw/{path.name}")
+    for name in ("window_events", "run_events", "sync_state"):
+        run_file(client, settings, f"ops/{name}.sql")
+    for name in ("windows", "runs"):
+        run_file(client, settings, f"ops/{name}.sql")
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    staging: str
+    load_job_id: str
+    rows_loaded: int
+    rows_merged: int
+    reused_job: bool
+
+
+def _is_serialization_error(exc: BaseException) -> bool:
+    return isinstance(exc, (BadRequest, Conflict)) and bool(_SERIALIZE.search(str(exc)))
+
+
+class Warehouse:
+    """Loads and MERGEs for one project's datasets."""
+
+    def __init__(self, client: bigquery.Client, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    def _table(self, layer: str, table: str) -> str:
+        return f"{self.settings.gcp_project}.{self.settings.dataset(layer)}.{table}"
+
+    # -- staging load -------------------------------------------------------------------
+    def load_staging(
+        self,
+        entity: Entity,
+        *,
+        run_id: str,
+        window_id: str,
+        uris: list[str],
+        content_hash: str,
+    ) -> tuple[str, str, int, bool]:
+        """Load the window's pages into an expiring staging table with one load job.
+
+        Returns (staging table, job id, rows loaded, whether an existing job was reused).
+        """
+        staging = staging_table_id(entity, run_id, window_id)
+        table_ref = self._table("stage", staging)
+        job_id = _ident(f"stkpi_load_{entity.name}_{run_id}_{window_id}_{content_hash[:16]}")
+        job = self._existing_job(job_id)
+        reused = job is not None
+        if job is None or (job.state == "DONE" and job.error_result):
+            job_id = self._free_retry_id(job_id) if job is not None else job_id
+            table = bigquery.Table(table_ref, schema=raw_schema(entity))
+            table.expires = datetime.now(UTC) + STAGE_EXPIRATION
+            self.client.create_table(table, exists_ok=True)
+            config = bigquery.LoadJobConfig(
+                source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+                schema=raw_schema(entity),
+                write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+                labels=self._labels("load", entity.name, run_id, window_id),
+            )
+            try:
+                job = self.client.load_table_from_uri(
+                    uris, table_ref, job_id=job_id, job_config=config
+                )
+                reused = False
+            except Conflict:  # a concurrent delivery started the same job first
+                job = self.client.get_job(job_id)
+                reused = True
+        job.result()
+        rows = int(getattr(job, "output_rows", None) or 0)
+        return staging, job_id, rows, reused
+
+    def _existing_job(self, job_id: str) -> bigquery.LoadJob | None:
+        try:
+            return self.client.get_job(job_id)  # type: ignore[return-value]
+        except NotFound:
+            return None
+
+    def _free_retry_id(self, job_id: str) -> str:
+        for attempt in range(1, 100):
+            candidate = f"{job_id}_r{attempt}"
+            if self._existing_job(candidate) is None:
+                return candidate
+        raise RuntimeError(f"too many failed attempts of load job {job_id}")
+
+    def _labels(self, step: str, entity: str, run_id: str, window_id: str) -> dict[str, str]:
+        return {
+            "step": step,
+            "entity": _label(entity),
+            "run": _label(run_id),
+            "window": _label(window_id),
+        }
+
+    # -- merge --------------------------------------------------------------------------
+    def merge(self, entity: Entity, *, staging: str, run_id: str, window_id: str) -> int:
+        """MERGE staging into raw; returns rows affected. Retries serialization conflicts."""
+        sql = self._merge_sql(entity, staging)
+        config = bigquery.QueryJobConfig(
+            labels=self._labels("merge", entity.name, run_id, window_id)
+        )
+        return self._run_merge(sql, config)
+
+    @retry(
+        retry=retry_if_exception(_is_serialization_error),
+        wait=wait_random_exponential(multiplier=0.5, max=20),
+        stop=stop_after_attempt(8),
+        reraise=True,
+    )
+    def _run_merge(self, sql: str, config: bigquery.QueryJobConfig) -> int:
+        job = self.client.query(sql, job_config=config, job_id_prefix="stkpi_merge_")
+        job.result()
+        return int(job.num_dml_affected_rows or 0)
+
+    def _merge_sql(self, entity: Entity, staging: str) -> str:
+        columns = [c.name for c in entity.columns] + [name for name, _ in LINEAGE_COLUMNS]
+        keys = list(entity.key)
+        prune = ""
+        if entity.partition_field:
+            prune = self._prune_clause(entity.partition_field, staging)
+        return sqlfiles.render(
+            "stage/merge_raw.sql",
+            self.settings,
+            table=entity.raw_table,
+            staging=staging,
+            columns=", ".join(columns),
+            source_columns=", ".join(f"S.{c}" for c in columns),
+            keys=", ".join(keys),
+            key_match=" AND ".join(f"T.{k} = S.{k}" for k in keys),
+            version=entity.version_column,
+            update_set=", ".join(f"{c} = S.{c}" for c in columns if c not in keys),
+            prune=prune,
+        )
+
+    def _prune_clause(self, field: str, staging: str) -> str:
+        sql = sqlfiles.render(
+            "stage/partition_range.sql", self.settings, partition_field=field, staging=staging
+        )
+        row = next(iter(self.client.query(sql).result()))
+        if row["lo"] is None or row["nulls"]:
+            return ""
+        return f"AND DATE(T.{field}) BETWEEN DATE '{row['lo']}' AND DATE '{row['hi']}'"
+
+    def drop_staging(self, staging: str) -> None:
+        self.client.delete_table(self._table("stage", staging), not_found_ok=True)
