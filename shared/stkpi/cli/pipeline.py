@@ -1,0 +1,168 @@
+"""``stkpi backfill``, ``stkpi daily``, ``stkpi status``: drive and watch the pipeline.
+
+Commands publish plan messages exactly as Cloud Scheduler does, then (with ``--wait``)
+follow the run through the landing bucket's control objects: windows loaded out of
+planned, then the rebuild. They work against the local stack (``stkpi local up`` records
+its endpoints) or against any environment whose variables are set.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from stkpi.cli.env import pipeline_context
+from stkpi.context import PipelineContext
+from stkpi.errors import StkpiError
+from stkpi.landing import Landing
+from stkpi.messages import PlanMessage, decode
+from stkpi.planner import RunPlan
+from stkpi.status import collect_status
+
+console = Console()
+
+
+class RunFailedError(StkpiError):
+    """A run did not finish in time; the status says which windows are stuck."""
+
+
+def _parse_day(value: str, option: str) -> datetime:
+    try:
+        day = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date (use YYYY-MM-DD)", param_hint=option
+        ) from None
+    return day.replace(tzinfo=day.tzinfo or UTC)
+
+
+def publish_plan(ctx: PipelineContext, msg: PlanMessage) -> None:
+    ctx.bus.publish(ctx.settings.topic_plan, msg)
+
+
+def wait_for_run(
+    ctx: PipelineContext, run_id: str, *, timeout: float, show: bool = True
+) -> dict[str, int]:
+    """Block until ``run_id`` is rebuilt; returns {windows, loaded}. Raises on timeout."""
+    landing = ctx.landing
+    deadline = time.monotonic() + timeout
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show,
+    )
+    with progress:
+        task = progress.add_task(f"{run_id}: waiting for plan", total=None)
+        total = 0
+        loaded = 0
+        while time.monotonic() < deadline:
+            doc = landing.read_json(Landing.plan_name(run_id))
+            if doc is not None:
+                total = len(RunPlan.from_manifest(doc).windows)
+                loaded = len(landing.loaded_windows(run_id))
+                progress.update(
+                    task, total=total, completed=loaded, description=f"{run_id}: windows loaded"
+                )
+                if landing.exists(Landing.rebuild_done_name(run_id)):
+                    progress.update(task, description=f"{run_id}: rebuilt")
+                    return {"windows": total, "loaded": loaded}
+            time.sleep(0.5)
+    raise RunFailedError(
+        f"run {run_id} not finished after {timeout:.0f}s ({loaded}/{total} windows loaded); "
+        "see `stkpi status` for failed or stuck windows"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def backfill(
+        start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD (UTC)")],
+        end: Annotated[str, typer.Option(help="day after the last, YYYY-MM-DD (UTC)")],
+        entities: Annotated[
+            str, typer.Option(help="comma-separated entity names; empty = all")
+        ] = "",
+        window_days: Annotated[int, typer.Option(min=1, max=3660)] = 7,
+        wait: Annotated[bool, typer.Option(help="follow the run until rebuilt")] = True,
+        timeout: Annotated[float, typer.Option(help="seconds to wait")] = 3600.0,
+    ) -> None:
+        """Copy a date range of the tenant: plan windows, fetch, load, rebuild once."""
+        names = [e.strip() for e in entities.split(",") if e.strip()]
+        run_id = f"backfill-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        msg = decode(
+            PlanMessage,
+            {
+                "run_type": "backfill",
+                "entities": names,
+                "start": _parse_day(start, "--start"),
+                "end": _parse_day(end, "--end"),
+                "window_days": window_days,
+                "run_id": run_id,
+            },
+        )
+        ctx = pipeline_context()
+        publish_plan(ctx, msg)
+        console.print(f"published backfill [bold]{run_id}[/]")
+        if wait:
+            wait_for_run(ctx, run_id, timeout=timeout)
+
+    @app.command()
+    def daily(
+        wait: Annotated[bool, typer.Option(help="follow the run until rebuilt")] = True,
+        timeout: Annotated[float, typer.Option(help="seconds to wait")] = 1800.0,
+    ) -> None:
+        """Publish the daily incremental plan (what Cloud Scheduler sends every morning)."""
+        ctx = pipeline_context()
+        run_id = f"daily-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        publish_plan(ctx, PlanMessage(run_type="daily", run_id=run_id))
+        console.print(f"published daily run [bold]{run_id}[/]")
+        if wait:
+            wait_for_run(ctx, run_id, timeout=timeout)
+
+    @app.command()
+    def status() -> None:
+        """Runs, windows by state, rows and lag per entity, dead letters."""
+        report = collect_status(pipeline_context())
+        render_status(report)
+
+
+def render_status(report: dict) -> None:
+    runs = Table(title="Runs (newest first)")
+    for col in ("run", "type", "windows", "loaded", "failed", "rebuilt", "records"):
+        runs.add_column(col)
+    for r in report["runs"]:
+        runs.add_row(
+            r["run_id"],
+            str(r.get("run_type") or ""),
+            str(r.get("windows") or 0),
+            str(r.get("loaded") or 0),
+            str(r.get("failed") or 0),
+            str(r.get("rebuilt_at") or "-"),
+            str(r.get("records") or 0),
+        )
+    console.print(runs)
+    entities = Table(title="Raw tables")
+    for col in ("entity", "rows", "newest modifiedOn", "lag (h)"):
+        entities.add_column(col)
+    for e in report["entities"]:
+        lag = e.get("lag_hours")
+        entities.add_row(
+            e["entity"],
+            str(e["rows"]),
+            str(e.get("newest") or "-"),
+            "-" if lag is None else f"{lag:.1f}",
+        )
+    console.print(entities)
+    dead = report.get("dead_letters", {})
+    total = sum(dead.values())
+    style = "red" if total else "green"
+    console.print(f"[{style}]dead letters: {total}[/] {dead if total else ''}")

@@ -1,0 +1,41 @@
+"""What `stkpi status` shows: runs, windows by state, rows and lag per raw table, dead
+letters. Read-only; every number comes from st_ops, the raw tables or Pub/Sub."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from stkpi import sqlfiles
+from stkpi.context import PipelineContext
+from stkpi.registry import ENTITIES
+
+
+def collect_status(ctx: PipelineContext) -> dict[str, Any]:
+    client = ctx.bigquery
+    runs = ctx.state.query_file("ops/status_runs.sql")
+    now = datetime.now(UTC)
+    entities = []
+    for entity in ENTITIES:
+        sql = sqlfiles.render("ops/raw_table_stats.sql", ctx.settings, table=entity.raw_table)
+        row = next(iter(client.query(sql).result()))
+        newest = row["newest"]
+        entities.append(
+            {
+                "entity": entity.name,
+                "rows": int(row["row_count"] or 0),
+                "newest": newest.isoformat() if newest else None,
+                "lag_hours": (now - newest).total_seconds() / 3600 if newest else None,
+            }
+        )
+    return {"runs": runs, "entities": entities, "dead_letters": dead_letters(ctx)}
+
+
+def dead_letters(ctx: PipelineContext) -> dict[str, int]:
+    """Messages waiting on the dead-letter subscriptions (left there, not consumed)."""
+    from stkpi.localstack.wiring import count_dead_letters
+
+    try:
+        return count_dead_letters(ctx.settings, ack=False)
+    except Exception as exc:  # no dead-letter subscriptions reachable here
+        return {f"unavailable: {type(exc).__name__}": 0}
