@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Generate terraform/schemas/{raw,ops}/<table>.json from the DDL in sql/raw and sql/ops.
+
+The SQL files are the single source of truth for table shapes; Terraform creates the same
+tables (so a deploy has every table before the first run) from these generated files. Each
+JSON holds the BigQuery schema plus the partition field and clustering columns read from
+the DDL's ``PARTITION BY DATE(x)`` / ``CLUSTER BY a, b``; a view file yields its query with
+the ``${...}`` placeholders kept (Terraform fills them in).
+
+    python scripts/gen_terraform_schemas.py          # rewrite the files
+    python scripts/gen_terraform_schemas.py --check  # exit 1 if any file is stale
+
+``tests/terraform`` runs the check, so a DDL change without regenerating fails CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ("raw", "ops")
+OUT = ROOT / "terraform" / "schemas"
+
+_TABLE = re.compile(
+    r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+`[^`]*\.(?P<name>\w+)`\s*\((?P<body>.*?)\n\)"
+    r"(?P<tail>[^;]*);",
+    re.S | re.I,
+)
+_VIEW = re.compile(
+    r"CREATE\s+OR\s+REPLACE\s+VIEW\s+`[^`]*\.(?P<name>\w+)`\s+AS\s*\n(?P<query>.*?);?\s*$",
+    re.S | re.I,
+)
+_COLUMN = re.compile(r"^\s*(?P<name>\w+)\s+(?P<type>[A-Z0-9_]+)(?P<notnull>\s+NOT\s+NULL)?\s*,?")
+# BigQuery's API answers with the legacy type names; writing those avoids a perpetual diff.
+_LEGACY = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN", "STRUCT": "RECORD"}
+_PARTITION = re.compile(r"PARTITION\s+BY\s+(?:DATE\((?P<f1>\w+)\)|(?P<f2>\w+))", re.I)
+_CLUSTER = re.compile(r"CLUSTER\s+BY\s+(?P<cols>[\w\s,]+)", re.I)
+
+
+def _strip_comments(sql: str) -> str:
+    return "\n".join(line.split("--", 1)[0].rstrip() for line in sql.splitlines())
+
+
+def parse_ddl(sql: str) -> dict[str, Any]:
+    """Schema, partitioning and clustering of one CREATE TABLE / CREATE VIEW file."""
+    header = [ln[2:].strip() for ln in sql.splitlines() if ln.startswith("--")]
+    body = _strip_comments(sql)
+    view = _VIEW.search(body)
+    if view is not None:
+        return {
+            "name": view["name"],
+            "kind": "view",
+            "description": " ".join(header),
+            "query": view["query"].strip(),
+        }
+    table = _TABLE.search(body)
+    if table is None:
+        raise ValueError("no CREATE TABLE IF NOT EXISTS or CREATE OR REPLACE VIEW found")
+    schema = []
+    for line in table["body"].splitlines():
+        m = _COLUMN.match(line)
+        if m is None:
+            continue
+        schema.append(
+            {
+                "name": m["name"],
+                "type": _LEGACY.get(m["type"].upper(), m["type"].upper()),
+                "mode": "REQUIRED" if m["notnull"] else "NULLABLE",
+            }
+        )
+    part = _PARTITION.search(table["tail"])
+    clus = _CLUSTER.search(table["tail"])
+    return {
+        "name": table["name"],
+        "kind": "table",
+        "description": " ".join(header),
+        "partition_field": (part["f1"] or part["f2"]) if part else None,
+        "clustering": [c.strip() for c in clus["cols"].split(",") if c.strip()] if clus else [],
+        "schema": schema,
+    }
+
+
+def render_all() -> dict[Path, str]:
+    files: dict[Path, str] = {}
+    for layer in LAYERS:
+        for sql_file in sorted((ROOT / "sql" / layer).glob("*.sql")):
+            spec = parse_ddl(sql_file.read_text())
+            if spec["name"] != sql_file.stem:
+                raise ValueError(f"{sql_file}: defines {spec['name']}, not {sql_file.stem}")
+            spec["source"] = f"sql/{layer}/{sql_file.name}"
+            files[OUT / layer / f"{sql_file.stem}.json"] = json.dumps(spec, indent=2) + "\n"
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="fail if generated files are stale")
+    args = ap.parse_args(argv)
+    want = render_all()
+    generated = {p for p in OUT.glob("*/*.json") if json.loads(p.read_text()).get("source")}
+    stale = sorted(
+        [str(p) for p, text in want.items() if not p.exists() or p.read_text() != text]
+        + [str(p) for p in generated - set(want)]
+    )
+    if args.check:
+        for p in stale:
+            print(f"stale: {p}", file=sys.stderr)
+        if stale:
+            print("run: python scripts/gen_terraform_schemas.py", file=sys.stderr)
+        return 1 if stale else 0
+    for p in generated - set(want):
+        p.unlink()
+    for p, text in want.items():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+# Identities, least privilege: one runtime service account per function, one push-invoker
+# account per push subscription, one build account. Every grant is additive (_member) and
+# scoped to the narrowest resource that works: a topic, a secret, a bucket, a dataset.
+# Only bigquery.jobUser is project-wide, because BigQuery jobs are created in the project.
+# No binding anywhere names allUsers or allAuthenticatedUsers.
+#
+# Ops state (st_ops.window_events, run_events, sync_state) is appended by streaming
+# inserts from every step (stkpi/state.py), so every function may edit the ops dataset.
+
+resource "google_service_account" "fn" {
+  for_each = local.functions
+
+  account_id   = each.value.name
+  display_name = "st-kpi ${each.key} runtime"
+  description  = "Runtime identity of the ${each.key} function; roles in terraform/iam.tf."
+}
+
+resource "google_service_account" "push" {
+  for_each = local.functions
+
+  account_id   = "${each.value.name}-push"
+  display_name = "st-kpi ${each.key} push invoker"
+  description  = "Identity of the Pub/Sub push subscription that invokes ${each.key}; holds run.invoker on that function only."
+}
+
+resource "google_service_account" "build" {
+  account_id   = "st-kpi-build"
+  display_name = "st-kpi function builds"
+  description  = "Cloud Build identity of the function builds (instead of the default compute account)."
+}
+
+locals {
+  # function -> topics it publishes to
+  publishes = {
+    plan_windows = ["windows"]
+    # st-loads when a window is fetched; st-windows when it nears its time budget and
+    # republishes the rest of its window with page_from (invariant 6).
+    fetch_window = ["loads", "windows"]
+    load_batch   = ["rebuild"]
+    rebuild_dims = []
+  }
+
+  # function -> dataset layer -> role
+  dataset_roles = {
+    plan_windows = { ops = "roles/bigquery.dataEditor" } # reads sync_state, appends planned events
+    fetch_window = { ops = "roles/bigquery.dataEditor" } # appends window events
+    load_batch = {
+      raw   = "roles/bigquery.dataEditor" # MERGE staging -> raw
+      stage = "roles/bigquery.dataEditor" # per-window staging tables
+      ops   = "roles/bigquery.dataEditor"
+    }
+    rebuild_dims = {
+      raw  = "roles/bigquery.dataViewer" # reads raw, never writes it
+      dim  = "roles/bigquery.dataEditor"
+      mart = "roles/bigquery.dataEditor"
+      ops  = "roles/bigquery.dataEditor" # run events, sync_state, validation_results
+    }
+  }
+
+  # functions that run BigQuery jobs (queries, load jobs, MERGE)
+  runs_bq_jobs = ["plan_windows", "load_batch", "rebuild_dims"]
+
+  # function -> landing bucket role. objectUser = create, read, overwrite, delete:
+  # fetch rewrites a page with the same deterministic name on redelivery; load reads
+  # pages and creates the loaded markers and the run claim (if_generation_match=0).
+  landing_roles = {
+    fetch_window = "roles/storage.objectUser"
+    load_batch   = "roles/storage.objectUser"
+  }
+
+  publish_grants = merge([
+    for fn, topics in local.publishes : { for t in topics : "${fn}/${t}" => { fn = fn, topic = t } }
+  ]...)
+
+  dataset_grants = merge([
+    for fn, layers in local.dataset_roles : {
+      for layer, role in layers : "${fn}/${layer}" => { fn = fn, layer = layer, role = role }
+    }
+  ]...)
+}
+
+resource "google_pubsub_topic_iam_member" "publish" {
+  for_each = local.publish_grants
+
+  topic  = google_pubsub_topic.main[each.value.topic].name
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_service_account.fn[each.value.fn].email}"
+}
+
+resource "google_bigquery_dataset_iam_member" "fn" {
+  for_each = local.dataset_grants
+
+  dataset_id = google_bigquery_dataset.layer[each.value.layer].dataset_id
+  role       = each.value.role
+  member     = "serviceAccount:${google_service_account.fn[each.value.fn].email}"
+}
+
+resource "google_project_iam_member" "bq_job_user" {
+  for_each = toset(local.runs_bq_jobs)
+
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = "serviceAccount:${google_service_account.fn[each.value].email}"
+}
+
+resource "google_storage_bucket_iam_member" "landing" {
+  for_each = local.landing_roles
+
+  bucket = google_storage_bucket.landing.name
+  role   = each.value
+  member = "serviceAccount:${google_service_account.fn[each.key].email}"
+}
+
+# Only fetch_window reads the ServiceTitan credentials, each secret granted one by one.
+resource "google_secret_manager_secret_iam_member" "fetch_reads_st" {
+  for_each = local.st_secret_env
+
+  secret_id = google_secret_manager_secret.st[each.key].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.fn["fetch_window"].email}"
+}
+
+# ---- Build account -----------------------------------------------------------------------
+
+# Google's documented role for a custom Cloud Functions build account (build steps, build
+# logs, the image in the gcf-artifacts repository).
+resource "google_project_iam_member" "build" {
+  #checkov:skip=CKV_GCP_49:Held by the dedicated build account only (no human, no runtime function); Google documents this role for custom function build accounts.
+  project = var.project_id
+  role    = "roles/cloudbuild.builds.builder"
+  member  = "serviceAccount:${google_service_account.build.email}"
+}
+
+resource "google_storage_bucket_iam_member" "build_reads_sources" {
+  bucket = google_storage_bucket.sources.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.build.email}"
+}

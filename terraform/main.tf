@@ -1,0 +1,235 @@
+# st-kpi on Google Cloud: buckets, function sources and the shared locals.
+# The other files: pubsub.tf (topics, push subscriptions, dead letters), functions.tf,
+# iam.tf (one service account per function), secrets.tf, scheduler.tf, bigquery.tf,
+# monitoring.tf.
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+locals {
+  repo_root = abspath("${path.module}/..")
+
+  # Pub/Sub topics, named as shared/stkpi/config.py expects (TOPIC_PLAN, ...).
+  topics = {
+    plan    = "st-plan"
+    windows = "st-windows"
+    loads   = "st-loads"
+    rebuild = "st-rebuild"
+  }
+
+  datasets = {
+    for layer in ["raw", "stage", "dim", "mart", "ops"] : layer => "${var.bq_dataset_prefix}_${layer}"
+  }
+
+  landing_bucket = var.landing_bucket_name != "" ? var.landing_bucket_name : "${var.project_id}-st-landing"
+
+  # Global ServiceTitan budget: every fetch instance has its own token bucket of
+  # fetch_rate_per_instance requests/s and handles one delivery at a time, so
+  # max_instance_count * fetch_rate_per_instance <= tenant limit * safety factor.
+  fetch_max_instances = max(1, floor(var.tenant_rate_limit_per_second * var.rate_limit_safety_factor / var.fetch_rate_per_instance))
+
+  # One entry per function: folder name = entry point, the topic it consumes, its sizing.
+  functions = {
+    plan_windows = {
+      name          = "st-plan-windows"
+      topic         = "plan"
+      memory        = "512Mi"
+      cpu           = "1"
+      timeout       = 300
+      max_instances = 2 # plans are rare (daily, weekly, a backfill now and then)
+      reads_st_api  = false
+    }
+    fetch_window = {
+      name          = "st-fetch-window"
+      topic         = "windows"
+      memory        = "1Gi" # streams page by page; headroom for 5000-record pages
+      cpu           = "1"
+      timeout       = var.fetch_timeout_seconds
+      max_instances = local.fetch_max_instances
+      reads_st_api  = true
+    }
+    load_batch = {
+      name          = "st-load-batch"
+      topic         = "loads"
+      memory        = "512Mi" # the load job runs in BigQuery; the function only waits
+      cpu           = "1"
+      timeout       = 540
+      max_instances = var.load_max_instances
+      reads_st_api  = false
+    }
+    rebuild_dims = {
+      name          = "st-rebuild-dims"
+      topic         = "rebuild"
+      memory        = "2Gi" # dims, marts and validations; results come back as rows
+      cpu           = "1"
+      timeout       = 540
+      max_instances = 1 # one rebuild at a time: runs never race each other's marts
+      reads_st_api  = false
+    }
+  }
+
+  common_env = {
+    GCP_PROJECT       = var.project_id
+    LANDING_BUCKET    = google_storage_bucket.landing.name
+    BQ_DATASET_PREFIX = var.bq_dataset_prefix
+    BQ_LOCATION       = var.bq_location
+    REPORT_TIMEZONE   = var.report_timezone
+    ST_API_BASE_URL   = var.st_api_base_url
+    ST_AUTH_URL       = var.st_auth_url
+    ST_PAGE_SIZE      = tostring(var.st_page_size)
+    WINDOW_DAYS       = tostring(var.window_days)
+    TOPIC_PLAN        = local.topics.plan
+    TOPIC_WINDOWS     = local.topics.windows
+    TOPIC_LOADS       = local.topics.loads
+    TOPIC_REBUILD     = local.topics.rebuild
+    LOG_EXECUTION_ID  = "true"
+    PYTHONUNBUFFERED  = "1"
+  }
+
+  # ---- Function sources ------------------------------------------------------------------
+  # Each archive = functions/<name>/ at the root (main.py), the library package stkpi/
+  # (from shared/stkpi) next to it, sql/ (stkpi.sqlfiles finds it as a sibling of the
+  # package), and requirements.txt = the project's pinned direct dependencies constrained
+  # by the full transitive pin set.
+  library_files = {
+    for f in fileset("${local.repo_root}/shared/stkpi", "**") :
+    "stkpi/${f}" => "${local.repo_root}/shared/stkpi/${f}"
+    if !strcontains(f, "__pycache__") && !endswith(f, ".pyc")
+  }
+  sql_files = {
+    for f in fileset("${local.repo_root}/sql", "**") :
+    "sql/${f}" => "${local.repo_root}/sql/${f}"
+  }
+  function_files = {
+    for fn in keys(local.functions) : fn => {
+      for f in fileset("${local.repo_root}/functions/${fn}", "**") :
+      f => "${local.repo_root}/functions/${fn}/${f}"
+      if !strcontains(f, "__pycache__") && !endswith(f, ".pyc") && f != "requirements.txt"
+    }
+  }
+  requirements_txt = "-c constraints.txt\n${file("${local.repo_root}/requirements.txt")}"
+}
+
+data "archive_file" "function" {
+  for_each = local.functions
+
+  type        = "zip"
+  output_path = "${path.module}/.build/${each.key}.zip"
+
+  dynamic "source" {
+    for_each = merge(local.library_files, local.sql_files, local.function_files[each.key])
+    content {
+      filename = source.key
+      content  = file(source.value)
+    }
+  }
+
+  source {
+    filename = "requirements.txt"
+    content  = local.requirements_txt
+  }
+
+  source {
+    filename = "constraints.txt"
+    content  = file("${local.repo_root}/constraints.txt")
+  }
+}
+
+# ---- Buckets -----------------------------------------------------------------------------
+
+resource "google_storage_bucket" "landing" {
+  #checkov:skip=CKV_GCP_62:Access logs of a machine-only bucket add cost, not insight; Data Access audit logs cover it if the org needs them.
+  #checkov:skip=CKV_GCP_78:Versioning off on purpose: pages have deterministic names and a rewrite must replace, not accumulate.
+  name                        = local.landing_bucket
+  location                    = var.region
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = !var.deletion_protection
+
+  versioning {
+    enabled = false
+  }
+
+  dynamic "lifecycle_rule" {
+    for_each = var.landing_nearline_after_days > 0 ? [var.landing_nearline_after_days] : []
+    content {
+      condition {
+        age            = lifecycle_rule.value
+        matches_prefix = ["landing/"]
+      }
+      action {
+        type          = "SetStorageClass"
+        storage_class = "NEARLINE"
+      }
+    }
+  }
+
+  # Pages, manifests, loaded markers and run claims alike: raw in BigQuery is the system
+  # of record, and no Pub/Sub message outlives its 7-day retention to need a claim later.
+  lifecycle_rule {
+    condition {
+      age = var.landing_delete_after_days
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+# Function source archives. Object names carry the archive's SHA-256: a changed source
+# is a new object name, which is what makes Cloud Functions rebuild and redeploy.
+resource "google_storage_bucket" "sources" {
+  #checkov:skip=CKV_GCP_62:Access logs of a deploy-artifact bucket add cost, not insight.
+  #checkov:skip=CKV_GCP_78:Versioning off: each source is a new, content-addressed object name.
+  name                        = "${var.project_id}-st-function-sources"
+  location                    = var.region
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+
+  versioning {
+    enabled = false
+  }
+
+  lifecycle_rule {
+    condition {
+      age = 90 # builds copy the source; old archives only serve a manual rollback
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+resource "google_storage_bucket_object" "function_source" {
+  for_each = local.functions
+
+  name   = "functions/${each.key}-${data.archive_file.function[each.key].output_sha256}.zip"
+  bucket = google_storage_bucket.sources.name
+  source = data.archive_file.function[each.key].output_path
+}
+
+# APIs the deploy needs. Left enabled on destroy: other workloads may use them.
+resource "google_project_service" "apis" {
+  for_each = toset([
+    "artifactregistry.googleapis.com",
+    "bigquery.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+  ])
+
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}

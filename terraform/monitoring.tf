@@ -1,0 +1,205 @@
+# Log-based metrics and alert policies.
+#
+# Log contract (stkpi.logs writes one JSON line per event; Cloud Logging parses it into
+# jsonPayload): for every validation check, rebuild_dims logs
+#   {"event": "validation", "check": "<name>", "passed": true|false, "run_id": ..., ...}
+# with check = "freshness" (newest data older than 25 h) or "volume_drop" (a day's record
+# count under 50% of the trailing average), plus any other check in sql/validations.
+# The thresholds live with the checks in sql/validations; these metrics count outcomes.
+#
+# No absence alert on the daily validation itself: Monitoring's absence window is at most
+# 23.5 h, shorter than a daily job's period, so it would fire every day. A validation that
+# crashes shows in the function error-rate alert (and, after retries, in dead letters).
+
+locals {
+  function_service_names = [for fn in google_cloudfunctions2_function.fn : fn.name]
+  function_names_filter  = join(" OR ", [for s in local.function_service_names : "\"${s}\""])
+  # gen2 functions log as Cloud Run revisions named after the function.
+  function_log_filter = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(${local.function_names_filter})"
+
+  notification_channels = [for c in google_monitoring_notification_channel.email : c.id]
+}
+
+resource "google_monitoring_notification_channel" "email" {
+  for_each = var.alert_email == "" ? toset([]) : toset([var.alert_email])
+
+  display_name = "st-kpi alerts"
+  type         = "email"
+  labels = {
+    email_address = each.value
+  }
+}
+
+resource "google_logging_metric" "validation_failed" {
+  name        = "stkpi/validation_failed"
+  description = "Failed validation checks of st-kpi, by check name."
+  filter      = "${local.function_log_filter} AND jsonPayload.event=\"validation\" AND jsonPayload.passed=false"
+
+  label_extractors = {
+    check = "EXTRACT(jsonPayload.check)"
+  }
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "st-kpi failed validations"
+
+    labels {
+      key         = "check"
+      value_type  = "STRING"
+      description = "validation check name (freshness, volume_drop, ...)"
+    }
+  }
+}
+
+resource "google_logging_metric" "function_errors" {
+  name        = "stkpi/function_errors"
+  description = "ERROR-or-worse log lines of the st-kpi functions, by function."
+  filter      = "${local.function_log_filter} AND severity>=ERROR"
+
+  label_extractors = {
+    function = "EXTRACT(resource.labels.service_name)"
+  }
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "st-kpi function errors"
+
+    labels {
+      key        = "function"
+      value_type = "STRING"
+    }
+  }
+}
+
+# ---- Alert policies ------------------------------------------------------------------------
+
+resource "google_monitoring_alert_policy" "freshness" {
+  display_name          = "st-kpi: data older than 25 h"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  documentation {
+    content   = "The daily validation found the newest raw data older than 25 hours. Check st_ops.runs and the dead-letter subscriptions; re-run with `gcloud scheduler jobs run st-kpi-daily-incremental --location REGION`."
+    mime_type = "text/markdown"
+  }
+
+  conditions {
+    display_name = "freshness check failed"
+    condition_threshold {
+      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.validation_failed.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.check=\"freshness\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "volume_drop" {
+  display_name          = "st-kpi: daily volume dropped over 50%"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  documentation {
+    content   = "A day's ingested records fell under half the trailing average (validation check volume_drop). See st_ops.validation_results for the entity and counts."
+    mime_type = "text/markdown"
+  }
+
+  conditions {
+    display_name = "volume_drop check failed"
+    condition_threshold {
+      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.validation_failed.name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.check=\"volume_drop\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "dead_letters" {
+  display_name          = "st-kpi: dead letters present"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  documentation {
+    content   = "Messages reached a dead-letter subscription after ${var.max_delivery_attempts} failed deliveries. Inspect with `gcloud pubsub subscriptions pull SUB --limit=10` (docs/DEPLOY.md, Dead letters)."
+    mime_type = "text/markdown"
+  }
+
+  conditions {
+    display_name = "undelivered dead letters > 0"
+    condition_threshold {
+      filter          = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" AND resource.type=\"pubsub_subscription\" AND resource.label.subscription_id=(${join(" OR ", [for s in google_pubsub_subscription.dead_letter : "\"${s.name}\""])})"
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "300s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "function_error_rate" {
+  display_name          = "st-kpi: function error rate"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  documentation {
+    content   = "More than ${var.function_error_rate_threshold * 100}% of a function's deliveries failed (5xx) over 10 minutes, or it logged over 10 errors; Pub/Sub retries them and dead-letters those that keep failing. Logs: metric stkpi/function_errors and the function's Cloud Run logs."
+    mime_type = "text/markdown"
+  }
+
+  conditions {
+    display_name = "5xx share of deliveries, per function"
+    condition_threshold {
+      filter             = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND metric.label.response_code_class=\"5xx\" AND resource.label.service_name=(${local.function_names_filter})"
+      denominator_filter = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND resource.label.service_name=(${local.function_names_filter})"
+      comparison         = "COMPARISON_GT"
+      threshold_value    = var.function_error_rate_threshold
+      duration           = "600s"
+      aggregations {
+        alignment_period     = "600s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["resource.label.service_name"]
+      }
+      denominator_aggregations {
+        alignment_period     = "600s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["resource.label.service_name"]
+      }
+    }
+  }
+
+  conditions {
+    display_name = "error log lines, per function"
+    condition_threshold {
+      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.function_errors.name}\" AND resource.type=\"cloud_run_revision\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 10
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "600s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.function"]
+      }
+    }
+  }
+}

@@ -1,0 +1,59 @@
+# Cloud Scheduler jobs, all in America/Phoenix: the reporting zone, and one without DST,
+# so "02:00" is the same instant all year. Each publishes one versioned JSON message.
+#
+# Routing of the daily validation: it is a rebuild message on st-rebuild with the reserved
+# run_id "validate-daily" and no entities:
+#   {"v":1,"run_id":"validate-daily","entities":[]}
+# It passes the RebuildMessage schema. rebuild_dims treats that run_id as "run the
+# validations only" (sql/validations: freshness, volume drop, ...), writes
+# st_ops.validation_results and logs one `validation` line per check (monitoring.tf),
+# without rebuilding or recording a run. It runs on its own schedule, not after a run,
+# precisely so that a daily sync that never happened still raises the freshness alert.
+
+locals {
+  schedule_time_zone = "America/Phoenix"
+
+  schedules = {
+    daily-incremental = {
+      description = "Daily incremental sync of the transactional entities (plan -> windows -> loads -> rebuild)."
+      schedule    = var.daily_schedule
+      topic       = "plan"
+      message     = { v = 1, run_type = "daily", entities = [] }
+    }
+    weekly-reference = {
+      description = "Weekly full refresh of the reference entities (business units, technicians, job types, ...)."
+      schedule    = var.reference_schedule
+      topic       = "plan"
+      message     = { v = 1, run_type = "reference", entities = [] }
+    }
+    daily-validation = {
+      description = "Daily validations (freshness, volume drop); see the routing note in scheduler.tf."
+      schedule    = var.validation_schedule
+      topic       = "rebuild"
+      message     = { v = 1, run_id = "validate-daily", entities = [] }
+    }
+  }
+}
+
+resource "google_cloud_scheduler_job" "job" {
+  for_each = local.schedules
+
+  name        = "st-kpi-${each.key}"
+  description = each.value.description
+  region      = var.region
+  schedule    = each.value.schedule
+  time_zone   = local.schedule_time_zone
+
+  retry_config {
+    retry_count          = 3
+    min_backoff_duration = "30s"
+    max_backoff_duration = "600s"
+  }
+
+  pubsub_target {
+    topic_name = google_pubsub_topic.main[each.value.topic].id
+    data       = base64encode(jsonencode(each.value.message))
+  }
+
+  depends_on = [google_project_service.apis]
+}
