@@ -3,13 +3,13 @@
 import functions_framework
 
 from stkpi import context, logs, runtime
-from stkpi.fetch import fetch_window as fetch
-from stkpi.messages import WindowMessage
+from stkpi.steps import STEPS
 
 logs.setup()
 CTX = context.from_env()
+MODEL, WORK = STEPS["fetch_window"]
 
 
 @functions_framework.cloud_event
 def fetch_window(cloud_event) -> None:
-    runtime.run_step("fetch_window", WindowMessage, cloud_event.data, fetch, CTX)
+    runtime.run_step("fetch_window", MODEL, cloud_event.data, WORK, CTX)

@@ -3,13 +3,13 @@
 import functions_framework
 
 from stkpi import context, logs, runtime
-from stkpi.load import load_window
-from stkpi.messages import LoadMessage
+from stkpi.steps import STEPS
 
 logs.setup()
 CTX = context.from_env()
+MODEL, WORK = STEPS["load_batch"]
 
 
 @functions_framework.cloud_event
 def load_batch(cloud_event) -> None:
-    runtime.run_step("load_batch", LoadMessage, cloud_event.data, load_window, CTX)
+    runtime.run_step("load_batch", MODEL, cloud_event.data, WORK, CTX)

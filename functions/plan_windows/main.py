@@ -3,13 +3,13 @@
 import functions_framework
 
 from stkpi import context, logs, runtime
-from stkpi.messages import PlanMessage
-from stkpi.plan import plan_and_publish
+from stkpi.steps import STEPS
 
 logs.setup()
 CTX = context.from_env()
+MODEL, WORK = STEPS["plan_windows"]
 
 
 @functions_framework.cloud_event
 def plan_windows(cloud_event) -> None:
-    runtime.run_step("plan_windows", PlanMessage, cloud_event.data, plan_and_publish, CTX)
+    runtime.run_step("plan_windows", MODEL, cloud_event.data, WORK, CTX)

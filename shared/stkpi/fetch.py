@@ -102,6 +102,17 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
                     }
                 )
                 ctx.bus.publish(settings.topic_windows, cont)
+                ctx.state.window_event(
+                    run_id=msg.run_id,
+                    entity=entity.name,
+                    window_id=msg.window_id,
+                    state="continued",
+                    start=msg.start,
+                    end=msg.end,
+                    pages=last_file,
+                    duration_ms=int((ctx.monotonic() - started) * 1000),
+                    detail={"next_page": page.number + 1, "pass": pass_no},
+                )
                 log.info(
                     "window continued",
                     extra={

@@ -134,6 +134,8 @@ def register(app: typer.Typer) -> None:
         report = collect_status(pipeline_context())
         render_status(report)
 
+    register_demo(app)
+
 
 def render_status(report: dict) -> None:
     runs = Table(title="Runs (newest first)")
@@ -166,3 +168,19 @@ def render_status(report: dict) -> None:
     total = sum(dead.values())
     style = "red" if total else "green"
     console.print(f"[{style}]dead letters: {total}[/] {dead if total else ''}")
+
+
+def register_demo(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        scale: Annotated[float, typer.Option(help="tenant size; 1.0 = production volumes")] = 0.01,
+        seed: Annotated[int, typer.Option()] = 42,
+        window_days: Annotated[int, typer.Option(min=1)] = 90,
+        keep: Annotated[bool, typer.Option(help="leave the stack running afterwards")] = False,
+        timeout: Annotated[float, typer.Option(help="seconds to wait for each run")] = 1800.0,
+    ) -> None:
+        """Start the local stack, backfill the simulated tenant, run a daily increment,
+        print the run summary and row counts, then stop the stack."""
+        from stkpi.demo import run_demo
+
+        run_demo(scale=scale, seed=seed, window_days=window_days, keep=keep, timeout=timeout)
