@@ -46,8 +46,11 @@ def _strip_comments(sql: str) -> str:
     return "\n".join(line.split("--", 1)[0].rstrip() for line in sql.splitlines())
 
 
-def parse_ddl(sql: str) -> dict[str, Any]:
-    """Schema, partitioning and clustering of one CREATE TABLE / CREATE VIEW file."""
+def parse_ddl(sql: str) -> dict[str, Any] | None:
+    """Schema, partitioning and clustering of one CREATE TABLE / CREATE VIEW file.
+
+    None for a file that creates nothing (a query such as ``ops/high_water_marks.sql``).
+    """
     header = [ln[2:].strip() for ln in sql.splitlines() if ln.startswith("--")]
     body = _strip_comments(sql)
     view = _VIEW.search(body)
@@ -60,7 +63,9 @@ def parse_ddl(sql: str) -> dict[str, Any]:
         }
     table = _TABLE.search(body)
     if table is None:
-        raise ValueError("no CREATE TABLE IF NOT EXISTS or CREATE OR REPLACE VIEW found")
+        if re.search(r"\bCREATE\b", body, re.I):
+            raise ValueError("a CREATE statement this generator does not understand")
+        return None
     schema = []
     for line in table["body"].splitlines():
         m = _COLUMN.match(line)
@@ -90,6 +95,8 @@ def render_all() -> dict[Path, str]:
     for layer in LAYERS:
         for sql_file in sorted((ROOT / "sql" / layer).glob("*.sql")):
             spec = parse_ddl(sql_file.read_text())
+            if spec is None:
+                continue
             if spec["name"] != sql_file.stem:
                 raise ValueError(f"{sql_file}: defines {spec['name']}, not {sql_file.stem}")
             spec["source"] = f"sql/{layer}/{sql_file.name}"
