@@ -7,6 +7,7 @@ from stkpi.steps import STEPS
 
 logs.setup()
 CTX = context.from_env()
+CTX.settings.require_servicetitan()  # the one function that calls ServiceTitan: fail at start
 MODEL, WORK = STEPS["fetch_window"]
 
 

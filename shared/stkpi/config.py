@@ -23,10 +23,12 @@ class Settings(BaseModel):
 
     st_api_base_url: str = Field(description="ServiceTitan API base URL")
     st_auth_url: str = Field(description="ServiceTitan auth server URL")
-    st_tenant_id: str = Field(min_length=1)
-    st_client_id: SecretStr
-    st_client_secret: SecretStr
-    st_app_key: SecretStr
+    # Credentials are optional here because only the fetch function is granted them (least
+    # privilege); whatever talks to ServiceTitan calls require_servicetitan() at start.
+    st_tenant_id: str | None = Field(default=None, min_length=1)
+    st_client_id: SecretStr | None = None
+    st_client_secret: SecretStr | None = None
+    st_app_key: SecretStr | None = None
     st_rate_limit_per_second: float = Field(default=10.0, gt=0, le=1000)
     st_page_size: int = Field(default=500, ge=1, le=5000)
     st_request_timeout_seconds: float = Field(default=100.0, gt=0)
@@ -57,6 +59,21 @@ class Settings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
+
+    def require_servicetitan(self) -> None:
+        """Fail with one message naming every missing ServiceTitan credential."""
+        missing = [
+            name.upper()
+            for name in ("st_tenant_id", "st_client_id", "st_client_secret", "st_app_key")
+            if getattr(self, name) is None
+        ]
+        if missing:
+            raise ConfigError(
+                "invalid configuration:\n"
+                + "\n".join(
+                    f"  - {m}: is required to call ServiceTitan but not set" for m in missing
+                )
+            )
 
     def dataset(self, layer: str) -> str:
         """BigQuery dataset id of a layer (raw, stage, dim, mart, ops)."""

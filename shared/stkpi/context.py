@@ -60,6 +60,7 @@ class PipelineContext:
     def servicetitan(self) -> ServiceTitanClient:
         from stkpi.servicetitan import ServiceTitanClient
 
+        self.settings.require_servicetitan()
         return ServiceTitanClient(self.settings)
 
 
