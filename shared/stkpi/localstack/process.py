@@ -64,19 +64,29 @@ def pgid_alive(pgid: int) -> bool:
     return True
 
 
+def _reap(pgid: int) -> None:
+    """Collect the group leader if it is our exited child (a zombie still 'exists')."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pgid, os.WNOHANG)
+
+
 def kill_group(pgid: int, *, grace: float = 10.0) -> None:
     """SIGTERM the process group, wait up to ``grace`` seconds, then SIGKILL it."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
+        _reap(pgid)
         if not pgid_alive(pgid):
             return
-        time.sleep(0.1)
+        time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while pgid_alive(pgid) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        _reap(pgid)
+        if not pgid_alive(pgid):
+            return
         time.sleep(0.05)
 
 
