@@ -1,0 +1,29 @@
+-- dim_appointments: one row per appointment, attributed to its job's BU.
+-- Sources: ${raw}.appointments, ${dim}.dim_jobs.
+-- An appointment whose job is unknown is in the bucket 'unmapped'.
+-- Date basis: start_date = DATE(start, report TZ '${report_tz}').
+CREATE OR REPLACE TABLE `${project}.${dim}.dim_appointments` AS
+WITH appointments AS (
+  SELECT
+    id AS appointment_id,
+    job_id,
+    status,
+    start_at,
+    DATE(start_at, '${report_tz}') AS start_date
+  FROM `${project}.${raw}.appointments`
+),
+
+jobs AS (
+  SELECT job_id, is_test_customer, is_estimate_type, bu, role, region
+  FROM `${project}.${dim}.dim_jobs`
+)
+
+SELECT
+  a.*,
+  COALESCE(j.is_estimate_type, FALSE) AS is_estimate_type,
+  COALESCE(j.is_test_customer, FALSE) AS is_test_customer,
+  COALESCE(j.bu, 'unmapped') AS bu,
+  COALESCE(j.role, 'unmapped') AS role,
+  COALESCE(j.region, 'unmapped') AS region
+FROM appointments AS a
+LEFT JOIN jobs AS j ON j.job_id = a.job_id;

@@ -1,0 +1,62 @@
+-- dim_job_materials: materials cost per job (one row per job with any materials).
+-- Sources: ${raw}.inventory_bills, ${raw}.purchase_orders, ${raw}.returns.
+-- Rule (KPIS.md "GPM links"):
+--   + inventory bills, linked by jobId or, without one, by purchaseOrderId's PO job
+--   + purchase orders not Canceled that no inventory bill references (by their jobId)
+--   - returns with a jobId (returns without one count nowhere)
+-- Dates of materials do not matter.
+-- Date basis: none (attributed through the job's completedOn in kpi_gpm).
+CREATE OR REPLACE TABLE `${project}.${dim}.dim_job_materials` AS
+WITH purchase_orders AS (
+  SELECT id AS purchase_order_id, job_id, total, status
+  FROM `${project}.${raw}.purchase_orders`
+),
+
+bills AS (
+  SELECT
+    b.id AS bill_id,
+    b.purchase_order_id,
+    b.total,
+    COALESCE(b.job_id, po.job_id) AS job_id
+  FROM `${project}.${raw}.inventory_bills` AS b
+  LEFT JOIN purchase_orders AS po ON po.purchase_order_id = b.purchase_order_id
+),
+
+billed_purchase_orders AS (
+  SELECT DISTINCT purchase_order_id
+  FROM bills
+  WHERE purchase_order_id IS NOT NULL
+),
+
+open_purchase_orders AS (
+  SELECT po.purchase_order_id, po.job_id, po.total
+  FROM purchase_orders AS po
+  LEFT JOIN billed_purchase_orders AS bp ON bp.purchase_order_id = po.purchase_order_id
+  WHERE bp.purchase_order_id IS NULL
+    AND COALESCE(po.status, '') != 'Canceled'
+),
+
+returns AS (
+  SELECT id AS return_id, job_id, total
+  FROM `${project}.${raw}.returns`
+  WHERE job_id IS NOT NULL
+),
+
+lines AS (
+  SELECT 'inventory_bill' AS source, job_id, total AS amount FROM bills
+  UNION ALL
+  SELECT 'purchase_order' AS source, job_id, total AS amount FROM open_purchase_orders
+  UNION ALL
+  SELECT 'return' AS source, job_id, -total AS amount FROM returns
+)
+
+SELECT
+  job_id,
+  SUM(amount) AS materials_amount,
+  SUM(IF(source = 'inventory_bill', amount, 0)) AS bills_amount,
+  SUM(IF(source = 'purchase_order', amount, 0)) AS open_po_amount,
+  -SUM(IF(source = 'return', amount, 0)) AS returns_amount,
+  COUNT(*) AS lines
+FROM lines
+WHERE job_id IS NOT NULL
+GROUP BY job_id;

@@ -1,0 +1,77 @@
+-- kpi_future_bookings: Future Bookings per Production BU, as of each week's Sunday.
+-- Grain: one row per (week_start, bu); every Production BU every week, 'unmapped' when
+-- non-empty.
+-- Sources: ${dim}.dim_estimates, ${dim}.dim_jobs, ${dim}.dim_appointments,
+--          ${dim}.dim_business_units, ${dim}.dim_weeks.
+-- Rule: as of D = week_end: sum of subtotal of estimates with status Sold (now) and
+-- soldOn <= D, on jobs that are not Canceled (now), not completed on or before D, and have
+-- a non-Canceled appointment starting after D. Rounded to cents at the end.
+-- Date basis: as-of date D (local Sunday); soldOn, completedOn, start as local dates.
+CREATE OR REPLACE TABLE `${project}.${mart}.kpi_future_bookings` AS
+WITH weeks AS (
+  SELECT week_start, week_end FROM `${project}.${dim}.dim_weeks`
+),
+
+reported_bus AS (
+  SELECT bu, MIN(region) AS region, TRUE AS always_reported
+  FROM `${project}.${dim}.dim_business_units`
+  WHERE role = 'Production'
+  GROUP BY bu
+  UNION ALL
+  SELECT 'unmapped' AS bu, 'unmapped' AS region, FALSE AS always_reported
+),
+
+sold_estimates AS (
+  SELECT estimate_id, job_id, sold_date, subtotal, bu
+  FROM `${project}.${dim}.dim_estimates`
+  WHERE status = 'Sold'
+    AND sold_date IS NOT NULL
+    AND role IN ('Production', 'unmapped')
+),
+
+jobs AS (
+  SELECT job_id, job_status, completed_date
+  FROM `${project}.${dim}.dim_jobs`
+),
+
+live_appointments AS (
+  SELECT job_id, start_date
+  FROM `${project}.${dim}.dim_appointments`
+  WHERE COALESCE(status, '') != 'Canceled'
+    AND start_date IS NOT NULL
+),
+
+jobs_with_later_visit AS (
+  SELECT DISTINCT w.week_start, ap.job_id
+  FROM weeks AS w
+  INNER JOIN live_appointments AS ap ON ap.start_date > w.week_end
+),
+
+as_of AS (
+  SELECT w.week_start, e.bu, e.estimate_id, e.subtotal
+  FROM weeks AS w
+  INNER JOIN sold_estimates AS e ON e.sold_date <= w.week_end
+  INNER JOIN jobs AS j ON j.job_id = e.job_id
+  INNER JOIN jobs_with_later_visit AS v
+    ON v.week_start = w.week_start AND v.job_id = e.job_id
+  WHERE COALESCE(j.job_status, '') != 'Canceled'
+    AND (j.completed_date IS NULL OR j.completed_date > w.week_end)
+),
+
+weekly AS (
+  SELECT week_start, bu, SUM(subtotal) AS booked, COUNT(*) AS estimates
+  FROM as_of
+  GROUP BY week_start, bu
+)
+
+SELECT
+  w.week_start,
+  b.bu,
+  b.region,
+  ROUND(COALESCE(a.booked, 0), 2) AS value,
+  ROUND(COALESCE(a.booked, 0), 2) AS numerator,
+  CAST(NULL AS NUMERIC) AS denominator
+FROM weeks AS w
+CROSS JOIN reported_bus AS b
+LEFT JOIN weekly AS a ON a.week_start = w.week_start AND a.bu = b.bu
+WHERE b.always_reported OR a.estimates > 0;

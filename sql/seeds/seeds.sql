@@ -1,0 +1,27 @@
+-- Seeds: configuration as data, written from stkpi.kpi_config.KpiConfig by stkpi.marts.
+-- seed_bu_map           one row per ST business-unit name (sql/seeds/bu_map.csv):
+--                       normalized name, role (Sales|Production), region rollup.
+-- seed_job_type_patterns one row per (kind, pattern): a job type is of `kind`
+--                       ('estimate' | 'warranty') when its name contains `pattern`
+--                       (plain case-insensitive substring).
+-- seed_kpi_params       exactly one row: test-customer substring, optional fixed week range
+--                       (Mondays), materials switch for GPM (NULL = auto: included when any
+--                       purchasing record is ingested).
+CREATE OR REPLACE TABLE `${project}.${dim}.seed_bu_map` AS
+SELECT *
+FROM UNNEST(ARRAY<STRUCT<bu_name STRING, normalized_name STRING, role STRING, region STRING>>[
+  ${bu_map_rows}
+]);
+
+CREATE OR REPLACE TABLE `${project}.${dim}.seed_job_type_patterns` AS
+SELECT *
+FROM UNNEST(ARRAY<STRUCT<kind STRING, pattern STRING>>[
+  ${job_type_pattern_rows}
+]);
+
+CREATE OR REPLACE TABLE `${project}.${dim}.seed_kpi_params` AS
+SELECT
+  ${test_customer_pattern} AS test_customer_pattern,
+  CAST(${week_from} AS DATE) AS week_from,
+  CAST(${week_to} AS DATE) AS week_to,
+  CAST(${include_materials} AS BOOL) AS include_materials;
