@@ -1,0 +1,68 @@
+"""HTTP client for the ``/_sim`` admin endpoints of a simulator in another process.
+
+Same methods as ``SimHandle`` so a chaos script works against either.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+
+class SimAdmin:
+    """Steer a running simulator over HTTP (loopback only)."""
+
+    def __init__(self, base_url: str, timeout: float = 60.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        resp = self._session.post(
+            f"{self.base_url}/_sim/{path}", json=body or {}, timeout=self.timeout
+        )
+        resp.raise_for_status()
+        return resp.json()
+
+    def _get(self, path: str) -> dict[str, Any]:
+        resp = self._session.get(f"{self.base_url}/_sim/{path}", timeout=self.timeout)
+        resp.raise_for_status()
+        return resp.json()
+
+    def set_faults(self, **changes: Any) -> dict[str, Any]:
+        return self._post("faults", changes)
+
+    def faults(self) -> dict[str, Any]:
+        return self._get("faults")
+
+    def advance(self, hours: float) -> str:
+        return self._post("clock", {"advance_hours": hours})["now"]
+
+    def set_now(self, now: str) -> str:
+        return self._post("clock", {"now": now})["now"]
+
+    def now(self) -> str:
+        return self._get("clock")["now"]
+
+    def stats(self) -> dict[str, Any]:
+        return self._get("stats")
+
+    def reset(self) -> None:
+        self._post("reset")
+
+    def counts(self) -> dict[str, int]:
+        return self._get("counts")
+
+    def edit(self, entity_name: str, count: int) -> list[int]:
+        return self._post("edit", {"entity": entity_name, "count": count})["ids"]
+
+    def snapshot(self, entity_name: str) -> list[dict[str, Any]]:
+        url = f"{self.base_url}/_sim/snapshot/{entity_name}"
+        with self._session.get(url, stream=True, timeout=self.timeout) as resp:
+            resp.raise_for_status()
+            return [json.loads(line) for line in resp.iter_lines() if line]
+
+    def close(self) -> None:
+        self._session.close()

@@ -1,0 +1,43 @@
+"""Time helpers: the simulator keeps every instant as integer epoch seconds (UTC).
+
+Integers make the arrays compact and comparisons exact; ISO strings are produced only when
+a record is rendered.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+DAY = 86_400
+HOUR = 3_600
+NEVER = 2**62  # sentinel for "this version never happens"
+
+
+def to_epoch(value: datetime) -> int:
+    """Epoch seconds of an aware datetime (naive means UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp())
+
+
+def iso(seconds: int) -> str:
+    """ISO-8601 UTC with ``Z``, the API's time format."""
+    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> int:
+    """Parse an ISO-8601 date or datetime (``Z``, offset or naive = UTC) to epoch seconds.
+
+    Raises ValueError with a message fit for a 400 response.
+    """
+    raw = text.strip()
+    if not raw:
+        raise ValueError("empty value")
+    try:
+        if len(raw) == 10:
+            parsed = datetime.combine(date.fromisoformat(raw), datetime.min.time())
+        else:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO-8601 date/time") from None
+    return to_epoch(parsed)

@@ -1,0 +1,81 @@
+"""Simulator settings: one frozen object, so a test states its whole tenant in one place.
+
+The fake credentials below are the only credentials that appear in the project's code; they
+open nothing but this simulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
+from typing import Any
+
+SIM_CLIENT_ID = "sim-client"
+SIM_CLIENT_SECRET = "sim-secret"
+SIM_APP_KEY = "sim-app-key"
+SIM_TENANT_ID = "1000"
+
+DEFAULT_NOW = datetime(2025, 10, 1, 12, tzinfo=UTC)
+TIMELINE_START = datetime(2022, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Faults that can be set at start and changed at runtime (POST /_sim/faults).
+
+    Counts (``burst_429``, ``truncate_pages``, ``malformed_pages``) are consumed as requests
+    hit them; ``fault_entity``/``fault_page`` narrow truncation/malformation to one entity
+    (and page). ``edit_after_page``: after serving that page of a list fetch (of
+    ``edit_entity`` if set), ``edit_count`` visible records get ``modifiedOn = now``, once.
+    """
+
+    latency_ms: int = 0
+    error_rate: float = 0.0
+    burst_429: int = 0
+    truncate_pages: int = 0
+    malformed_pages: int = 0
+    fault_entity: str | None = None
+    fault_page: int | None = None
+    edit_after_page: int | None = None
+    edit_count: int = 0
+    edit_entity: str | None = None
+
+    def updated(self, **changes: Any) -> FaultConfig:
+        """A copy with ``changes``; unknown names are a clear error, not silently ignored."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}")
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Everything that decides the simulated tenant and how the server behaves."""
+
+    scale: float = 0.002
+    seed: int = 42
+    now: datetime = DEFAULT_NOW
+    horizon_days: int = 60  # the timeline runs past ``now`` so advancing the clock shows news
+    rate_limit_per_second: float = 60.0
+    token_ttl_seconds: int = 900
+    tenant_id: str = SIM_TENANT_ID
+    client_id: str = SIM_CLIENT_ID
+    client_secret: str = SIM_CLIENT_SECRET
+    app_key: str = SIM_APP_KEY
+    export_page_size: int = 500
+    latency_ms: int = 0
+    error_rate: float = 0.0
+    burst_429: int = 0
+    truncate_pages: int = 0
+    malformed_pages: int = 0
+    fault_entity: str | None = None
+    fault_page: int | None = None
+    edit_after_page: int | None = None
+    edit_count: int = 0
+    edit_entity: str | None = None
+
+    def faults(self) -> FaultConfig:
+        """The start-time fault settings."""
+        names = {f.name for f in fields(FaultConfig)}
+        return FaultConfig(**{n: getattr(self, n) for n in names})

@@ -1,0 +1,86 @@
+"""Runtime fault state: what the next requests should suffer, and the counters tests read.
+
+Randomness (the 5xx rate) comes from a seeded generator so a failing chaos run replays.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from typing import Any
+
+from stkpi.sim.config import FaultConfig
+
+
+class FaultState:
+    """Current fault settings plus one-shot counters, guarded by a lock."""
+
+    def __init__(self, config: FaultConfig, seed: int) -> None:
+        self._lock = threading.Lock()
+        self._seed = seed
+        self._random = random.Random(seed)
+        self.config = config
+        self.stats: Counter[str] = Counter()
+        self.paths: Counter[str] = Counter()
+
+    def update(self, **changes: Any) -> FaultConfig:
+        with self._lock:
+            self.config = self.config.updated(**changes)
+            return self.config
+
+    def reset(self) -> None:
+        with self._lock:
+            self.config = FaultConfig()
+            self._random = random.Random(self._seed)
+            self.stats.clear()
+            self.paths.clear()
+
+    def count(self, key: str, path: str | None = None) -> None:
+        with self._lock:
+            self.stats[key] += 1
+            if path is not None:
+                self.paths[path] += 1
+
+    def take_429(self) -> bool:
+        """Consume one request of a 429 burst."""
+        with self._lock:
+            if self.config.burst_429 > 0:
+                self.config = self.config.updated(burst_429=self.config.burst_429 - 1)
+                return True
+            return False
+
+    def roll_5xx(self) -> bool:
+        with self._lock:
+            return self.config.error_rate > 0 and self._random.random() < self.config.error_rate
+
+    def take_body_fault(self, entity: str, page: int) -> str | None:
+        """'truncate' / 'malformed' when this data page should be damaged, else None."""
+        with self._lock:
+            cfg = self.config
+            if cfg.fault_entity is not None and cfg.fault_entity != entity:
+                return None
+            if cfg.fault_page is not None and cfg.fault_page != page:
+                return None
+            if cfg.truncate_pages > 0:
+                self.config = cfg.updated(truncate_pages=cfg.truncate_pages - 1)
+                return "truncate"
+            if cfg.malformed_pages > 0:
+                self.config = cfg.updated(malformed_pages=cfg.malformed_pages - 1)
+                return "malformed"
+            return None
+
+    def take_edit(self, entity: str, page: int) -> int:
+        """Records to edit after serving this page (once per configuration), else 0."""
+        with self._lock:
+            cfg = self.config
+            if cfg.edit_after_page is None or cfg.edit_count <= 0 or cfg.edit_after_page != page:
+                return 0
+            if cfg.edit_entity is not None and cfg.edit_entity != entity:
+                return 0
+            self.config = cfg.updated(edit_after_page=None)
+            return cfg.edit_count
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"counters": dict(self.stats), "paths": dict(self.paths)}

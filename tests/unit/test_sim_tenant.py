@@ -1,0 +1,149 @@
+"""The simulated tenant: deterministic, sized by ``scale``, and full of production's traps."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+
+from stkpi.registry import ENTITIES, get_entity, record_key
+from stkpi.sim import catalog
+from stkpi.sim.clock import parse_time
+from stkpi.sim.config import SimConfig
+from stkpi.sim.generate import PRODUCTION_VOLUMES
+from stkpi.sim.tenant import Filters, Tenant
+
+
+@pytest.fixture(scope="module")
+def tenant() -> Tenant:
+    return Tenant(SimConfig(scale=0.01))
+
+
+def test_same_seed_gives_the_same_tenant() -> None:
+    a, b = Tenant(SimConfig(seed=7)), Tenant(SimConfig(seed=7))
+    for entity in ENTITIES:
+        assert a.snapshot(entity.name) == b.snapshot(entity.name)
+
+
+def test_other_seed_gives_another_tenant() -> None:
+    assert Tenant(SimConfig(seed=1)).snapshot("jobs") != Tenant(SimConfig(seed=2)).snapshot("jobs")
+
+
+@pytest.mark.parametrize("name", ["jobs", "invoices", "estimates", "payments", "customers"])
+def test_volumes_follow_scale(tenant: Tenant, name: str) -> None:
+    expected = PRODUCTION_VOLUMES[name] * 0.01
+    assert abs(tenant.counts()[name] - expected) / expected < 0.1
+
+
+def test_every_registry_entity_is_served_with_its_fields(tenant: Tenant) -> None:
+    for entity in ENTITIES:
+        records = tenant.snapshot(entity.name)
+        assert records, entity.name
+        for col in entity.columns:
+            if col.sources:
+                top = {s.split(".")[0] for s in col.sources}
+                assert any(any(t in r for t in top) for r in records), (entity.name, col.name)
+        assert all("modifiedOn" in r for r in records)
+        keys = [record_key(entity, r) for r in records]
+        assert len(keys) == len(set(keys)), f"{entity.name} keys are not unique"
+
+
+def test_times_are_iso_utc_and_money_has_two_decimals(tenant: Tenant) -> None:
+    for inv in tenant.snapshot("invoices"):
+        assert inv["createdOn"].endswith("Z")
+        for field in ("subTotal", "total", "balance"):
+            assert round(inv[field], 2) == inv[field]
+
+
+def test_inactive_records_exist_and_are_hidden_by_default(tenant: Tenant) -> None:
+    for name in ("business_units", "technicians", "job_types", "customers", "locations"):
+        everything = tenant.query(name, Filters(active=None))
+        active = tenant.query(name, Filters(active=True))
+        assert active.size < everything.size, name
+
+
+def test_business_units_and_job_types_have_the_production_names(tenant: Tenant) -> None:
+    bus = {r["name"] for r in tenant.snapshot("business_units")}
+    assert {"Phoenix-Sales", "Andy's Painting-Production", "Nevada-Production"} <= bus
+    types = {r["name"] for r in tenant.snapshot("job_types")}
+    assert {"ESTIMATE-RES-INT", "Estimate- Cabinets", "COMM-ESTIMATE", "WARRANTY"} <= types
+    assert len(catalog.BUSINESS_UNITS) == len(bus)
+
+
+def test_some_customers_are_test_customers(tenant: Tenant) -> None:
+    names = [c["name"] for c in tenant.snapshot("customers")]
+    assert any(n.lower().startswith("test") for n in names)
+
+
+def test_about_one_percent_of_invoices_lack_a_nested_job_id(tenant: Tenant) -> None:
+    invoices = tenant.snapshot("invoices")
+    shapes = Counter(
+        "top-level" if "jobId" in i else "null" if i["job"] is None
+        else "number-only" if i["job"]["id"] is None else "nested"
+        for i in invoices
+    )  # fmt: skip
+    missing = shapes["null"] + shapes["number-only"]
+    assert 0.003 < missing / len(invoices) < 0.03
+    assert shapes["top-level"] > 0
+    assert any(i["total"] < 0 for i in invoices), "credit memos"
+    assert any(i["total"] == 0 for i in invoices), "$0 invoices"
+
+
+def test_payroll_source_entity_ids_repeat(tenant: Tenant) -> None:
+    items = tenant.snapshot("gross_pay_items")
+    counts = Counter(i["sourceEntityId"] for i in items)
+    assert max(counts.values()) > 1
+    assert all("id" not in i for i in items)
+
+
+def test_estimates_are_sold_weeks_after_creation(tenant: Tenant) -> None:
+    sold = [e for e in tenant.snapshot("estimates") if e["status"]["name"] == "Sold"]
+    late = [e for e in sold if parse_time(e["soldOn"]) - parse_time(e["createdOn"]) > 14 * 86400]
+    assert late
+    assert all(e["modifiedOn"] >= e["soldOn"] for e in sold)
+
+
+def test_payments_apply_exactly_to_invoices(tenant: Tenant) -> None:
+    payments = tenant.snapshot("payments")
+    assert any(len(p["appliedTo"]) == 2 for p in payments), "a payment split over 2 invoices"
+    for p in payments:
+        cents = sum(round(a["appliedAmount"] * 100) for a in p["appliedTo"])
+        assert cents == round(p["total"] * 100)
+
+
+def test_appointments_include_canceled_and_second_visits(tenant: Tenant) -> None:
+    appts = tenant.snapshot("appointments")
+    assert any(a["status"] == "Canceled" for a in appts)
+    assert max(Counter(a["jobId"] for a in appts).values()) >= 2
+
+
+def test_purchasing_traps(tenant: Tenant) -> None:
+    assert any(p["status"] == "Canceled" for p in tenant.snapshot("purchase_orders"))
+    bills = tenant.snapshot("inventory_bills")
+    assert any(b["jobId"] is None and b["purchaseOrderId"] for b in bills)
+
+
+def test_advancing_the_clock_shows_new_records_and_edits() -> None:
+    t = Tenant(SimConfig(scale=0.005))
+    before = {e["id"]: e for e in t.snapshot("estimates")}
+    t.advance(24 * 30)
+    after = {e["id"]: e for e in t.snapshot("estimates")}
+    assert set(after) > set(before)
+    changed = [i for i in before if after[i]["modifiedOn"] != before[i]["modifiedOn"]]
+    assert changed
+    assert any(after[i]["status"]["name"] != before[i]["status"]["name"] for i in changed)
+
+
+def test_records_born_after_now_are_invisible() -> None:
+    t = Tenant(SimConfig(now=datetime(2024, 1, 1, tzinfo=UTC)))
+    limit = "2024-01-01T00:00:00Z"
+    assert all(j["createdOn"] <= limit and j["modifiedOn"] <= limit for j in t.snapshot("jobs"))
+
+
+def test_edit_moves_modified_on_to_now() -> None:
+    t = Tenant(SimConfig())
+    edited = t.edit("jobs", 3)
+    jobs = t.render("jobs", edited)
+    assert all(j["modifiedOn"] == t.now_iso() for j in jobs)
+    assert get_entity("jobs").name == "jobs"
