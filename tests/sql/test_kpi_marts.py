@@ -324,3 +324,37 @@ def test_kpi_weekly_bu_is_wide(built) -> None:
     assert ps["produced"] is None  # Production KPI not reported for a Sales BU
     pp = rows[(W1, "Phoenix-Production")]
     assert pp["produced"] == D("1150.00") and pp["leads"] is None
+
+
+@pytest.fixture
+def cli_env(built, bq_emulator, monkeypatch):
+    for key, value in {**bq_emulator.env, "BQ_DATASET_PREFIX": "kpifx"}.items():
+        monkeypatch.setenv(key, value)
+
+
+def _cli(*args: str) -> str:
+    from typer.testing import CliRunner
+
+    from stkpi.cli import app
+
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_cli_explain_lists_records_and_exclusions(cli_env) -> None:
+    out = _cli("explain", "--kpi", "leads", "--bu", "Phoenix-Sales", "--week", "2025-08-18")
+    assert "test customer" in out  # job 3 shown, with why it does not count
+    for job in ("1", "2", "4", "8"):
+        assert f"job {job}" in out or f"│ {job} " in out
+
+
+def test_cli_diagnose_total_booked_shows_utc_trap(cli_env) -> None:
+    # 303 ($2,000.50) was sold 2025-09-01T05:00Z: Sunday 08-31 in Phoenix, 09-01 in UTC.
+    out = _cli("diagnose", "total-booked", "--date", "2025-08-31")
+    assert "Phoenix-Sales" in out and "2000.50" in out
+
+
+def test_cli_diagnose_invoice_links(cli_env) -> None:
+    out = _cli("diagnose", "invoice-links")
+    assert "unlinked" in out and "number" in out
