@@ -201,7 +201,7 @@ def test_token_expires_after_its_ttl() -> None:
 def test_clock_advance_over_http_shows_new_records(sim: SimHandle) -> None:
     admin = SimAdmin(sim.base_url)
     before = len(admin.snapshot("jobs"))
-    start = admin.now()
+    start = admin.now
     try:
         admin.advance(24 * 7)
         assert len(admin.snapshot("jobs")) > before

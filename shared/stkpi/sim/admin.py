@@ -6,6 +6,7 @@ Same methods as ``SimHandle`` so a chaos script works against either.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -40,11 +41,17 @@ class SimAdmin:
     def advance(self, hours: float) -> str:
         return self._post("clock", {"advance_hours": hours})["now"]
 
-    def set_now(self, now: str) -> str:
-        return self._post("clock", {"now": now})["now"]
+    def set_now(self, now: str | datetime) -> str:
+        text = now if isinstance(now, str) else now.isoformat()
+        return self._post("clock", {"now": text})["now"]
 
-    def now(self) -> str:
-        return self._get("clock")["now"]
+    @property
+    def now(self) -> datetime:
+        """The simulated clock."""
+        return datetime.fromisoformat(self._get("clock")["now"].replace("Z", "+00:00"))
+
+    def revoke_tokens(self) -> None:
+        self._post("faults", {"revoke_tokens": True})
 
     def stats(self) -> dict[str, Any]:
         return self._get("stats")

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, request
@@ -94,14 +95,24 @@ class SimHandle:
     tenant: Tenant
     state: SimState
 
+    @property
+    def now(self) -> datetime:
+        """The simulated clock (records born later are invisible)."""
+        return datetime.fromtimestamp(self.tenant.now, UTC)
+
     def set_faults(self, **changes: Any) -> dict[str, Any]:
+        """Change fault settings (``FaultConfig`` names, ``revoke_tokens``, rate/TTL)."""
         return self.state.set_faults(**changes)
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every issued token: the next API calls get 401."""
+        self.state.set_faults(revoke_tokens=True)
 
     def advance(self, hours: float) -> str:
         return self.state.set_clock(advance_hours=hours)
 
-    def set_now(self, now: str) -> str:
-        return self.state.set_clock(now=now)
+    def set_now(self, now: str | datetime) -> str:
+        return self.state.set_clock(now=now if isinstance(now, str) else now.isoformat())
 
     def snapshot(self, entity_name: str) -> list[dict[str, Any]]:
         return self.tenant.snapshot(entity_name)
