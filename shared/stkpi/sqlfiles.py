@@ -3,7 +3,8 @@
 SQL lives in files (the single source of truth, reviewed as SQL); Python only substitutes
 ``${project}``, ``${raw}``, ``${stage}``, ``${dim}``, ``${mart}``, ``${ops}``,
 ``${report_tz}`` and per-statement values such as ``${table}``. ``string.Template`` is used
-because BigQuery SQL never needs a literal ``$``, while braces are common in JSON paths.
+because braces are common in SQL while ``$`` is rare: the one place SQL needs a literal
+``$`` is a JSON path, written ``'$$.job.id'`` in the files (``$$`` renders as ``$``).
 """
 
 from __future__ import annotations
