@@ -293,6 +293,15 @@ def test_second_401_is_auth_error():
     assert adapter.tokens_issued == 2
 
 
+def test_403_is_auth_error_without_retry():
+    client, adapter, t = make(
+        lambda r: (403, {"title": "Forbidden", "detail": "unknown app key"}, {})
+    )
+    with pytest.raises(AuthError, match="HTTP 403: Forbidden; unknown app key"):
+        client.window_count(get_entity("jobs"), START, END)
+    assert len(adapter.requests) == 1 and t.sleeps == []
+
+
 def test_token_endpoint_refusal_is_auth_error():
     client, adapter, _ = make(pages_of(RECORDS))
     adapter.auth_reply = (400, {"error": "invalid_client"}, {})

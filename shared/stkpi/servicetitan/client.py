@@ -7,6 +7,7 @@ with a ``requests.Session`` (connection reuse, gzip), then classify the answer:
 
 - 2xx: parse and validate the page; a malformed body is retried a couple of times;
 - 401: invalidate the refused token, refresh, resend once; a second 401 is ``AuthError``;
+- 403: ``AuthError`` at once (the app key is refused; a new token cannot help);
 - 429: wait ``Retry-After`` (capped), without using up the error budget;
 - 5xx, 408, timeouts, dropped connections: back off with full jitter, bounded;
 - any other 4xx: ``RequestRejectedError`` with the server's own message, at once.
@@ -451,6 +452,8 @@ class ServiceTitanClient:
         if status >= 500 or status == 408:
             self._counters.add("server_errors")
             raise _Transient(f"HTTP {status}: {message}", status=status)
+        if status == 403:  # valid token, but the app key is unknown or not allowed here
+            raise AuthError(target, f"HTTP 403: {message}", status=403)
         raise RequestRejectedError(target, f"HTTP {status}: {message}", status=status)
 
     # -- auth -------------------------------------------------------------------------
