@@ -72,6 +72,7 @@ def rebuild_run(msg: RebuildMessage, ctx: PipelineContext) -> RebuildResult:
             duration_ms=int((ctx.monotonic() - started) * 1000),
             detail={"tables": tables},
         )
+    run_checks(msg.run_id, ctx)
     landing.write_json(Landing.rebuild_done_name(msg.run_id), {"tables": tables})
     landing.delete(Landing.rebuild_lock_name(msg.run_id))
     return RebuildResult("rebuilt", tables, records)
@@ -84,6 +85,28 @@ def build_models(ctx: PipelineContext) -> dict[str, int]:
     except ImportError:  # KPI marts not built yet in this checkout
         return {}
     return build_marts(ctx.bigquery, ctx.settings)
+
+
+def run_checks(run_id: str, ctx: PipelineContext) -> None:
+    """Validations, stored under the run's id in ``validation_results``.
+
+    They run after the run is recorded, so freshness sees the sync marks just advanced. A
+    validation that cannot run never fails the rebuild (its results would say RED anyway).
+    """
+    try:
+        from stkpi.validate import run_validations, worst
+    except ImportError:  # validations not built in this checkout
+        return
+    try:
+        results = run_validations(ctx.bigquery, ctx.settings, now=ctx.now(), run_id=run_id)
+    except Exception:
+        log.exception("validations failed to run", extra={"run_id": run_id})
+        return
+    failing = sorted(r.name for r in results if r.status != "GREEN")
+    log.info(
+        "validations",
+        extra={"run_id": run_id, "status": worst(results), "not_green": failing[:50]},
+    )
 
 
 def _take_lease(run_id: str, ctx: PipelineContext) -> None:

@@ -1,0 +1,228 @@
+"""Validation judgements, thresholds and output, without BigQuery."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from rich.console import Console
+
+from stkpi.cli.validate import render_table, to_json
+from stkpi.errors import ConfigError
+from stkpi.validate import (
+    GREEN,
+    RED,
+    YELLOW,
+    CheckResult,
+    KpiRow,
+    exit_code,
+    judge_coverage,
+    judge_dead_letters,
+    judge_freshness,
+    judge_join,
+    judge_kpis,
+    judge_volume,
+    kpi_weeks,
+    result_rows,
+    worst,
+)
+from stkpi.validation_config import ValidationConfig, config_from_mapping, load_validation_config
+
+CFG = ValidationConfig()
+NOW = dt.datetime(2025, 9, 10, 15, tzinfo=dt.UTC)
+
+
+def _r(status: str) -> CheckResult:
+    return CheckResult("x.y", status, "m")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("statuses", "strict", "code"),
+    [
+        ([GREEN, GREEN], False, 0),
+        ([GREEN, YELLOW], False, 0),
+        ([GREEN, YELLOW], True, 1),
+        ([YELLOW, RED], False, 2),
+        ([RED], True, 2),
+        ([], True, 0),
+    ],
+)
+def test_exit_code_is_0_1_2(statuses: list[str], strict: bool, code: int) -> None:
+    assert exit_code([_r(s) for s in statuses], strict=strict) == code
+
+
+def test_volume_under_half_the_same_weekday_median_is_red() -> None:
+    day = dt.date(2025, 9, 9)
+    history = {day - dt.timedelta(days=7 * k): n for k, n in [(1, 40), (2, 44), (3, 10), (4, 42)]}
+    res = judge_volume("invoices", day, {**history, day: 20}, CFG)
+    assert res.status == RED
+    assert res.numbers["baseline_median"] == 41.0  # median of 10, 40, 42, 44
+    assert res.value == pytest.approx(20 / 41)
+    assert "backfill --entities invoices --start 2025-09-09 --end 2025-09-10" in res.next_step
+    ok = judge_volume("invoices", day, {**history, day: 21}, CFG)
+    assert ok.status == GREEN  # 21/41 >= 0.5
+
+
+def test_volume_without_history_is_green() -> None:
+    res = judge_volume("returns", dt.date(2025, 9, 9), {}, CFG)
+    assert res.status == GREEN and res.numbers["baseline_median"] == 0
+
+
+def test_coverage_reports_month_over_month_and_flags_drops_and_gaps() -> None:
+    m = dt.date
+    months = {m(2025, 5, 1): 100, m(2025, 6, 1): 110, m(2025, 8, 1): 40, m(2025, 9, 1): 3}
+    res = judge_coverage("jobs", months, m(2025, 9, 1), CFG)
+    assert res.status == YELLOW
+    assert res.numbers["months"] == {
+        "2025-05": 100,
+        "2025-06": 110,
+        "2025-07": 0,
+        "2025-08": 40,
+        "2025-09": 3,
+    }
+    assert res.numbers["mom_change"]["2025-06"] == pytest.approx(0.1)
+    assert "no rows in 2025-07" in res.message
+    # The partial current month never counts as a drop.
+    steady = {m(2025, 7, 1): 100, m(2025, 8, 1): 90, m(2025, 9, 1): 3}
+    assert judge_coverage("jobs", steady, m(2025, 9, 1), CFG).status == GREEN
+
+
+def test_coverage_of_an_empty_required_entity_is_red() -> None:
+    assert judge_coverage("invoices", {}, dt.date(2025, 9, 1), CFG, required=True).status == RED
+    assert judge_coverage("returns", {}, dt.date(2025, 9, 1), CFG).status == GREEN
+
+
+def test_freshness_over_25_hours_is_red() -> None:
+    fresh = NOW - dt.timedelta(hours=3)
+    stale = NOW - dt.timedelta(hours=26)
+    kw = {"now": NOW, "row_count": 5, "config": CFG}
+    assert judge_freshness("jobs", newest_modified=fresh, last_sync=fresh, **kw).status == GREEN
+    res = judge_freshness("jobs", newest_modified=stale, last_sync=fresh, **kw)
+    assert res.status == RED and res.numbers["data_age_hours"] == 26.0
+    res = judge_freshness("jobs", newest_modified=fresh, last_sync=stale, **kw)
+    assert res.status == RED and "last sync 26.0 h ago" in res.message
+    # Entities that do not change daily are judged by their sync only.
+    ok = judge_freshness("returns", newest_modified=stale, last_sync=fresh, **kw)
+    assert ok.status == GREEN
+    never = judge_freshness(
+        "returns", now=NOW, row_count=0, newest_modified=None, last_sync=None, config=CFG
+    )
+    assert never.status == GREEN and "not ingested" in never.message
+    missing = judge_freshness(
+        "invoices", now=NOW, row_count=0, newest_modified=None, last_sync=None, config=CFG
+    )
+    assert missing.status == RED
+
+
+def test_join_thresholds_red_yellow_green() -> None:
+    assert judge_join("invoices_jobs", total=100, linked=89, config=CFG).status == RED
+    assert judge_join("invoices_jobs", total=100, linked=95, config=CFG).status == YELLOW
+    assert judge_join("invoices_jobs", total=100, linked=99, config=CFG).status == GREEN
+    assert judge_join("payments_invoices", total=100, linked=94, config=CFG).status == RED
+    assert judge_join("jobs_business_units", total=100, linked=99, config=CFG).status == RED
+    res = judge_join("invoices_jobs", total=0, linked=0, config=CFG)
+    assert res.status == GREEN and res.numbers["rate"] is None
+
+
+def _rows(weeks, bu, kpi, values, kind="money"):
+    return [KpiRow(w, bu, kpi, kind, v) for w, v in zip(weeks, values, strict=True)]
+
+
+def test_kpi_presence_ranges_and_jumps() -> None:
+    weeks = kpi_weeks(dt.date(2025, 9, 10), 3)
+    assert weeks == [dt.date(2025, 8, 18), dt.date(2025, 8, 25), dt.date(2025, 9, 1)]
+    cfg = ValidationConfig(production_kpis=("produced", "gpm"), sales_kpis=("leads",))
+    rows = (
+        _rows(weeks, "P", "produced", [1000, 5000, 5100])
+        + _rows(weeks, "P", "gpm", [0.5, 0.95, -0.2], kind="ratio")
+        + _rows(weeks[:2], "S", "leads", [3, 9], kind="count")
+    )
+    presence, ranges, jumps = judge_kpis(rows, {"P": "Production", "S": "Sales"}, weeks, cfg)
+    assert presence.status == RED
+    assert presence.numbers["missing"] == [{"week": "2025-09-01", "bu": "S", "kpi": "leads"}]
+    assert ranges.status == RED
+    assert ranges.numbers["out_of_range"] == [
+        {"week": "2025-08-25", "bu": "P", "kpi": "gpm", "value": 0.95}
+    ]
+    assert ranges.next_step == 'stkpi explain gpm --bu "P" --week 2025-08-25'
+    assert jumps.status == YELLOW
+    # produced x5 (base 5000 >= 1000); gpm 0.95 -> -0.2 moves 1.15 > 0.5; leads 3 -> 9 under base 10.
+    assert {(j["kpi"], j["week"]) for j in jumps.numbers["jumps"]} == {
+        ("produced", "2025-08-25"),
+        ("gpm", "2025-09-01"),
+    }
+
+
+def test_kpi_steady_values_are_green() -> None:
+    weeks = kpi_weeks(dt.date(2025, 9, 10), 4)
+    cfg = ValidationConfig(production_kpis=("produced",), sales_kpis=())
+    rows = _rows(weeks, "P", "produced", [1000, 1200, 900, 1100])
+    results = judge_kpis(rows, {"P": "Production"}, weeks, cfg)
+    assert [r.status for r in results] == [GREEN, GREEN, GREEN]
+
+
+def test_dead_letters() -> None:
+    assert judge_dead_letters({"st-plan": 0}).status == GREEN
+    res = judge_dead_letters({"st-plan": 0, "st-loads": 3})
+    assert res.status == RED and res.numbers["total"] == 3 and "st-loads: 3" in res.message
+
+
+def test_config_overrides_from_json(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "v.json"
+    path.write_text(
+        json.dumps(
+            {
+                "freshness_max_hours": 30,
+                "joins": {"invoices_jobs": {"red_below": 0.8}},
+                "kpi_ranges": {"gpm": [-1, 1]},
+                "volume_entities": ["jobs"],
+            }
+        )
+    )
+    cfg = load_validation_config(path)
+    assert cfg.freshness_max_hours == 30
+    assert cfg.join("invoices_jobs").red_below == 0.8
+    assert cfg.join("invoices_jobs").target == 0.99
+    assert cfg.kpi_ranges["gpm"] == (-1.0, 1.0)
+    assert cfg.kpi_ranges["success_rate"] == (0.0, 1.0)
+    assert cfg.volume_entities == ("jobs",)
+    monkeypatch.setenv("STKPI_VALIDATION_CONFIG", str(path))
+    assert load_validation_config().freshness_max_hours == 30
+
+
+def test_bad_config_is_one_clear_error() -> None:
+    with pytest.raises(ConfigError, match="unknown validation settings"):
+        config_from_mapping({"freshness_hours": 3})
+    with pytest.raises(ConfigError, match="red_below <= target"):
+        config_from_mapping({"joins": {"invoices_jobs": {"red_below": 0.999}}})
+    with pytest.raises(ConfigError, match="unknown join"):
+        config_from_mapping({"joins": {"x_y": {}}})
+
+
+def test_results_render_as_table_json_and_rows() -> None:
+    results = [
+        CheckResult(
+            "join.invoices_jobs",
+            RED,
+            "invoices->jobs: 80/100 linked",
+            {"rate": 0.8},
+            {"red_below": 0.9},
+            "sql/validations/join_invoices_jobs.sql",
+            0.8,
+        ),
+        CheckResult("kpi.jumps", YELLOW, "1 jump"),
+    ]
+    console = Console(record=True, width=200)
+    render_table(results, console)
+    text = console.export_text()
+    assert "RED" in text and "join.invoices_jobs" in text and "join_invoices_jobs.sql" in text
+    assert "overall RED" in text
+    doc = json.loads(to_json(results, run_id="adhoc", checked_at=NOW))
+    assert doc["status"] == RED
+    assert doc["checks"][0]["category"] == "join" and doc["checks"][0]["numbers"] == {"rate": 0.8}
+    rows = result_rows(results, run_id="r1", checked_at=NOW)
+    assert rows[0]["checked_at"] == "2025-09-10T15:00:00Z"
+    assert json.loads(rows[0]["threshold"]) == {"red_below": 0.9}
+    assert rows[1]["next_step"] is None
+    assert worst(results) == RED
