@@ -17,7 +17,15 @@ import pytest
 from google.cloud import bigquery
 
 from stkpi.config import Settings
-from stkpi.localstack import DEFAULT_PROJECT, Service, start_bigquery, start_gcs, start_pubsub
+from stkpi.localstack import (
+    DEFAULT_PROJECT,
+    Service,
+    Stack,
+    StackInfo,
+    start_bigquery,
+    start_gcs,
+    start_pubsub,
+)
 from stkpi.localstack.services import gcs_root_of
 from stkpi.localstack.settings_env import local_settings_env, settings_from
 
@@ -128,3 +136,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from stkpi.localstack.process import _kill_owned
 
     _kill_owned()
+
+
+def _emulator_services(request: pytest.FixtureRequest) -> dict[str, Service]:
+    return {
+        "gcs": request.getfixturevalue("gcs_emulator").service,
+        "bigquery": request.getfixturevalue("bq_emulator").service,
+        "pubsub": request.getfixturevalue("pubsub_emulator").service,
+    }
+
+
+@pytest.fixture(scope="session")
+def local_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StackInfo]:
+    """The whole stack: the session's emulators + simulator + the four function servers
+    (push subscriptions). ``StackInfo.env()`` has every variable the pipeline needs; the
+    Settings variables are also set in ``os.environ`` for the session."""
+    root = tmp_path_factory.mktemp("local_stack")
+    stack = Stack(root, reuse=_emulator_services(request), sim_args={"scale": 0.002, "seed": 7})
+    try:
+        info = stack.start()
+        mp = request.getfixturevalue("_session_env")
+        for key, value in info.env().items():
+            mp.setenv(key, value)
+        yield info
+    finally:
+        stack.stop()

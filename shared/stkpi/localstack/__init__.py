@@ -1,10 +1,12 @@
 """The local stack: emulators, the ServiceTitan simulator and function servers.
 
 Lower-level starters (``start_bigquery``, ``start_gcs``, ``start_pubsub``) can be used
-alone; ``Stack`` starts and wires everything.
+alone; ``Stack`` starts and wires everything; ``provision`` creates the bucket, datasets,
+tables, topics and subscriptions.
 """
 
 from stkpi.localstack.process import Service, ServiceError, free_port
+from stkpi.localstack.provision import provision
 from stkpi.localstack.services import (
     DEFAULT_PROJECT,
     start_bigquery,
@@ -13,12 +15,16 @@ from stkpi.localstack.services import (
     start_pubsub,
     start_simulator,
 )
+from stkpi.localstack.stack import Stack, StackInfo
 
 __all__ = [
     "DEFAULT_PROJECT",
     "Service",
     "ServiceError",
+    "Stack",
+    "StackInfo",
     "free_port",
+    "provision",
     "start_bigquery",
     "start_function",
     "start_gcs",

@@ -112,6 +112,7 @@ class Service:
     log_path: Path
     env_vars: dict[str, str] = field(default_factory=dict)
     extra_ports: dict[str, int] = field(default_factory=dict)
+    data_dir: Path | None = None
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property

@@ -81,7 +81,7 @@ def start_bigquery(
         "warning",
     ]
     url = f"http://{LOOPBACK}:{port}"
-    return spawn(
+    service = spawn(
         "bigquery",
         argv,
         port=port,
@@ -93,6 +93,8 @@ def start_bigquery(
         detached=detached,
         extra_ports={"grpc": grpc_port},
     )
+    service.data_dir = gcs
+    return service
 
 
 def fake_gcs_binary() -> Path:
@@ -138,7 +140,7 @@ def start_gcs(root: Path, *, timeout: float = 30.0, detached: bool = False) -> S
         "-log-level",
         "warn",
     ]
-    return spawn(
+    service = spawn(
         "gcs",
         argv,
         port=port,
@@ -148,6 +150,8 @@ def start_gcs(root: Path, *, timeout: float = 30.0, detached: bool = False) -> S
         client_env={"STORAGE_EMULATOR_HOST": url},
         detached=detached,
     )
+    service.data_dir = data
+    return service
 
 
 def start_pubsub(
@@ -261,14 +265,35 @@ def start_simulator(
         elif value is not False and value is not None:
             argv += [flag, str(value)]
     url = f"http://{LOOPBACK}:{port}"
-    return spawn(
+    log = Path(root) / "simulator.log"
+    offset = log.stat().st_size if log.exists() else 0
+
+    def listening() -> bool:
+        return "simulator listening on" in _read_from(log, offset) and tcp_open(port)
+
+    service = spawn(
         "simulator",
         argv,
         port=port,
         log_dir=Path(root),
-        ready=lambda: tcp_open(port),
+        ready=listening,
         timeout=timeout,
         env={"PYTHONUNBUFFERED": "1"},
         client_env={"ST_API_BASE_URL": url, "ST_AUTH_URL": url},
         detached=detached,
     )
+    # The simulator prints `export KEY=VALUE` lines (its URL and fake credentials).
+    for line in _read_from(log, offset).splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, _, value = line[len("export ") :].partition("=")
+            service.env_vars[key.strip()] = value.strip().strip("'\"")
+    return service
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read().decode(errors="replace")
+    except OSError:
+        return ""

@@ -1,0 +1,221 @@
+"""Dispatcher: pull subscriptions -> CloudEvents POSTed to function servers, N at a time.
+
+The Pub/Sub emulator pushes at most 2 messages at a time per subscription, while Cloud
+Functions runs up to ``max_instances`` deliveries at once. For fan-out and benchmarks the
+stack can instead create pull subscriptions and run this dispatcher, which keeps the same
+contract as push: each message is POSTed as a binary-mode CloudEvent
+(``google.cloud.pubsub.topic.v1.messagePublished``, body ``{"message": {...},
+"subscription": ...}`` with base64 data); a 2xx acks it; anything else (or no answer) is
+nacked, and the emulator applies the subscription's retry policy (backoff) and, after
+``max_delivery_attempts``, moves it to the dead-letter topic (it does so for pull
+subscriptions as for push; measured).
+
+Run: ``python -m stkpi.localstack.dispatcher CONFIG.json`` (written by ``Stack``); it
+serves its counters as JSON on ``http://127.0.0.1:<port>/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import requests
+from google.api_core.exceptions import DeadlineExceeded, GoogleAPICallError
+from google.cloud import pubsub_v1
+
+log = logging.getLogger("stkpi.dispatcher")
+
+EVENT_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
+
+
+def cloud_event(received: Any, subscription: str, topic: str) -> tuple[dict, bytes]:
+    """Headers and body of the binary-mode CloudEvent for one pulled message."""
+    msg = received.message
+    publish_time = msg.publish_time.isoformat().replace("+00:00", "Z")
+    body = {
+        "message": {
+            "data": base64.b64encode(msg.data).decode(),
+            "attributes": dict(msg.attributes),
+            "messageId": msg.message_id,
+            "message_id": msg.message_id,
+            "publishTime": publish_time,
+            "publish_time": publish_time,
+        },
+        "subscription": subscription,
+        "deliveryAttempt": received.delivery_attempt or 1,
+    }
+    headers = {
+        "Content-Type": "application/json",
+        "ce-id": msg.message_id or uuid.uuid4().hex,
+        "ce-specversion": "1.0",
+        "ce-type": EVENT_TYPE,
+        "ce-source": f"//pubsub.googleapis.com/{topic}",
+        "ce-time": publish_time,
+    }
+    return headers, json.dumps(body).encode()
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        project: str,
+        endpoints: dict[str, str],
+        subscriptions: dict[str, str],
+        dead_topics: dict[str, str],
+        concurrency: int = 8,
+        max_delivery_attempts: int = 5,
+        min_backoff: float = 1.0,
+        max_backoff: float = 10.0,
+        request_timeout: float = 600.0,
+    ) -> None:
+        self.project = project
+        self.endpoints = endpoints
+        self.subscriptions = subscriptions
+        self.dead_topics = dead_topics
+        self.concurrency = concurrency
+        self.max_attempts = max_delivery_attempts
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.request_timeout = request_timeout
+        self.subscriber = pubsub_v1.SubscriberClient()
+        self.publisher = pubsub_v1.PublisherClient()
+        self.stats: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _count(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self.stats[key] += n
+
+    def start(self) -> None:
+        for fn in self.endpoints:
+            t = threading.Thread(target=self._loop, args=(fn,), name=f"pull-{fn}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=5)
+
+    def _loop(self, fn: str) -> None:
+        sub = self.subscriber.subscription_path(self.project, self.subscriptions[fn])
+        topic = self.subscriber.get_subscription(request={"subscription": sub}).topic
+        slots = threading.BoundedSemaphore(self.concurrency)
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=self.concurrency)
+        session.mount("http://", adapter)
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"post-{fn}") as pool:
+            while not self._stop.is_set():
+                slots.acquire()
+                free = 1
+                while free < self.concurrency and slots.acquire(blocking=False):
+                    free += 1
+                try:
+                    resp = self.subscriber.pull(
+                        request={"subscription": sub, "max_messages": free}, timeout=5
+                    )
+                    received = list(resp.received_messages)
+                except DeadlineExceeded:
+                    received = []
+                except GoogleAPICallError as exc:
+                    log.warning("pull %s failed: %s", sub, exc)
+                    received = []
+                    time.sleep(1)
+                for _ in range(free - len(received)):
+                    slots.release()
+                if not received:
+                    time.sleep(0.05)
+                for msg in received:
+                    pool.submit(self._deliver, fn, sub, topic, msg, session, slots)
+
+    def _deliver(self, fn, sub, topic, received, session, slots) -> None:
+        try:
+            headers, body = cloud_event(received, sub, topic)
+            try:
+                r = session.post(
+                    self.endpoints[fn], data=body, headers=headers, timeout=self.request_timeout
+                )
+                ok = 200 <= r.status_code < 300
+            except requests.RequestException as exc:
+                log.warning("POST %s failed: %s", self.endpoints[fn], exc)
+                ok = False
+            self._settle(fn, sub, received, ok)
+        except Exception:
+            log.exception("dispatch of %s failed", received.message.message_id)
+        finally:
+            slots.release()
+
+    def _settle(self, fn: str, sub: str, received: Any, ok: bool) -> None:
+        if ok:
+            self.subscriber.acknowledge(request={"subscription": sub, "ack_ids": [received.ack_id]})
+            self._count(f"{fn}.acked")
+            return
+        # Nack: the emulator applies the subscription's retry policy and, after
+        # max_delivery_attempts, moves the message to the dead-letter topic itself.
+        self._count(f"{fn}.failed")
+        if (received.delivery_attempt or 0) >= self.max_attempts:
+            self._count(f"{fn}.dead_lettered")
+        self.subscriber.modify_ack_deadline(
+            request={"subscription": sub, "ack_ids": [received.ack_id], "ack_deadline_seconds": 0}
+        )
+
+
+def _serve_stats(dispatcher: Dispatcher, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            with dispatcher._lock:
+                body = json.dumps(dict(dispatcher.stats)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    config = json.loads(Path(args[0]).read_text())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    dispatcher = Dispatcher(
+        project=config["project"],
+        endpoints=config["endpoints"],
+        subscriptions=config["subscriptions"],
+        dead_topics=config["dead_topics"],
+        concurrency=int(config.get("concurrency") or 8),
+        max_delivery_attempts=int(config.get("max_delivery_attempts") or 5),
+        min_backoff=float(config.get("min_backoff", 1.0)),
+        max_backoff=float(config.get("max_backoff", 10.0)),
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    dispatcher.start()
+    server = _serve_stats(dispatcher, int(config["port"]))
+    log.info("dispatcher running: %s", json.dumps(config["endpoints"]))
+    stop.wait()
+    server.shutdown()
+    dispatcher.stop()
+
+
+if __name__ == "__main__":
+    main()

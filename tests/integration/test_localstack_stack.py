@@ -1,0 +1,96 @@
+"""The Stack: start, provision, wire, record stack.json, stop everything it started."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from google.cloud import pubsub_v1
+
+from stkpi.localstack import Stack, StackInfo
+from stkpi.localstack.process import pgid_alive
+from stkpi.localstack.settings_env import settings_from
+from stkpi.localstack.wiring import count_dead_letters
+
+pytestmark = pytest.mark.integration
+
+FN_SOURCE = Path(__file__).parent / "localstack_fn" / "main.py"
+FUNCTIONS = ("plan_windows", "fetch_window", "load_batch", "rebuild_dims")
+
+
+def _services(bq_emulator, gcs_emulator, pubsub_emulator) -> dict:
+    return {
+        "gcs": gcs_emulator.service,
+        "bigquery": bq_emulator.service,
+        "pubsub": pubsub_emulator.service,
+    }
+
+
+def _records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def _wait(pred, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = pred()
+        if got:
+            return got
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize("dispatcher", [None, 4], ids=["push", "dispatcher"])
+def test_stack_wires_topics_to_function_servers(
+    tmp_path, bq_emulator, gcs_emulator, pubsub_emulator, dispatcher
+) -> None:
+    record = tmp_path / "calls.jsonl"
+    sources = {fn: (FN_SOURCE, "fail" if fn == "rebuild_dims" else "echo") for fn in FUNCTIONS}
+    stack = Stack(
+        tmp_path / "stack",
+        with_simulator=False,
+        st_api_base_url="http://127.0.0.1:9",
+        settings_env={"FN_RECORD_FILE": str(record), "TOPIC_PLAN": f"st-plan-{dispatcher}"},
+        function_sources=sources,
+        dispatcher_concurrency=dispatcher,
+        reuse=_services(bq_emulator, gcs_emulator, pubsub_emulator),
+    )
+    with stack as info:
+        saved = StackInfo.load(tmp_path / "stack")
+        assert saved.pids == info.pids and set(saved.owned) >= {f"fn-{f}" for f in FUNCTIONS}
+        env = info.env()
+        for key in ("BIGQUERY_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"):
+            assert env[key]
+        settings = settings_from(env)
+        # provisioned: bucket, datasets, raw tables
+        assert gcs_emulator.client.lookup_bucket(settings.landing_bucket) is not None
+        bq = bq_emulator.client
+        assert bq.get_table(f"{settings.gcp_project}.{settings.dataset('raw')}.jobs")
+        # a message on st-plan reaches plan_windows as a CloudEvent
+        pub = pubsub_v1.PublisherClient()
+        pub.publish(pub.topic_path(settings.gcp_project, settings.topic_plan), b"hi").result()
+        got = _wait(lambda: [r for r in _records(record) if r["data"] == "hi"], 30, "plan_windows")
+        assert got[0]["type"] == "google.cloud.pubsub.topic.v1.messagePublished"
+        if dispatcher:
+            stats = requests.get(info.url("dispatcher"), timeout=5).json()
+            assert stats.get("plan_windows.acked") == 1
+        # a failing function dead-letters after 5 attempts
+        topic = pub.topic_path(settings.gcp_project, settings.topic_rebuild)
+        pub.publish(topic, f"poison-{dispatcher}".encode()).result()
+        dead = _wait(
+            lambda: count_dead_letters(settings).get(settings.topic_rebuild), 90, "dead letter"
+        )
+        assert dead == 1
+        attempts = [r for r in _records(record) if r["data"] == f"poison-{dispatcher}"]
+        assert len(attempts) == 5
+    for name in info.owned:
+        assert not pgid_alive(info.pids[name]), name
+    assert not (tmp_path / "stack" / "stack.json").exists()
+    assert bq_emulator.service.alive()  # reused services are left running
+    assert os.environ.get("PUBSUB_EMULATOR_HOST")
