@@ -68,6 +68,10 @@ class StackInfo:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
+    def urls(self) -> dict[str, str]:
+        """Service name -> base URL (the Pub/Sub emulator speaks gRPC on the same port)."""
+        return {name: self.url(name) for name in self.ports}
+
     def save(self) -> Path:
         path = Path(self.root) / STACK_FILE
         tmp = path.with_suffix(".tmp")
