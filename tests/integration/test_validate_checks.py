@@ -503,3 +503,49 @@ def test_thresholds_come_from_configuration(tenant: Tenant) -> None:
     results = tenant.validate(config=config, store=False)
     assert results["freshness.jobs"].status == RED
     assert results["freshness.jobs"].threshold["max_age_hours"] == 2.0
+
+
+def _cli_env(monkeypatch: pytest.MonkeyPatch, t: Tenant, bq_emulator) -> None:
+    s = t.settings
+    env = {
+        **bq_emulator.env,
+        "BQ_DATASET_PREFIX": s.bq_dataset_prefix,
+        "STKPI_STACK_ROOT": "/nonexistent",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)
+
+
+def test_cli_json_and_exit_status(tenant: Tenant, bq_emulator, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from stkpi.cli import app
+
+    _cli_env(monkeypatch, tenant, bq_emulator)
+    runner = CliRunner()
+    as_of = ["--as-of", _iso(NOW)]
+    clean = runner.invoke(app, ["validate", "--json", "--run-id", "cli-0", *as_of])
+    assert clean.exit_code == 0, clean.output
+    assert json.loads(clean.output)["status"] == GREEN
+    mart = tenant.table("mart", "kpi_weekly")
+    tenant.sql(
+        f"UPDATE `{mart}` SET value = 1000000 WHERE kpi = 'produced' "
+        "AND week_start = DATE '2025-09-01'"
+    )
+    assert runner.invoke(app, ["validate", "--no-store", *as_of]).exit_code == 0
+    strict = runner.invoke(app, ["validate", "--no-store", "--strict", *as_of])
+    assert strict.exit_code == 1
+    assert "kpi.jumps" in strict.output and "YELLOW" in strict.output
+    # Against the wall clock the tenant is old: freshness is RED, so the exit status is 2.
+    result = CliRunner().invoke(app, ["validate", "--json", "--run-id", "cli-1"])
+    doc = json.loads(result.output)
+    by_name = {c["name"]: c for c in doc["checks"]}
+    assert by_name["join.invoices_jobs"]["status"] == GREEN
+    assert by_name["join.invoices_jobs"]["numbers"]["total"] == len(CLEAN["invoices"])
+    assert "pipeline.dead_letters" not in by_name  # no Pub/Sub emulator configured
+    assert by_name["freshness.invoices"]["status"] == RED
+    assert result.exit_code == 2
+    table = CliRunner().invoke(app, ["validate", "--no-store"])
+    assert table.exit_code == 2
+    assert "freshness.invoices" in table.output and "overall" in table.output

@@ -69,6 +69,16 @@ def _dead_letter_counter(settings, enabled: bool | None):  # type: ignore[no-unt
     return count
 
 
+def _parse_as_of(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO date-time: {text!r}") from None
+    if value.tzinfo is None:
+        raise typer.BadParameter("--as-of needs a time zone (e.g. 2025-09-10T15:00:00Z)")
+    return value
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def validate(
@@ -86,12 +96,16 @@ def register(app: typer.Typer) -> None:
                 help="count dead-lettered messages (default: when a Pub/Sub emulator is set)",
             ),
         ] = None,
+        as_of: Annotated[
+            str | None,
+            typer.Option(help="judge as of this ISO time with zone (default: now); for replays"),
+        ] = None,
     ) -> None:
         """Data validations: coverage, volume, freshness, joins, KPIs, pipeline health."""
         from stkpi.cli.env import pipeline_context
 
         ctx = pipeline_context()
-        now = dt.datetime.now(dt.UTC)
+        now = _parse_as_of(as_of) if as_of else dt.datetime.now(dt.UTC)
         results = run_validations(
             ctx.bigquery,
             ctx.settings,
