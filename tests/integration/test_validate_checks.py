@@ -549,3 +549,12 @@ def test_cli_json_and_exit_status(tenant: Tenant, bq_emulator, monkeypatch) -> N
     table = CliRunner().invoke(app, ["validate", "--no-store"])
     assert table.exit_code == 2
     assert "freshness.invoices" in table.output and "overall" in table.output
+
+
+def test_clean_tenant_with_the_real_kpi_marts_is_all_green(bq_emulator) -> None:
+    marts = pytest.importorskip("stkpi.marts")
+    t = build_clean_tenant(bq_emulator, with_marts=False)
+    marts.build_marts(t.client, t.settings)
+    results = t.validate(store=False)
+    assert _not_green(results) == {}
+    assert results["kpi.presence"].numbers["expected_rows"] == 12 * (len(SALES) + len(PRODUCTION))
