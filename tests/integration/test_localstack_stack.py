@@ -51,12 +51,19 @@ def test_stack_wires_topics_to_function_servers(
     tmp_path, bq_emulator, gcs_emulator, pubsub_emulator, dispatcher
 ) -> None:
     record = tmp_path / "calls.jsonl"
+    tag = f"d{dispatcher}" if dispatcher else "push"  # own topics in the shared emulator
     sources = {fn: (FN_SOURCE, "fail" if fn == "rebuild_dims" else "echo") for fn in FUNCTIONS}
     stack = Stack(
         tmp_path / "stack",
         with_simulator=False,
         st_api_base_url="http://127.0.0.1:9",
-        settings_env={"FN_RECORD_FILE": str(record), "TOPIC_PLAN": f"st-plan-{dispatcher}"},
+        settings_env={
+            "FN_RECORD_FILE": str(record),
+            **{
+                f"TOPIC_{t.upper()}": f"st-{t}-{tag}"
+                for t in ("plan", "windows", "loads", "rebuild")
+            },
+        },
         function_sources=sources,
         dispatcher_concurrency=dispatcher,
         reuse=_services(bq_emulator, gcs_emulator, pubsub_emulator),

@@ -138,6 +138,7 @@ class Stack:
         self.services: dict[str, Service] = {}
         self._owned: list[str] = []
         self.info: StackInfo | None = None
+        self._wired: dict[str, dict[str, str]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -209,7 +210,9 @@ class Stack:
                 endpoints[fn] = f"{svc.url}/"
 
         mode = "pull" if self.dispatcher_concurrency else "push"
-        provision(settings, env=env, endpoints=endpoints, mode=mode, storage=False, bigquery=False)
+        self._wired = provision(
+            settings, env=env, endpoints=endpoints, mode=mode, storage=False, bigquery=False
+        )
         if self.dispatcher_concurrency and endpoints:
             self._add("dispatcher", self._start_dispatcher(env, endpoints))
 
@@ -227,6 +230,23 @@ class Stack:
         info.save()
         self.info = info
         return info
+
+    def _unwire(self) -> None:
+        from google.cloud import pubsub_v1
+
+        from stkpi.localstack.provision import patched_environ
+
+        with patched_environ(self.services["pubsub"].env()):
+            subscriber = pubsub_v1.SubscriberClient()
+            try:
+                for paths in self._wired.values():
+                    with contextlib.suppress(Exception):
+                        subscriber.delete_subscription(
+                            request={"subscription": paths["subscription"]}
+                        )
+            finally:
+                subscriber.close()
+        self._wired = {}
 
     def _start_dispatcher(self, env: dict[str, str], endpoints: dict[str, str]) -> Service:
         port = free_port()  # health endpoint
@@ -257,7 +277,12 @@ class Stack:
         )  # fmt: skip
 
     def stop(self) -> None:
-        """Stop every service this stack started (reused ones are left running)."""
+        """Stop every service this stack started (reused ones are left running).
+
+        On a reused Pub/Sub emulator the subscriptions this stack created are deleted, so
+        none keeps pushing to a function server that no longer exists."""
+        if "pubsub" in self.services and "pubsub" not in self._owned and self._wired:
+            self._unwire()
         for name in reversed(self._owned):
             with contextlib.suppress(Exception):
                 self.services[name].stop()

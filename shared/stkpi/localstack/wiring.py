@@ -209,7 +209,8 @@ def count_dead_letters(settings: Settings, *, ack: bool = True) -> dict[str, int
             n = 0
             while True:
                 resp = subscriber.pull(
-                    request={"subscription": path, "max_messages": 100}, timeout=5
+                    request={"subscription": path, "max_messages": 100, "return_immediately": True},
+                    timeout=5,
                 )
                 if not resp.received_messages:
                     break
