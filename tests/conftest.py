@@ -131,6 +131,24 @@ def pubsub_emulator(stack_root: Path, _session_env: pytest.MonkeyPatch) -> Itera
         service.stop()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM would end pytest without atexit handlers or fixture teardown: stop the
+    # services this process started first, then die of the signal as usual.
+    import os
+    import signal
+    import threading
+
+    from stkpi.localstack.process import _kill_owned
+
+    def _on_term(signum: int, frame: object) -> None:
+        _kill_owned()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_term)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # Belt and braces: nothing the session started may outlive it.
     from stkpi.localstack.process import _kill_owned

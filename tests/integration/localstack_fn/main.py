@@ -14,7 +14,7 @@ import time
 import functions_framework
 
 
-def _record(event, outcome: str) -> dict:
+def _record(event, outcome: str, started: float | None = None) -> dict:
     message = event.data["message"]
     line = {
         "type": event["type"],
@@ -27,6 +27,7 @@ def _record(event, outcome: str) -> dict:
         "delivery_attempt": event.data.get("deliveryAttempt"),
         "outcome": outcome,
         "pid": os.getpid(),
+        "started": started,
         "at": time.time(),
     }
     with open(os.environ["FN_RECORD_FILE"], "a") as fh:
@@ -36,10 +37,11 @@ def _record(event, outcome: str) -> dict:
 
 @functions_framework.cloud_event
 def echo(event) -> None:
+    started = time.time()
     delay = float(os.environ.get("FN_DELAY_SECONDS", "0"))
     if delay:
         time.sleep(delay)
-    _record(event, "ok")
+    _record(event, "ok", started)
 
 
 @functions_framework.cloud_event
