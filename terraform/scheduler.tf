@@ -1,10 +1,9 @@
 # Cloud Scheduler jobs, all in America/Phoenix: the reporting zone, and one without DST,
 # so "02:00" is the same instant all year. Each publishes one versioned JSON message.
 #
-# Routing of the daily validation: it is a rebuild message on st-rebuild with the reserved
-# run_id "validate-daily" and no entities:
-#   {"v":1,"run_id":"validate-daily","entities":[]}
-# It passes the RebuildMessage schema. rebuild_dims treats that run_id as "run the
+# Routing of the daily validation: it is a rebuild message on st-rebuild in validate mode:
+#   {"v":1,"run_id":"validate-daily","entities":[],"mode":"validate"}
+# It passes the RebuildMessage schema. rebuild_dims treats mode "validate" as "run the
 # validations only" (sql/validations: freshness, volume drop, ...), writes
 # st_ops.validation_results and logs one `validation` line per check (monitoring.tf),
 # without rebuilding or recording a run. It runs on its own schedule, not after a run,
@@ -30,7 +29,7 @@ locals {
       description = "Daily validations (freshness, volume drop); see the routing note in scheduler.tf."
       schedule    = var.validation_schedule
       topic       = "rebuild"
-      message     = { v = 1, run_id = "validate-daily", entities = [] }
+      message     = { v = 1, run_id = "validate-daily", entities = [], mode = "validate" }
     }
   }
 }

@@ -74,6 +74,8 @@ def load_window(msg: LoadMessage, ctx: PipelineContext) -> LoadResult:
         {"records": manifest["records"], "rows_loaded": loaded, "rows_merged": merged},
     )
     crash_point("load.after_marker")
+    if manifest["pages"] and manifest["records"]:
+        ctx.warehouse.drop_staging(staging)  # the emulator ignores table expiration
     published = maybe_claim_rebuild(msg.run_id, ref, ctx)
     return LoadResult(loaded, merged, reused, published)
 

@@ -123,10 +123,12 @@ class LoadMessage(_Message):
 
 
 class RebuildMessage(_Message):
-    """All windows of a run are loaded: rebuild dims and marts once."""
+    """All windows of a run are loaded: rebuild dims and marts once. ``mode="validate"``
+    (the daily validation schedule) runs the validations only."""
 
     run_id: str
     entities: list[str]
+    mode: Literal["rebuild", "validate"] = "rebuild"
 
     @field_validator("entities")
     @classmethod

@@ -4,7 +4,9 @@
   reference entities get one full-refresh window.
 - daily: per transactional entity, from its high-water mark minus its lookback (7 days,
   estimates 180: a sale months later moves an estimate's ``modifiedOn``) to now, floored
-  to the hour so a redelivered scheduler message plans the same run id and windows.
+  to the hour so a redelivered scheduler message plans the same run id and windows; plus
+  a full refresh of the reference entities (a few requests), so a business unit or job
+  type created today is named in today's KPIs instead of landing in ``unmapped``.
 - reference: one full-refresh window per reference entity (weekly schedule).
 """
 
@@ -63,8 +65,6 @@ def floor_hour(ts: datetime) -> datetime:
 
 
 def _default_entities(run_type: str) -> list[str]:
-    if run_type == "daily":
-        return list(TRANSACTIONAL)
     if run_type == "reference":
         return list(REFERENCE)
     return [*TRANSACTIONAL, *REFERENCE]

@@ -71,7 +71,12 @@ class InProcessPump:
                 moved = 0
                 for fn, sub in self.subscriptions.items():
                     resp = self._subscriber.pull(
-                        request={"subscription": sub, "max_messages": self.batch},
+                        # An empty pull would otherwise block ~10 s on the emulator.
+                        request={
+                            "subscription": sub,
+                            "max_messages": self.batch,
+                            "return_immediately": True,
+                        },
                         timeout=10,
                     )
                     received = list(resp.received_messages)

@@ -1,10 +1,11 @@
 """Rebuild dims and KPI marts once per run, after every window of the run is loaded.
 
 Exactly one rebuild per run: ``rebuild.done`` makes a redelivered or duplicated rebuild
-message a no-op; a lease object (``if_generation_match=0``) keeps two deliveries of the same
-message from rebuilding at once (the second one fails and is retried after the lease ends,
-then finds ``rebuild.done``); the ``rebuilt`` run event is inserted once, checked under the
-lease. Dims and marts are ``CREATE OR REPLACE``, so a rebuild interrupted half-way and
+message a no-op. A lease object (``if_generation_match=0``) names the Pub/Sub message that
+holds it: a duplicate message (another message id) finding the lease acks and leaves the
+work to the holder, whose own message is redelivered by Pub/Sub if the holder dies; that
+redelivery carries the same id and takes the lease back. A lease older than ``LEASE`` is
+taken over by anyone. The ``rebuilt`` run event is inserted once, checked under the lease. Dims and marts are ``CREATE OR REPLACE``, so a rebuild interrupted half-way and
 repeated produces the same tables.
 """
 
@@ -16,23 +17,20 @@ from datetime import datetime, timedelta
 from stkpi import logs
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
-from stkpi.errors import PermanentError, StkpiError
+from stkpi.errors import PermanentError
 from stkpi.landing import Landing, WindowRef
 from stkpi.messages import RebuildMessage
 from stkpi.planner import RunPlan
 from stkpi.registry import get_entity
+from stkpi.runtime import DELIVERY_ID
 
 log = logs.get(__name__)
 LEASE = timedelta(minutes=15)
 
 
-class RebuildBusyError(StkpiError):
-    """Another delivery holds the rebuild lease; retry later."""
-
-
 @dataclass(frozen=True)
 class RebuildResult:
-    status: str  # "rebuilt" | "already_done"
+    status: str  # "rebuilt" | "already_done" | "held_elsewhere" | "validated"
     tables: dict[str, int]
     records: int
 
@@ -42,7 +40,12 @@ def rebuild_run(msg: RebuildMessage, ctx: PipelineContext) -> RebuildResult:
     if landing.exists(Landing.rebuild_done_name(msg.run_id)):
         log.info("rebuild already done", extra={"run_id": msg.run_id})
         return RebuildResult("already_done", {}, 0)
-    _take_lease(msg.run_id, ctx)
+    if msg.mode == "validate":
+        run_checks(msg.run_id, ctx)
+        return RebuildResult("validated", {}, 0)
+    if not _take_lease(msg.run_id, ctx):
+        log.info("rebuild held by another delivery", extra={"run_id": msg.run_id})
+        return RebuildResult("held_elsewhere", {}, 0)
     started = ctx.monotonic()
     doc = landing.read_json(Landing.plan_name(msg.run_id))
     if doc is None:
@@ -109,17 +112,20 @@ def run_checks(run_id: str, ctx: PipelineContext) -> None:
     )
 
 
-def _take_lease(run_id: str, ctx: PipelineContext) -> None:
+def _take_lease(run_id: str, ctx: PipelineContext) -> bool:
+    """True if this delivery holds the rebuild lease of ``run_id`` (taken or taken back)."""
     landing = ctx.landing
     name = Landing.rebuild_lock_name(run_id)
+    me = DELIVERY_ID.get()
     now = ctx.now()
-    if landing.create_json_once(name, {"at": now.isoformat()}):
-        return
+    if landing.create_json_once(name, {"holder": me, "at": now.isoformat()}):
+        return True
     held = landing.read_json(name) or {}
     taken = datetime.fromisoformat(held.get("at", now.isoformat()))
-    if now - taken < LEASE:
-        raise RebuildBusyError(f"rebuild of {run_id} is running elsewhere since {taken}")
-    landing.write_json(name, {"at": now.isoformat(), "took_over_from": held.get("at")})
+    if held.get("holder") != me and now - taken < LEASE:
+        return False
+    landing.write_json(name, {"holder": me, "at": now.isoformat(), "took_over": held})
+    return True
 
 
 def _loaded_records(run_id: str, ctx: PipelineContext) -> int:

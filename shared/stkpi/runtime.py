@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import base64
+import contextvars
+import hashlib
 import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,6 +26,18 @@ log = logs.get(__name__)
 M = TypeVar("M", bound=_Message)
 
 DEAD_LETTER_SUFFIX = "-dead"
+
+# The Pub/Sub message id of the delivery being handled: the same on every redelivery of a
+# message, different for a duplicate publish. Steps use it to recognise their own leases.
+DELIVERY_ID: contextvars.ContextVar[str] = contextvars.ContextVar("delivery_id", default="")
+
+
+def delivery_id(event_data: dict[str, Any] | None) -> str:
+    try:
+        found = event_data["message"].get("messageId") or event_data["message"].get("message_id")  # type: ignore[index]
+    except (KeyError, TypeError, AttributeError):
+        found = None
+    return str(found) if found else hashlib.sha256(repr(event_data).encode()).hexdigest()[:16]
 
 
 def source_topic(step: str, ctx: PipelineContext) -> str:
@@ -49,6 +63,7 @@ def run_step(
         _dead_letter(step, event_data, exc, ctx, None)
         return None
     ids = _ids(msg)
+    token = DELIVERY_ID.set(delivery_id(event_data))
     try:
         result = work(msg, ctx)
     except PermanentError as exc:
@@ -62,6 +77,8 @@ def run_step(
         )
         _record_failure(msg, ctx, f"{type(exc).__name__}: {exc}", "failed")
         raise
+    finally:
+        DELIVERY_ID.reset(token)
     log.info(f"{step} done", extra={**ids, "result": repr(result)[:500]})
     return result
 

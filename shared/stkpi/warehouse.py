@@ -114,9 +114,10 @@ class Warehouse:
         table_ref = self._table("stage", staging)
         job_id = _ident(f"stkpi_load_{entity.name}_{run_id}_{window_id}_{content_hash[:16]}")
         job = self._existing_job(job_id)
+        if job is not None and not self._reusable(job, table_ref):
+            job_id, job = self._free_retry_id(job_id), None  # failed, or its staging is gone
         reused = job is not None
-        if job is None or (job.state == "DONE" and job.error_result):
-            job_id = self._free_retry_id(job_id) if job is not None else job_id
+        if job is None:
             table = bigquery.Table(table_ref, schema=raw_schema(entity))
             table.expires = datetime.now(UTC) + STAGE_EXPIRATION
             self.client.create_table(table, exists_ok=True)
@@ -130,13 +131,25 @@ class Warehouse:
                 job = self.client.load_table_from_uri(
                     uris, table_ref, job_id=job_id, job_config=config
                 )
-                reused = False
             except Conflict:  # a concurrent delivery started the same job first
                 job = self.client.get_job(job_id)
                 reused = True
         job.result()
         rows = int(getattr(job, "output_rows", None) or 0)
         return staging, job_id, rows, reused
+
+    def _reusable(self, job: bigquery.LoadJob, table_ref: str) -> bool:
+        """A finished job is reusable only if it succeeded and its staging table remains."""
+        if job.state != "DONE":
+            return True
+        return not job.error_result and self._exists(table_ref)
+
+    def _exists(self, table_ref: str) -> bool:
+        try:
+            self.client.get_table(table_ref)
+        except NotFound:
+            return False
+        return True
 
     def _existing_job(self, job_id: str) -> bigquery.LoadJob | None:
         try:

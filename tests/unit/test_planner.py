@@ -66,11 +66,13 @@ def test_daily_starts_at_high_water_minus_lookback() -> None:
     assert plan.run_id == "daily-20251001T120000Z"
 
 
-def test_daily_defaults_to_transactional_and_reference_run_to_reference() -> None:
+def test_daily_refreshes_everything_and_reference_run_only_references() -> None:
     daily = plan_run(PlanMessage(run_type="daily"), now=NOW, default_window_days=7)
     ref = plan_run(PlanMessage(run_type="reference"), now=NOW, default_window_days=7)
-    assert set(daily.entities) == set(TRANSACTIONAL)
+    assert set(daily.entities) == set(TRANSACTIONAL) | set(REFERENCE)
     assert set(ref.entities) == set(REFERENCE)
+    # reference entities are one full-refresh window each
+    assert sum(1 for w in daily.windows if w.entity in REFERENCE) == len(REFERENCE)
     assert any("no high-water mark" in n for n in daily.notes)
 
 

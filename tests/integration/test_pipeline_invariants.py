@@ -1,0 +1,220 @@
+"""DESIGN.md invariants 1-7 on the local emulators, with faults injected on purpose.
+
+The four steps run in this process, fed by Pub/Sub pull subscriptions with the deployed
+retry and dead-letter policies (``stkpi.pump``). Every test ends by comparing the raw
+tables with the simulator's records key for key. Tests share one simulated tenant and
+warehouse and run in file order: each leaves raw equal to the simulator.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pipeline_harness import (
+    Pipeline,
+    assert_raw_matches_simulator,
+    rebuilds,
+)
+
+from stkpi.config import load_settings
+from stkpi.context import PipelineContext
+from stkpi.gcp import storage_client
+from stkpi.landing import Landing
+from stkpi.localstack import DEFAULT_PROJECT
+from stkpi.localstack.settings_env import local_settings_env
+from stkpi.localstack.wiring import count_dead_letters, wire
+from stkpi.messages import PlanMessage, WindowMessage
+from stkpi.planner import RunPlan, floor_hour
+from stkpi.pump import InProcessPump
+from stkpi.sim.config import SimConfig
+from stkpi.sim.server import running_simulator
+from stkpi.warehouse import ensure_tables
+
+pytestmark = pytest.mark.integration
+
+# Earlier than anything the simulator serves (its customers and locations predate its
+# timeline start by up to two years).
+HISTORY_START = datetime(2019, 1, 1, tzinfo=UTC)
+
+CRASH_POINTS = (
+    "plan.before_publish",
+    "fetch.after_page",
+    "fetch.after_pages",
+    "fetch.before_publish",
+    "load.after_load_job",
+    "load.after_merge",
+    "load.after_marker",
+    "load.after_claim",
+    "rebuild.after_models",
+)
+
+
+@pytest.fixture(scope="module")
+def crash_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("crash") / "armed"
+    path.write_text("")
+    return path
+
+
+@pytest.fixture(scope="module")
+def pipe(bq_emulator, gcs_emulator, pubsub_emulator, crash_file: Path):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("STKPI_CRASH_FILE", str(crash_file))
+    # The simulator's clock starts five days behind the wall clock, so the pipeline's daily
+    # plan (which ends at the wall-clock hour) covers everything the simulator serves even
+    # after the tests below advance its clock a day at a time (three times).
+    sim_now = floor_hour(datetime.now(UTC)) - timedelta(days=5)
+    config = SimConfig(scale=0.002, seed=7, now=sim_now, rate_limit_per_second=1000)
+    with running_simulator(config) as sim:
+        env = {
+            **local_settings_env(DEFAULT_PROJECT, st_base_url=sim.base_url),
+            **sim.env(),
+            "ST_PAGE_SIZE": "40",
+            "ST_RATE_LIMIT_PER_SECOND": "500",
+            "BQ_DATASET_PREFIX": "inv",
+            "LANDING_BUCKET": "inv-landing",
+            "WINDOW_DAYS": "60",
+        }
+        settings = load_settings(env)
+        storage = storage_client(settings)
+        if storage.lookup_bucket(settings.landing_bucket) is None:
+            storage.create_bucket(settings.landing_bucket)
+        ctx = PipelineContext(settings)
+        ensure_tables(ctx.bigquery, settings)
+        subs = wire(settings, mode="pull", min_backoff=0.5, max_backoff=2.0)
+        pump = InProcessPump(ctx, {fn: d["subscription"] for fn, d in subs.items()}, concurrency=3)
+        try:
+            yield Pipeline(ctx, pump, sim)
+        finally:
+            pump.close()
+            mp.undo()
+
+
+def _sim_now(pipe: Pipeline) -> datetime:
+    return pipe.sim.now
+
+
+def test_backfill_copies_the_tenant_key_for_key(pipe: Pipeline) -> None:
+    run_id = pipe.run(
+        PlanMessage(
+            run_type="backfill",
+            start=HISTORY_START,
+            end=_sim_now(pipe),
+            window_days=800,
+            run_id="bf-first",
+        )
+    )
+    assert_raw_matches_simulator(pipe)
+    assert rebuilds(pipe, run_id) == 1
+
+
+def test_replayed_windows_change_nothing_and_do_not_rebuild_again(pipe: Pipeline) -> None:
+    doc = pipe.ctx.landing.read_json(Landing.plan_name("bf-first"))
+    plan = RunPlan.from_manifest(doc)
+    for window in plan.windows:  # every window of the finished run, delivered again
+        pipe.ctx.bus.publish(pipe.ctx.settings.topic_windows, window)
+    pipe.pump.run_until_idle(idle_seconds=3)
+    assert_raw_matches_simulator(pipe)
+    assert rebuilds(pipe, "bf-first") == 1
+
+
+def test_overlapping_windows_add_no_duplicates(pipe: Pipeline) -> None:
+    run_id = pipe.run(
+        PlanMessage(
+            run_type="backfill",
+            start=_sim_now(pipe) - timedelta(days=500),
+            end=_sim_now(pipe),
+            window_days=170,  # boundaries that cut across the first run's windows
+            run_id="bf-overlap",
+            entities=["jobs", "invoices", "estimates", "gross_pay_items"],
+        )
+    )
+    assert_raw_matches_simulator(pipe)
+    assert rebuilds(pipe, run_id) == 1
+
+
+def test_a_crash_at_any_step_loses_nothing_and_rebuilds_once(
+    pipe: Pipeline, crash_file: Path
+) -> None:
+    pipe.sim.advance(24)  # a day of new records and edits of old ones
+    crash_file.write_text("".join(f"{p}\n" for p in CRASH_POINTS))
+    nacked_before = sum(pipe.pump.stats.nacked.values())
+    run_id = pipe.run(PlanMessage(run_type="daily", run_id="daily-crashes"))
+    assert crash_file.read_text().strip() == "", "every armed crash point fired"
+    # Each crash failed one delivery, which Pub/Sub redelivered.
+    assert sum(pipe.pump.stats.nacked.values()) - nacked_before >= len(CRASH_POINTS)
+    assert_raw_matches_simulator(pipe)
+    assert rebuilds(pipe, run_id) == 1
+
+
+def test_fetch_near_its_time_budget_continues_in_a_new_delivery(pipe: Pipeline) -> None:
+    pipe.sim.advance(24)
+    # A budget that is always spent after one page, and pages small enough that daily
+    # windows have several: every fetch continues itself, page after page.
+    tight = pipe.ctx.settings.model_copy(
+        update={"fetch_time_budget_seconds": 1e-6, "st_page_size": 5}
+    )
+    ctx = PipelineContext(tight)
+    pump = InProcessPump(ctx, pipe.pump.subscriptions, concurrency=3)
+    try:
+        hurried = Pipeline(ctx, pump, pipe.sim)
+        run_id = hurried.run(PlanMessage(run_type="daily", run_id="daily-budget"))
+    finally:
+        pump.close()
+    continued = pipe.ctx.state.query_file("ops/window_states.sql", run_id=run_id)
+    states = {r["state"]: r["n"] for r in continued}
+    assert states.get("continued", 0) > 0  # windows were split across deliveries
+    assert_raw_matches_simulator(pipe)
+
+
+def test_records_edited_while_paging_are_reread_or_caught_next_run(pipe: Pipeline) -> None:
+    pipe.sim.advance(24)
+    pipe.sim.set_faults(edit_after_page=1, edit_count=5, edit_entity="jobs")
+    pipe.run(
+        PlanMessage(
+            run_type="backfill",
+            start=HISTORY_START,
+            end=_sim_now(pipe),
+            window_days=2000,  # one big window, many pages: edits shift later pages
+            run_id="bf-edits",
+            entities=["jobs"],
+        )
+    )
+    # Five records left the window while page 1 was being read, which shifted the rest
+    # up: the fetch saw the window's count change and read it again.
+    passes = pipe.ctx.state.query_file("ops/window_passes.sql", run_id="bf-edits")
+    assert passes[0]["max_passes"] >= 2
+    pipe.sim.set_faults(edit_after_page=None, edit_count=0, edit_entity=None)
+    # The edited records left the backfill's window (their modifiedOn is now); the next
+    # daily run's window covers them.
+    pipe.run(PlanMessage(run_type="daily", run_id="daily-after-edits"))
+    assert_raw_matches_simulator(pipe)
+
+
+def test_messages_that_can_never_succeed_are_dead_lettered(pipe: Pipeline) -> None:
+    count_dead_letters(pipe.ctx.settings, ack=True)  # start from an empty dead-letter queue
+    topic = pipe.ctx.settings.topic_windows
+    pipe.ctx.bus.publish_raw(topic, b"{not json")
+    pipe.ctx.bus.publish_raw(
+        topic,
+        b'{"v":1,"run_id":"r","entity":"jobz","window_id":"w",'
+        b'"start":"2025-01-01T00:00:00Z","end":"2025-01-02T00:00:00Z"}',
+    )
+    reversed_window = WindowMessage.model_construct(
+        v=1,
+        run_id="r",
+        entity="jobs",
+        window_id="w",
+        start=datetime(2025, 1, 2, tzinfo=UTC),
+        end=datetime(2025, 1, 1, tzinfo=UTC),
+        page_from=1,
+        pass_no=1,
+        pass_count=None,
+        page_offset=0,
+    )
+    pipe.ctx.bus.publish_raw(topic, reversed_window.model_dump_json().encode())
+    pipe.pump.run_until_idle(idle_seconds=3)
+    dead = count_dead_letters(pipe.ctx.settings, ack=True)
+    assert dead[topic] == 3
