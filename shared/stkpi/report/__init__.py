@@ -1,0 +1,56 @@
+"""``stkpi report``: one self-contained HTML page of the weekly KPIs, the validation
+stoplight, data freshness and the run history.
+
+:func:`build_report` gathers (``data``, SQL under ``sql/report/``) and renders
+(``render``); :func:`write_report` also stores a copy in the landing bucket, which is what
+``rebuild_dims`` does after each run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from google.cloud import bigquery
+
+from stkpi import logs
+from stkpi.config import Settings
+
+log = logs.get(__name__)
+
+LATEST_NAME = "reports/kpi-report.html"
+
+
+def run_report_name(run_id: str) -> str:
+    return f"reports/run={run_id}/kpi-report.html"
+
+
+def build_report(
+    client: bigquery.Client,
+    settings: Settings,
+    *,
+    weeks: int = 12,
+    now: dt.datetime | None = None,
+) -> str:
+    """The report page. Missing data renders as messages in place; if the page itself
+    cannot be built, a page saying why is returned instead (never a blank page)."""
+    from stkpi.report.data import gather
+    from stkpi.report.render import render_error_page, render_html
+
+    try:
+        return render_html(gather(client, settings, weeks=weeks, now=now))
+    except Exception as exc:
+        log.exception("report failed")
+        return render_error_page(f"{type(exc).__name__}: {exc}", generated_at=now)
+
+
+def publish_report(bucket: Any, html: str, *, run_id: str | None = None) -> list[str]:
+    """Upload the page to ``reports/kpi-report.html`` (and the run's copy) of a GCS bucket
+    object (``storage.Bucket``); returns the object names written."""
+    names = [LATEST_NAME] + ([run_report_name(run_id)] if run_id else [])
+    data = html.encode()
+    for name in names:
+        blob = bucket.blob(name)
+        blob.cache_control = "no-cache"
+        blob.upload_from_string(data, content_type="text/html; charset=utf-8")
+    return names

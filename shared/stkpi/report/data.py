@@ -1,0 +1,212 @@
+"""Gather what the report shows, one SQL file under ``sql/report/`` per question.
+
+Every section is gathered on its own: a missing table or a failing query becomes a
+:class:`Section` with a plain-language ``message`` the page shows in place, never an
+exception that blanks the page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.api_core.exceptions import NotFound
+from google.cloud import bigquery
+
+from stkpi import logs, sqlfiles
+from stkpi.config import Settings
+from stkpi.registry import ENTITIES
+
+log = logs.get(__name__)
+
+RUN_LIMIT = 15
+
+
+@dataclass
+class Section:
+    """Rows of one part of the page, or why there are none."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.message is None
+
+
+@dataclass
+class ReportData:
+    generated_at: dt.datetime
+    project: str
+    weeks: int
+    kpi_bu: Section
+    kpi_region: Section
+    validations: Section
+    freshness: Section
+    runs: Section
+    run_entities: Section
+    failures: Section
+    mapped_bus: frozenset[str] = frozenset()
+    report_timezone: str = "America/Phoenix"
+
+
+def _why(exc: Exception, what: str, hint: str) -> str:
+    if isinstance(exc, NotFound):
+        return f"{what}: the table does not exist yet. {hint}"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{what} could not be read ({type(exc).__name__}: {first[:300]}). {hint}"
+
+
+def _rows(
+    client: bigquery.Client, settings: Settings, relpath: str, **params: str
+) -> list[dict[str, Any]]:
+    sql = sqlfiles.render(f"report/{relpath}", settings, **params).strip().rstrip(";")
+    return [dict(r.items()) for r in client.query(sql).result()]
+
+
+def _section(
+    client: bigquery.Client,
+    settings: Settings,
+    relpath: str,
+    *,
+    what: str,
+    hint: str,
+    empty: str,
+    **params: str,
+) -> Section:
+    try:
+        rows = _rows(client, settings, relpath, **params)
+    except Exception as exc:
+        log.warning("report query failed", extra={"file": relpath, "error": str(exc)[:500]})
+        return Section([], _why(exc, what, hint))
+    return Section(rows, None if rows else empty)
+
+
+def _freshness(client: bigquery.Client, settings: Settings) -> Section:
+    """Rows and newest ``modifiedOn`` per raw entity, with its sync high-water mark."""
+    try:
+        marks = {r["entity"]: r for r in _rows(client, settings, "sync_marks.sql")}
+    except Exception as exc:
+        log.warning("report sync marks failed", extra={"error": str(exc)[:500]})
+        marks = {}
+    rows = []
+    for entity in ENTITIES:
+        row: dict[str, Any] = {"entity": entity.name, "rows": None, "newest": None, "note": ""}
+        try:
+            got = _rows(client, settings, "raw_freshness.sql", table=entity.raw_table)[0]
+            row["rows"] = int(got["row_count"] or 0)
+            row["newest"] = got["newest"]
+        except NotFound:
+            row["note"] = "not ingested yet (no raw table)"
+        except Exception as exc:
+            row["note"] = _why(exc, "raw table", "")
+        mark = marks.get(entity.name) or {}
+        row["high_water"] = mark.get("high_water")
+        row["synced_at"] = mark.get("synced_at")
+        rows.append(row)
+    if all(r["rows"] in (None, 0) for r in rows):
+        return Section(rows, "No raw data yet: run `stkpi backfill ...` (or `./dev demo`).")
+    return Section(rows)
+
+
+def _decode_json(rows: list[dict[str, Any]], *cols: str) -> list[dict[str, Any]]:
+    for row in rows:
+        for col in cols:
+            raw = row.get(col)
+            if isinstance(raw, str):
+                with contextlib.suppress(ValueError):
+                    row[col] = json.loads(raw)
+    return rows
+
+
+def _mapped_bus() -> frozenset[str]:
+    try:
+        from stkpi.kpi_config import load_bu_map
+
+        return frozenset(r.normalized_name for r in load_bu_map())
+    except Exception:
+        return frozenset()
+
+
+def gather(
+    client: bigquery.Client,
+    settings: Settings,
+    *,
+    weeks: int = 12,
+    now: dt.datetime | None = None,
+) -> ReportData:
+    """Query everything the report shows; never raises for missing or bad data."""
+    if weeks < 1:
+        raise ValueError("weeks must be at least 1")
+    days = str(7 * weeks)
+    marts_hint = "Build the KPI marts: `stkpi kpi-build` (rebuild_dims does it after a run)."
+    ops_hint = "No pipeline run has been recorded yet: run `stkpi backfill ...` or `./dev demo`."
+    limit = str(RUN_LIMIT)
+    validations = _section(
+        client,
+        settings,
+        "validations.sql",
+        what="Validation results",
+        hint="Run `stkpi validate` to check the data.",
+        empty="No validation has run yet: run `stkpi validate`.",
+    )
+    _decode_json(validations.rows, "numbers", "threshold")
+    return ReportData(
+        generated_at=now or dt.datetime.now(dt.UTC),
+        project=settings.gcp_project,
+        weeks=weeks,
+        kpi_bu=_section(
+            client,
+            settings,
+            "kpi_bu.sql",
+            what="KPI table kpi_weekly",
+            hint=marts_hint,
+            empty=f"The KPI marts are empty: no weeks to show. {marts_hint}",
+            weeks=str(weeks),
+            days=days,
+        ),
+        kpi_region=_section(
+            client,
+            settings,
+            "kpi_region.sql",
+            what="KPI table kpi_weekly (regions)",
+            hint=marts_hint,
+            empty="The KPI marts are empty: no regions to show.",
+            weeks=str(weeks),
+            days=days,
+        ),
+        validations=validations,
+        freshness=_freshness(client, settings),
+        runs=_section(
+            client,
+            settings,
+            "runs.sql",
+            what="Run history",
+            hint=ops_hint,
+            empty=ops_hint,
+            limit=limit,
+        ),
+        run_entities=_section(
+            client,
+            settings,
+            "run_entities.sql",
+            what="Windows per entity",
+            hint=ops_hint,
+            empty="No windows recorded yet.",
+            limit=limit,
+        ),
+        failures=_section(
+            client,
+            settings,
+            "failures.sql",
+            what="Failed windows",
+            hint=ops_hint,
+            empty="No failed or dead-lettered windows.",
+            limit="20",
+        ),
+        mapped_bus=_mapped_bus(),
+        report_timezone=settings.report_timezone,
+    )

@@ -1,0 +1,97 @@
+"""How numbers read on the report: money as dollars, ratios as percents, counts as integers.
+
+Pure functions, unit-tested without BigQuery. ``None`` is a cell with no value (a ratio
+whose denominator is 0, or a week the KPI was not computed) and reads ``n/a``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+Kind = Literal["count", "money", "ratio"]
+NA = "n/a"
+KPI_LABELS: dict[str, str] = {
+    "leads": "Leads",
+    "estimates": "Estimates",
+    "total_booked": "Total Booked",
+    "success_rate": "Success Rate",
+    "estimates_scheduled": "Estimates Scheduled",
+    "produced": "$ Produced",
+    "gpm": "GPM %",
+    "future_bookings": "Future Bookings",
+    "collected": "$ Collected",
+    "warranty_pct": "Warranty % of Production",
+    "outstanding_ar": "Outstanding A/R",
+}
+SALES_KPIS: tuple[str, ...] = (
+    "leads",
+    "estimates",
+    "total_booked",
+    "success_rate",
+    "estimates_scheduled",
+)
+PRODUCTION_KPIS: tuple[str, ...] = (
+    "produced",
+    "gpm",
+    "future_bookings",
+    "collected",
+    "warranty_pct",
+    "outstanding_ar",
+)
+
+
+def _num(value: float | Decimal | int | None) -> Decimal | None:
+    if value is None:
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def format_value(kind: str, value: float | Decimal | int | None) -> str:
+    """``$1,234.50`` / ``-$200.00``, ``66.7%``, ``12``; ``n/a`` for no value."""
+    v = _num(value)
+    if v is None:
+        return NA
+    if kind == "money":
+        cents = v.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        return f"-${-cents:,.2f}" if cents < 0 else f"${cents:,.2f}"
+    if kind == "ratio":
+        return f"{(v * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+    return f"{v:,.0f}" if v == v.to_integral_value() else f"{v:,.2f}"
+
+
+def week_change(
+    kind: str,
+    previous: float | Decimal | int | None,
+    current: float | Decimal | int | None,
+) -> tuple[str, int]:
+    """Week-over-week change text and direction (-1, 0, 1).
+
+    Ratios change in percentage points (``+2.5 pp``); counts and money in percent of last
+    week (``+12.0%``), or by the amount when last week was 0 (``+$150.00`` / ``+3``).
+    """
+    prev, cur = _num(previous), _num(current)
+    if prev is None or cur is None:
+        return NA, 0
+    diff = cur - prev
+    direction = (diff > 0) - (diff < 0)
+    if kind == "ratio":
+        return f"{(diff * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):+} pp", direction
+    if prev == 0:
+        if diff == 0:
+            return "0", 0
+        sign = "+" if diff > 0 else "-"
+        return sign + format_value(kind, abs(diff)), direction
+    return f"{diff / abs(prev) * 100:+.1f}%", direction
+
+
+def explain_command(kpi: str, bu: str, week: dt.date) -> str:
+    """The ``stkpi explain`` command that lists the records behind one KPI cell."""
+    quoted = f'"{bu}"' if any(c in bu for c in " '\"$&;|<>()") else bu
+    return f"stkpi explain --kpi {kpi} --bu {quoted} --week {week.isoformat()}"
+
+
+def week_label(week: dt.date) -> str:
+    """Column header of a week: its Monday, ``Aug 18``."""
+    return f"{week:%b} {week.day}"

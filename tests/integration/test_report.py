@@ -1,0 +1,328 @@
+"""``stkpi report`` on a fixture warehouse, opened in a real headless browser.
+
+The fixture tenant of ``tests/sql/kpi_tenant.py`` is loaded into raw and the marts are
+built with ``build_marts``; a run (one failed window), sync marks and a validation pass
+are recorded in ops. The page is opened by Debian's chromium (``scripts/setup_browser.sh``)
+with every request forced through a local recording proxy: the test reads the rendered
+DOM (after JavaScript), saves a screenshot to ``test-artifacts/``, and checks that the
+page asked for nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sql"))
+from kpi_tenant import W1, W2, W3, load_tenant
+
+from stkpi.kpi_config import load_kpi_config
+from stkpi.marts import build_marts
+from stkpi.report import build_report
+from stkpi.state import OpsState
+from stkpi.validate import CheckResult, store_results
+from stkpi.warehouse import ensure_tables
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+NOW = dt.datetime(2025, 9, 8, 15, 0, tzinfo=dt.UTC)
+CHROMIUM = os.environ.get("STKPI_CHROMIUM", "/usr/bin/chromium")
+
+
+# -- fixture warehouse ---------------------------------------------------------------------
+
+
+def _record_ops(client, settings) -> None:
+    state = OpsState(client, settings)
+    start, end = dt.datetime(2025, 8, 1, tzinfo=dt.UTC), dt.datetime(2025, 9, 8, tzinfo=dt.UTC)
+    state.run_event(
+        run_id="run-fixture-1",
+        state="planned",
+        run_type="backfill",
+        entities=["jobs", "invoices"],
+        windows=3,
+        plan_start=start,
+        plan_end=end,
+    )
+    for entity, window, st, records, error in (
+        ("jobs", "w0001", "loaded", 120, None),
+        ("invoices", "w0001", "loaded", 80, None),
+        ("invoices", "w0002", "failed", None, "HTTP 500 from ServiceTitan after 5 attempts"),
+    ):
+        state.window_event(
+            run_id="run-fixture-1",
+            entity=entity,
+            window_id=window,
+            state=st,
+            start=start,
+            end=end,
+            pages=2 if records else None,
+            records=records,
+            rows_merged=records,
+            duration_ms=1500,
+            error=error,
+        )
+    state.run_event(
+        run_id="run-fixture-1",
+        state="rebuilt",
+        run_type="backfill",
+        entities=["jobs", "invoices"],
+        windows=3,
+        records=200,
+        plan_start=start,
+        plan_end=end,
+        duration_ms=42000,
+    )
+    state.advance_sync_state("run-fixture-1", {"jobs": end, "invoices": end})
+    results = [
+        CheckResult(
+            "join.jobs_business_units",
+            "RED",
+            "1 job in BU id 99 not in the business-units reference",
+            {"unmapped": 1, "rate": 0.9444},
+            next_step="add the BU to sql/seeds/bu_map.csv",
+        ),
+        CheckResult("volume.jobs", "YELLOW", "jobs: 3 created vs median 5", {"count": 3}),
+        CheckResult("freshness.jobs", "GREEN", "jobs synced 2 h ago", {"lag_hours": 2.0}),
+    ]
+    store_results(client, settings, results, run_id="run-fixture-1", checked_at=NOW)
+
+
+@pytest.fixture(scope="module")
+def warehouse(bq_emulator):
+    client = bq_emulator.client
+    settings = bq_emulator.settings.model_copy(update={"bq_dataset_prefix": "rptfx"})
+    ensure_tables(client, settings)
+    load_tenant(client, settings)
+    build_marts(client, settings, load_kpi_config(settings))
+    _record_ops(client, settings)
+    return client, settings
+
+
+@pytest.fixture(scope="module")
+def report_file(warehouse) -> Path:
+    client, settings = warehouse
+    html = build_report(client, settings, weeks=12, now=NOW)
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / "kpi-report.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+# -- a browser whose every request goes to a recording proxy --------------------------------
+
+
+class RecordingProxy:
+    """A TCP listener on 127.0.0.1 that records the first line of every connection."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.requests: list[str] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    data = b""
+                self.requests.append(data.split(b"\r\n", 1)[0].decode(errors="replace"))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} missing: run scripts/setup_browser.sh")
+        pytest.skip(f"{CHROMIUM} not installed (scripts/setup_browser.sh)")
+    return CHROMIUM
+
+
+def run_browser(binary: str, tmp: Path, *args: str) -> tuple[subprocess.CompletedProcess, list]:
+    proxy = RecordingProxy()
+    profile = tmp / f"profile-{len(list(tmp.iterdir()))}"
+    cmd = [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--disable-extensions",
+        "--disable-default-apps",
+        "--disable-component-extensions-with-background-pages",
+        "--no-service-autorun",
+        "--disable-features=Translate,OptimizationHints,NetworkTimeServiceQuerying",
+        # The browser's own services (updates, sign-in) point at a dead loopback port so
+        # that anything the proxy records comes from the page.
+        "--google-base-url=http://127.0.0.1:9",
+        "--gaia-url=http://127.0.0.1:9",
+        "--component-updater=url-source=http://127.0.0.1:9",
+        f"--user-data-dir={profile}",
+        f"--proxy-server=http://127.0.0.1:{proxy.port}",
+        "--proxy-bypass-list=<-loopback>",
+        "--virtual-time-budget=5000",
+        *args,
+    ]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        proxy.close()
+        shutil.rmtree(profile, ignore_errors=True)
+    return done, proxy.requests
+
+
+class Cells(HTMLParser):
+    """Text of every element carrying data-* attributes, keyed by those attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: dict[tuple, str] = {}
+        self._stack: list[tuple | None] = []
+        self.text: list[str] = []
+        self.urls: list[str] = []
+        self.svg_charts = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for name in ("src", "href", "action", "data", "srcset", "poster"):
+            if a.get(name) and "://" in a[name]:
+                self.urls.append(f"{tag} {name}={a[name]}")
+        if tag == "svg" and "main-svg" in (a.get("class") or ""):
+            self.svg_charts += 1
+        key = tuple(sorted((k, v) for k, v in a.items() if k.startswith("data-")))
+        self._stack.append(key if key and tag in ("td", "tr", "div") else None)
+        if tag in ("td", "tr"):
+            self._buf_start = len(self.text)
+
+    def handle_endtag(self, tag):
+        if self._stack:
+            key = self._stack.pop()
+            if key and tag in ("td",):
+                self.cells[key] = "".join(self.text[self._buf_start :]).strip()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(html: str) -> Cells:
+    p = Cells()
+    p.feed(html)
+    return p
+
+
+def cell(p: Cells, kpi: str, week: dt.date, *, bu: str | None = None, region: str | None = None):
+    level = ("data-bu", bu) if bu else ("data-region", region)
+    key = tuple(sorted([("data-kpi", kpi), level, ("data-week", week.isoformat())]))
+    return p.cells.get(key)
+
+
+# -- tests ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rendered(report_file, chromium, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser")
+    url = report_file.as_uri()
+    dom, requests = run_browser(chromium, tmp, "--dump-dom", url)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    shot_path = ARTIFACTS / "kpi-report.png"
+    shot_path.unlink(missing_ok=True)
+    shot, shot_requests = run_browser(
+        chromium, tmp, f"--screenshot={shot_path}", "--window-size=1400,2000", url
+    )
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    return dom.stdout, requests + shot_requests, shot_path
+
+
+def test_report_renders_kpi_values_in_their_cells(rendered) -> None:
+    dom, _, _ = rendered
+    p = parse(dom)
+    # Sales: counts, money as dollars, ratios as percents (tests/sql/test_kpi_marts.py).
+    assert cell(p, "leads", W1, bu="Phoenix-Sales") == "3"
+    assert cell(p, "total_booked", W1, bu="Phoenix-Sales") == "$1,500.00"
+    assert cell(p, "total_booked", W2, bu="Phoenix-Sales") == "$2,000.50"
+    assert cell(p, "success_rate", W1, bu="Phoenix-Sales") == "66.7%"
+    assert cell(p, "success_rate", W2, bu="Mesa-Sales") == "n/a"  # 0 / 0
+    # Production
+    assert cell(p, "produced", W2, bu="Tucson-Production") == "$2,600.00"
+    assert cell(p, "gpm", W2, bu="Tucson-Production") == "50.4%"  # 1310 / 2600
+    assert cell(p, "warranty_pct", W1, bu="Phoenix-Production") == "50.0%"
+    assert cell(p, "outstanding_ar", W3, bu="Tucson-Production") == "$2,815.00"
+    assert cell(p, "collected", W1, bu="unlinked") == "$400.00"
+    # Regions: PHX Production W1 = Phoenix-Production 1150 + Commercial-AZ 850.
+    assert cell(p, "produced", W1, region="PHX") == "$2,000.00"
+    # GPM PHX W1 is a ratio of sums: (495 + 250) / (1150 + 850) = 37.3%.
+    assert cell(p, "gpm", W1, region="PHX") == "37.3%"
+
+
+def test_report_shows_stoplight_freshness_and_run_history(rendered) -> None:
+    dom, _, _ = rendered
+    text = " ".join(parse(dom).text)
+    assert "Overall RED" in text
+    assert "1 red · 1 yellow · 1 green" in text
+    assert "join.jobs_business_units" in text and '"unmapped": 1' in text
+    assert "Data freshness per entity" in text
+    assert "run-fixture-1" in text
+    assert "HTTP 500 from ServiceTitan after 5 attempts" in text
+    assert "failed windows" in text
+
+
+def test_report_cells_carry_their_explain_command(report_file) -> None:
+    html = report_file.read_text()
+    assert 'title="stkpi explain --kpi leads --bu Phoenix-Sales --week 2025-08-18"' in html
+
+
+def test_report_flags_unmapped_bucket_in_place(rendered) -> None:
+    dom, _, _ = rendered
+    text = " ".join(parse(dom).text)
+    assert "unmapped: Unmapped: jobs whose BU id is not in the business-units reference" in text
+
+
+def test_report_charts_render_offline_and_no_request_leaves_the_page(rendered) -> None:
+    dom, requests, shot = rendered
+    p = parse(dom)
+    assert p.svg_charts >= 22, "Plotly drew no charts (JS blocked or failed)"
+    assert requests == [], f"the page made network requests: {requests}"
+    assert p.urls == [], f"external URLs in src/href: {p.urls}"
+    assert "Content-Security-Policy" in dom
+    assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_report_on_an_empty_warehouse_says_what_is_missing(bq_emulator) -> None:
+    settings = bq_emulator.settings.model_copy(update={"bq_dataset_prefix": "rptempty"})
+    html = build_report(bq_emulator.client, settings, weeks=12, now=NOW)
+    text = " ".join(parse(html).text)
+    assert "Traceback" not in html
+    assert "the table does not exist yet" in text
+    assert "stkpi kpi-build" in text
+    assert "No pipeline run has been recorded yet" in text
+    assert "No raw data yet" in text
