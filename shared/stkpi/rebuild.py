@@ -76,6 +76,7 @@ def rebuild_run(msg: RebuildMessage, ctx: PipelineContext) -> RebuildResult:
             detail={"tables": tables},
         )
     run_checks(msg.run_id, ctx)
+    _publish_report(msg.run_id, ctx)
     landing.write_json(Landing.rebuild_done_name(msg.run_id), {"tables": tables})
     landing.delete(Landing.rebuild_lock_name(msg.run_id))
     return RebuildResult("rebuilt", tables, records)
@@ -110,6 +111,15 @@ def run_checks(run_id: str, ctx: PipelineContext) -> None:
         "validations",
         extra={"run_id": run_id, "status": worst(results), "not_green": failing[:50]},
     )
+
+
+def _publish_report(run_id: str, ctx: PipelineContext) -> None:
+    """The KPI report to reports/kpi-report.html and reports/run=<id>/ (best effort)."""
+    try:
+        from stkpi.report import publish_run_report
+    except ImportError:  # report not built in this checkout
+        return
+    publish_run_report(ctx, run_id)
 
 
 def _take_lease(run_id: str, ctx: PipelineContext) -> bool:

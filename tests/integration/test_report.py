@@ -326,3 +326,46 @@ def test_report_on_an_empty_warehouse_says_what_is_missing(bq_emulator) -> None:
     assert "stkpi kpi-build" in text
     assert "No pipeline run has been recorded yet" in text
     assert "No raw data yet" in text
+
+
+def test_wide_tables_get_column_descriptions_without_failing(warehouse) -> None:
+    from stkpi.report.looker import COLUMN_DESCRIPTIONS, describe_mart_tables
+
+    client, settings = warehouse
+    outcomes = describe_mart_tables(client, settings)
+    assert set(outcomes) == set(COLUMN_DESCRIPTIONS)
+    # Real BigQuery keeps them; the emulator may not. Either way nothing raises.
+    assert all(o in ("described", "not kept by this BigQuery") for o in outcomes.values()), outcomes
+    wide = {
+        f.name
+        for f in client.get_table(
+            f"{settings.gcp_project}.{settings.dataset('mart')}.kpi_weekly_bu"
+        ).schema
+    }
+    assert wide <= set(COLUMN_DESCRIPTIONS["kpi_weekly_bu"]), wide - set(
+        COLUMN_DESCRIPTIONS["kpi_weekly_bu"]
+    )
+
+
+def test_rebuild_publishes_the_report_to_the_landing_bucket(warehouse, gcs_emulator) -> None:
+    from types import SimpleNamespace
+
+    from stkpi.landing import Landing
+    from stkpi.report import LATEST_NAME, publish_run_report, run_report_name
+
+    client, settings = warehouse
+    storage = gcs_emulator.client
+    bucket = storage.bucket("rpt-landing")
+    if not bucket.exists():
+        storage.create_bucket("rpt-landing")
+    ctx = SimpleNamespace(
+        bigquery=client,
+        settings=settings,
+        now=lambda: NOW,
+        landing=Landing(storage, "rpt-landing"),
+    )
+    names = publish_run_report(ctx, "run-fixture-1")
+    assert names == [LATEST_NAME, run_report_name("run-fixture-1")]
+    page = storage.bucket("rpt-landing").blob(LATEST_NAME).download_as_text()
+    assert 'data-bu="Phoenix-Sales" data-week="2025-08-18"' in page
+    assert "Overall RED" in page

@@ -54,3 +54,25 @@ def publish_report(bucket: Any, html: str, *, run_id: str | None = None) -> list
         blob.cache_control = "no-cache"
         blob.upload_from_string(data, content_type="text/html; charset=utf-8")
     return names
+
+
+def publish_run_report(ctx: Any, run_id: str) -> list[str]:
+    """After a run's rebuild (``rebuild_dims``): describe the wide tables for Looker Studio,
+    build the report and upload it to the landing bucket. Best effort: a failure is logged
+    and never fails the rebuild. Returns the object names written."""
+    try:
+        from stkpi.report.looker import describe_mart_tables
+
+        describe_mart_tables(ctx.bigquery, ctx.settings)
+        html = build_report(ctx.bigquery, ctx.settings, now=ctx.now())
+        bucket = getattr(ctx.landing, "_bucket", None)
+        if bucket is None:
+            from stkpi.gcp import storage_client
+
+            bucket = storage_client(ctx.settings).bucket(ctx.settings.landing_bucket)
+        names = publish_report(bucket, html, run_id=run_id)
+    except Exception:
+        log.exception("report not published", extra={"run_id": run_id})
+        return []
+    log.info("report published", extra={"run_id": run_id, "objects": names})
+    return names
