@@ -369,3 +369,20 @@ def test_rebuild_publishes_the_report_to_the_landing_bucket(warehouse, gcs_emula
     page = storage.bucket("rpt-landing").blob(LATEST_NAME).download_as_text()
     assert 'data-bu="Phoenix-Sales" data-week="2025-08-18"' in page
     assert "Overall RED" in page
+
+
+def test_stkpi_report_command_writes_the_page(warehouse, bq_emulator, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from stkpi.cli import app
+
+    for key, value in bq_emulator.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("BQ_DATASET_PREFIX", "rptfx")
+    monkeypatch.setenv("STKPI_STACK_ROOT", str(tmp_path / "no-stack"))
+    out = tmp_path / "out" / "report.html"
+    result = CliRunner().invoke(app, ["report", "--out", str(out), "--weeks", "4"])
+    assert result.exit_code == 0, result.output
+    assert "report written" in result.output
+    page = out.read_text()
+    assert 'data-kpi="produced" data-bu="Tucson-Production" data-week="2025-08-25"' in page
