@@ -65,11 +65,11 @@ def publish_run_report(ctx: Any, run_id: str) -> list[str]:
 
         describe_mart_tables(ctx.bigquery, ctx.settings)
         html = build_report(ctx.bigquery, ctx.settings, now=ctx.now())
+        # Landing has no public bytes writer yet; its bucket is the landing bucket.
         bucket = getattr(ctx.landing, "_bucket", None)
         if bucket is None:
-            from stkpi.gcp import storage_client
-
-            bucket = storage_client(ctx.settings).bucket(ctx.settings.landing_bucket)
+            log.warning("report not published: landing has no bucket", extra={"run_id": run_id})
+            return []
         names = publish_report(bucket, html, run_id=run_id)
     except Exception:
         log.exception("report not published", extra={"run_id": run_id})

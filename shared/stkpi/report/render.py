@@ -333,6 +333,7 @@ def view_model(data: ReportData) -> dict[str, Any]:
             f"{weeks[0]:%Y-%m-%d} .. {weeks[-1] + dt.timedelta(days=6):%Y-%m-%d}" if weeks else ""
         ),
         "week_labels": [week_label(w) for w in weeks],
+        "week_isos": [w.isoformat() for w in weeks],
         "last_week_partial": partial,
         "validations": _validations(data.validations),
         "freshness": freshness,
@@ -416,7 +417,7 @@ KPI_MACRO = """
   {% if t.message %}<p class="message">{{ t.message }}</p>{% else %}
   <table class="kpi-table" data-kpi="{{ t.kpi }}" data-level="{{ t.level }}">
     <thead><tr><th>{{ row_label }}</th>
-      {% for w in week_labels %}<th>{{ w }}{% if loop.last and last_week_partial %}*{% endif %}</th>{% endfor %}
+      {% for w in week_labels %}<th title="week of {{ week_isos[loop.index0] }}">{{ w }}{% if loop.last and last_week_partial %}*{% endif %}</th>{% endfor %}
       <th title="last week vs the week before">WoW</th></tr></thead>
     <tbody>
     {% for r in t.rows %}
