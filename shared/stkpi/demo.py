@@ -28,10 +28,12 @@ console = Console()
 DEMO_ROOT = Path(".stkpi") / "demo"
 
 
-def run_demo(*, scale: float, seed: int, window_days: int, keep: bool, timeout: float) -> None:
+def run_demo(
+    *, scale: float, seed: int, window_days: int, keep: bool, timeout: float, dispatcher: int
+) -> None:
     from stkpi.localstack import Stack
     from stkpi.sim.admin import SimAdmin
-    from stkpi.sim.config import TIMELINE_START
+    from stkpi.sim.config import HISTORY_START
 
     # The simulator's clock starts a day behind the wall clock; after the backfill it moves
     # a day forward, and the daily run (planned up to the wall-clock hour) picks that up.
@@ -41,6 +43,9 @@ def run_demo(*, scale: float, seed: int, window_days: int, keep: bool, timeout: 
         with_simulator=True,
         sim_args={"scale": scale, "seed": seed, "now": sim_now.isoformat()},
         functions=True,
+        # Pub/Sub push delivers at most 2 messages at a time on the emulator; the dispatcher
+        # gives the fan-out Cloud Functions would (see DESIGN.md, local stack).
+        dispatcher_concurrency=dispatcher,
     )
     started = time.monotonic()
     console.rule("[bold]st-kpi demo: local stack")
@@ -58,7 +63,7 @@ def run_demo(*, scale: float, seed: int, window_days: int, keep: bool, timeout: 
             ctx,
             PlanMessage(
                 run_type="backfill",
-                start=TIMELINE_START - timedelta(days=1),
+                start=HISTORY_START,
                 end=sim_now,
                 window_days=window_days,
                 run_id=backfill_id,

@@ -28,15 +28,11 @@ from stkpi.localstack.wiring import count_dead_letters, wire
 from stkpi.messages import PlanMessage, WindowMessage
 from stkpi.planner import RunPlan, floor_hour
 from stkpi.pump import InProcessPump
-from stkpi.sim.config import SimConfig
+from stkpi.sim.config import HISTORY_START, SimConfig
 from stkpi.sim.server import running_simulator
 from stkpi.warehouse import ensure_tables
 
 pytestmark = pytest.mark.integration
-
-# Earlier than anything the simulator serves (its customers and locations predate its
-# timeline start by up to two years).
-HISTORY_START = datetime(2019, 1, 1, tzinfo=UTC)
 
 CRASH_POINTS = (
     "plan.before_publish",

@@ -175,7 +175,10 @@ def register_demo(app: typer.Typer) -> None:
     def demo(
         scale: Annotated[float, typer.Option(help="tenant size; 1.0 = production volumes")] = 0.01,
         seed: Annotated[int, typer.Option()] = 42,
-        window_days: Annotated[int, typer.Option(min=1)] = 90,
+        window_days: Annotated[int, typer.Option(min=1)] = 365,
+        dispatcher: Annotated[
+            int, typer.Option(help="concurrent deliveries per function (0 = Pub/Sub push)")
+        ] = 4,
         keep: Annotated[bool, typer.Option(help="leave the stack running afterwards")] = False,
         timeout: Annotated[float, typer.Option(help="seconds to wait for each run")] = 1800.0,
     ) -> None:
@@ -183,4 +186,11 @@ def register_demo(app: typer.Typer) -> None:
         print the run summary and row counts, then stop the stack."""
         from stkpi.demo import run_demo
 
-        run_demo(scale=scale, seed=seed, window_days=window_days, keep=keep, timeout=timeout)
+        run_demo(
+            scale=scale,
+            seed=seed,
+            window_days=window_days,
+            keep=keep,
+            timeout=timeout,
+            dispatcher=dispatcher or None,
+        )

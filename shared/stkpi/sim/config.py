@@ -17,6 +17,9 @@ SIM_TENANT_ID = "1000"
 
 DEFAULT_NOW = datetime(2025, 10, 1, 12, tzinfo=UTC)
 TIMELINE_START = datetime(2022, 1, 1, tzinfo=UTC)
+# Before anything the simulator serves: customers and locations predate TIMELINE_START by up
+# to two years. A backfill from here copies the whole simulated tenant.
+HISTORY_START = datetime(2019, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
