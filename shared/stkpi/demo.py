@@ -80,6 +80,7 @@ def run_demo(
         console.rule("[bold]summary")
         render_status(collect_status(ctx))
         render_table_counts(ctx)
+        write_report(ctx)
         console.print(f"demo finished in {time.monotonic() - started:.0f}s")
     finally:
         if keep:
@@ -88,6 +89,15 @@ def run_demo(
             )
         else:
             stack.stop()
+
+
+def write_report(ctx: PipelineContext) -> None:
+    """The KPI dashboard of the demo tenant, as one offline HTML file."""
+    from stkpi.report import build_report
+
+    path = Path("kpi-report.html").resolve()
+    path.write_text(build_report(ctx.bigquery, ctx.settings))
+    console.print(f"KPI report: [bold]{path}[/] (open it in a browser; works offline)")
 
 
 def render_table_counts(ctx: PipelineContext) -> None:

@@ -101,6 +101,12 @@ class Landing:
         text = gzip.decompress(data).decode()
         return [json.loads(line) for line in text.splitlines() if line]
 
+    def write_text(self, name: str, text: str, content_type: str) -> None:
+        """A document for people (the KPI report), never cached by browsers."""
+        blob = self._bucket.blob(name)
+        blob.cache_control = "no-cache"
+        blob.upload_from_string(text.encode(), content_type=content_type)
+
     # -- JSON control objects -------------------------------------------------------------
     def write_json(self, name: str, doc: dict[str, Any]) -> None:
         self._bucket.blob(name).upload_from_string(

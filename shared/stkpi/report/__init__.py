@@ -44,15 +44,12 @@ def build_report(
         return render_error_page(f"{type(exc).__name__}: {exc}", generated_at=now)
 
 
-def publish_report(bucket: Any, html: str, *, run_id: str | None = None) -> list[str]:
-    """Upload the page to ``reports/kpi-report.html`` (and the run's copy) of a GCS bucket
-    object (``storage.Bucket``); returns the object names written."""
+def publish_report(landing: Any, html: str, *, run_id: str | None = None) -> list[str]:
+    """Upload the page to ``reports/kpi-report.html`` (and the run's copy) of the landing
+    bucket (``stkpi.landing.Landing``); returns the object names written."""
     names = [LATEST_NAME] + ([run_report_name(run_id)] if run_id else [])
-    data = html.encode()
     for name in names:
-        blob = bucket.blob(name)
-        blob.cache_control = "no-cache"
-        blob.upload_from_string(data, content_type="text/html; charset=utf-8")
+        landing.write_text(name, html, "text/html; charset=utf-8")
     return names
 
 
@@ -65,12 +62,7 @@ def publish_run_report(ctx: Any, run_id: str) -> list[str]:
 
         describe_mart_tables(ctx.bigquery, ctx.settings)
         html = build_report(ctx.bigquery, ctx.settings, now=ctx.now())
-        # Landing has no public bytes writer yet; its bucket is the landing bucket.
-        bucket = getattr(ctx.landing, "_bucket", None)
-        if bucket is None:
-            log.warning("report not published: landing has no bucket", extra={"run_id": run_id})
-            return []
-        names = publish_report(bucket, html, run_id=run_id)
+        names = publish_report(ctx.landing, html, run_id=run_id)
     except Exception:
         log.exception("report not published", extra={"run_id": run_id})
         return []
