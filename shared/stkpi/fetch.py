@@ -91,7 +91,7 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
                 ) from None
             last_file = offset + page.number
             written_this_call += landing.write_page(prefix, last_file, rows)
-            crash_point("fetch.after_page")
+            crash_point("fetch.after_page", page=page.number, entity=entity.name)
             if page.has_more and ctx.monotonic() > deadline:
                 cont = msg.model_copy(
                     update={

@@ -21,6 +21,7 @@ import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from google.api_core.exceptions import NotFound, PreconditionFailed
@@ -101,6 +102,17 @@ class Landing:
         text = gzip.decompress(data).decode()
         return [json.loads(line) for line in text.splitlines() if line]
 
+    def upload_file(self, name: str, path: Path) -> None:
+        self._bucket.blob(name).upload_from_filename(str(path))
+
+    def object_sizes(self, prefix: str) -> dict[str, int]:
+        """Name -> stored bytes of every object under ``prefix``."""
+        return {b.name: int(b.size or 0) for b in self._bucket.list_blobs(prefix=prefix)}
+
+    def read_bytes(self, name: str) -> bytes:
+        """An object's bytes as stored (gzip stays compressed)."""
+        return self._bucket.blob(name).download_as_bytes(raw_download=True)
+
     def write_text(self, name: str, text: str, content_type: str) -> None:
         """A document for people (the KPI report), never cached by browsers."""
         blob = self._bucket.blob(name)
@@ -121,15 +133,32 @@ class Landing:
 
     def create_json_once(self, name: str, doc: dict[str, Any]) -> bool:
         """Create ``name`` only if it does not exist; True if this call created it."""
+        return self.write_json_if(name, doc, generation=0) > 0
+
+    def read_json_versioned(self, name: str) -> tuple[dict[str, Any] | None, int]:
+        """The document and its generation (``(None, 0)`` when absent), for a later
+        compare-and-swap with ``write_json_if``."""
+        blob = self._bucket.blob(name)
         try:
-            self._bucket.blob(name).upload_from_string(
+            data = blob.download_as_bytes()
+        except NotFound:
+            return None, 0
+        return json.loads(data), int(blob.generation or 0)
+
+    def write_json_if(self, name: str, doc: dict[str, Any], *, generation: int) -> int:
+        """Write ``name`` only if its generation is still ``generation`` (0: absent);
+        returns the new generation, or 0 if another writer got there first. Of two
+        writers racing, exactly one wins."""
+        blob = self._bucket.blob(name)
+        try:
+            blob.upload_from_string(
                 json.dumps(doc, sort_keys=True, default=str),
                 content_type="application/json",
-                if_generation_match=0,
+                if_generation_match=generation,
             )
         except PreconditionFailed:
-            return False
-        return True
+            return 0
+        return int(blob.generation or 1)
 
     def exists(self, name: str) -> bool:
         return self._bucket.blob(name).exists()

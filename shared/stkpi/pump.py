@@ -109,6 +109,7 @@ class InProcessPump:
                 "attributes": dict(message.attributes),
             },
             "subscription": sub,
+            "deliveryAttempt": received.delivery_attempt or 1,
         }
         self.stats.delivered[fn] += 1
         try:

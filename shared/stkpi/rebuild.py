@@ -1,36 +1,39 @@
 """Rebuild dims and KPI marts once per run, after every window of the run is loaded.
 
 Exactly one rebuild per run: ``rebuild.done`` makes a redelivered or duplicated rebuild
-message a no-op. A lease object (``if_generation_match=0``) names the Pub/Sub message that
-holds it: a duplicate message (another message id) finding the lease acks and leaves the
-work to the holder, whose own message is redelivered by Pub/Sub if the holder dies; that
-redelivery carries the same id and takes the lease back. A lease older than ``LEASE`` is
-taken over by anyone. The ``rebuilt`` run event is inserted once, checked under the lease. Dims and marts are ``CREATE OR REPLACE``, so a rebuild interrupted half-way and
-repeated produces the same tables.
+message a no-op, and a lease (``stkpi.lease``: compare-and-swap on a landing object, with
+a heartbeat) lets one delivery at a time work; the others wait for it to finish or take
+over once it is dead, so a crashed rebuild is redone and a live one is never doubled.
+The ``rebuilt`` run event is inserted once, checked under the lease. Dims and marts are
+``CREATE OR REPLACE``, so a rebuild interrupted half-way and repeated produces the same
+tables.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from stkpi import logs
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
-from stkpi.errors import PermanentError
+from stkpi.errors import PermanentError, StkpiError
 from stkpi.landing import Landing, WindowRef
+from stkpi.lease import Lease, acquire
 from stkpi.messages import RebuildMessage
 from stkpi.planner import RunPlan
 from stkpi.registry import get_entity
-from stkpi.runtime import DELIVERY_ID
+from stkpi.runtime import DELIVERY_ATTEMPT, DELIVERY_ID
 
 log = logs.get(__name__)
-LEASE = timedelta(minutes=15)
+
+
+class LeaseLostError(StkpiError):
+    """Another delivery took the rebuild over (this one stalled); Pub/Sub redelivers."""
 
 
 @dataclass(frozen=True)
 class RebuildResult:
-    status: str  # "rebuilt" | "already_done" | "held_elsewhere" | "validated"
+    status: str  # "rebuilt" | "already_done" | "validated"
     tables: dict[str, int]
     records: int
 
@@ -43,9 +46,25 @@ def rebuild_run(msg: RebuildMessage, ctx: PipelineContext) -> RebuildResult:
     if msg.mode == "validate":
         run_checks(msg.run_id, ctx)
         return RebuildResult("validated", {}, 0)
-    if not _take_lease(msg.run_id, ctx):
-        log.info("rebuild held by another delivery", extra={"run_id": msg.run_id})
-        return RebuildResult("held_elsewhere", {}, 0)
+    lease = acquire(
+        landing,
+        Landing.rebuild_lock_name(msg.run_id),
+        message_id=DELIVERY_ID.get(),
+        attempt=DELIVERY_ATTEMPT.get(),
+        done=lambda: landing.exists(Landing.rebuild_done_name(msg.run_id)),
+        now=ctx.now,
+    )
+    if lease is None:
+        log.info("rebuild finished by another delivery", extra={"run_id": msg.run_id})
+        return RebuildResult("already_done", {}, 0)
+    with lease:
+        result = _rebuild(msg, ctx, lease)
+    lease.release()
+    return result
+
+
+def _rebuild(msg: RebuildMessage, ctx: PipelineContext, lease: Lease) -> RebuildResult:
+    landing = ctx.landing
     started = ctx.monotonic()
     doc = landing.read_json(Landing.plan_name(msg.run_id))
     if doc is None:
@@ -61,6 +80,8 @@ def rebuild_run(msg: RebuildMessage, ctx: PipelineContext) -> RebuildResult:
         for name, end in plan.entity_ends.items()
         if get_entity(name).kind == "transactional"
     }
+    if lease.lost.is_set():
+        raise LeaseLostError(f"run {msg.run_id}: rebuild lease lost mid-rebuild; will retry")
     if not _already_recorded(msg.run_id, ctx):
         ctx.state.advance_sync_state(msg.run_id, marks)
         ctx.state.run_event(
@@ -78,7 +99,6 @@ def rebuild_run(msg: RebuildMessage, ctx: PipelineContext) -> RebuildResult:
     run_checks(msg.run_id, ctx)
     _publish_report(msg.run_id, ctx)
     landing.write_json(Landing.rebuild_done_name(msg.run_id), {"tables": tables})
-    landing.delete(Landing.rebuild_lock_name(msg.run_id))
     return RebuildResult("rebuilt", tables, records)
 
 
@@ -120,22 +140,6 @@ def _publish_report(run_id: str, ctx: PipelineContext) -> None:
     except ImportError:  # report not built in this checkout
         return
     publish_run_report(ctx, run_id)
-
-
-def _take_lease(run_id: str, ctx: PipelineContext) -> bool:
-    """True if this delivery holds the rebuild lease of ``run_id`` (taken or taken back)."""
-    landing = ctx.landing
-    name = Landing.rebuild_lock_name(run_id)
-    me = DELIVERY_ID.get()
-    now = ctx.now()
-    if landing.create_json_once(name, {"holder": me, "at": now.isoformat()}):
-        return True
-    held = landing.read_json(name) or {}
-    taken = datetime.fromisoformat(held.get("at", now.isoformat()))
-    if held.get("holder") != me and now - taken < LEASE:
-        return False
-    landing.write_json(name, {"holder": me, "at": now.isoformat(), "took_over": held})
-    return True
 
 
 def _loaded_records(run_id: str, ctx: PipelineContext) -> int:

@@ -30,6 +30,11 @@ DEAD_LETTER_SUFFIX = "-dead"
 # The Pub/Sub message id of the delivery being handled: the same on every redelivery of a
 # message, different for a duplicate publish. Steps use it to recognise their own leases.
 DELIVERY_ID: contextvars.ContextVar[str] = contextvars.ContextVar("delivery_id", default="")
+# Which delivery of that message this is (1, 2, ...): a redelivery after a crash has a
+# higher number than the delivery that crashed; twin deliveries at once share one.
+DELIVERY_ATTEMPT: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "delivery_attempt", default=1
+)
 
 
 def delivery_id(event_data: dict[str, Any] | None) -> str:
@@ -38,6 +43,13 @@ def delivery_id(event_data: dict[str, Any] | None) -> str:
     except (KeyError, TypeError, AttributeError):
         found = None
     return str(found) if found else hashlib.sha256(repr(event_data).encode()).hexdigest()[:16]
+
+
+def delivery_attempt(event_data: dict[str, Any] | None) -> int:
+    try:
+        return max(1, int(event_data.get("deliveryAttempt") or 1))  # type: ignore[union-attr]
+    except (TypeError, ValueError, AttributeError):
+        return 1
 
 
 def source_topic(step: str, ctx: PipelineContext) -> str:
@@ -64,6 +76,7 @@ def run_step(
         return None
     ids = _ids(msg)
     token = DELIVERY_ID.set(delivery_id(event_data))
+    attempt = DELIVERY_ATTEMPT.set(delivery_attempt(event_data))
     try:
         result = work(msg, ctx)
     except PermanentError as exc:
@@ -79,6 +92,7 @@ def run_step(
         raise
     finally:
         DELIVERY_ID.reset(token)
+        DELIVERY_ATTEMPT.reset(attempt)
     log.info(f"{step} done", extra={**ids, "result": repr(result)[:500]})
     return result
 

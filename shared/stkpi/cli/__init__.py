@@ -22,7 +22,9 @@ app = typer.Typer(
 )
 
 # Command groups, one module each (stkpi/cli/<name>.py with a register(app) function).
-_GROUPS = ("sim", "local", "pipeline", "kpi", "validate", "report", "bench", "chaos")
+_GROUPS = (
+    "sim", "local", "pipeline", "kpi", "validate", "report", "deadletters", "bench", "chaos",
+)  # fmt: skip
 
 
 def _register_groups() -> None:

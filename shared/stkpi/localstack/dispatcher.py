@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import random
 import signal
 import sys
 import threading
@@ -92,6 +93,10 @@ class Dispatcher:
         self.subscriber = pubsub_v1.SubscriberClient()
         self.publisher = pubsub_v1.PublisherClient()
         self.stats: Counter[str] = Counter()
+        # Chaos: the share of messages POSTed twice at once (Pub/Sub's at-least-once
+        # delivery, concentrated); set at runtime with POST /faults {"duplicate_rate": x}.
+        self.duplicate_rate = 0.0
+        self._random = random.Random(0)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -125,8 +130,16 @@ class Dispatcher:
                 while free < self.concurrency and slots.acquire(blocking=False):
                     free += 1
                 try:
+                    # return_immediately: a blocking pull that times out on the client
+                    # while the emulator still waits hands the next message to nobody;
+                    # it counts as a delivery attempt and sits out its ack deadline.
                     resp = self.subscriber.pull(
-                        request={"subscription": sub, "max_messages": free}, timeout=5
+                        request={
+                            "subscription": sub,
+                            "max_messages": free,
+                            "return_immediately": True,
+                        },
+                        timeout=30,
                     )
                     received = list(resp.received_messages)
                 except DeadlineExceeded:
@@ -142,17 +155,33 @@ class Dispatcher:
                 for msg in received:
                     pool.submit(self._deliver, fn, sub, topic, msg, session, slots)
 
+    def _post(self, fn: str, body: bytes, headers: dict, session: requests.Session) -> bool:
+        try:
+            r = session.post(
+                self.endpoints[fn], data=body, headers=headers, timeout=self.request_timeout
+            )
+            return 200 <= r.status_code < 300
+        except requests.RequestException as exc:
+            log.warning("POST %s failed: %s", self.endpoints[fn], exc)
+            return False
+
+    def _duplicate(self) -> bool:
+        with self._lock:
+            return self.duplicate_rate > 0 and self._random.random() < self.duplicate_rate
+
     def _deliver(self, fn, sub, topic, received, session, slots) -> None:
         try:
             headers, body = cloud_event(received, sub, topic)
-            try:
-                r = session.post(
-                    self.endpoints[fn], data=body, headers=headers, timeout=self.request_timeout
-                )
-                ok = 200 <= r.status_code < 300
-            except requests.RequestException as exc:
-                log.warning("POST %s failed: %s", self.endpoints[fn], exc)
-                ok = False
+            if self._duplicate():
+                # The same message id twice at once; either answer acks it, as on Pub/Sub.
+                self._count(f"{fn}.duplicated")
+                with ThreadPoolExecutor(2) as twice:
+                    answers = list(
+                        twice.map(lambda _: self._post(fn, body, headers, session), range(2))
+                    )
+                ok = any(answers)
+            else:
+                ok = self._post(fn, body, headers, session)
             self._settle(fn, sub, received, ok)
         except Exception:
             log.exception("dispatch of %s failed", received.message.message_id)
@@ -183,6 +212,23 @@ def _serve_stats(dispatcher: Dispatcher, port: int) -> ThreadingHTTPServer:
             self.send_header("Content-Type", "application/json")
             self.end_headers()
             self.wfile.write(body)
+
+        def do_POST(self) -> None:  # /faults {"duplicate_rate": 0..1}
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+                rate = float(json.loads(self.rfile.read(length))["duplicate_rate"])
+                if not 0 <= rate <= 1:
+                    raise ValueError("duplicate_rate must be within 0..1")
+            except (KeyError, TypeError, ValueError) as exc:
+                self.send_response(400)
+                self.end_headers()
+                self.wfile.write(f"bad fault settings: {exc}".encode())
+                return
+            with dispatcher._lock:
+                dispatcher.duplicate_rate = rate
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
 
         def log_message(self, *args: object) -> None:
             pass

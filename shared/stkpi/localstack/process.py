@@ -211,3 +211,33 @@ def spawn(
                 + service.log_tail()
             )
         time.sleep(0.2)
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Live processes of one process group (Linux ``/proc``), leader first."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after ")"
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid:
+            found.append(int(entry.name))
+    return sorted(found, key=lambda p: (p != pgid, p))
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """Current (VmRSS) and peak (VmHWM) resident memory of one process, in KiB."""
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out["rss" if key == "VmRSS" else "peak"] = int(value.split()[0])
+    except OSError:
+        pass
+    return out

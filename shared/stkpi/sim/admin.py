@@ -71,5 +71,12 @@ class SimAdmin:
             resp.raise_for_status()
             return [json.loads(line) for line in resp.iter_lines() if line]
 
+    def versions(self, entity_name: str) -> dict[str, str | None]:
+        """Key -> modifiedOn of every record the simulator serves (the ground truth)."""
+        url = f"{self.base_url}/_sim/versions/{entity_name}"
+        with self._session.get(url, stream=True, timeout=self.timeout) as resp:
+            resp.raise_for_status()
+            return dict(json.loads(line) for line in resp.iter_lines() if line)
+
     def close(self) -> None:
         self._session.close()

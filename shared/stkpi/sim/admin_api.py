@@ -82,6 +82,17 @@ def _snapshot(entity: str) -> Response:
     return Response(lines(), mimetype="application/x-ndjson")
 
 
+def _versions(entity: str) -> Response:
+    name = _entity_name(entity)
+    tenant = state().tenant
+
+    def lines() -> Iterator[str]:
+        for key, modified in tenant.iter_versions(name):
+            yield json.dumps([key, modified]) + "\n"
+
+    return Response(lines(), mimetype="application/x-ndjson")
+
+
 def blueprint() -> Blueprint:
     bp = Blueprint("sim_admin", __name__, url_prefix="/_sim")
     bp.add_url_rule("/clock", "clock", _clock, methods=["GET", "POST"])
@@ -91,5 +102,6 @@ def blueprint() -> Blueprint:
     bp.add_url_rule("/counts", "counts", _counts, methods=["GET"])
     bp.add_url_rule("/edit", "edit", _edit, methods=["POST"])
     bp.add_url_rule("/snapshot/<entity>", "snapshot", _snapshot, methods=["GET"])
+    bp.add_url_rule("/versions/<entity>", "versions", _versions, methods=["GET"])
     bp.add_url_rule("/health", "health", lambda: json_response({"ok": True}), methods=["GET"])
     return bp

@@ -123,7 +123,7 @@ def _guard(tenant: str) -> None:
 
 
 def _damage(resp: Response, entity: str, page: int) -> Response:
-    fault = state().faults.take_body_fault(entity, page)
+    fault = state().faults.take_body_fault(entity, page, request.full_path)
     if fault is None:
         return resp
     body = resp.get_data()

@@ -28,7 +28,8 @@ class FaultConfig:
 
     Counts (``burst_429``, ``truncate_pages``, ``malformed_pages``) are consumed as requests
     hit them; ``fault_entity``/``fault_page`` narrow truncation/malformation to one entity
-    (and page). ``edit_after_page``: after serving that page of a list fetch (of
+    (and page); ``damage_same_request`` sends every damaged copy to the request that got
+    the first one, so its retries exhaust and its window fails. ``edit_after_page``: after serving that page of a list fetch (of
     ``edit_entity`` if set), ``edit_count`` visible records get ``modifiedOn = now``, once.
     """
 
@@ -39,6 +40,7 @@ class FaultConfig:
     malformed_pages: int = 0
     fault_entity: str | None = None
     fault_page: int | None = None
+    damage_same_request: bool = False  # damaged copies all go to the first request hit
     edit_after_page: int | None = None
     edit_count: int = 0
     edit_entity: str | None = None
@@ -74,6 +76,7 @@ class SimConfig:
     malformed_pages: int = 0
     fault_entity: str | None = None
     fault_page: int | None = None
+    damage_same_request: bool = False
     edit_after_page: int | None = None
     edit_count: int = 0
     edit_entity: str | None = None

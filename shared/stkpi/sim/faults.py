@@ -23,10 +23,12 @@ class FaultState:
         self.config = config
         self.stats: Counter[str] = Counter()
         self.paths: Counter[str] = Counter()
+        self._damaged_request: str | None = None
 
     def update(self, **changes: Any) -> FaultConfig:
         with self._lock:
             self.config = self.config.updated(**changes)
+            self._damaged_request = None  # new settings pick their own request
             return self.config
 
     def reset(self) -> None:
@@ -35,6 +37,7 @@ class FaultState:
             self._random = random.Random(self._seed)
             self.stats.clear()
             self.paths.clear()
+            self._damaged_request = None
 
     def count(self, key: str, path: str | None = None) -> None:
         with self._lock:
@@ -54,14 +57,21 @@ class FaultState:
         with self._lock:
             return self.config.error_rate > 0 and self._random.random() < self.config.error_rate
 
-    def take_body_fault(self, entity: str, page: int) -> str | None:
-        """'truncate' / 'malformed' when this data page should be damaged, else None."""
+    def take_body_fault(self, entity: str, page: int, request: str = "") -> str | None:
+        """'truncate' / 'malformed' when this data page should be damaged, else None.
+
+        ``request`` identifies the request (path and query) for ``damage_same_request``."""
         with self._lock:
             cfg = self.config
             if cfg.fault_entity is not None and cfg.fault_entity != entity:
                 return None
             if cfg.fault_page is not None and cfg.fault_page != page:
                 return None
+            if cfg.damage_same_request and cfg.truncate_pages + cfg.malformed_pages > 0:
+                if self._damaged_request is None:
+                    self._damaged_request = request
+                elif self._damaged_request != request:
+                    return None
             if cfg.truncate_pages > 0:
                 self.config = cfg.updated(truncate_pages=cfg.truncate_pages - 1)
                 return "truncate"

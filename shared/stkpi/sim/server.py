@@ -117,6 +117,9 @@ class SimHandle:
     def snapshot(self, entity_name: str) -> list[dict[str, Any]]:
         return self.tenant.snapshot(entity_name)
 
+    def versions(self, entity_name: str) -> dict[str, str | None]:
+        return dict(self.tenant.iter_versions(entity_name))
+
     def stats(self) -> dict[str, Any]:
         return self.state.stats()
 

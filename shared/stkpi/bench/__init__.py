@@ -1,0 +1,1 @@
+"""Backfill throughput against the API's rate-limit ceiling (``stkpi bench``)."""

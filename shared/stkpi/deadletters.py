@@ -1,0 +1,132 @@
+"""Dead letters: read them, and send the retryable ones back once the cause is fixed.
+
+Two kinds reach ``<topic>-dead``:
+- messages that can never succeed (they do not parse, name an unknown entity, have a
+  reversed window): ``stkpi.runtime`` publishes them with ``step`` and ``error``
+  attributes. Replaying them would only dead-letter them again, so they stay for a person
+  to read unless ``include_permanent``;
+- messages that failed every delivery attempt (the API kept failing, a bug): Pub/Sub moved
+  them there unchanged. Once the cause is fixed, replaying them to their topic finishes
+  their run (its rebuild fires when the last window loads): nothing is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.cloud import pubsub_v1
+
+from stkpi.config import Settings
+from stkpi.gcp import topic_path
+from stkpi.localstack.wiring import dead_subscription, topics
+
+PULL_BATCH = 100
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str  # the topic it was meant for
+    message_id: str
+    permanent: bool
+    reason: str
+    data: bytes = field(repr=False)
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "message_id": self.message_id,
+            "kind": "can never succeed" if self.permanent else "attempts exhausted",
+            "reason": self.reason,
+            "body": self.data.decode(errors="replace")[:300],
+        }
+
+
+def _dead_letter(topic: str, received: Any) -> DeadLetter:
+    msg = received.message
+    attrs = dict(msg.attributes)
+    permanent = "error" in attrs
+    reason = attrs.get("error") or "failed every delivery attempt (see the function logs)"
+    return DeadLetter(topic, msg.message_id, permanent, reason, bytes(msg.data), attrs)
+
+
+def _pull_all(subscriber: pubsub_v1.SubscriberClient, path: str) -> list[Any]:
+    """Every message waiting on a dead-letter subscription, leased (not acked)."""
+    got: list[Any] = []
+    while True:
+        resp = subscriber.pull(
+            request={"subscription": path, "max_messages": PULL_BATCH, "return_immediately": True},
+            timeout=30,
+        )
+        if not resp.received_messages:
+            return got
+        got.extend(resp.received_messages)
+
+
+def _release(subscriber: pubsub_v1.SubscriberClient, path: str, ack_ids: list[str]) -> None:
+    for i in range(0, len(ack_ids), PULL_BATCH):
+        subscriber.modify_ack_deadline(
+            request={
+                "subscription": path,
+                "ack_ids": ack_ids[i : i + PULL_BATCH],
+                "ack_deadline_seconds": 0,
+            }
+        )
+
+
+def _ack(subscriber: pubsub_v1.SubscriberClient, path: str, ack_ids: list[str]) -> None:
+    for i in range(0, len(ack_ids), PULL_BATCH):
+        subscriber.acknowledge(
+            request={"subscription": path, "ack_ids": ack_ids[i : i + PULL_BATCH]}
+        )
+
+
+def list_dead_letters(settings: Settings) -> list[DeadLetter]:
+    """Every dead letter of every pipeline topic; they stay where they are."""
+    return _sweep(settings, replay=False, include_permanent=False)[0]
+
+
+def replay_dead_letters(
+    settings: Settings, *, include_permanent: bool = False
+) -> tuple[list[DeadLetter], list[DeadLetter]]:
+    """Republish dead letters to their topics and ack them; returns (replayed, kept).
+
+    A message is acked only after its republish is accepted, so a failure half-way
+    leaves the rest in the dead-letter queue (and at worst one copy twice, which the
+    pipeline's idempotent steps absorb)."""
+    return _sweep(settings, replay=True, include_permanent=include_permanent)
+
+
+def _sweep(
+    settings: Settings, *, replay: bool, include_permanent: bool
+) -> tuple[list[DeadLetter], list[DeadLetter]]:
+    project = settings.gcp_project
+    subscriber = pubsub_v1.SubscriberClient()
+    publisher = pubsub_v1.PublisherClient() if replay else None
+    replayed: list[DeadLetter] = []
+    kept: list[DeadLetter] = []
+    try:
+        for topic in topics(settings).values():
+            path = subscriber.subscription_path(project, dead_subscription(topic))
+            received = _pull_all(subscriber, path)
+            done, leave = [], []
+            for item in received:
+                letter = _dead_letter(topic, item)
+                if publisher is not None and (include_permanent or not letter.permanent):
+                    attrs = {
+                        k: v for k, v in letter.attributes.items() if k not in ("error", "step")
+                    }
+                    publisher.publish(topic_path(settings, topic), letter.data, **attrs).result(60)
+                    replayed.append(letter)
+                    done.append(item.ack_id)
+                else:
+                    kept.append(letter)
+                    leave.append(item.ack_id)
+            _ack(subscriber, path, done)
+            _release(subscriber, path, leave)
+    finally:
+        subscriber.close()
+        if publisher is not None:
+            publisher.transport.close()
+    return (replayed, kept) if replay else (kept, [])

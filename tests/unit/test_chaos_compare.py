@@ -1,0 +1,33 @@
+"""compare_entity: each way a copy can differ from its source is counted, none hides another."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from stkpi.chaos.compare import compare_entity
+
+T1 = "2025-01-01T00:00:00Z"
+T2 = "2025-01-02T00:00:00Z"
+D1 = datetime(2025, 1, 1, tzinfo=UTC)
+D2 = datetime(2025, 1, 2, tzinfo=UTC)
+
+
+def test_an_exact_copy_is_ok_whatever_the_timestamp_types() -> None:
+    got = compare_entity("jobs", {"1": T1, "2": T2}, [("1", D1), ("2", D2)])
+    assert got.ok and got.expected == 2 and got.in_raw == 2 and got.duplicates == 0
+
+
+def test_every_kind_of_difference_is_counted() -> None:
+    # source: keys 1..4. raw: 1 twice (duplicate), 2 at an old version (outdated),
+    # 3 absent (missing), 4 right, 9 not in the source (unexpected).
+    source = {"1": T1, "2": T2, "3": T1, "4": T1}
+    raw = [("1", D1), ("1", D1), ("2", D1), ("4", D1), ("9", D1)]
+    got = compare_entity("jobs", source, raw)
+    assert not got.ok
+    assert (got.expected, got.in_raw) == (4, 5)
+    assert (got.duplicates, got.missing, got.outdated, got.unexpected) == (1, 1, 1, 1)
+    assert "missing 3" in got.examples and "unexpected 9" in got.examples
+
+
+def test_null_modified_on_matches_null() -> None:
+    assert compare_entity("business_units", {"7": None}, [("7", None)]).ok
