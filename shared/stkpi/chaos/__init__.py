@@ -1,0 +1,1 @@
+"""Fault injection on the local stack: scenarios, the lab they run in, the soak."""

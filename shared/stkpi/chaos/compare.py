@@ -1,0 +1,107 @@
+"""Raw tables against the simulator, key for key: the proof behind every chaos verdict.
+
+The simulator is the source of truth, not an expected number: raw must hold exactly the
+keys it serves, each once, each at the simulator's latest ``modifiedOn``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from google.cloud import bigquery
+
+from stkpi import sqlfiles
+from stkpi.config import Settings
+from stkpi.registry import ENTITIES, Entity, get_entity
+from stkpi.windows import parse_ts
+
+VersionsOf = Callable[[str], Mapping[str, Any]]  # entity name -> {key: modifiedOn}
+
+
+@dataclass(frozen=True)
+class EntityComparison:
+    entity: str
+    expected: int  # records the simulator serves
+    in_raw: int  # rows in the raw table
+    duplicates: int  # rows beyond one per key
+    missing: int  # keys the simulator serves that raw lacks
+    outdated: int  # keys raw holds at another modifiedOn than the simulator's
+    unexpected: int  # keys raw holds that the simulator does not serve
+    examples: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not (self.duplicates or self.missing or self.outdated or self.unexpected)
+
+    def describe(self) -> str:
+        return (
+            f"{self.entity}: expected {self.expected}, raw {self.in_raw}, "
+            f"{self.duplicates} duplicates, {self.missing} missing, {self.outdated} outdated, "
+            f"{self.unexpected} unexpected; e.g. {list(self.examples)}"
+        )
+
+
+def normalize_ts(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return parse_ts(str(value)).isoformat()
+
+
+def compare_entity(
+    entity: str, expected: Mapping[str, Any], raw_rows: Iterable[tuple[str, Any]]
+) -> EntityComparison:
+    """Compare {key: modifiedOn} from the source with (key, modified_on) raw rows."""
+    want = {str(k): normalize_ts(v) for k, v in expected.items()}
+    rows = Counter((str(k), normalize_ts(v)) for k, v in raw_rows)
+    per_key = Counter(k for k, _ in rows.elements())
+    have = {k: v for k, v in rows}
+    missing = [k for k in want if k not in per_key]
+    outdated = [k for k in want if k in per_key and have[k] != want[k]]
+    unexpected = [k for k in per_key if k not in want]
+    dup_keys = [k for k, n in per_key.items() if n > 1]
+    examples = (
+        [f"missing {k}" for k in missing[:2]]
+        + [f"outdated {k}: raw {have[k]} vs {want[k]}" for k in outdated[:2]]
+        + [f"unexpected {k}" for k in unexpected[:2]]
+        + [f"duplicate {k} x{per_key[k]}" for k in dup_keys[:2]]
+    )
+    return EntityComparison(
+        entity=entity,
+        expected=len(want),
+        in_raw=sum(per_key.values()),
+        duplicates=sum(per_key.values()) - len(per_key),
+        missing=len(missing),
+        outdated=len(outdated),
+        unexpected=len(unexpected),
+        examples=tuple(examples),
+    )
+
+
+def raw_versions(
+    client: bigquery.Client, settings: Settings, entity: Entity
+) -> list[tuple[str, Any]]:
+    """(key, modified_on) of every row of one raw table."""
+    sql = sqlfiles.render(
+        "ops/raw_versions.sql", settings, table=entity.raw_table, key=entity.key[0]
+    )
+    return [(r["k"], r["modified_on"]) for r in client.query(sql).result(page_size=50_000)]
+
+
+def compare_raw(
+    client: bigquery.Client,
+    settings: Settings,
+    versions_of: VersionsOf,
+    entities: Iterable[str] | None = None,
+) -> list[EntityComparison]:
+    """One comparison per entity (every registered entity by default)."""
+    chosen = [get_entity(n) for n in entities] if entities else list(ENTITIES)
+    return [
+        compare_entity(e.name, versions_of(e.name), raw_versions(client, settings, e))
+        for e in chosen
+    ]

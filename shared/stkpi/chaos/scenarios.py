@@ -1,0 +1,238 @@
+"""The fault-injection scenarios, in the order they run on one lab (one tenant, one warehouse).
+
+Each scenario injects its faults, runs the pipeline (a backfill or a daily run) and
+returns the run ids it started plus its own checks; ``stkpi.chaos.runner`` adds the checks
+every scenario shares: raw equals the simulator key for key, every run rebuilt exactly
+once, every armed crash point fired, every function server still serving.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from stkpi.chaos.lab import ChaosLab
+from stkpi.deadletters import list_dead_letters, replay_dead_letters
+from stkpi.messages import WindowMessage
+from stkpi.status import collect_status
+
+
+@dataclass
+class Trial:
+    """What one scenario did: its runs and the outcome of its own checks."""
+
+    runs: list[str] = field(default_factory=list)
+    checks: list[tuple[str, bool]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    dead_letters_expected: int = 0  # left on purpose (messages that can never succeed)
+
+    def check(self, ok: bool, what: str) -> bool:
+        self.checks.append((what, bool(ok)))
+        return bool(ok)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    faults: str  # what is injected, for the table
+    run: Callable[[ChaosLab, Trial], None]
+    backfills_everything: bool = False  # else the runner backfills the lab first
+
+
+class RevokeTokensAfter(threading.Thread):
+    """Revokes every issued token once the simulator has served ``requests`` more
+    requests: mid-run, wherever the run happens to be."""
+
+    def __init__(self, lab: ChaosLab, requests: int) -> None:
+        super().__init__(name="revoke-tokens", daemon=True)
+        self.lab = lab
+        self.target = lab.sim.stats()["requests"] + requests
+        self.done = threading.Event()
+        self.fired = False
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            if self.lab.sim.stats()["requests"] >= self.target:
+                self.lab.sim.revoke_tokens()
+                self.fired = True
+                return
+
+
+def api_faults(lab: ChaosLab, trial: Trial) -> None:
+    lab.sim.set_faults(
+        error_rate=0.05, burst_429=40, latency_ms=500,
+        # more damaged copies of one page than the client retries: the window fails
+        truncate_pages=2, malformed_pages=2, fault_entity="jobs", fault_page=2,
+        damage_same_request=True,
+    )  # fmt: skip
+    revoker = RevokeTokensAfter(lab, requests=150)
+    revoker.start()
+    try:
+        trial.runs.append(lab.backfill("chaos-backfill"))
+        lab.wait("chaos-backfill")
+    finally:
+        revoker.done.set()
+        lab.clear_faults()
+    trial.check(revoker.fired, "tokens revoked mid-run")
+    failed = lab.window_states("chaos-backfill").get("failed", 0)
+    trial.check(failed >= 1, f"damaged pages failed their window loudly ({failed} recorded)")
+
+
+def sigkill(lab: ChaosLab, trial: Trial) -> None:
+    lab.arm(
+        "kill fetch.after_page page=2",  # fetch while paging
+        "kill load.after_load_job",  # load between load job and MERGE
+        "kill load.after_merge",  # load between MERGE and marker
+        "kill rebuild.after_models",  # rebuild half done
+    )
+    trial.runs.append(lab.daily("chaos-daily-kill"))
+    lab.wait("chaos-daily-kill")
+    trial.check(not lab.armed(), "every armed SIGKILL fired")
+    starts = lab.rebuilds("chaos-daily-kill").get("rebuild_started", 0)
+    trial.check(starts >= 2, f"the killed rebuild started again ({starts} starts)")
+
+
+def duplicates(lab: ChaosLab, trial: Trial) -> None:
+    lab.duplicate_deliveries(1.0)
+    try:
+        trial.runs.append(lab.daily("chaos-daily-dup"))
+        lab.wait("chaos-daily-dup")
+    finally:
+        lab.clear_faults()
+    starts = lab.rebuilds("chaos-daily-dup").get("rebuild_started", 0)
+    trial.check(starts == 1, f"duplicate rebuild messages started one rebuild ({starts})")
+    reused = lab.ctx.state.query_file("ops/reused_load_jobs.sql", run_id="chaos-daily-dup")
+    n = int(reused[0]["n"])
+    trial.check(n > 0, f"twin loads met the same load job and MERGEd together ({n})")
+
+
+def edits(lab: ChaosLab, trial: Trial) -> None:
+    lab.sim.set_faults(edit_after_page=2, edit_count=50, edit_entity="jobs")
+    try:
+        # One window over the whole history: many pages, so edits shift the later ones.
+        trial.runs.append(lab.backfill("chaos-edits", ["jobs"], window_days=3600))
+        lab.wait("chaos-edits")
+    finally:
+        lab.clear_faults()
+    passes = lab.ctx.state.query_file("ops/window_passes.sql", run_id="chaos-edits")
+    n = int(passes[0]["max_passes"] or 0)
+    trial.check(n >= 2, f"the window changed while paged was read again ({n} passes)")
+    # Edited records now carry modifiedOn = now: the next daily run picks them up.
+    trial.runs.append(lab.daily("chaos-daily-after-edits", advance_hours=1))
+    lab.wait("chaos-daily-after-edits")
+
+
+def poison(lab: ChaosLab, trial: Trial) -> None:
+    bus, topic = lab.ctx.bus, lab.ctx.settings.topic_windows
+    bus.publish_raw(topic, b"{not json")
+    bus.publish_raw(
+        topic,
+        b'{"v":1,"run_id":"chaos-poison","entity":"jobz","window_id":"w",'
+        b'"start":"2025-01-01T00:00:00Z","end":"2025-01-02T00:00:00Z"}',
+    )
+    reversed_window = WindowMessage.model_construct(
+        v=1, run_id="chaos-poison", entity="jobs", window_id="w",
+        start=lab.sim.now, end=lab.sim.now.replace(year=2020),
+        page_from=1, pass_no=1, pass_count=None, page_offset=0,
+    )  # fmt: skip
+    bus.publish_raw(topic, reversed_window.model_dump_json().encode())
+    trial.dead_letters_expected = 3
+    # A window that fails on every attempt: campaigns pages are always malformed.
+    lab.sim.set_faults(malformed_pages=1_000_000, fault_entity="campaigns")
+    run = lab.daily("chaos-daily-poison")
+    trial.runs.append(run)
+    lab.wait_until(lambda: sum(lab.dead_letters().values()) >= 4, 240, "4 dead letters", poll=2)
+    status = collect_status(lab.ctx)
+    shown = sum(status["dead_letters"].values())
+    trial.check(shown >= 4, f"stkpi status shows the dead letters ({shown})")
+    row = next((r for r in status["runs"] if r["run_id"] == run), {})
+    trial.check(not row.get("rebuilt_at"), "the run waits, unrebuilt, for its dead window")
+    from stkpi.validate import run_validations
+
+    checks = run_validations(
+        lab.ctx.bigquery, lab.ctx.settings, run_id=run, store=False,
+        dead_letters=lambda: lab.dead_letters(),
+    )  # fmt: skip
+    verdict = {c.name: c.status for c in checks}
+    trial.check(
+        verdict.get("pipeline.dead_letters") == "RED",
+        f"stkpi validate flags them (pipeline.dead_letters {verdict.get('pipeline.dead_letters')})",
+    )
+    kinds = sorted(
+        "permanent" if d.permanent else "exhausted" for d in list_dead_letters(lab.ctx.settings)
+    )
+    trial.notes.append(f"dead letters: {kinds}")
+    # The API is fixed; the operator replays: the run finishes, rebuilt once.
+    lab.clear_faults()
+    replayed, kept = replay_dead_letters(lab.ctx.settings)
+    trial.check(len(replayed) == 1, f"one retryable dead letter replayed ({len(replayed)})")
+    trial.check(len(kept) == 3, f"the three that can never succeed stay ({len(kept)})")
+    lab.wait(run)
+
+
+def combined(lab: ChaosLab, trial: Trial) -> None:
+    lab.sim.set_faults(
+        error_rate=0.05, burst_429=20, latency_ms=300,
+        edit_after_page=1, edit_count=20, edit_entity="estimates",
+    )  # fmt: skip
+    lab.duplicate_deliveries(0.3)
+    lab.arm("kill fetch.after_page page=2", "kill load.after_merge", "load.after_marker")
+    revoker = RevokeTokensAfter(lab, requests=40)
+    revoker.start()
+    try:
+        trial.runs.append(lab.daily("chaos-daily-all"))
+        lab.wait("chaos-daily-all")
+    finally:
+        revoker.done.set()
+        lab.clear_faults()
+    trial.check(revoker.fired, "tokens revoked mid-run")
+    trial.runs.append(lab.daily("chaos-daily-calm", advance_hours=1))
+    lab.wait("chaos-daily-calm")
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "backfill under API faults",
+        "5% 5xx, 40x429 (Retry-After), 500 ms latency, tokens revoked, 4 damaged copies of a page",
+        api_faults,
+        backfills_everything=True,
+    ),
+    Scenario(
+        "SIGKILL mid-step",
+        "fetch paging p2, load job->MERGE, MERGE->marker, rebuild half done",
+        sigkill,
+    ),
+    Scenario("duplicate delivery", "every message delivered twice at once", duplicates),
+    Scenario("edits while paging", "50 jobs edited after page 2 of a 45-page window", edits),
+    Scenario(
+        "never-succeeding messages",
+        "bad JSON, unknown entity, reversed window; a window failing every attempt",
+        poison,
+    ),
+    Scenario(
+        "all at once",
+        "5xx, 429, latency, revocation, 30% duplicates, SIGKILLs, edits while paging",
+        combined,
+    ),
+)
+
+
+def by_name(names: list[str] | None) -> list[Scenario]:
+    if not names:
+        return list(SCENARIOS)
+    known = {s.name: s for s in SCENARIOS}
+    slugs = {slug(s.name): s for s in SCENARIOS}
+    chosen = []
+    for name in names:
+        found = known.get(name) or slugs.get(slug(name))
+        if found is None:
+            raise ValueError(
+                f"unknown scenario {name!r}; known: {', '.join(slug(s.name) for s in SCENARIOS)}"
+            )
+        chosen.append(found)
+    return chosen
+
+
+def slug(name: str) -> str:
+    return "-".join(name.lower().replace("-", " ").split())
