@@ -156,7 +156,7 @@ class ChaosLab:
         msg = PlanMessage(
             run_type="backfill",
             start=HISTORY_START,
-            end=self.sim.now + timedelta(minutes=1),  # see daily()
+            end=extra.pop("end", self.sim.now + timedelta(minutes=1)),  # see daily()
             window_days=extra.pop("window_days", self.config.window_days),
             run_id=run_id,
             **extra,

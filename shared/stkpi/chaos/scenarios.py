@@ -110,8 +110,10 @@ def duplicates(lab: ChaosLab, trial: Trial) -> None:
 def edits(lab: ChaosLab, trial: Trial) -> None:
     lab.sim.set_faults(edit_after_page=2, edit_count=50, edit_entity="jobs")
     try:
-        # One window over the whole history: many pages, so edits shift the later ones.
-        trial.runs.append(lab.backfill("chaos-edits", ["jobs"], window_days=3600))
+        # One window over the whole history, ending at the simulator's now: edited records
+        # (modifiedOn = now) leave it while it is paged, shifting the later pages.
+        run = lab.backfill("chaos-edits", ["jobs"], window_days=3600, end=lab.sim.now)
+        trial.runs.append(run)
         lab.wait("chaos-edits")
     finally:
         lab.clear_faults()

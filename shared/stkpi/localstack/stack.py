@@ -178,7 +178,7 @@ class Stack:
             args = dict(self.sim_args)
             sim = start_simulator(
                 root, scale=args.pop("scale", None), seed=args.pop("seed", None),
-                extra_args=args, **kw,
+                extra_args=args, timeout=600, **kw,  # production scale takes a while
             )  # fmt: skip
             self._add("simulator", sim)
             st_env = sim.env()
