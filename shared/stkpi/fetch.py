@@ -70,9 +70,13 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
     written_this_call = 0
 
     while True:
-        if pass_count is None and entity.kind != "reference":
-            pass_count = client.window_count(entity, start, end)
+        last_total: int | None = None
         for page in client.iter_pages(entity, start, end, page_from=page_from):
+            # Counts ride on the pages: the pass's first page gives the count before
+            # paging, its last page the count after.
+            if pass_count is None:
+                pass_count = page.total_count
+            last_total = page.total_count
             try:
                 rows = [
                     to_row(
@@ -125,7 +129,9 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
                 return FetchOutcome("continued", last_file, written_this_call, pass_no, None, cont)
         if entity.kind == "reference" or pass_count is None:
             break
-        count_after = client.window_count(entity, start, end)
+        count_after = last_total
+        if count_after is None:  # the server stopped reporting counts: ask once
+            count_after = client.window_count(entity, start, end)
         if count_after == pass_count:
             break
         if pass_no >= MAX_PASSES:

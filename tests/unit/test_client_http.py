@@ -165,7 +165,9 @@ def test_pages_stream_with_window_params_auth_and_app_key():
         "modifiedBefore": "2025-08-18T00:00:00Z",
         "page": "1",
         "pageSize": "2",
+        "includeTotal": "true",  # the window's count rides on every page
     }
+    assert [p.total_count for p in pages] == [5, 5, 5]
     assert first.headers["Authorization"] == "Bearer tok-1"
     assert first.headers["ST-App-Key"] == APP_KEY
     assert first.headers["Accept-Encoding"] == "gzip"

@@ -200,7 +200,9 @@ class ServiceTitanClient:
 
         The window goes out as the registry's params (e.g. ``modifiedOnOrAfter`` /
         ``modifiedBefore``, ISO-8601 UTC ``Z``), plus its extra params (``active=Any``) and
-        ``pageSize=settings.st_page_size``. Reference entities (no window params) ignore
+        ``pageSize=settings.st_page_size`` and ``includeTotal=true`` (each page's
+        ``total_count`` is the window's count when it was served). Reference entities
+        (no window params) ignore
         ``start``/``end`` and list everything. ``page_from`` resumes a fetch that stopped
         to stay within its time budget. Pages are fetched lazily, one at a time: the
         caller writes each page before the next is requested. Do not rely on order.
@@ -299,6 +301,12 @@ class ServiceTitanClient:
         while True:
             target = Target(entity.name, start, end, page=number)
             query = {**params, "page": number, "pageSize": self._settings.st_page_size}
+            if start is not None:
+                # The count comes with every page of a window: the first page's is the
+                # count before paging and the last page's the count after, so change
+                # detection costs no requests of its own (two per window, measured by
+                # `stkpi bench` as up to 60% of all requests on small tenants).
+                query["includeTotal"] = "true"
             page = self._request(url, query, target, parse_list_page)
             self._counters.add("pages")
             self._counters.add("records", len(page.records))
