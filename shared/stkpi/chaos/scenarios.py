@@ -59,6 +59,22 @@ class RevokeTokensAfter(threading.Thread):
                 return
 
 
+def run_revoking_tokens(
+    lab: ChaosLab, trial: Trial, start: Callable[[], str], *, after_requests: int
+) -> None:
+    """Start a run, revoke every token once it is under way, wait for it, clear faults."""
+    revoker = RevokeTokensAfter(lab, requests=after_requests)
+    revoker.start()
+    try:
+        run = start()
+        trial.runs.append(run)
+        lab.wait(run)
+    finally:
+        revoker.done.set()
+        lab.clear_faults()
+    trial.check(revoker.fired, "tokens revoked mid-run")
+
+
 def api_faults(lab: ChaosLab, trial: Trial) -> None:
     lab.sim.set_faults(
         error_rate=0.05, burst_429=40, latency_ms=500,
@@ -66,15 +82,7 @@ def api_faults(lab: ChaosLab, trial: Trial) -> None:
         truncate_pages=2, malformed_pages=2, fault_entity="jobs", fault_page=2,
         damage_same_request=True,
     )  # fmt: skip
-    revoker = RevokeTokensAfter(lab, requests=150)
-    revoker.start()
-    try:
-        trial.runs.append(lab.backfill("chaos-backfill"))
-        lab.wait("chaos-backfill")
-    finally:
-        revoker.done.set()
-        lab.clear_faults()
-    trial.check(revoker.fired, "tokens revoked mid-run")
+    run_revoking_tokens(lab, trial, lambda: lab.backfill("chaos-backfill"), after_requests=150)
     failed = lab.window_states("chaos-backfill").get("failed", 0)
     trial.check(failed >= 1, f"damaged pages failed their window loudly ({failed} recorded)")
 
@@ -180,15 +188,7 @@ def combined(lab: ChaosLab, trial: Trial) -> None:
     )  # fmt: skip
     lab.duplicate_deliveries(0.3)
     lab.arm("kill fetch.after_page page=2", "kill load.after_merge", "load.after_marker")
-    revoker = RevokeTokensAfter(lab, requests=40)
-    revoker.start()
-    try:
-        trial.runs.append(lab.daily("chaos-daily-all"))
-        lab.wait("chaos-daily-all")
-    finally:
-        revoker.done.set()
-        lab.clear_faults()
-    trial.check(revoker.fired, "tokens revoked mid-run")
+    run_revoking_tokens(lab, trial, lambda: lab.daily("chaos-daily-all"), after_requests=40)
     trial.runs.append(lab.daily("chaos-daily-calm", advance_hours=1))
     lab.wait("chaos-daily-calm")
 
