@@ -211,15 +211,18 @@ class ChaosLab:
         return count_dead_letters(self.ctx.settings, ack=consume)
 
     def memory(self) -> dict[str, dict[str, int]]:
-        """Per function server: current and peak RSS (KiB) of its largest process."""
+        """Per function server: current and peak RSS (KiB) of the process that handles the
+        deliveries (gunicorn's worker, not the master that forked it)."""
         out = {}
         for name in FUNCTION_SERVICES:
-            procs = [memory_kib(pid) for pid in group_pids(self.info.pids[name])]
-            procs = [m for m in procs if m]
+            leader = self.info.pids[name]
+            pids = group_pids(leader)
+            workers = [p for p in pids if p != leader] or pids
+            procs = [m for m in (memory_kib(p) for p in workers) if m]
             out[name] = {
                 "rss_kib": max((m["rss"] for m in procs), default=0),
                 "peak_kib": max((m["peak"] for m in procs), default=0),
-                "processes": len(procs),
+                "processes": len(pids),
             }
         return out
 
