@@ -12,6 +12,7 @@ import gzip
 import json
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from stkpi.sim.config import HISTORY_START
 from stkpi.warehouse import Warehouse, ensure_tables
 
 
-def naive_backfill(settings: Settings, end) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def naive_backfill(settings: Settings, end: datetime) -> dict[str, Any]:
     settings = settings.model_copy(update={"bq_dataset_prefix": "naive"})
     bq = gcp.bigquery_client(settings)
     ensure_tables(bq, settings)

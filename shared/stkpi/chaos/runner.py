@@ -9,6 +9,7 @@ dead-letter queues hold only the messages it left there on purpose.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 import traceback
@@ -126,8 +127,6 @@ def run_chaos(
 
 
 def machine() -> dict[str, Any]:
-    import os
-
     return {
         "platform": platform.platform(),
         "python": platform.python_version(),
