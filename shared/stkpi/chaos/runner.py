@@ -135,9 +135,45 @@ def machine() -> dict[str, Any]:
     }
 
 
+HEADER = (
+    "scenario", "faults injected", "expected", "in raw", "dupes", "lost", "rebuilds",
+    "retries", "API faults", "dead letters", "s", "result",
+)  # fmt: skip
+
+
+def rows(report: dict[str, Any]) -> list[list[str]]:
+    """One row per scenario, in HEADER's order (the terminal table and the Markdown)."""
+    return [_row(r) for r in report.get("scenarios", [])]
+
+
+def _row(r: dict[str, Any]) -> list[str]:
+    return [
+        r["name"], r["faults"], f"{r['expected']:,}", f"{r['in_raw']:,}",
+        str(r["duplicates"]), str(r["lost"]), f"{r['rebuilds']}/{r['runs']}",
+        str(r["retries"]), str(r["api_faults"]), str(r["dead_letters"]),
+        f"{r['seconds']:.0f}", "PASS" if r["passed"] else "FAIL",
+    ]  # fmt: skip
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(report)]
+    m, cfg = report["machine"], report["config"]
+    lines += [
+        "",
+        f"Scale {cfg['scale']}, {cfg['concurrency']} deliveries at once per function; "
+        f"{m['cpus']} CPUs, Python {m['python']}; finished {report['finished_at'][:16]}Z, "
+        f"{report['total_seconds']:.0f} s in all.",
+    ]
+    return "\n".join(lines)
+
+
 def write_report(report: dict[str, Any], path: Path) -> Path:
+    """The JSON report at ``path`` (and, for scenario runs, its table beside it as .md)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(report, indent=2, default=str))
     tmp.replace(path)
+    if "scenarios" in report:
+        path.with_suffix(".md").write_text(markdown(report) + "\n")
     return path

@@ -74,20 +74,14 @@ def _print_progress(result) -> None:  # type: ignore[no-untyped-def]
 
 
 def render(report: dict) -> None:
+    from stkpi.chaos.runner import HEADER, rows
+
     table = Table(title="Chaos scenarios (raw compared with the simulator key for key)")
-    for col in ("scenario", "faults injected"):
-        table.add_column(col, overflow="fold")
-    for col in ("expected", "in raw", "dupes", "lost", "rebuilds", "retries", "API faults",
-                "dead letters", "s"):  # fmt: skip
-        table.add_column(col, justify="right")
-    table.add_column("result")
-    for r in report["scenarios"]:
-        table.add_row(
-            r["name"], r["faults"], f"{r['expected']:,}", f"{r['in_raw']:,}",
-            str(r["duplicates"]), str(r["lost"]), f"{r['rebuilds']}/{r['runs']}",
-            str(r["retries"]), str(r["api_faults"]), str(r["dead_letters"]),
-            f"{r['seconds']:.0f}", "[green]PASS[/]" if r["passed"] else "[red]FAIL[/]",
-        )  # fmt: skip
+    for i, col in enumerate(HEADER):
+        table.add_column(col, overflow="fold", justify="left" if i < 2 else "right")
+    for row in rows(report):
+        verdict = "[green]PASS[/]" if row[-1] == "PASS" else "[red]FAIL[/]"
+        table.add_row(*row[:-1], verdict)
     console.print(table)
     console.print(
         f"stack setup {report['setup_seconds']:.0f}s, total {report['total_seconds']:.0f}s"
