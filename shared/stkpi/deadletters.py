@@ -19,9 +19,7 @@ from google.cloud import pubsub_v1
 
 from stkpi.config import Settings
 from stkpi.gcp import topic_path
-from stkpi.localstack.wiring import dead_subscription, topics
-
-PULL_BATCH = 100
+from stkpi.localstack.wiring import dead_subscription, pull_waiting, settle, topics
 
 
 @dataclass(frozen=True)
@@ -51,37 +49,6 @@ def _dead_letter(topic: str, received: Any) -> DeadLetter:
     return DeadLetter(topic, msg.message_id, permanent, reason, bytes(msg.data), attrs)
 
 
-def _pull_all(subscriber: pubsub_v1.SubscriberClient, path: str) -> list[Any]:
-    """Every message waiting on a dead-letter subscription, leased (not acked)."""
-    got: list[Any] = []
-    while True:
-        resp = subscriber.pull(
-            request={"subscription": path, "max_messages": PULL_BATCH, "return_immediately": True},
-            timeout=30,
-        )
-        if not resp.received_messages:
-            return got
-        got.extend(resp.received_messages)
-
-
-def _release(subscriber: pubsub_v1.SubscriberClient, path: str, ack_ids: list[str]) -> None:
-    for i in range(0, len(ack_ids), PULL_BATCH):
-        subscriber.modify_ack_deadline(
-            request={
-                "subscription": path,
-                "ack_ids": ack_ids[i : i + PULL_BATCH],
-                "ack_deadline_seconds": 0,
-            }
-        )
-
-
-def _ack(subscriber: pubsub_v1.SubscriberClient, path: str, ack_ids: list[str]) -> None:
-    for i in range(0, len(ack_ids), PULL_BATCH):
-        subscriber.acknowledge(
-            request={"subscription": path, "ack_ids": ack_ids[i : i + PULL_BATCH]}
-        )
-
-
 def list_dead_letters(settings: Settings) -> list[DeadLetter]:
     """Every dead letter of every pipeline topic; they stay where they are."""
     return _sweep(settings, replay=False, include_permanent=False)[0]
@@ -109,7 +76,7 @@ def _sweep(
     try:
         for topic in topics(settings).values():
             path = subscriber.subscription_path(project, dead_subscription(topic))
-            received = _pull_all(subscriber, path)
+            received = pull_waiting(subscriber, path)
             done, leave = [], []
             for item in received:
                 letter = _dead_letter(topic, item)
@@ -123,8 +90,8 @@ def _sweep(
                 else:
                     kept.append(letter)
                     leave.append(item.ack_id)
-            _ack(subscriber, path, done)
-            _release(subscriber, path, leave)
+            settle(subscriber, path, done, ack=True)
+            settle(subscriber, path, leave, ack=False)
     finally:
         subscriber.close()
         if publisher is not None:

@@ -58,7 +58,7 @@ def bench_scale(root: Path, scale: float, cfg: BenchConfig, log=print) -> dict[s
         lab.sim.set_faults(latency_ms=cfg.latency_ms)
         out: dict[str, Any] = {"scale": scale, "setup_seconds": round(setup, 1)}
         out["backfill"] = _timed_run(lab, "bench-backfill", cfg, backfill=True)
-        out["landing"] = landing_figures(lab, "bench-backfill")
+        out["landing"] = landing_figures(lab, "bench-backfill", out["backfill"]["records"])
         out["memory_after_backfill_kib"] = lab.memory()
         log(f"scale {scale}: daily increment")
         out["daily"] = _timed_run(lab, "bench-daily", cfg, backfill=False)
@@ -131,7 +131,7 @@ def stage_figures(lab: ChaosLab, run_id: str, cfg: BenchConfig) -> dict[str, dic
     return out
 
 
-def landing_figures(lab: ChaosLab, run_id: str) -> dict[str, Any]:
+def landing_figures(lab: ChaosLab, run_id: str, records: int) -> dict[str, Any]:
     """Stored (gzip) bytes per record, and the compression ratio from a sample of pages."""
     sizes = {
         name: size
@@ -139,7 +139,6 @@ def landing_figures(lab: ChaosLab, run_id: str) -> dict[str, Any]:
         if f"/run={run_id}/" in name and name.endswith(".json.gz")
     }
     stored = sum(sizes.values())
-    records = stage_records(lab, run_id)
     sample = sorted(sizes)[:: max(1, len(sizes) // SAMPLE_PAGES)][:SAMPLE_PAGES]
     raw = packed = 0
     for name in sample:
@@ -152,11 +151,6 @@ def landing_figures(lab: ChaosLab, run_id: str) -> dict[str, Any]:
         "bytes_per_record": round(stored / records, 1) if records else 0.0,
         "gzip_ratio": round(raw / packed, 2) if packed else 0.0,
     }
-
-
-def stage_records(lab: ChaosLab, run_id: str) -> int:
-    rows = lab.ctx.state.query_file("ops/bench_stages.sql", run_id=run_id)
-    return sum(int(r["records"] or 0) for r in rows if r["stage"] == "fetch")
 
 
 def run_bench(root: Path, cfg: BenchConfig, log=print) -> dict[str, Any]:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,14 @@ from stkpi.context import PipelineContext
 from stkpi.localstack import Stack, StackInfo
 from stkpi.localstack.process import group_pids, memory_kib
 from stkpi.localstack.provision import patched_environ
+from stkpi.localstack.stack import FUNCTIONS
 from stkpi.localstack.wiring import count_dead_letters
 from stkpi.messages import PlanMessage
 from stkpi.planner import floor_hour
 from stkpi.sim.admin import SimAdmin
-from stkpi.sim.config import HISTORY_START
+from stkpi.sim.config import HISTORY_START, FaultConfig
 
-FUNCTION_SERVICES = ("fn-plan_windows", "fn-fetch_window", "fn-load_batch", "fn-rebuild_dims")
+FUNCTION_SERVICES = tuple(f"fn-{fn}" for fn in FUNCTIONS)  # their names in StackInfo
 API_FAULT_COUNTERS = ("status_429", "status_401", "body_truncate", "body_malformed")
 
 
@@ -91,8 +92,8 @@ class ChaosLab:
         shutil.rmtree(self.root / "stack", ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
         self.crash_file.write_text("")
-        # The simulator's clock starts behind the wall clock so each daily run (planned up
-        # to the wall-clock hour) covers a simulated day moved forward by the lab.
+        # The simulator's clock starts behind the wall clock so the lab can move it a day
+        # per daily run without passing the present of the other services.
         sim_now = floor_hour(datetime.now(UTC)) - timedelta(days=cfg.days_of_room)
         self.stack = Stack(
             self.root / "stack",
@@ -139,12 +140,7 @@ class ChaosLab:
         requests.post(url, json={"duplicate_rate": rate}, timeout=10).raise_for_status()
 
     def clear_faults(self) -> None:
-        self.sim.set_faults(
-            latency_ms=0, error_rate=0.0, burst_429=0, truncate_pages=0, malformed_pages=0,
-            fault_entity=None, fault_page=None, damage_same_request=False,
-            edit_after_page=None, edit_count=0,
-            edit_entity=None,
-        )  # fmt: skip
+        self.sim.set_faults(**asdict(FaultConfig()))  # every fault back to its default
         self.duplicate_deliveries(0.0)
         self.disarm()
 

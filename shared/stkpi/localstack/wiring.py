@@ -198,6 +198,36 @@ def drain(subscription_path: str, *, max_messages: int = 1000, timeout: float = 
     return got
 
 
+PULL_BATCH = 100
+
+
+def pull_waiting(subscriber: pubsub_v1.SubscriberClient, path: str) -> list:
+    """Every message waiting on a subscription, leased to this caller (not acked)."""
+    got: list = []
+    while True:
+        resp = subscriber.pull(
+            request={"subscription": path, "max_messages": PULL_BATCH, "return_immediately": True},
+            timeout=30,
+        )
+        if not resp.received_messages:
+            return got
+        got.extend(resp.received_messages)
+
+
+def settle(
+    subscriber: pubsub_v1.SubscriberClient, path: str, ack_ids: list[str], *, ack: bool
+) -> None:
+    """Ack leased messages (consumed), or release them at once for the next reader."""
+    for i in range(0, len(ack_ids), PULL_BATCH):
+        batch = ack_ids[i : i + PULL_BATCH]
+        if ack:
+            subscriber.acknowledge(request={"subscription": path, "ack_ids": batch})
+        else:
+            subscriber.modify_ack_deadline(
+                request={"subscription": path, "ack_ids": batch, "ack_deadline_seconds": 0}
+            )
+
+
 def count_dead_letters(settings: Settings, *, ack: bool = True) -> dict[str, int]:
     """Messages waiting on each dead-letter subscription (consumed when ``ack``)."""
     project = settings.gcp_project
@@ -206,24 +236,9 @@ def count_dead_letters(settings: Settings, *, ack: bool = True) -> dict[str, int
     try:
         for topic in topics(settings).values():
             path = subscriber.subscription_path(project, dead_subscription(topic))
-            n = 0
-            while True:
-                resp = subscriber.pull(
-                    request={"subscription": path, "max_messages": 100, "return_immediately": True},
-                    timeout=5,
-                )
-                if not resp.received_messages:
-                    break
-                n += len(resp.received_messages)
-                ids = [m.ack_id for m in resp.received_messages]
-                if ack:
-                    subscriber.acknowledge(request={"subscription": path, "ack_ids": ids})
-                else:
-                    subscriber.modify_ack_deadline(
-                        request={"subscription": path, "ack_ids": ids, "ack_deadline_seconds": 0}
-                    )
-                    break
-            counts[topic] = n
+            waiting = pull_waiting(subscriber, path)
+            settle(subscriber, path, [m.ack_id for m in waiting], ack=ack)
+            counts[topic] = len(waiting)
     finally:
         subscriber.close()
     return counts
