@@ -67,6 +67,28 @@ def cloud_event(received: Any, subscription: str, topic: str) -> tuple[dict, byt
     return headers, json.dumps(body).encode()
 
 
+def post_event(
+    session: requests.Session, url: str, body: bytes, headers: dict, timeout: float
+) -> bool:
+    """POST one delivery on a fresh connection; True when the function answered 2xx.
+
+    ``Connection: close`` because a kept-alive connection can be closed by the function
+    server (gunicorn drops idle ones after 2 s) just as the next delivery is written on
+    it: the POST fails without ever reaching the function, yet Pub/Sub counts the attempt,
+    so a message could be dead-lettered after fewer real tries than the policy promises.
+    The retry backoff (1, 2, 4, 8 s) makes that race common. A loopback connect costs well
+    under a millisecond.
+    """
+    try:
+        r = session.post(
+            url, data=body, headers={**headers, "Connection": "close"}, timeout=timeout
+        )
+        return 200 <= r.status_code < 300
+    except requests.RequestException as exc:
+        log.warning("POST %s failed: %s", url, exc)
+        return False
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -156,14 +178,7 @@ class Dispatcher:
                     pool.submit(self._deliver, fn, sub, topic, msg, session, slots)
 
     def _post(self, fn: str, body: bytes, headers: dict, session: requests.Session) -> bool:
-        try:
-            r = session.post(
-                self.endpoints[fn], data=body, headers=headers, timeout=self.request_timeout
-            )
-            return 200 <= r.status_code < 300
-        except requests.RequestException as exc:
-            log.warning("POST %s failed: %s", self.endpoints[fn], exc)
-            return False
+        return post_event(session, self.endpoints[fn], body, headers, self.request_timeout)
 
     def _duplicate(self) -> bool:
         with self._lock:
