@@ -280,7 +280,12 @@ class Stack:
         """Stop every service this stack started (reused ones are left running).
 
         On a reused Pub/Sub emulator the subscriptions this stack created are deleted, so
-        none keeps pushing to a function server that no longer exists."""
+        none keeps pushing to a function server that no longer exists. The dispatcher
+        stops first, so it is not left pulling from subscriptions that are gone."""
+        if "dispatcher" in self._owned:
+            with contextlib.suppress(Exception):
+                self.services["dispatcher"].stop()
+            self._owned.remove("dispatcher")
         if "pubsub" in self.services and "pubsub" not in self._owned and self._wired:
             self._unwire()
         for name in reversed(self._owned):
