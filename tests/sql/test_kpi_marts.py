@@ -358,3 +358,63 @@ def test_cli_diagnose_total_booked_shows_utc_trap(cli_env) -> None:
 def test_cli_diagnose_invoice_links(cli_env) -> None:
     out = _cli("diagnose", "invoice-links")
     assert "unlinked" in out and "number" in out
+
+
+def _contributions(built, kpi: str, bu: str, week: dt.date) -> list[dict]:
+    from stkpi.kpi_config import sql_string
+    from stkpi.sqlfiles import render
+
+    client, settings, _ = built
+    sql = render(
+        "marts/explain/kpi_contributions.sql",
+        settings,
+        kpi=sql_string(kpi),
+        bu=sql_string(bu),
+        week_start=f"DATE '{week}'",
+    )
+    return [dict(r.items()) for r in client.query(sql.strip().rstrip(";")).result()]
+
+
+def _counted(rows: list[dict]) -> dict[str, D]:
+    return {r["record_id"]: D(r["amount"]) for r in rows if r["excluded_because"] is None}
+
+
+def _excluded(rows: list[dict]) -> dict[str, str]:
+    return {r["record_id"]: r["excluded_because"] for r in rows if r["excluded_because"]}
+
+
+def test_explain_gpm_lists_each_completed_job_with_its_margin(built) -> None:
+    rows = _contributions(built, "gpm", "Phoenix-Production", W1)
+    # job 11: produced 1200 - 200 = 1000, labor 425, materials 180 -> 395;
+    # job 12: produced 150, labor 50, no materials -> 100. 395 + 100 = the cell's 495.
+    assert _counted(rows) == {"11": D("395.00"), "12": D("100.00")}
+    assert "labor 425" in next(r["detail"] for r in rows if r["record_id"] == "11")
+
+
+def test_explain_outstanding_ar_lists_open_invoices_as_of_sunday(built) -> None:
+    rows = _contributions(built, "outstanding_ar", "Phoenix-Production", W2)
+    # D2 = 08-31: 503 is unpaid (150, counts). 501 is paid in full and 506 is $0: not
+    # listed. Credit memo 502 (-200) is shown, but floored at 0 and not netted.
+    assert _counted(rows) == {"503": D("150.00")}
+    assert _excluded(rows) == {"502": "credit balance: floored at 0, not netted"}
+
+
+def test_explain_future_bookings_lists_the_backlog_and_why_not(built) -> None:
+    rows = _contributions(built, "future_bookings", "Phoenix-Production", W1)
+    # D1 = 08-24: 307 (job 14, sold 08-21, visit 406 on 09-02) counts 3000; 308's job 15
+    # is Canceled. 309 was sold after D1: not listed.
+    assert _counted(rows) == {"307": D("3000.00")}
+    assert _excluded(rows) == {"308": "job Canceled"}
+
+
+@pytest.mark.parametrize(
+    "kpi", ["gpm", "future_bookings", "outstanding_ar", "produced", "collected", "total_booked"]
+)
+def test_explained_amounts_add_up_to_every_cell(built, kpi) -> None:
+    """For every non-empty cell of the fixture, the counted records sum to the numerator."""
+    cells = [r for r in _rows(built, f"kpi_{kpi}") if r["numerator"]]
+    assert cells  # the fixture has some of each
+    for cell in cells:
+        rows = _contributions(built, kpi, cell["bu"], cell["week_start"])
+        total = sum(_counted(rows).values(), D(0))
+        assert _close(total, cell["numerator"]), (cell, rows)
