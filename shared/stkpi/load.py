@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from google.api_core.exceptions import NotFound
+
 from stkpi import logs
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
@@ -55,9 +57,7 @@ def load_window(msg: LoadMessage, ctx: PipelineContext) -> LoadResult:
         )
         load_ms = int((ctx.monotonic() - started) * 1000)
         crash_point("load.after_load_job", entity=msg.entity)
-        merged = ctx.warehouse.merge(
-            entity, staging=staging, run_id=msg.run_id, window_id=msg.window_id
-        )
+        merged = _merge_unless_twin_finished(msg, staging, ctx)
         merge_ms = int((ctx.monotonic() - started) * 1000) - load_ms
         crash_point("load.after_merge", entity=msg.entity)
     ref = WindowRef(msg.entity, msg.window_id)
@@ -86,6 +86,32 @@ def load_window(msg: LoadMessage, ctx: PipelineContext) -> LoadResult:
         ctx.warehouse.drop_staging(staging)  # the emulator ignores table expiration
     published = maybe_claim_rebuild(msg.run_id, ref, ctx)
     return LoadResult(loaded, merged, reused, published)
+
+
+def _merge_unless_twin_finished(msg: LoadMessage, staging: str, ctx: PipelineContext) -> int:
+    """MERGE the staging table; 0 rows if a twin delivery already finished this window.
+
+    Staging is dropped only after the loaded marker is written, and is named after the run
+    and window, so a staging table that vanished under this MERGE while the window's
+    marker exists means a twin delivery (Pub/Sub delivers at least once) MERGEd the same
+    pages and finished: the window is loaded, and failing here would only cost a
+    redelivery and a second load job. Without the marker the error stands and the
+    redelivery loads again.
+    """
+    entity = get_entity(msg.entity)
+    try:
+        return ctx.warehouse.merge(
+            entity, staging=staging, run_id=msg.run_id, window_id=msg.window_id
+        )
+    except NotFound:
+        marker = Landing.loaded_name(msg.run_id, WindowRef(msg.entity, msg.window_id))
+        if not ctx.landing.exists(marker):
+            raise
+        log.info(
+            "staging table gone and window already loaded: a twin delivery finished it",
+            extra={"run_id": msg.run_id, "entity": msg.entity, "window_id": msg.window_id},
+        )
+        return 0
 
 
 def maybe_claim_rebuild(run_id: str, me: WindowRef, ctx: PipelineContext) -> bool:

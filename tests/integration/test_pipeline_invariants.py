@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from google.api_core.exceptions import NotFound
 from pipeline_harness import (
     Pipeline,
     assert_raw_matches_simulator,
@@ -21,16 +22,18 @@ from pipeline_harness import (
 from stkpi.config import load_settings
 from stkpi.context import PipelineContext
 from stkpi.gcp import storage_client
-from stkpi.landing import Landing
+from stkpi.landing import Landing, WindowRef, window_prefix
+from stkpi.load import load_window
 from stkpi.localstack import DEFAULT_PROJECT
 from stkpi.localstack.settings_env import local_settings_env
 from stkpi.localstack.wiring import count_dead_letters, wire
-from stkpi.messages import PlanMessage, WindowMessage
+from stkpi.messages import LoadMessage, PlanMessage, WindowMessage
 from stkpi.planner import RunPlan, floor_hour
 from stkpi.pump import InProcessPump
+from stkpi.registry import get_entity
 from stkpi.sim.config import HISTORY_START, SimConfig
 from stkpi.sim.server import running_simulator
-from stkpi.warehouse import ensure_tables
+from stkpi.warehouse import ensure_tables, staging_table_id
 
 pytestmark = pytest.mark.integration
 
@@ -114,6 +117,69 @@ def test_replayed_windows_change_nothing_and_do_not_rebuild_again(pipe: Pipeline
     for window in plan.windows:  # every window of the finished run, delivered again
         pipe.ctx.bus.publish(pipe.ctx.settings.topic_windows, window)
     pipe.pump.run_until_idle(idle_seconds=3)
+    assert_raw_matches_simulator(pipe)
+    assert rebuilds(pipe, "bf-first") == 1
+
+
+def _load_message_of_a_full_window(pipe: Pipeline, run_id: str) -> LoadMessage:
+    """The load message of a window of ``run_id`` that landed records (as fetch sent it)."""
+    plan = RunPlan.from_manifest(pipe.ctx.landing.read_json(Landing.plan_name(run_id)))
+    for w in plan.windows:
+        prefix = window_prefix(w.entity, run_id, w.window_id)
+        manifest = pipe.ctx.landing.read_json(Landing.manifest_name(prefix))
+        if manifest and manifest["records"]:
+            return LoadMessage(
+                run_id=run_id,
+                entity=w.entity,
+                window_id=w.window_id,
+                gcs_prefix=prefix,
+                pages=len(manifest["pages"]),
+                records=manifest["records"],
+            )
+    raise AssertionError(f"run {run_id} landed no records")
+
+
+def _drop_staging_after_the_load_job(pipe: Pipeline, msg: LoadMessage, monkeypatch) -> list:
+    """Fault: between this delivery's load job and its MERGE, the staging table vanishes,
+    as when a twin delivery of the same window MERGEs, marks and drops it first."""
+    dropped: list[str] = []
+
+    def twin_drops_staging(name: str, **context: object) -> None:
+        if name == "load.after_load_job":
+            staging = staging_table_id(get_entity(msg.entity), msg.run_id, msg.window_id)
+            pipe.ctx.warehouse.drop_staging(staging)
+            dropped.append(staging)
+
+    monkeypatch.setattr("stkpi.load.crash_point", twin_drops_staging)
+    return dropped
+
+
+def test_a_load_whose_twin_finished_the_window_first_succeeds(pipe: Pipeline, monkeypatch) -> None:
+    msg = _load_message_of_a_full_window(pipe, "bf-first")
+    dropped = _drop_staging_after_the_load_job(pipe, msg, monkeypatch)
+    # The window's loaded marker exists (the twin wrote it before dropping staging), so the
+    # vanished staging table means "already done": no error, no redelivery, nothing merged.
+    result = load_window(msg, pipe.ctx)
+    assert dropped and result.rows_merged == 0
+    monkeypatch.undo()
+    pipe.pump.run_until_idle(idle_seconds=3)  # a republished rebuild message is absorbed
+    assert_raw_matches_simulator(pipe)
+    assert rebuilds(pipe, "bf-first") == 1
+
+
+def test_a_vanished_staging_table_without_a_marker_fails_and_the_retry_loads(
+    pipe: Pipeline, monkeypatch
+) -> None:
+    msg = _load_message_of_a_full_window(pipe, "bf-first")
+    marker = Landing.loaded_name(msg.run_id, WindowRef(msg.entity, msg.window_id))
+    pipe.ctx.landing.delete(marker)  # as if no delivery had finished this window yet
+    _drop_staging_after_the_load_job(pipe, msg, monkeypatch)
+    with pytest.raises(NotFound):  # the error stands: Pub/Sub redelivers
+        load_window(msg, pipe.ctx)
+    assert not pipe.ctx.landing.exists(marker)
+    monkeypatch.undo()
+    load_window(msg, pipe.ctx)  # the redelivery loads the window again
+    assert pipe.ctx.landing.exists(marker)
     assert_raw_matches_simulator(pipe)
     assert rebuilds(pipe, "bf-first") == 1
 
