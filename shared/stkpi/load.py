@@ -21,7 +21,7 @@ from stkpi.errors import PermanentError
 from stkpi.landing import Landing, WindowRef
 from stkpi.messages import LoadMessage, RebuildMessage
 from stkpi.planner import RunPlan
-from stkpi.registry import get_entity
+from stkpi.registry import Entity, get_entity
 
 log = logs.get(__name__)
 
@@ -57,7 +57,7 @@ def load_window(msg: LoadMessage, ctx: PipelineContext) -> LoadResult:
         )
         load_ms = int((ctx.monotonic() - started) * 1000)
         crash_point("load.after_load_job", entity=msg.entity)
-        merged = _merge_unless_twin_finished(msg, staging, ctx)
+        merged = _merge_unless_twin_finished(entity, msg, staging, ctx)
         merge_ms = int((ctx.monotonic() - started) * 1000) - load_ms
         crash_point("load.after_merge", entity=msg.entity)
     ref = WindowRef(msg.entity, msg.window_id)
@@ -88,7 +88,9 @@ def load_window(msg: LoadMessage, ctx: PipelineContext) -> LoadResult:
     return LoadResult(loaded, merged, reused, published)
 
 
-def _merge_unless_twin_finished(msg: LoadMessage, staging: str, ctx: PipelineContext) -> int:
+def _merge_unless_twin_finished(
+    entity: Entity, msg: LoadMessage, staging: str, ctx: PipelineContext
+) -> int:
     """MERGE the staging table; 0 rows if a twin delivery already finished this window.
 
     Staging is dropped only after the loaded marker is written, and is named after the run
@@ -98,7 +100,6 @@ def _merge_unless_twin_finished(msg: LoadMessage, staging: str, ctx: PipelineCon
     redelivery and a second load job. Without the marker the error stands and the
     redelivery loads again.
     """
-    entity = get_entity(msg.entity)
     try:
         return ctx.warehouse.merge(
             entity, staging=staging, run_id=msg.run_id, window_id=msg.window_id
