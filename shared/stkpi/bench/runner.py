@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from stkpi.bench.baseline import naive_backfill
-from stkpi.chaos.lab import ChaosLab, LabConfig, running_lab
+from stkpi.chaos.lab import ChaosLab, LabConfig
 from stkpi.chaos.runner import machine
 
 SAMPLE_PAGES = 40  # pages decompressed to measure the gzip ratio
@@ -52,7 +52,7 @@ def bench_scale(root: Path, scale: float, cfg: BenchConfig, log=print) -> dict[s
         run_timeout=4 * 3600,
     )
     t0 = time.monotonic()
-    with running_lab(root, lab_cfg) as lab:
+    with ChaosLab(root, lab_cfg) as lab:
         setup = time.monotonic() - t0
         log(f"scale {scale}: stack up in {setup:.0f}s; backfill")
         lab.sim.set_faults(latency_ms=cfg.latency_ms)

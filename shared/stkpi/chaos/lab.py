@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,7 +78,11 @@ class ChaosLab:
     # -- lifecycle -----------------------------------------------------------------------
 
     def __enter__(self) -> ChaosLab:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # a half-started lab: stop whatever did start
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -233,13 +236,3 @@ class ChaosLab:
                 return
             time.sleep(poll)
         raise TimeoutError(f"{what}: not true after {timeout:.0f}s")
-
-
-@contextmanager
-def running_lab(root: Path, config: LabConfig | None = None) -> Iterator[ChaosLab]:
-    lab = ChaosLab(root, config)
-    try:
-        lab.start()
-        yield lab
-    finally:
-        lab.stop()

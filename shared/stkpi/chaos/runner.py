@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from stkpi.chaos.lab import ChaosLab, LabConfig, running_lab
+from stkpi.chaos.lab import ChaosLab, LabConfig
 from stkpi.chaos.scenarios import Scenario, Trial
 
 
@@ -103,7 +103,7 @@ def run_chaos(
     scenarios in order; returns the report (also what ``--out`` writes)."""
     started = time.monotonic()
     results: list[ScenarioResult] = []
-    with running_lab(root, config) as lab:
+    with ChaosLab(root, config) as lab:
         if scenarios and not scenarios[0].backfills_everything:
             lab.backfill("chaos-setup-backfill")  # daily runs need the history in place
             lab.wait("chaos-setup-backfill")

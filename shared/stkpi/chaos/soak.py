@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from stkpi.chaos.lab import LabConfig, running_lab
+from stkpi.chaos.lab import ChaosLab, LabConfig
 from stkpi.chaos.runner import machine
 
 GROWTH_LIMIT_KIB = 32 * 1024  # a leak of one page per run shows long before this
@@ -22,7 +22,7 @@ GROWTH_LIMIT_KIB = 32 * 1024  # a leak of one page per run shows long before thi
 def run_soak(root: Path, runs: int, config: LabConfig, *, on_run=None) -> dict[str, Any]:
     samples: list[dict[str, Any]] = []
     started = time.monotonic()
-    with running_lab(root, config) as lab:
+    with ChaosLab(root, config) as lab:
         lab.backfill("soak-backfill")
         lab.wait("soak-backfill")
         lab.sim.set_faults(error_rate=0.05)
