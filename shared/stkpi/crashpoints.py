@@ -61,15 +61,16 @@ def crash_point(name: str, **context: object) -> None:
     with open(path, "r+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         lines = [ln.strip() for ln in fh if ln.strip()]
-        hit = next((ln for ln in lines if ArmedPoint.parse(ln).matches(name, context)), None)
+        armed = [(ln, ArmedPoint.parse(ln)) for ln in lines]
+        hit = next(((ln, point) for ln, point in armed if point.matches(name, context)), None)
         if hit is None:
             return
-        lines.remove(hit)
+        lines.remove(hit[0])
         fh.seek(0)
         fh.truncate()
         fh.write("".join(f"{ln}\n" for ln in lines))
         fh.flush()
         os.fsync(fh.fileno())
-    if ArmedPoint.parse(hit).action == "kill":
+    if hit[1].action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     raise InjectedCrash(f"injected crash at {name}")
