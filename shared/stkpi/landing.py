@@ -163,9 +163,11 @@ class Landing:
     def exists(self, name: str) -> bool:
         return self._bucket.blob(name).exists()
 
-    def delete(self, name: str) -> None:
-        with contextlib.suppress(NotFound):
-            self._bucket.blob(name).delete()
+    def delete(self, name: str, *, generation: int | None = None) -> None:
+        """Delete ``name`` if present; with ``generation``, only if it is still that one
+        (a lease released by a holder that lost it stays with the new holder)."""
+        with contextlib.suppress(NotFound, PreconditionFailed):
+            self._bucket.blob(name).delete(if_generation_match=generation)
 
     # -- run control ----------------------------------------------------------------------
     @staticmethod

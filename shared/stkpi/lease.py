@@ -72,8 +72,16 @@ class Lease:
                 log.warning("lease heartbeat failed", exc_info=True)
 
     def release(self) -> None:
+        """Give the lease up, unless another delivery has taken it over meanwhile.
+
+        The delete is conditional on the generation read with our token, so a takeover
+        between the read and the delete wins on GCS. (fake-gcs-server ignores that
+        condition on delete, docs/EMULATOR_GAPS.md; the token check still covers a
+        takeover that happened before the read.)"""
         self._stop.set()
-        self.landing.delete(self.name)
+        held, generation = self.landing.read_json_versioned(self.name)
+        if held is not None and held.get("token") == self.doc["token"]:
+            self.landing.delete(self.name, generation=generation)
 
 
 def acquire(

@@ -13,7 +13,7 @@ import gzip
 import uuid
 
 import pytest
-from google.api_core.exceptions import BadRequest, Conflict, NotFound
+from google.api_core.exceptions import BadRequest, Conflict, NotFound, PreconditionFailed
 from google.cloud import bigquery
 
 pytestmark = pytest.mark.integration
@@ -199,3 +199,18 @@ def test_gap_partitioning_and_clustering_not_in_metadata(bq_emulator, dataset) -
 def test_gap_region_information_schema_jobs_unsupported(bq_emulator) -> None:
     with pytest.raises(BadRequest):
         _one(bq_emulator.client, "SELECT COUNT(*) FROM `region-us`.INFORMATION_SCHEMA.JOBS")
+
+
+# --- Cloud Storage ----------------------------------------------------------------------
+
+
+def test_gap_conditional_delete_ignores_the_generation(gcs_emulator) -> None:
+    bucket = gcs_emulator.client.create_bucket(f"gaps-{uuid.uuid4().hex[:8]}")
+    blob = bucket.blob("x")
+    blob.upload_from_string(b"1", if_generation_match=0)
+    first = blob.generation
+    blob.upload_from_string(b"2", if_generation_match=first)
+    with pytest.raises(PreconditionFailed):  # writes do honour a stale generation
+        blob.upload_from_string(b"3", if_generation_match=first)
+    bucket.blob("x").delete(if_generation_match=first)  # GCS: 412; the emulator deletes
+    assert bucket.get_blob("x") is None

@@ -101,3 +101,18 @@ def test_the_heartbeat_notices_a_takeover(
     with held:
         acquire(landing, "lock", message_id="m1", attempt=2, done=lambda: False, now=_now)
         assert held.lost.wait(5), "the old holder learns it lost the lease"
+
+
+def test_a_holder_that_lost_the_lease_does_not_release_the_new_holders(
+    landing: Landing,
+) -> None:
+    stalled = acquire(landing, "lock", message_id="m1", attempt=1, done=lambda: False, now=_now)
+    successor = acquire(
+        landing, "lock", message_id="m1", attempt=2, done=lambda: False, now=_now,
+        wait=timedelta(seconds=0),
+    )  # fmt: skip
+    assert stalled is not None and successor is not None
+    stalled.release()  # the stalled delivery finishes late and lets go of "its" lease
+    assert landing.read_json("lock")["attempt"] == 2  # still held by the successor
+    successor.release()
+    assert not landing.exists("lock")
