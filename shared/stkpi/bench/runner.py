@@ -116,7 +116,8 @@ def stage_figures(lab: ChaosLab, run_id: str, cfg: BenchConfig) -> dict[str, dic
             fig["ceiling_ratio"] = round(fig["records_per_second"] / cfg.ceiling, 3)
         else:
             fig["load_jobs"] = int(r["load_jobs"] or 0)
-            fig["merges"] = int(r["load_jobs"] or 0)
+            # load_window issues exactly one MERGE per load job (windows with records)
+            fig["merges"] = fig["load_jobs"]
             fig["load_job_seconds"] = round((r["load_ms"] or 0) / 1000, 1)
             fig["merge_seconds"] = round((r["merge_ms"] or 0) / 1000, 1)
             for part in ("load_job", "merge"):

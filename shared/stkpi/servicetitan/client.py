@@ -201,11 +201,11 @@ class ServiceTitanClient:
         The window goes out as the registry's params (e.g. ``modifiedOnOrAfter`` /
         ``modifiedBefore``, ISO-8601 UTC ``Z``), plus its extra params (``active=Any``) and
         ``pageSize=settings.st_page_size`` and ``includeTotal=true`` (each page's
-        ``total_count`` is the window's count when it was served). Reference entities
-        (no window params) ignore
-        ``start``/``end`` and list everything. ``page_from`` resumes a fetch that stopped
-        to stay within its time budget. Pages are fetched lazily, one at a time: the
-        caller writes each page before the next is requested. Do not rely on order.
+        ``total_count`` is the window's count when it was served). Reference entities (no
+        window params) ignore ``start``/``end`` and list everything. ``page_from`` resumes
+        a fetch that stopped to stay within its time budget. Pages are fetched lazily, one
+        at a time: the caller writes each page before the next is requested. Do not rely
+        on order.
         """
         params = self._list_params(entity, start, end)
         if page_from < 1:

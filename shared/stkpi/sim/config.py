@@ -29,8 +29,9 @@ class FaultConfig:
     Counts (``burst_429``, ``truncate_pages``, ``malformed_pages``) are consumed as requests
     hit them; ``fault_entity``/``fault_page`` narrow truncation/malformation to one entity
     (and page); ``damage_same_request`` sends every damaged copy to the request that got
-    the first one, so its retries exhaust and its window fails. ``edit_after_page``: after serving that page of a list fetch (of
-    ``edit_entity`` if set), ``edit_count`` visible records get ``modifiedOn = now``, once.
+    the first one, so its retries exhaust and its window fails. ``edit_after_page``: after
+    serving that page of a list fetch (of ``edit_entity`` if set), ``edit_count`` visible
+    records get ``modifiedOn = now``, once.
     """
 
     latency_ms: int = 0
