@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from stkpi.results import markdown_table, write_json
 
 
 def _mib(kib: int) -> str:
@@ -55,9 +56,8 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    table = rows(results)
-    lines = ["| " + " | ".join(table[0]) + " |", "|" + "---|" * len(table[0])]
-    lines += ["| " + " | ".join(r) + " |" for r in table[1:]]
+    header, *body = rows(results)
+    lines = markdown_table(header, body)
     cfg, m = results["config"], results["machine"]
     lines += [
         "",
@@ -72,8 +72,4 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def write_results(results: dict[str, Any], path: Path) -> list[Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, default=str))
-    md = path.with_suffix(".md")
-    md.write_text(markdown(results) + "\n")
-    return [path, md]
+    return write_json(results, path, markdown(results))

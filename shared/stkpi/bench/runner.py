@@ -18,7 +18,7 @@ from typing import Any
 
 from stkpi.bench.baseline import naive_backfill
 from stkpi.chaos.lab import ChaosLab, LabConfig
-from stkpi.chaos.runner import machine
+from stkpi.results import machine
 
 SAMPLE_PAGES = 40  # pages decompressed to measure the gzip ratio
 

@@ -8,9 +8,6 @@ dead-letter queues hold only the messages it left there on purpose.
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -20,6 +17,7 @@ from typing import Any
 
 from stkpi.chaos.lab import ChaosLab, LabConfig
 from stkpi.chaos.scenarios import Scenario, Trial
+from stkpi.results import machine, markdown_table, write_json
 
 
 @dataclass
@@ -126,15 +124,6 @@ def run_chaos(
     }
 
 
-def machine() -> dict[str, Any]:
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-    }
-
-
 HEADER = (
     "scenario", "faults injected", "expected", "in raw", "dupes", "lost", "rebuilds",
     "retries", "API faults", "dead letters", "s", "result",
@@ -156,8 +145,7 @@ def _row(r: dict[str, Any]) -> list[str]:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows(report)]
+    lines = markdown_table(HEADER, rows(report))
     m, cfg = report["machine"], report["config"]
     lines += [
         "",
@@ -170,10 +158,5 @@ def markdown(report: dict[str, Any]) -> str:
 
 def write_report(report: dict[str, Any], path: Path) -> Path:
     """The JSON report at ``path`` (and, for scenario runs, its table beside it as .md)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2, default=str))
-    tmp.replace(path)
-    if "scenarios" in report:
-        path.with_suffix(".md").write_text(markdown(report) + "\n")
-    return path
+    md = markdown(report) if "scenarios" in report else None
+    return write_json(report, path, md)[0]

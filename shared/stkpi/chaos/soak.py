@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from stkpi.chaos.lab import ChaosLab, LabConfig
-from stkpi.chaos.runner import machine
+from stkpi.results import machine
 
 GROWTH_LIMIT_KIB = 32 * 1024  # a leak of one page per run shows long before this
 
