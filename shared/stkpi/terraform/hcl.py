@@ -1969,6 +1969,11 @@ class _View(_Lazy):
                 )
         return out
 
+    def get(self, name: str) -> Any:
+        """What ``<address>.<name>`` evaluates to in an expression: the argument, the
+        nested blocks (a list), or a computed attribute (``COMPUTED``); else ``Unknown``."""
+        return self.hcl_attr(name)
+
     # -- references from expressions
     def hcl_attr(self, name: str) -> Any:
         if name in self._body.attrs and name not in _META_ATTRS:
