@@ -1,11 +1,23 @@
 # Log-based metrics and alert policies.
 #
-# Log contract (stkpi.logs writes one JSON line per event; Cloud Logging parses it into
-# jsonPayload): for every validation check, rebuild_dims logs
-#   {"event": "validation", "check": "<name>", "passed": true|false, "run_id": ..., ...}
-# with check = "freshness" (newest data older than 25 h) or "volume_drop" (a day's record
-# count under 50% of the trailing average), plus any other check in sql/validations.
-# The thresholds live with the checks in sql/validations; these metrics count outcomes.
+# Log contract (owned by shared/stkpi/log_contract.py; stkpi.logs prints one JSON line per
+# event and Cloud Logging parses it: "severity" becomes the entry's severity, the rest its
+# jsonPayload). For every validation check, the step that runs the validations (rebuild_dims
+# after each rebuild, and the daily scheduled validation) logs exactly one line
+#   {"event": "validation", "check": "<family>", "passed": true|false,
+#    "status": "GREEN"|"YELLOW"|"RED", "run_id": ..., "entity": <entity or null>,
+#    "check_name": "<name>", "detail": "<short text>", ...}
+# check is the family: freshness (newest data or last sync older than 25 h), volume_drop
+# (the latest day's count under 50% of the median of the same weekday over the 4 weeks
+# before), coverage, join, kpi, pipeline. passed is false exactly when status is RED
+# (YELLOW passes, as for `stkpi validate`); a failed check logs at WARNING, not ERROR, so it
+# does not also count as a function error. The thresholds live in
+# shared/stkpi/validation_config.py; these metrics count outcomes.
+#
+# Two filter languages: google_logging_metric filters are Cloud Logging queries
+# (field=("a" OR "b") is valid there); alert policy filters are Cloud Monitoring filters,
+# where a value list is written field = one_of("a", "b"). tests/terraform/test_alerts.py
+# checks both against the lines the code emits.
 #
 # No absence alert on the daily validation itself: Monitoring's absence window is at most
 # 23.5 h, shorter than a daily job's period, so it would fire every day. A validation that
@@ -13,7 +25,10 @@
 
 locals {
   function_service_names = [for fn in google_cloudfunctions2_function.fn : fn.name]
-  function_names_filter  = join(" OR ", [for s in local.function_service_names : "\"${s}\""])
+  # Cloud Logging query syntax: service_name=("a" OR "b").
+  function_names_filter = join(" OR ", [for s in local.function_service_names : "\"${s}\""])
+  # Cloud Monitoring filter syntax: service_name = one_of("a", "b").
+  function_names_one_of = "one_of(${join(", ", [for s in local.function_service_names : "\"${s}\""])})"
   # gen2 functions log as Cloud Run revisions named after the function.
   function_log_filter = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(${local.function_names_filter})"
 
@@ -32,7 +47,7 @@ resource "google_monitoring_notification_channel" "email" {
 
 resource "google_logging_metric" "validation_failed" {
   name        = "stkpi/validation_failed"
-  description = "Failed validation checks of st-kpi, by check name."
+  description = "Failed (RED) validation checks of st-kpi, by check family."
   filter      = "${local.function_log_filter} AND jsonPayload.event=\"validation\" AND jsonPayload.passed=false"
 
   label_extractors = {
@@ -48,7 +63,7 @@ resource "google_logging_metric" "validation_failed" {
     labels {
       key         = "check"
       value_type  = "STRING"
-      description = "validation check name (freshness, volume_drop, ...)"
+      description = "validation check family (freshness, volume_drop, coverage, join, kpi, pipeline)"
     }
   }
 }
@@ -83,7 +98,7 @@ resource "google_monitoring_alert_policy" "freshness" {
   notification_channels = local.notification_channels
 
   documentation {
-    content   = "The daily validation found the newest raw data older than 25 hours. Check st_ops.runs and the dead-letter subscriptions; re-run with `gcloud scheduler jobs run st-kpi-daily-incremental --location REGION`."
+    content   = "A validation (daily, or after a rebuild) found an entity's newest raw data or last sync older than 25 hours (validation check freshness; jsonPayload.entity names it). Check st_ops.runs and the dead-letter subscriptions; re-run with `gcloud scheduler jobs run st-kpi-daily-incremental --location REGION`."
     mime_type = "text/markdown"
   }
 
@@ -109,7 +124,7 @@ resource "google_monitoring_alert_policy" "volume_drop" {
   notification_channels = local.notification_channels
 
   documentation {
-    content   = "A day's ingested records fell under half the trailing average (validation check volume_drop). See st_ops.validation_results for the entity and counts."
+    content   = "An entity's records created on the latest complete day fell under half the median of the same weekday over the 4 weeks before (validation check volume_drop; jsonPayload.entity names it). See st_ops.validation_results for the counts."
     mime_type = "text/markdown"
   }
 
@@ -142,7 +157,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
   conditions {
     display_name = "undelivered dead letters > 0"
     condition_threshold {
-      filter          = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" AND resource.type=\"pubsub_subscription\" AND resource.label.subscription_id=(${join(" OR ", [for s in google_pubsub_subscription.dead_letter : "\"${s.name}\""])})"
+      filter          = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" AND resource.type=\"pubsub_subscription\" AND resource.label.subscription_id = one_of(${join(", ", [for s in google_pubsub_subscription.dead_letter : "\"${s.name}\""])})"
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
@@ -167,8 +182,8 @@ resource "google_monitoring_alert_policy" "function_error_rate" {
   conditions {
     display_name = "5xx share of deliveries, per function"
     condition_threshold {
-      filter             = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND metric.label.response_code_class=\"5xx\" AND resource.label.service_name=(${local.function_names_filter})"
-      denominator_filter = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND resource.label.service_name=(${local.function_names_filter})"
+      filter             = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND metric.label.response_code_class=\"5xx\" AND resource.label.service_name = ${local.function_names_one_of}"
+      denominator_filter = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND resource.label.service_name = ${local.function_names_one_of}"
       comparison         = "COMPARISON_GT"
       threshold_value    = var.function_error_rate_threshold
       duration           = "600s"

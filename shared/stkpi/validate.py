@@ -19,7 +19,9 @@ Checks (``CheckResult.name`` = ``<category>.<subject>``):
   ``pipeline.runs_without_rebuild``.
 
 A check that cannot run (a missing table, an emulator error) is RED with the error, never a
-crash that hides the other checks. Results are appended to ``${ops}.validation_results``.
+crash that hides the other checks. Results are appended to ``${ops}.validation_results``,
+and each is logged as one structured line (``event="validation"``) that the alerts in
+terraform/monitoring.tf count: the fields are :mod:`stkpi.log_contract`'s.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Any, Literal
 from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 
-from stkpi import logs, sqlfiles
+from stkpi import log_contract, logs, sqlfiles
 from stkpi.config import Settings
 from stkpi.kpi_config import load_bu_map, sql_string
 from stkpi.registry import get_entity
@@ -603,7 +605,10 @@ class Validator:
         try:
             return fn()
         except Exception as exc:  # one broken check must not hide the others
-            log.warning("validation check failed to run", extra={"check": name, "error": str(exc)})
+            log.warning(
+                "validation check failed to run",
+                extra={log_contract.CHECK_NAME: name, "error": str(exc)},
+            )
             return [
                 CheckResult(
                     name,
@@ -901,7 +906,8 @@ def run_validations(
     store: bool = True,
     dead_letters: DeadLetterCounter | None = None,
 ) -> list[CheckResult]:
-    """Run every check; store the results in ``${ops}.validation_results`` when ``store``.
+    """Run every check, log one line per check (:mod:`stkpi.log_contract`: the alerts
+    count them) and store the results in ``${ops}.validation_results`` when ``store``.
 
     ``dead_letters``: a callable returning dead-lettered message counts per topic (the CLI
     passes one for the local stack); without it the dead-letter check is left out.
@@ -918,6 +924,8 @@ def run_validations(
         *v.kpis(),
         *v.pipeline(dead_letters),
     ]
+    # Logged before storing: a failing insert must not silence the alerts.
+    log_contract.log_validations(results, run_id=run_id)
     if store:
         store_results(client, settings, results, run_id=run_id, checked_at=now)
     return results
