@@ -55,7 +55,7 @@ resource "google_cloudfunctions2_function" "fn" {
     timeout_seconds                  = each.value.timeout
     min_instance_count               = 0
     max_instance_count               = each.value.max_instances
-    max_instance_request_concurrency = 1 # one delivery per instance: one token bucket each
+    max_instance_request_concurrency = each.value.concurrency
     ingress_settings                 = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.fn[each.key].email

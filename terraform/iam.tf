@@ -36,7 +36,9 @@ locals {
     # st-loads when a window is fetched; st-windows when it nears its time budget and
     # republishes the rest of its window with page_from (invariant 6).
     fetch_window = ["loads", "windows"]
-    load_batch   = ["rebuild"]
+    # st-rebuild when the run's last window is loaded; st-windows to hand the window's lane
+    # to the next window of the plan (main.tf, window_lanes).
+    load_batch   = ["rebuild", "windows"]
     rebuild_dims = []
   }
 
@@ -62,10 +64,30 @@ locals {
 
   # function -> landing bucket role. objectUser = create, read, overwrite, delete:
   # fetch rewrites a page with the same deterministic name on redelivery; load reads
-  # pages and creates the loaded markers and the run claim (if_generation_match=0).
+  # pages and creates the loaded markers and the run claim (if_generation_match=0);
+  # plan_windows stores the run's plan (first writer wins) and reads it back on a
+  # redelivery; rebuild_dims holds the rebuild lease (compare-and-swap updates, delete),
+  # reads plans and markers, writes rebuild.done and the KPI report.
   landing_roles = {
+    plan_windows = "roles/storage.objectUser"
     fetch_window = "roles/storage.objectUser"
     load_batch   = "roles/storage.objectUser"
+    rebuild_dims = "roles/storage.objectUser"
+  }
+
+  # A message that can never succeed is published by the function itself to its topic's
+  # dead-letter topic, with the reason (stkpi.runtime), so each function may publish there.
+  dead_letter_publish_grants = { for fn, spec in local.functions : fn => spec.topic }
+
+  # Operators run the CLI (`stkpi backfill`, `daily`, `status`, `validate`, `explain`,
+  # `report`, `dead-letters --replay`): they publish plans (and replayed dead letters)
+  # to the pipeline topics, read and consume the dead-letter holds, query every layer and
+  # read the landing bucket (plans, reports). Members come from var.operator_members.
+  operator_topic_grants = {
+    for pair in setproduct(var.operator_members, keys(local.topics)) : "${pair[0]}/${pair[1]}" => { member = pair[0], topic = pair[1] }
+  }
+  operator_dataset_grants = {
+    for pair in setproduct(var.operator_members, keys(local.datasets)) : "${pair[0]}/${pair[1]}" => { member = pair[0], layer = pair[1] }
   }
 
   publish_grants = merge([
@@ -85,6 +107,14 @@ resource "google_pubsub_topic_iam_member" "publish" {
   topic  = google_pubsub_topic.main[each.value.topic].name
   role   = "roles/pubsub.publisher"
   member = "serviceAccount:${google_service_account.fn[each.value.fn].email}"
+}
+
+resource "google_pubsub_topic_iam_member" "dead_letter_publish" {
+  for_each = local.dead_letter_publish_grants
+
+  topic  = google_pubsub_topic.dead_letter[each.value].name
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_service_account.fn[each.key].email}"
 }
 
 resource "google_bigquery_dataset_iam_member" "fn" {
@@ -135,4 +165,46 @@ resource "google_storage_bucket_iam_member" "build_reads_sources" {
   bucket = google_storage_bucket.sources.name
   role   = "roles/storage.objectViewer"
   member = "serviceAccount:${google_service_account.build.email}"
+}
+
+# ---- Operators ---------------------------------------------------------------------------
+
+resource "google_pubsub_topic_iam_member" "operator_publish" {
+  for_each = local.operator_topic_grants
+
+  topic  = google_pubsub_topic.main[each.value.topic].name
+  role   = "roles/pubsub.publisher"
+  member = each.value.member
+}
+
+resource "google_pubsub_subscription_iam_member" "operator_dead_letters" {
+  for_each = local.operator_topic_grants
+
+  subscription = google_pubsub_subscription.dead_letter[each.value.topic].name
+  role         = "roles/pubsub.subscriber"
+  member       = each.value.member
+}
+
+resource "google_bigquery_dataset_iam_member" "operator" {
+  for_each = local.operator_dataset_grants
+
+  dataset_id = google_bigquery_dataset.layer[each.value.layer].dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = each.value.member
+}
+
+resource "google_project_iam_member" "operator_job_user" {
+  for_each = toset(var.operator_members)
+
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = each.value
+}
+
+resource "google_storage_bucket_iam_member" "operator_landing" {
+  for_each = toset(var.operator_members)
+
+  bucket = google_storage_bucket.landing.name
+  role   = "roles/storage.objectViewer"
+  member = each.value
 }

@@ -12,11 +12,17 @@ locals {
 
   # Pub/Sub topics, named as shared/stkpi/config.py expects (TOPIC_PLAN, ...).
   topics = {
-    plan    = "st-plan"
-    windows = "st-windows"
-    loads   = "st-loads"
-    rebuild = "st-rebuild"
+    plan    = "${var.topic_prefix}st-plan"
+    windows = "${var.topic_prefix}st-windows"
+    loads   = "${var.topic_prefix}st-loads"
+    rebuild = "${var.topic_prefix}st-rebuild"
   }
+
+  # Every topic T has a dead-letter topic T<suffix> and a pull subscription
+  # T<suffix><hold_suffix> that keeps its dead letters (pubsub.tf). The functions get the
+  # suffix as DEAD_LETTER_TOPIC_SUFFIX, the CLI reads these names from this directory.
+  dead_letter_suffix      = "-dead-letter"
+  dead_letter_hold_suffix = "-hold"
 
   datasets = {
     for layer in ["raw", "stage", "dim", "mart", "ops"] : layer => "${var.bq_dataset_prefix}_${layer}"
@@ -38,6 +44,7 @@ locals {
       cpu           = "1"
       timeout       = 300
       max_instances = 2 # plans are rare (daily, weekly, a backfill now and then)
+      concurrency   = 1
       reads_st_api  = false
     }
     fetch_window = {
@@ -47,6 +54,7 @@ locals {
       cpu           = "1"
       timeout       = var.fetch_timeout_seconds
       max_instances = local.fetch_max_instances
+      concurrency   = 1 # one delivery per instance: one token bucket each
       reads_st_api  = true
     }
     load_batch = {
@@ -56,6 +64,7 @@ locals {
       cpu           = "1"
       timeout       = 540
       max_instances = var.load_max_instances
+      concurrency   = 1
       reads_st_api  = false
     }
     rebuild_dims = {
@@ -65,26 +74,43 @@ locals {
       cpu           = "1"
       timeout       = 540
       max_instances = 1 # one rebuild at a time: runs never race each other's marts
-      reads_st_api  = false
+      # A rebuild message that arrives while another run rebuilds waits inside the one
+      # instance (rebuilds are serialised in-process) instead of being refused with 429,
+      # which Pub/Sub would count as a failed delivery attempt (docs/DEPLOY.md, Capacity).
+      concurrency  = 8
+      reads_st_api = false
     }
   }
 
+  # Window lanes: a run keeps at most this many windows in flight (fetching or loading).
+  # plan_windows publishes the first `window_lanes` windows of its plan; every loaded
+  # window hands its lane to the window `window_lanes` places after it. So neither
+  # fetch_window nor load_batch ever holds more deliveries than it has capacity for, and
+  # no window of a backfill, however long, waits in Pub/Sub's retry loop for a free
+  # instance (docs/DEPLOY.md, Capacity).
+  fetch_capacity = local.functions.fetch_window.max_instances * local.functions.fetch_window.concurrency
+  load_capacity  = local.functions.load_batch.max_instances * local.functions.load_batch.concurrency
+  window_lanes   = min(local.fetch_capacity, local.load_capacity)
+
   common_env = {
-    GCP_PROJECT       = var.project_id
-    LANDING_BUCKET    = google_storage_bucket.landing.name
-    BQ_DATASET_PREFIX = var.bq_dataset_prefix
-    BQ_LOCATION       = var.bq_location
-    REPORT_TIMEZONE   = var.report_timezone
-    ST_API_BASE_URL   = var.st_api_base_url
-    ST_AUTH_URL       = var.st_auth_url
-    ST_PAGE_SIZE      = tostring(var.st_page_size)
-    WINDOW_DAYS       = tostring(var.window_days)
-    TOPIC_PLAN        = local.topics.plan
-    TOPIC_WINDOWS     = local.topics.windows
-    TOPIC_LOADS       = local.topics.loads
-    TOPIC_REBUILD     = local.topics.rebuild
-    LOG_EXECUTION_ID  = "true"
-    PYTHONUNBUFFERED  = "1"
+    GCP_PROJECT                     = var.project_id
+    LANDING_BUCKET                  = google_storage_bucket.landing.name
+    BQ_DATASET_PREFIX               = var.bq_dataset_prefix
+    BQ_LOCATION                     = var.bq_location
+    REPORT_TIMEZONE                 = var.report_timezone
+    ST_API_BASE_URL                 = var.st_api_base_url
+    ST_AUTH_URL                     = var.st_auth_url
+    ST_PAGE_SIZE                    = tostring(var.st_page_size)
+    WINDOW_DAYS                     = tostring(var.window_days)
+    TOPIC_PLAN                      = local.topics.plan
+    TOPIC_WINDOWS                   = local.topics.windows
+    TOPIC_LOADS                     = local.topics.loads
+    TOPIC_REBUILD                   = local.topics.rebuild
+    DEAD_LETTER_TOPIC_SUFFIX        = local.dead_letter_suffix
+    DEAD_LETTER_SUBSCRIPTION_SUFFIX = local.dead_letter_hold_suffix
+    WINDOW_LANES                    = tostring(local.window_lanes)
+    LOG_EXECUTION_ID                = "true"
+    PYTHONUNBUFFERED                = "1"
   }
 
   # ---- Function sources ------------------------------------------------------------------

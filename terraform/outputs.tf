@@ -44,3 +44,8 @@ output "scheduler_jobs" {
   description = "Cloud Scheduler jobs (force one with `gcloud scheduler jobs run NAME --location REGION`)."
   value       = [for j in google_cloud_scheduler_job.job : j.name]
 }
+
+output "operator_env" {
+  description = "The non-secret settings the stkpi CLI needs to run against this deployment (`terraform output -json operator_env`; docs/DEPLOY.md): project, bucket, datasets, topic and dead-letter names."
+  value       = { for k, v in local.common_env : k => v if !contains(["LOG_EXECUTION_ID", "PYTHONUNBUFFERED"], k) }
+}

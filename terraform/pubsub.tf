@@ -13,9 +13,9 @@
 # invoke it), retries with exponential backoff, and after var.max_delivery_attempts
 # moves the message to the topic's dead-letter topic, where a pull subscription keeps
 # it for inspection and replay (docs/DEPLOY.md) and the dead-letter alert fires.
-# The function code is unchanged: functions-framework turns a Pub/Sub push body into the
-# same google.cloud.pubsub.topic.v1.messagePublished CloudEvent an event trigger delivers
-# (the local stack drives the functions exactly this way).
+# The functions are HTTP functions that read the push envelope itself ({message,
+# subscription, deliveryAttempt}): functions-framework's CloudEvent conversion of a raw
+# push body drops deliveryAttempt, which the rebuild lease relies on (stkpi.runtime).
 # The functions therefore have no event_trigger: a second (Eventarc) subscription would
 # deliver every message twice.
 
@@ -33,7 +33,7 @@ resource "google_pubsub_topic" "dead_letter" {
   #checkov:skip=CKV_GCP_83:Google-managed encryption is sufficient for pipeline control messages.
   for_each = local.topics
 
-  name                       = "${each.value}-dead-letter"
+  name                       = "${each.value}${local.dead_letter_suffix}"
   message_retention_duration = "604800s"
 
   depends_on = [google_project_service.apis]
@@ -44,7 +44,7 @@ resource "google_pubsub_topic" "dead_letter" {
 resource "google_pubsub_subscription" "dead_letter" {
   for_each = local.topics
 
-  name                       = "${each.value}-dead-letter-hold"
+  name                       = "${each.value}${local.dead_letter_suffix}${local.dead_letter_hold_suffix}"
   topic                      = google_pubsub_topic.dead_letter[each.key].id
   message_retention_duration = "2678400s" # 31 days, Pub/Sub's maximum
   retain_acked_messages      = false
@@ -73,8 +73,8 @@ resource "google_pubsub_subscription" "push" {
   }
 
   retry_policy {
-    minimum_backoff = "10s"
-    maximum_backoff = "600s"
+    minimum_backoff = "${var.retry_minimum_backoff_seconds}s"
+    maximum_backoff = "${var.retry_maximum_backoff_seconds}s"
   }
 
   dead_letter_policy {

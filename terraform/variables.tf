@@ -182,6 +182,50 @@ variable "max_delivery_attempts" {
   }
 }
 
+variable "topic_prefix" {
+  description = "Prefix of every Pub/Sub topic (and so subscription) name, for a second deployment in the same project; the local test suite uses it to share one emulator."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([a-z][a-z0-9-]*)?$", var.topic_prefix))
+    error_message = "topic_prefix must be empty or start with a letter and hold only a-z, 0-9 and -."
+  }
+}
+
+variable "retry_minimum_backoff_seconds" {
+  description = "Pub/Sub retry policy of the push subscriptions: first backoff after a failed delivery, seconds."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.retry_minimum_backoff_seconds >= 0 && var.retry_minimum_backoff_seconds <= 600
+    error_message = "retry_minimum_backoff_seconds must be in 0..600 (Pub/Sub's bounds)."
+  }
+}
+
+variable "retry_maximum_backoff_seconds" {
+  description = "Pub/Sub retry policy of the push subscriptions: largest backoff, seconds."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.retry_maximum_backoff_seconds >= 0 && var.retry_maximum_backoff_seconds <= 600
+    error_message = "retry_maximum_backoff_seconds must be in 0..600 (Pub/Sub's bounds)."
+  }
+}
+
+variable "operator_members" {
+  description = "IAM members who run the stkpi CLI against this deployment (e.g. [\"user:ops@example.com\", \"group:data@example.com\"]): publish plans, read dead letters, query the datasets, read the landing bucket."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.operator_members : can(regex("^(user|group|serviceAccount|domain):", m))])
+    error_message = "operator_members must be IAM member strings such as user:ops@example.com."
+  }
+}
+
 # --- Storage and BigQuery -----------------------------------------------------------------
 
 variable "landing_bucket_name" {

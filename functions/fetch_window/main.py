@@ -7,10 +7,12 @@ from stkpi.steps import STEPS
 
 logs.setup()
 CTX = context.from_env()
+CTX.settings.require_function()
 CTX.settings.require_servicetitan()  # the one function that calls ServiceTitan: fail at start
 MODEL, WORK = STEPS["fetch_window"]
 
 
-@functions_framework.cloud_event
-def fetch_window(cloud_event) -> None:
-    runtime.run_step("fetch_window", MODEL, cloud_event.data, WORK, CTX)
+@functions_framework.http
+def fetch_window(request):
+    """A Pub/Sub push delivery (terraform/pubsub.tf): 2xx acks, anything else retries."""
+    return runtime.handle_push("fetch_window", MODEL, request.get_json(silent=True), WORK, CTX)

@@ -7,9 +7,11 @@ from stkpi.steps import STEPS
 
 logs.setup()
 CTX = context.from_env()
+CTX.settings.require_function()
 MODEL, WORK = STEPS["load_batch"]
 
 
-@functions_framework.cloud_event
-def load_batch(cloud_event) -> None:
-    runtime.run_step("load_batch", MODEL, cloud_event.data, WORK, CTX)
+@functions_framework.http
+def load_batch(request):
+    """A Pub/Sub push delivery (terraform/pubsub.tf): 2xx acks, anything else retries."""
+    return runtime.handle_push("load_batch", MODEL, request.get_json(silent=True), WORK, CTX)

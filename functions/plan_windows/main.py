@@ -7,9 +7,11 @@ from stkpi.steps import STEPS
 
 logs.setup()
 CTX = context.from_env()
+CTX.settings.require_function()
 MODEL, WORK = STEPS["plan_windows"]
 
 
-@functions_framework.cloud_event
-def plan_windows(cloud_event) -> None:
-    runtime.run_step("plan_windows", MODEL, cloud_event.data, WORK, CTX)
+@functions_framework.http
+def plan_windows(request):
+    """A Pub/Sub push delivery (terraform/pubsub.tf): 2xx acks, anything else retries."""
+    return runtime.handle_push("plan_windows", MODEL, request.get_json(silent=True), WORK, CTX)

@@ -7,9 +7,11 @@ from stkpi.steps import STEPS
 
 logs.setup()
 CTX = context.from_env()
+CTX.settings.require_function()
 MODEL, WORK = STEPS["rebuild_dims"]
 
 
-@functions_framework.cloud_event
-def rebuild_dims(cloud_event) -> None:
-    runtime.run_step("rebuild_dims", MODEL, cloud_event.data, WORK, CTX)
+@functions_framework.http
+def rebuild_dims(request):
+    """A Pub/Sub push delivery (terraform/pubsub.tf): 2xx acks, anything else retries."""
+    return runtime.handle_push("rebuild_dims", MODEL, request.get_json(silent=True), WORK, CTX)

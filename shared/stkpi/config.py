@@ -43,6 +43,10 @@ class Settings(BaseModel):
     topic_windows: str = "st-windows"
     topic_loads: str = "st-loads"
     topic_rebuild: str = "st-rebuild"
+    # Deployment shape, set by terraform/ (main.tf common_env) and, locally, read from it.
+    dead_letter_topic_suffix: str | None = Field(default=None, min_length=1)
+    dead_letter_subscription_suffix: str | None = Field(default=None, min_length=1)
+    window_lanes: int | None = Field(default=None, ge=1, le=1000)
 
     @field_validator("st_api_base_url", "st_auth_url")
     @classmethod
@@ -62,18 +66,47 @@ class Settings(BaseModel):
 
     def require_servicetitan(self) -> None:
         """Fail with one message naming every missing ServiceTitan credential."""
-        missing = [
-            name.upper()
-            for name in ("st_tenant_id", "st_client_id", "st_client_secret", "st_app_key")
-            if getattr(self, name) is None
-        ]
+        self.require(
+            "st_tenant_id",
+            "st_client_id",
+            "st_client_secret",
+            "st_app_key",
+            why="to call ServiceTitan",
+        )
+
+    def require_function(self) -> None:
+        """What every deployed function needs besides the common settings: where to
+        dead-letter a message that can never succeed, and how many windows a run may keep
+        in flight. Checked at start so a deploy without them fails at once, not mid-run."""
+        self.require("dead_letter_topic_suffix", "window_lanes", why="by the pipeline functions")
+
+    def require(self, *names: str, why: str) -> None:
+        """Fail with one message naming every optional setting in ``names`` that is unset."""
+        missing = [name.upper() for name in names if getattr(self, name) is None]
         if missing:
             raise ConfigError(
                 "invalid configuration:\n"
-                + "\n".join(
-                    f"  - {m}: is required to call ServiceTitan but not set" for m in missing
-                )
+                + "\n".join(f"  - {m}: is required {why} but not set" for m in missing)
             )
+
+    @property
+    def pipeline_topics(self) -> tuple[str, str, str, str]:
+        """The four topics that drive the steps, in pipeline order."""
+        return (self.topic_plan, self.topic_windows, self.topic_loads, self.topic_rebuild)
+
+    def dead_letter_topic(self, topic: str) -> str:
+        """The dead-letter topic of a pipeline topic (terraform/pubsub.tf names it)."""
+        self.require("dead_letter_topic_suffix", why="to dead-letter a message")
+        return f"{topic}{self.dead_letter_topic_suffix}"
+
+    def dead_letter_subscription(self, topic: str) -> str:
+        """The pull subscription that holds a pipeline topic's dead letters."""
+        self.require(
+            "dead_letter_topic_suffix",
+            "dead_letter_subscription_suffix",
+            why="to read dead letters (terraform output operator_env has them)",
+        )
+        return f"{self.dead_letter_topic(topic)}{self.dead_letter_subscription_suffix}"
 
     def dataset(self, layer: str) -> str:
         """BigQuery dataset id of a layer (raw, stage, dim, mart, ops)."""

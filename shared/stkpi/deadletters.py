@@ -1,10 +1,11 @@
 """Dead letters: read them, and send the retryable ones back once the cause is fixed.
 
-Two kinds reach ``<topic>-dead``:
+Two kinds reach a topic's dead-letter topic (terraform/pubsub.tf names them):
 - messages that can never succeed (they do not parse, name an unknown entity, have a
   reversed window): ``stkpi.runtime`` publishes them with ``step`` and ``error``
   attributes. Replaying them would only dead-letter them again, so they stay for a person
-  to read unless ``include_permanent``;
+  to read unless ``include_permanent``; those refused by IAM carry ``replayable`` too:
+  once the grant is fixed, a replay finishes them;
 - messages that failed every delivery attempt (the API kept failing, a bug): Pub/Sub moved
   them there unchanged. Once the cause is fixed, replaying them to their topic finishes
   their run (its rebuild fires when the last window loads): nothing is lost.
@@ -19,7 +20,7 @@ from google.cloud import pubsub_v1
 
 from stkpi.config import Settings
 from stkpi.gcp import topic_path
-from stkpi.localstack.wiring import dead_subscription, pull_waiting, settle, topics
+from stkpi.localstack.wiring import pull_waiting, settle
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,16 @@ class DeadLetter:
     data: bytes = field(repr=False)
     attributes: dict[str, str] = field(default_factory=dict)
 
+    def _retry_kind(self) -> str:
+        if self.attributes.get("replayable") == "true":
+            return "refused by IAM (replay once the grant is fixed)"
+        return "attempts exhausted"
+
     def summary(self) -> dict[str, Any]:
         return {
             "topic": self.topic,
             "message_id": self.message_id,
-            "kind": "can never succeed" if self.permanent else "attempts exhausted",
+            "kind": "can never succeed" if self.permanent else self._retry_kind(),
             "reason": self.reason,
             "body": self.data.decode(errors="replace")[:300],
         }
@@ -44,7 +50,7 @@ class DeadLetter:
 def _dead_letter(topic: str, received: Any) -> DeadLetter:
     msg = received.message
     attrs = dict(msg.attributes)
-    permanent = "error" in attrs
+    permanent = "error" in attrs and attrs.get("replayable") != "true"
     reason = attrs.get("error") or "failed every delivery attempt (see the function logs)"
     return DeadLetter(topic, msg.message_id, permanent, reason, bytes(msg.data), attrs)
 
@@ -74,15 +80,17 @@ def _sweep(
     replayed: list[DeadLetter] = []
     kept: list[DeadLetter] = []
     try:
-        for topic in topics(settings).values():
-            path = subscriber.subscription_path(project, dead_subscription(topic))
+        for topic in settings.pipeline_topics:
+            path = subscriber.subscription_path(project, settings.dead_letter_subscription(topic))
             received = pull_waiting(subscriber, path)
             done, leave = [], []
             for item in received:
                 letter = _dead_letter(topic, item)
                 if publisher is not None and (include_permanent or not letter.permanent):
                     attrs = {
-                        k: v for k, v in letter.attributes.items() if k not in ("error", "step")
+                        k: v
+                        for k, v in letter.attributes.items()
+                        if k not in ("error", "step", "replayable")
                     }
                     publisher.publish(topic_path(settings, topic), letter.data, **attrs).result(60)
                     replayed.append(letter)

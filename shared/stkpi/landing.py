@@ -183,6 +183,11 @@ class Landing:
         return f"{_run_dir(run_id)}loaded/{ref.marker}.json"
 
     @staticmethod
+    def handoff_name(run_id: str, ref: WindowRef) -> str:
+        """The admission of window ``ref`` into its lane (``stkpi.lanes``)."""
+        return f"{_run_dir(run_id)}admitted/{ref.marker}.json"
+
+    @staticmethod
     def claim_name(run_id: str) -> str:
         return f"{_run_dir(run_id)}rebuild.claim"
 

@@ -19,6 +19,7 @@ from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
 from stkpi.errors import PermanentError
 from stkpi.landing import Landing, WindowRef
+from stkpi.lanes import hand_off
 from stkpi.messages import LoadMessage, RebuildMessage
 from stkpi.planner import RunPlan
 from stkpi.registry import Entity, get_entity
@@ -32,6 +33,7 @@ class LoadResult:
     rows_merged: int
     reused_job: bool
     rebuild_published: bool
+    lane_handed_off: bool = False
 
 
 def load_window(msg: LoadMessage, ctx: PipelineContext) -> LoadResult:
@@ -84,8 +86,17 @@ def load_window(msg: LoadMessage, ctx: PipelineContext) -> LoadResult:
     crash_point("load.after_marker")
     if manifest["pages"] and manifest["records"]:
         ctx.warehouse.drop_staging(staging)  # the emulator ignores table expiration
-    published = maybe_claim_rebuild(msg.run_id, ref, ctx)
-    return LoadResult(loaded, merged, reused, published)
+    plan = _plan(msg.run_id, ctx)
+    handed_off = hand_off(plan, msg, ctx)
+    published = maybe_claim_rebuild(plan, ref, ctx)
+    return LoadResult(loaded, merged, reused, published, handed_off)
+
+
+def _plan(run_id: str, ctx: PipelineContext) -> RunPlan:
+    doc = ctx.landing.read_json(Landing.plan_name(run_id))
+    if doc is None:
+        raise PermanentError(f"run {run_id} has no plan in the landing bucket")
+    return RunPlan.from_manifest(doc)
 
 
 def _merge_unless_twin_finished(
@@ -115,14 +126,11 @@ def _merge_unless_twin_finished(
         return 0
 
 
-def maybe_claim_rebuild(run_id: str, me: WindowRef, ctx: PipelineContext) -> bool:
+def maybe_claim_rebuild(plan: RunPlan, me: WindowRef, ctx: PipelineContext) -> bool:
     """Publish the run's rebuild if every planned window is loaded and this loader holds
     (or just won) the claim. Returns whether a rebuild message was published."""
     landing = ctx.landing
-    doc = landing.read_json(Landing.plan_name(run_id))
-    if doc is None:
-        raise PermanentError(f"run {run_id} has no plan in the landing bucket")
-    plan = RunPlan.from_manifest(doc)
+    run_id = plan.run_id
     expected = {WindowRef(w.entity, w.window_id).marker for w in plan.windows}
     done = landing.loaded_windows(run_id)
     if not expected <= done:

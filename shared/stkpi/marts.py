@@ -15,22 +15,6 @@ from stkpi.sqlfiles import render, statements
 
 SEED_TABLES: tuple[str, ...] = ("seed_bu_map", "seed_job_type_patterns", "seed_kpi_params")
 
-# Raw tables the dims read; created empty (IF NOT EXISTS) when an entity is not ingested yet.
-RAW_INPUTS: tuple[str, ...] = (
-    "business_units",
-    "jobs",
-    "customers",
-    "job_types",
-    "invoices",
-    "estimates",
-    "appointments",
-    "payments",
-    "gross_pay_items",
-    "payroll_adjustments",
-    "purchase_orders",
-    "inventory_bills",
-    "returns",
-)
 
 # Dependency order: each dim reads only seeds, raw and the dims before it.
 DIMS: tuple[str, ...] = (
@@ -88,11 +72,6 @@ def _count(client: bigquery.Client, table: str) -> int:
     return int(rows[0]["n"])
 
 
-def ensure_datasets(client: bigquery.Client, settings: Settings) -> None:
-    for layer in ("raw", "dim", "mart"):
-        client.create_dataset(f"{settings.gcp_project}.{settings.dataset(layer)}", exists_ok=True)
-
-
 def build_seeds(client: bigquery.Client, settings: Settings, config: KpiConfig) -> None:
     _run_file(client, "seeds/seeds.sql", settings, config, **seed_params(config))
 
@@ -102,14 +81,14 @@ def build_marts(
     settings: Settings,
     kpi_config: KpiConfig | None = None,
 ) -> dict[str, int]:
-    """Rebuild seeds, dims and marts; return ``{"<dataset>.<table>": row count}`` in build order."""
+    """Rebuild seeds, dims and marts; return ``{"<dataset>.<table>": row count}`` in build order.
+
+    Datasets and raw tables are the deployment's (terraform/bigquery.tf; locally
+    ``stkpi.warehouse.ensure_tables``), not the rebuild's: rebuild_dims may only read raw,
+    and creating a dataset or table needs permissions it does not have."""
     config = kpi_config or load_kpi_config(settings)
     project = settings.gcp_project
     dim_ds, mart_ds = settings.dataset("dim"), settings.dataset("mart")
-    ensure_datasets(client, settings)
-    for entity in RAW_INPUTS:
-        _run_file(client, f"raw/{entity}.sql", settings, config)
-
     counts: dict[str, int] = {}
     build_seeds(client, settings, config)
     for table in SEED_TABLES:

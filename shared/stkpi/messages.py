@@ -158,13 +158,13 @@ def decode(model: type[M], data: bytes | str | dict[str, Any]) -> M:
         ) from None
 
 
-def decode_cloud_event(model: type[M], cloud_event_data: dict[str, Any] | None) -> M:
-    """Decode the Pub/Sub message carried by a ``messagePublished`` CloudEvent."""
+def decode_push(model: type[M], envelope: dict[str, Any] | None) -> M:
+    """Decode the Pub/Sub message carried by a push envelope ``{"message": {"data": ...}}``."""
     try:
-        encoded = cloud_event_data["message"]["data"]  # type: ignore[index]
+        encoded = envelope["message"]["data"]  # type: ignore[index]
         raw = base64.b64decode(encoded, validate=True)
     except (KeyError, TypeError, ValueError) as exc:
         raise BadMessageError(
-            f"{model.__name__}: CloudEvent has no base64 message.data ({exc!r}): {cloud_event_data!r:.500}"
+            f"{model.__name__}: push envelope has no base64 message.data ({exc!r}): {envelope!r:.500}"
         ) from None
     return decode(model, raw)

@@ -4,6 +4,10 @@ The run's plan is stored before any window is published, with ``if_generation_ma
 the first delivery's plan wins, and a redelivered plan message republishes exactly the same
 windows (duplicates are harmless downstream) instead of planning a different set after the
 high-water marks moved. Loaders compare their markers against this stored plan.
+
+Only the first ``window_lanes`` windows are published here; each loaded window hands its
+lane to the next one (``stkpi.lanes``), so a run never has more windows in flight than
+fetch_window and load_batch have instances for (terraform/main.tf, window_lanes).
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ log = logs.get(__name__)
 
 def plan_and_publish(msg: PlanMessage, ctx: PipelineContext) -> RunPlan:
     marks = ctx.state.high_water_marks() if msg.run_type == "daily" else {}
-    plan = plan_run(msg, now=ctx.now(), default_window_days=ctx.settings.window_days, marks=marks)
+    plan = plan_run(
+        msg,
+        now=ctx.now(),
+        default_window_days=ctx.settings.window_days,
+        marks=marks,
+        lanes=ctx.settings.window_lanes,
+    )
     name = Landing.plan_name(plan.run_id)
     if ctx.landing.create_json_once(name, plan.manifest()):
         ctx.state.run_event(
@@ -36,10 +46,15 @@ def plan_and_publish(msg: PlanMessage, ctx: PipelineContext) -> RunPlan:
     else:
         plan = RunPlan.from_manifest(ctx.landing.read_json(name) or plan.manifest())
     crash_point("plan.before_publish")
-    for window in plan.windows:
+    for window in plan.first_wave():
         ctx.bus.publish(ctx.settings.topic_windows, window)
     log.info(
         "run planned",
-        extra={"run_id": plan.run_id, "windows": len(plan.windows), "entities": plan.entities},
+        extra={
+            "run_id": plan.run_id,
+            "windows": len(plan.windows),
+            "lanes": plan.lanes,
+            "entities": plan.entities,
+        },
     )
     return plan

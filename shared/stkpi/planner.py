@@ -30,10 +30,29 @@ class RunPlan:
     windows: tuple[WindowMessage, ...]
     entity_ends: dict[str, datetime] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # How many windows the run keeps in flight (None: every window at once, as plans
+    # stored before lanes existed did). See first_wave / successor.
+    lanes: int | None = None
 
     @property
     def entities(self) -> list[str]:
         return sorted({w.entity for w in self.windows})
+
+    def first_wave(self) -> tuple[WindowMessage, ...]:
+        """The windows plan_windows publishes: one per lane."""
+        return self.windows if self.lanes is None else self.windows[: self.lanes]
+
+    def successor(self, entity: str, window_id: str) -> WindowMessage | None:
+        """The window that takes over this window's lane once it is loaded: the one
+        ``lanes`` places later in the plan. Lane k thus runs windows k, k+lanes,
+        k+2*lanes, ... one after another, and every window is in exactly one lane."""
+        if self.lanes is None:
+            return None
+        for i, window in enumerate(self.windows):
+            if window.entity == entity and window.window_id == window_id:
+                nxt = i + self.lanes
+                return self.windows[nxt] if nxt < len(self.windows) else None
+        return None
 
     def manifest(self) -> dict:
         """The run's plan as stored in the landing bucket (first writer wins)."""
@@ -45,6 +64,7 @@ class RunPlan:
             "entity_ends": {k: v.isoformat() for k, v in self.entity_ends.items()},
             "windows": [w.model_dump(mode="json", exclude_none=True) for w in self.windows],
             "notes": list(self.notes),
+            "lanes": self.lanes,
         }
 
     @classmethod
@@ -57,6 +77,7 @@ class RunPlan:
             windows=tuple(WindowMessage.model_validate(w) for w in doc["windows"]),
             entity_ends={k: datetime.fromisoformat(v) for k, v in doc["entity_ends"].items()},
             notes=tuple(doc.get("notes", ())),
+            lanes=doc.get("lanes"),
         )
 
 
@@ -76,6 +97,7 @@ def plan_run(
     now: datetime,
     default_window_days: int,
     marks: dict[str, datetime] | None = None,
+    lanes: int | None = None,
 ) -> RunPlan:
     """Windows of the run ``msg`` asks for; raises ``PermanentError`` for impossible asks."""
     names = msg.entities or _default_entities(msg.run_type)
@@ -126,4 +148,5 @@ def plan_run(
         windows=tuple(windows),
         entity_ends=entity_ends,
         notes=tuple(notes),
+        lanes=lanes,
     )

@@ -7,10 +7,16 @@ over once it is dead, so a crashed rebuild is redone and a live one is never dou
 The ``rebuilt`` run event is inserted once, checked under the lease. Dims and marts are
 ``CREATE OR REPLACE``, so a rebuild interrupted half-way and repeated produces the same
 tables.
+
+Rebuilds of different runs take turns inside the one rebuild_dims instance: it accepts
+several deliveries at once (terraform/main.tf, concurrency) and a rebuild waits here for
+the one in progress, instead of being refused with 429 at the door, which Pub/Sub would
+count as a failed attempt and, during a long rebuild, dead-letter.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from stkpi import logs
@@ -18,13 +24,17 @@ from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
 from stkpi.errors import PermanentError, StkpiError
 from stkpi.landing import Landing, WindowRef
-from stkpi.lease import Lease, acquire
+from stkpi.lease import WAIT, Lease, LeaseBusyError, acquire
 from stkpi.messages import RebuildMessage
 from stkpi.planner import RunPlan
 from stkpi.registry import get_entity
 from stkpi.runtime import DELIVERY_ATTEMPT, DELIVERY_ID
 
 log = logs.get(__name__)
+
+
+# One rebuild at a time in this process (the deployment runs one instance).
+_TURN = threading.Lock()
 
 
 class LeaseLostError(StkpiError):
@@ -46,6 +56,18 @@ def rebuild_run(msg: RebuildMessage, ctx: PipelineContext) -> RebuildResult:
     if msg.mode == "validate":
         run_checks(msg.run_id, ctx)
         return RebuildResult("validated", {}, 0)
+    if not _TURN.acquire(timeout=WAIT.total_seconds()):
+        raise LeaseBusyError(f"run {msg.run_id}: another rebuild kept this instance busy")
+    try:
+        return _rebuild_in_turn(msg, ctx)
+    finally:
+        _TURN.release()
+
+
+def _rebuild_in_turn(msg: RebuildMessage, ctx: PipelineContext) -> RebuildResult:
+    landing = ctx.landing
+    if landing.exists(Landing.rebuild_done_name(msg.run_id)):
+        return RebuildResult("already_done", {}, 0)  # finished while this one waited
     lease = acquire(
         landing,
         Landing.rebuild_lock_name(msg.run_id),

@@ -1,10 +1,18 @@
 """What every function entry point does around its step: decode, run, and decide.
 
-- success: return, so Pub/Sub acks the message;
+The functions are driven by Pub/Sub push subscriptions (terraform/pubsub.tf) and read the
+push envelope themselves, ``{"message": {...}, "subscription": ..., "deliveryAttempt": n}``:
+functions-framework's CloudEvent conversion of a push body drops ``deliveryAttempt``, and
+the rebuild lease and the lane hand-off need it to tell a redelivery from a twin.
+
+- success: 204, so Pub/Sub acks the message;
 - a message that can never succeed (it does not parse, fails its schema, names an unknown
   entity, has a reversed window): logged with its content, published to the topic's
   dead-letter topic with the reason, and acked: never retried forever, never dropped;
-- anything else: recorded as a failed attempt and re-raised, so Pub/Sub redelivers it
+- a call Google refused with PERMISSION_DENIED (a missing IAM grant): the same, marked
+  replayable, because retrying cannot help until someone fixes the grant, and the reason
+  must reach whoever reads the dead letters (Pub/Sub's own dead-lettering keeps none);
+- anything else: recorded as a failed attempt and answered 500, so Pub/Sub redelivers it
   with backoff and, after the subscription's bounded attempts, dead-letters it.
 """
 
@@ -17,15 +25,18 @@ import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from google.api_core.exceptions import Forbidden
+
 from stkpi import logs
 from stkpi.context import PipelineContext
 from stkpi.errors import PermanentError
-from stkpi.messages import LoadMessage, WindowMessage, _Message, decode_cloud_event
+from stkpi.messages import LoadMessage, WindowMessage, _Message, decode_push
 
 log = logs.get(__name__)
 M = TypeVar("M", bound=_Message)
 
-DEAD_LETTER_SUFFIX = "-dead"
+# 403s that are not about IAM: BigQuery answers quota and rate limits with 403 too.
+_NOT_IAM_REASONS = {"rateLimitExceeded", "quotaExceeded", "billingTierLimitExceeded"}
 
 # The Pub/Sub message id of the delivery being handled: the same on every redelivery of a
 # message, different for a duplicate publish. Steps use it to recognise their own leases.
@@ -62,6 +73,40 @@ def source_topic(step: str, ctx: PipelineContext) -> str:
     }[step]
 
 
+def permission_denied(exc: BaseException) -> Forbidden | None:
+    """The IAM refusal behind ``exc`` (itself or a cause), if that is what it is."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, Forbidden):
+            reasons = {e.get("reason") for e in (seen.errors or []) if isinstance(e, dict)}
+            if not reasons & _NOT_IAM_REASONS:
+                return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def handle_push(
+    step: str,
+    model: type[M],
+    envelope: Any,
+    work: Callable[[M, PipelineContext], Any],
+    ctx: PipelineContext,
+) -> tuple[str, int]:
+    """One Pub/Sub push delivery -> the HTTP answer Pub/Sub acts on (2xx acks)."""
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("message"), dict):
+        # Not from Pub/Sub (which always sends the envelope): nothing to dead-letter.
+        log.error(
+            f"{step}: request is not a Pub/Sub push envelope",
+            extra={"step": step, "body": repr(envelope)[:2000]},
+        )
+        return "expected a Pub/Sub push envelope {message, subscription, deliveryAttempt}", 400
+    try:
+        run_step(step, model, envelope, work, ctx)
+    except Exception as exc:  # logged and recorded by run_step
+        return f"{step} failed ({type(exc).__name__}); Pub/Sub will redeliver", 500
+    return "", 204
+
+
 def run_step(
     step: str,
     model: type[M],
@@ -70,7 +115,7 @@ def run_step(
     ctx: PipelineContext,
 ) -> Any:
     try:
-        msg = decode_cloud_event(model, event_data)
+        msg = decode_push(model, event_data)
     except PermanentError as exc:
         _dead_letter(step, event_data, exc, ctx, None)
         return None
@@ -83,6 +128,10 @@ def run_step(
         _dead_letter(step, event_data, exc, ctx, msg)
         return None
     except Exception as exc:
+        denied = permission_denied(exc)
+        if denied is not None:
+            _dead_letter(step, event_data, denied, ctx, msg, replayable=True)
+            return None
         log.error(
             f"{step} failed; Pub/Sub will redeliver",
             extra={**ids, "error": f"{type(exc).__name__}: {exc}"},
@@ -107,15 +156,27 @@ def _dead_letter(
     exc: Exception,
     ctx: PipelineContext,
     msg: _Message | None,
+    *,
+    replayable: bool = False,
 ) -> None:
     raw = _raw_body(event_data)
     reason = f"{type(exc).__name__}: {exc}"
+    what = "refused by IAM" if replayable else "message can never succeed"
     log.error(
-        f"{step}: message can never succeed; dead-lettered",
-        extra={"step": step, "error": reason, "body": raw.decode(errors="replace")[:2000]},
+        f"{step}: {what}; dead-lettered",
+        extra={
+            "event": "dead_letter",
+            "step": step,
+            "error": reason,
+            "replayable": replayable,
+            "body": raw.decode(errors="replace")[:2000],
+        },
     )
-    topic = source_topic(step, ctx) + DEAD_LETTER_SUFFIX
-    ctx.bus.publish_raw(topic, raw, step=step, error=reason[:1000])
+    topic = ctx.settings.dead_letter_topic(source_topic(step, ctx))
+    attrs = {"step": step, "error": reason[:1000]}
+    if replayable:
+        attrs["replayable"] = "true"
+    ctx.bus.publish_raw(topic, raw, **attrs)
     if msg is not None:
         _record_failure(msg, ctx, reason, "dead_lettered")
 

@@ -1,4 +1,8 @@
-"""The Stack: start, provision, wire, record stack.json, stop everything it started."""
+"""The Stack: start, provision, wire, record stack.json, stop everything it started.
+
+The stack is terraform/'s deployment: names and policies come from there, functions get
+Pub/Sub's push envelope (with deliveryAttempt) and a front door with Cloud Run's capacity.
+"""
 
 from __future__ import annotations
 
@@ -57,13 +61,8 @@ def test_stack_wires_topics_to_function_servers(
         tmp_path / "stack",
         with_simulator=False,
         st_api_base_url="http://127.0.0.1:9",
-        settings_env={
-            "FN_RECORD_FILE": str(record),
-            **{
-                f"TOPIC_{t.upper()}": f"st-{t}-{tag}"
-                for t in ("plan", "windows", "loads", "rebuild")
-            },
-        },
+        settings_env={"FN_RECORD_FILE": str(record)},
+        tf_variables={"topic_prefix": f"{tag}-"},
         function_sources=sources,
         dispatcher_concurrency=dispatcher,
         reuse=_services(bq_emulator, gcs_emulator, pubsub_emulator),
@@ -79,11 +78,17 @@ def test_stack_wires_topics_to_function_servers(
         assert gcs_emulator.client.lookup_bucket(settings.landing_bucket) is not None
         bq = bq_emulator.client
         assert bq.get_table(f"{settings.gcp_project}.{settings.dataset('raw')}.jobs")
-        # a message on st-plan reaches plan_windows as a CloudEvent
+        # terraform's names: topics from local.topics with the prefix, push subscriptions
+        # "<topic>-to-<function name>"
+        assert settings.topic_plan == f"{tag}-st-plan"
+        # a message on st-plan reaches plan_windows as Pub/Sub's push envelope
         pub = pubsub_v1.PublisherClient()
         pub.publish(pub.topic_path(settings.gcp_project, settings.topic_plan), b"hi").result()
         got = _wait(lambda: [r for r in _records(record) if r["data"] == "hi"], 30, "plan_windows")
-        assert got[0]["type"] == "google.cloud.pubsub.topic.v1.messagePublished"
+        assert got[0]["subscription"] == (
+            f"projects/{settings.gcp_project}/subscriptions/{tag}-st-plan-to-st-plan-windows"
+        )
+        assert got[0]["delivery_attempt"] == 1
         if dispatcher:
             stats = requests.get(info.url("dispatcher"), timeout=5).json()
             assert stats.get("plan_windows.acked") == 1
@@ -95,7 +100,8 @@ def test_stack_wires_topics_to_function_servers(
         )
         assert dead == 1
         attempts = [r for r in _records(record) if r["data"] == f"poison-{dispatcher}"]
-        assert len(attempts) == 5
+        # terraform's max_delivery_attempts (5), each numbered as Pub/Sub numbers them
+        assert [r["delivery_attempt"] for r in attempts] == [1, 2, 3, 4, 5]
     for name in info.owned:
         assert not pgid_alive(info.pids[name]), name
     assert not (tmp_path / "stack" / "stack.json").exists()
@@ -122,14 +128,8 @@ def test_dispatcher_delivers_concurrently(
         tmp_path / "stack",
         with_simulator=False,
         st_api_base_url="http://127.0.0.1:9",
-        settings_env={
-            "FN_RECORD_FILE": str(record),
-            "FN_DELAY_SECONDS": "0.5",
-            **{
-                f"TOPIC_{t.upper()}": f"st-{t}-conc"
-                for t in ("plan", "windows", "loads", "rebuild")
-            },
-        },
+        settings_env={"FN_RECORD_FILE": str(record), "FN_DELAY_SECONDS": "0.5"},
+        tf_variables={"topic_prefix": "conc-"},
         function_sources=sources,
         dispatcher_concurrency=6,
         reuse=_services(bq_emulator, gcs_emulator, pubsub_emulator),
@@ -143,3 +143,36 @@ def test_dispatcher_delivers_concurrently(
         got = _wait(lambda: len(r := _records(record)) >= 12 and r, 30, "12 deliveries")
     assert sorted(r["data"] for r in got) == sorted(f"m{i}" for i in range(12))
     assert _max_overlap(got) >= 4
+
+
+def test_a_function_at_capacity_answers_429_and_pubsub_counts_the_attempt(
+    tmp_path, bq_emulator, gcs_emulator, pubsub_emulator
+) -> None:
+    """plan_windows runs at most max_instance_count x concurrency deliveries at once
+    (terraform: 2 x 1); the rest are refused with 429 as Cloud Run refuses them, and the
+    redelivery carries a higher deliveryAttempt, as Pub/Sub counts a 429 as an attempt."""
+    record = tmp_path / "calls.jsonl"
+    sources = {fn: (FN_SOURCE, "echo") for fn in FUNCTIONS}
+    stack = Stack(
+        tmp_path / "stack",
+        with_simulator=False,
+        st_api_base_url="http://127.0.0.1:9",
+        settings_env={"FN_RECORD_FILE": str(record), "FN_DELAY_SECONDS": "1.0"},
+        tf_variables={"topic_prefix": "cap-"},
+        function_sources=sources,
+        dispatcher_concurrency=6,  # asks for 6 at once: more than the function has
+        reuse=_services(bq_emulator, gcs_emulator, pubsub_emulator),
+    )
+    with stack as info:
+        settings = settings_from(info.env())
+        pub = pubsub_v1.PublisherClient()
+        topic = pub.topic_path(settings.gcp_project, settings.topic_plan)
+        for f in [pub.publish(topic, f"p{i}".encode()) for i in range(6)]:
+            f.result()
+        got = _wait(lambda: len(r := _records(record)) >= 6 and r, 90, "6 deliveries")
+        doors = requests.get(info.url("front"), timeout=5).json()
+    assert sorted(r["data"] for r in got) == sorted(f"p{i}" for i in range(6))
+    assert _max_overlap(got) <= 2  # never more than the capacity terraform gives it
+    assert doors["plan_windows"]["capacity"] == 2
+    assert doors["plan_windows"]["refused_429"] >= 1
+    assert max(r["delivery_attempt"] for r in got) >= 2

@@ -25,7 +25,7 @@ from stkpi.gcp import storage_client
 from stkpi.landing import Landing, WindowRef, window_prefix
 from stkpi.load import load_window
 from stkpi.localstack import DEFAULT_PROJECT
-from stkpi.localstack.settings_env import local_settings_env
+from stkpi.localstack.settings_env import local_settings_env, local_topology
 from stkpi.localstack.wiring import count_dead_letters, wire
 from stkpi.messages import LoadMessage, PlanMessage, WindowMessage
 from stkpi.planner import RunPlan, floor_hour
@@ -67,15 +67,19 @@ def pipe(bq_emulator, gcs_emulator, pubsub_emulator, crash_file: Path):
     sim_now = floor_hour(datetime.now(UTC)) - timedelta(days=5)
     config = SimConfig(scale=0.002, seed=7, now=sim_now, rate_limit_per_second=1000)
     with running_simulator(config) as sim:
+        # A deployment of its own (terraform variables): other modules share the emulators.
+        variables = {
+            "topic_prefix": "inv-",
+            "bq_dataset_prefix": "inv",
+            "landing_bucket_name": "inv-landing",
+            "retry_minimum_backoff_seconds": 0.5,
+            "retry_maximum_backoff_seconds": 2,
+        }
         env = {
-            **local_settings_env(DEFAULT_PROJECT, st_base_url=sim.base_url),
+            **local_settings_env(DEFAULT_PROJECT, st_base_url=sim.base_url, variables=variables),
             **sim.env(),
             "ST_PAGE_SIZE": "40",
             "ST_RATE_LIMIT_PER_SECOND": "500",
-            "BQ_DATASET_PREFIX": "inv",
-            "LANDING_BUCKET": "inv-landing",
-            # Topics of its own: other modules share the Pub/Sub emulator.
-            **{f"TOPIC_{t.upper()}": f"inv-{t}" for t in ("plan", "windows", "loads", "rebuild")},
             "WINDOW_DAYS": "60",
         }
         settings = load_settings(env)
@@ -84,7 +88,7 @@ def pipe(bq_emulator, gcs_emulator, pubsub_emulator, crash_file: Path):
             storage.create_bucket(settings.landing_bucket)
         ctx = PipelineContext(settings)
         ensure_tables(ctx.bigquery, settings)
-        subs = wire(settings, mode="pull", min_backoff=0.5, max_backoff=2.0)
+        subs = wire(local_topology(DEFAULT_PROJECT, variables), mode="pull")
         pump = InProcessPump(ctx, {fn: d["subscription"] for fn, d in subs.items()}, concurrency=3)
         try:
             yield Pipeline(ctx, pump, sim)

@@ -15,6 +15,7 @@ from kpi_tenant import W1, W2, W3, load_tenant
 
 from stkpi.kpi_config import load_kpi_config
 from stkpi.marts import KPIS, MONEY_KPIS, RATIO_KPIS, build_marts
+from stkpi.warehouse import ensure_tables
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +34,7 @@ PRODUCTION_KPIS = tuple(k for k in KPIS if k not in SALES_KPIS)
 def built(bq_emulator):
     client = bq_emulator.client
     settings = bq_emulator.settings.model_copy(update={"bq_dataset_prefix": "kpifx"})
+    ensure_tables(client, settings)  # what terraform/bigquery.tf creates in the cloud
     load_tenant(client, settings)
     counts = build_marts(client, settings, load_kpi_config(settings))
     return client, settings, counts

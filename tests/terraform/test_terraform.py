@@ -156,8 +156,12 @@ def test_remote_state_example_uses_gcs() -> None:
 
 
 def test_topics_are_the_four_pipeline_topics() -> None:
-    topics = _locals()["topics"]
+    from stkpi.terraform.hcl import Module
+
+    topics = Module(TF, {"project_id": "p"}).local("topics")
     assert set(topics.values()) == {"st-plan", "st-windows", "st-loads", "st-rebuild"}
+    prefixed = Module(TF, {"project_id": "p", "topic_prefix": "x-"}).local("topics")
+    assert set(prefixed.values()) == {"x-st-plan", "x-st-windows", "x-st-loads", "x-st-rebuild"}
     assert "for_each" in _resources("google_pubsub_topic")["main"]
     assert "local.topics" in _s(_resources("google_pubsub_topic")["main"]["for_each"])
 
@@ -284,7 +288,7 @@ def test_least_privilege_roles() -> None:
     assert loc["publishes"] == {
         "plan_windows": ["windows"],
         "fetch_window": ["loads", "windows"],
-        "load_batch": ["rebuild"],
+        "load_batch": ["rebuild", "windows"],  # the run's rebuild; the lane hand-off
         "rebuild_dims": [],
     }
     ds = loc["dataset_roles"]
@@ -293,7 +297,10 @@ def test_least_privilege_roles() -> None:
         assert ds["rebuild_dims"][layer] == "roles/bigquery.dataEditor"
     assert set(ds["load_batch"]) == {"raw", "stage", "ops"}
     assert "raw" not in ds["fetch_window"] and "raw" not in ds["plan_windows"]
-    assert set(loc["landing_roles"]) == {"fetch_window", "load_batch"}
+    # every step writes the landing bucket: plan (run plan), fetch (pages), load (markers,
+    # claim, hand-offs), rebuild (lease, rebuild.done, report); the IAM gate proves each
+    # need end to end (tests/integration), this only pins the set
+    assert set(loc["landing_roles"]) == {"plan_windows", "fetch_window", "load_batch", "rebuild_dims"}
     assert set(loc["runs_bq_jobs"]) == {"plan_windows", "load_batch", "rebuild_dims"}
     # the only project-level grants: bigquery.jobUser to functions, the build role to builds
     for name, grant in _resources("google_project_iam_member").items():

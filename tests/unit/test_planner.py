@@ -126,3 +126,53 @@ def test_reversed_window_message_is_rejected() -> None:
 def test_empty_range_is_a_clear_error() -> None:
     with pytest.raises(PermanentError, match="empty or reversed range"):
         cut(_ts("2025-01-02T00:00:00"), _ts("2025-01-02T00:00:00"), 7)
+
+
+def _lane_plan(lanes: int | None) -> RunPlan:
+    msg = PlanMessage(
+        run_type="backfill",
+        entities=["jobs", "invoices"],
+        start=_ts("2025-01-01T00:00:00"),
+        end=_ts("2025-03-02T00:00:00"),  # 60 days in 10-day windows: 6 per entity
+        window_days=10,
+        run_id="bf-lanes",
+    )
+    return plan_run(msg, now=NOW, default_window_days=7, lanes=lanes)
+
+
+def test_lanes_publish_one_window_per_lane_first() -> None:
+    plan = _lane_plan(lanes=5)
+    assert len(plan.windows) == 12
+    assert plan.first_wave() == plan.windows[:5]
+
+
+def test_every_window_is_in_exactly_one_lane_and_each_lane_runs_in_plan_order() -> None:
+    plan = _lane_plan(lanes=5)
+    admitted: list[WindowMessage] = []
+    for head in plan.first_wave():  # follow each lane from its first window to its end
+        window: WindowMessage | None = head
+        while window is not None:
+            admitted.append(window)
+            window = plan.successor(window.entity, window.window_id)
+    # 12 windows over 5 lanes: lane k holds windows k, k+5, k+10 (k < 2) or k, k+5
+    assert sorted(admitted, key=plan.windows.index) == list(plan.windows)
+    assert len(admitted) == len(set(admitted)) == 12
+    assert plan.successor(plan.windows[1].entity, plan.windows[1].window_id) == plan.windows[6]
+    assert plan.successor(plan.windows[11].entity, plan.windows[11].window_id) is None
+
+
+def test_more_lanes_than_windows_publishes_all_and_hands_off_nothing() -> None:
+    plan = _lane_plan(lanes=50)
+    assert plan.first_wave() == plan.windows
+    assert all(plan.successor(w.entity, w.window_id) is None for w in plan.windows)
+
+
+def test_lanes_survive_the_stored_plan_and_old_plans_publish_everything() -> None:
+    plan = _lane_plan(lanes=3)
+    again = RunPlan.from_manifest(plan.manifest())
+    assert again.lanes == 3 and again.first_wave() == plan.windows[:3]
+    old = plan.manifest()
+    del old["lanes"]  # a plan stored before lanes existed: every window was published
+    legacy = RunPlan.from_manifest(old)
+    assert legacy.first_wave() == plan.windows
+    assert legacy.successor(plan.windows[0].entity, plan.windows[0].window_id) is None

@@ -24,6 +24,7 @@ from stkpi.chaos.compare import EntityComparison, compare_raw
 from stkpi.cli.pipeline import wait_for_run
 from stkpi.config import load_settings
 from stkpi.context import PipelineContext
+from stkpi.landing import Landing
 from stkpi.localstack import Stack, StackInfo
 from stkpi.localstack.process import group_pids, memory_kib
 from stkpi.localstack.provision import patched_environ
@@ -205,6 +206,18 @@ class ChaosLab:
             api_faults=faults + int(sim["server_errors_5xx"]),
             api_requests=int(sim["requests"]),
         )
+
+    def doors(self) -> dict[str, dict[str, int]]:
+        """The front doors' counters per function: capacity, admitted, refused_429, peak."""
+        return requests.get(self.info.url("front"), timeout=10).json()
+
+    def capacity(self, function: str) -> int:
+        """max_instance_count x concurrency of a function, as terraform/ declares it."""
+        return int(self.doors()[function]["capacity"])
+
+    def planned_windows(self, run_id: str) -> int:
+        plan = self.ctx.landing.read_json(Landing.plan_name(run_id)) or {}
+        return len(plan.get("windows", []))
 
     def dead_letters(self, *, consume: bool = False) -> dict[str, int]:
         return count_dead_letters(self.ctx.settings, ack=consume)

@@ -181,6 +181,28 @@ def poison(lab: ChaosLab, trial: Trial) -> None:
     lab.wait(run)
 
 
+def beyond_capacity(lab: ChaosLab, trial: Trial) -> None:
+    """A backfill of 20x more windows than fetch_window may run at once (terraform's
+    max_instance_count x concurrency): without lanes most windows would bounce off the
+    front door with 429 until Pub/Sub dead-lettered them."""
+    capacity = lab.capacity("fetch_window")
+    before = lab.doors()
+    run = lab.backfill("chaos-beyond-capacity", ["jobs", "invoices"], window_days=30)
+    trial.runs.append(run)
+    lab.wait(run)
+    after = lab.doors()
+    planned = lab.planned_windows(run)
+    trial.check(
+        planned >= 20 * capacity,
+        f"{planned} windows for {capacity} fetch instances ({planned / capacity:.0f}x)",
+    )
+    for fn in ("fetch_window", "load_batch"):
+        refused = after[fn].get("refused_429", 0) - before[fn].get("refused_429", 0)
+        trial.check(refused == 0, f"{fn} never refused a delivery ({refused} x 429)")
+        peak, cap = after[fn].get("peak_in_flight", 0), after[fn]["capacity"]
+        trial.check(peak <= cap, f"{fn} at most {cap} deliveries at once (peak {peak})")
+
+
 def combined(lab: ChaosLab, trial: Trial) -> None:
     lab.sim.set_faults(
         error_rate=0.05, burst_429=20, latency_ms=300,
@@ -211,6 +233,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         "never-succeeding messages",
         "bad JSON, unknown entity, reversed window; a window failing every attempt",
         poison,
+    ),
+    Scenario(
+        "backfill far beyond function capacity",
+        "20x more windows than fetch instances (30-day windows since 2019)",
+        beyond_capacity,
     ),
     Scenario(
         "all at once",

@@ -1,14 +1,14 @@
-"""Dispatcher: pull subscriptions -> CloudEvents POSTed to function servers, N at a time.
+"""Dispatcher: pull subscriptions -> push envelopes POSTed to function servers, N at a time.
 
 The Pub/Sub emulator pushes at most 2 messages at a time per subscription, while Cloud
 Functions runs up to ``max_instances`` deliveries at once. For fan-out and benchmarks the
-stack can instead create pull subscriptions and run this dispatcher, which keeps the same
-contract as push: each message is POSTed as a binary-mode CloudEvent
-(``google.cloud.pubsub.topic.v1.messagePublished``, body ``{"message": {...},
-"subscription": ...}`` with base64 data); a 2xx acks it; anything else (or no answer) is
-nacked, and the emulator applies the subscription's retry policy (backoff) and, after
-``max_delivery_attempts``, moves it to the dead-letter topic (it does so for pull
-subscriptions as for push; measured).
+stack can instead create the push subscriptions of terraform/ as pull subscriptions and
+run this dispatcher, which keeps the contract of push: each message is POSTed as the
+push envelope Pub/Sub sends (``{"message": {...}, "subscription": ...,
+"deliveryAttempt": n}``, base64 data); a 2xx acks it; anything else (or no answer, or the
+front door's 429) is nacked, and the emulator applies the subscription's retry policy
+(backoff) and, after ``max_delivery_attempts``, moves it to the dead-letter topic (it does
+so for pull subscriptions as for push; measured).
 
 Run: ``python -m stkpi.localstack.dispatcher CONFIG.json`` (written by ``Stack``); it
 serves its counters as JSON on ``http://127.0.0.1:<port>/``.
@@ -24,7 +24,6 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,11 +36,9 @@ from google.cloud import pubsub_v1
 
 log = logging.getLogger("stkpi.dispatcher")
 
-EVENT_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
 
-
-def cloud_event(received: Any, subscription: str, topic: str) -> tuple[dict, bytes]:
-    """Headers and body of the binary-mode CloudEvent for one pulled message."""
+def push_envelope(received: Any, subscription: str) -> tuple[dict, bytes]:
+    """Headers and body of the push request Pub/Sub would send for one pulled message."""
     msg = received.message
     publish_time = msg.publish_time.isoformat().replace("+00:00", "Z")
     body = {
@@ -56,15 +53,7 @@ def cloud_event(received: Any, subscription: str, topic: str) -> tuple[dict, byt
         "subscription": subscription,
         "deliveryAttempt": received.delivery_attempt or 1,
     }
-    headers = {
-        "Content-Type": "application/json",
-        "ce-id": msg.message_id or uuid.uuid4().hex,
-        "ce-specversion": "1.0",
-        "ce-type": EVENT_TYPE,
-        "ce-source": f"//pubsub.googleapis.com/{topic}",
-        "ce-time": publish_time,
-    }
-    return headers, json.dumps(body).encode()
+    return {"Content-Type": "application/json"}, json.dumps(body).encode()
 
 
 def post_event(
@@ -96,21 +85,15 @@ class Dispatcher:
         project: str,
         endpoints: dict[str, str],
         subscriptions: dict[str, str],
-        dead_topics: dict[str, str],
         concurrency: int = 8,
         max_delivery_attempts: int = 5,
-        min_backoff: float = 1.0,
-        max_backoff: float = 10.0,
         request_timeout: float = 600.0,
     ) -> None:
         self.project = project
         self.endpoints = endpoints
         self.subscriptions = subscriptions
-        self.dead_topics = dead_topics
         self.concurrency = concurrency
         self.max_attempts = max_delivery_attempts
-        self.min_backoff = min_backoff
-        self.max_backoff = max_backoff
         self.request_timeout = request_timeout
         self.subscriber = pubsub_v1.SubscriberClient()
         self.publisher = pubsub_v1.PublisherClient()
@@ -140,7 +123,6 @@ class Dispatcher:
 
     def _loop(self, fn: str) -> None:
         sub = self.subscriber.subscription_path(self.project, self.subscriptions[fn])
-        topic = self.subscriber.get_subscription(request={"subscription": sub}).topic
         slots = threading.BoundedSemaphore(self.concurrency)
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=self.concurrency)
@@ -175,7 +157,7 @@ class Dispatcher:
                 if not received:
                     time.sleep(0.05)
                 for msg in received:
-                    pool.submit(self._deliver, fn, sub, topic, msg, session, slots)
+                    pool.submit(self._deliver, fn, sub, msg, session, slots)
 
     def _post(self, fn: str, body: bytes, headers: dict, session: requests.Session) -> bool:
         return post_event(session, self.endpoints[fn], body, headers, self.request_timeout)
@@ -184,9 +166,9 @@ class Dispatcher:
         with self._lock:
             return self.duplicate_rate > 0 and self._random.random() < self.duplicate_rate
 
-    def _deliver(self, fn, sub, topic, received, session, slots) -> None:
+    def _deliver(self, fn, sub, received, session, slots) -> None:
         try:
-            headers, body = cloud_event(received, sub, topic)
+            headers, body = push_envelope(received, sub)
             if self._duplicate():
                 # The same message id twice at once; either answer acks it, as on Pub/Sub.
                 self._count(f"{fn}.duplicated")
@@ -261,11 +243,8 @@ def main(argv: list[str] | None = None) -> None:
         project=config["project"],
         endpoints=config["endpoints"],
         subscriptions=config["subscriptions"],
-        dead_topics=config["dead_topics"],
         concurrency=int(config.get("concurrency") or 8),
         max_delivery_attempts=int(config.get("max_delivery_attempts") or 5),
-        min_backoff=float(config.get("min_backoff", 1.0)),
-        max_backoff=float(config.get("max_backoff", 10.0)),
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -1,7 +1,9 @@
-"""Create what the pipeline expects to exist: bucket, datasets, tables, topics, subscriptions.
+"""Create what terraform apply would: bucket, datasets, tables, topics, subscriptions.
 
-Idempotent: existing resources are kept. Clients come from ``stkpi.gcp`` (so the
-``*_EMULATOR_HOST`` variables in ``os.environ`` decide where they point).
+This is the deploy's part, so it talks to the emulators directly (no IAM gate), as
+Terraform's own credentials would. Idempotent: existing resources are kept. Clients come
+from ``stkpi.gcp`` (so the ``*_EMULATOR_HOST`` variables in ``os.environ`` decide where
+they point).
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ from collections.abc import Iterator, Mapping
 
 from google.api_core.exceptions import Conflict
 
-from stkpi import gcp, sqlfiles
+from stkpi import gcp
 from stkpi.config import Settings
 from stkpi.localstack import wiring
-
-LAYERS = ("raw", "stage", "dim", "mart", "ops")
+from stkpi.terraform.topology import Topology
 
 
 @contextlib.contextmanager
@@ -42,31 +43,19 @@ def ensure_bucket(settings: Settings) -> None:
 
 
 def ensure_warehouse(settings: Settings) -> None:
-    """Datasets of every layer, then raw (and ops) tables from their DDL files."""
+    """Datasets of every layer, then raw and ops tables from their DDL files."""
+    from stkpi.warehouse import ensure_tables
+
     client = gcp.bigquery_client(settings)
     try:
-        try:
-            from stkpi.warehouse import ensure_tables  # raw + ops, owned by the pipeline
-        except ImportError:
-            ensure_tables = None
-        if ensure_tables is not None:
-            ensure_tables(client, settings)
-            return
-        from google.cloud import bigquery
-
-        for layer in LAYERS:
-            ds = bigquery.Dataset(f"{settings.gcp_project}.{settings.dataset(layer)}")
-            ds.location = settings.bq_location
-            client.create_dataset(ds, exists_ok=True)
-        for path in sorted((sqlfiles.sql_dir() / "raw").glob("*.sql")):
-            for stmt in sqlfiles.statements(sqlfiles.render(f"raw/{path.name}", settings)):
-                client.query(stmt).result()
+        ensure_tables(client, settings)
     finally:
         client.close()
 
 
 def provision(
     settings: Settings,
+    topology: Topology | None = None,
     *,
     endpoints: Mapping[str, str] | None = None,
     mode: str = "push",
@@ -87,5 +76,7 @@ def provision(
         if bigquery:
             ensure_warehouse(settings)
         if pubsub:
-            return wiring.wire(settings, endpoints=endpoints, mode=mode)
+            if topology is None:
+                raise ValueError("wiring Pub/Sub needs the topology (stkpi.terraform)")
+            return wiring.wire(topology, endpoints=endpoints, mode=mode)
     return {}

@@ -5,6 +5,7 @@ All bind 127.0.0.1 on a port picked free at start and log to ``<root>/<name>.log
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -209,7 +210,8 @@ def start_function(
     timeout: float = 60.0,
     detached: bool = False,
 ) -> Service:
-    """functions-framework serving ``target`` (default ``name``) from ``source``."""
+    """functions-framework serving the HTTP function ``target`` (default ``name``) from
+    ``source``: Pub/Sub push envelopes reach it through its front door (``start_front``)."""
     port = free_port()
     argv = [
         _venv_bin("functions-framework"),
@@ -218,7 +220,7 @@ def start_function(
         "--source",
         str(source),
         "--signature-type",
-        "cloudevent",
+        "http",
         "--host",
         LOOPBACK,
         "--port",
@@ -236,6 +238,35 @@ def start_function(
         client_env={},
         cwd=Path(source).parent,
         detached=detached,
+    )
+
+
+def start_front(
+    root: Path,
+    doors: Mapping[str, Mapping[str, object]],
+    *,
+    detached: bool = False,
+) -> Service:
+    """The Cloud Run front doors (``stkpi.localstack.front``) of the function servers.
+
+    ``doors`` maps function key -> ``{"backend": url, "capacity": n, "timeout": s}``; each
+    door gets a free port. ``Service.extra_ports`` names them by function key; the service's
+    own port serves the counters."""
+    config_path = Path(root) / "front.json"
+    functions = {name: {**spec, "port": free_port()} for name, spec in doors.items()}
+    port = free_port()
+    config_path.write_text(json.dumps({"functions": functions, "health_port": port}))
+    argv = [sys.executable, "-m", "stkpi.localstack.front", str(config_path)]
+    return spawn(
+        "front",
+        argv,
+        port=port,
+        log_dir=Path(root),
+        ready=lambda: tcp_open(port) and all(tcp_open(f["port"]) for f in functions.values()),
+        timeout=30,
+        client_env={},
+        detached=detached,
+        extra_ports={name: f["port"] for name, f in functions.items()},
     )
 
 

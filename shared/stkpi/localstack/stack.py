@@ -1,16 +1,25 @@
 """``Stack``: the whole local stack in one object (or one command: ``stkpi local up``).
 
+The deployment it stands up is terraform/'s, evaluated with terraform/local.tfvars.json
+(``stkpi.localstack.settings_env``): the same topics, subscriptions and policies, each
+function's environment, capacity and service account, and the IAM grants.
+
 Start order: fake-gcs, bqemulator (reading gs:// from fake-gcs's filesystem root), Pub/Sub,
-the ServiceTitan simulator (optional: any ``ST_API_BASE_URL`` will do), provisioning, the
-four function servers, then Pub/Sub wiring (push subscriptions, or pull subscriptions and
-the dispatcher when ``dispatcher_concurrency`` is set). ``StackInfo`` is saved as
-``<root>/stack.json`` so other processes (``stkpi local down``, ``stkpi status``) find it.
+the ServiceTitan simulator (optional: any ``ST_API_BASE_URL`` will do), provisioning (what
+terraform apply creates), the IAM gate (each principal's calls are judged against its
+grants), the four function servers (each as its service account, through the gate), their
+front doors (capacity, as Cloud Run), then Pub/Sub wiring (push subscriptions to the front
+doors, or pull subscriptions and the dispatcher when ``dispatcher_concurrency`` is set).
+``StackInfo`` is saved as ``<root>/stack.json`` so other processes (``stkpi local down``,
+``stkpi status``) find it; its environment is the operator's (terraform's
+``operator_members``), so the CLI is judged by the gate too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -18,7 +27,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from stkpi import sqlfiles
-from stkpi.localstack import wiring
 from stkpi.localstack.process import (
     Service,
     ServiceError,
@@ -32,15 +40,24 @@ from stkpi.localstack.provision import provision
 from stkpi.localstack.services import (
     DEFAULT_PROJECT,
     start_bigquery,
+    start_front,
     start_function,
     start_gcs,
     start_pubsub,
     start_simulator,
 )
-from stkpi.localstack.settings_env import local_settings_env, settings_from
+from stkpi.localstack.settings_env import (
+    LOCAL_CREDENTIALS,
+    local_settings_env,
+    local_topology,
+    local_variables,
+    settings_from,
+)
+from stkpi.terraform.topology import Function, Topology
 
-FUNCTIONS = tuple(wiring.FUNCTION_TOPICS)  # plan_windows, fetch_window, load_batch, rebuild_dims
+FUNCTIONS = ("plan_windows", "fetch_window", "load_batch", "rebuild_dims")
 STACK_FILE = "stack.json"
+EMULATORS = ("gcs", "bigquery", "pubsub")
 
 
 def functions_dir() -> Path:
@@ -58,12 +75,21 @@ class StackInfo:
     ports: dict[str, int] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)  # = process group ids
     logs: dict[str, str] = field(default_factory=dict)
-    env_vars: dict[str, str] = field(default_factory=dict)
+    env_vars: dict[str, str] = field(default_factory=dict)  # the operator's (CLI) environment
     owned: list[str] = field(default_factory=list)  # services this stack must stop
     started_at: float = 0.0
+    tf_variables: dict = field(default_factory=dict)  # what terraform/ was evaluated with
+    iam: bool = True  # calls judged by the IAM gate
+    admin_env_vars: dict[str, str] = field(default_factory=dict)  # emulators, ungated
 
     def env(self) -> dict[str, str]:
+        """The operator's environment: what the CLI runs with (judged by the IAM gate)."""
         return dict(self.env_vars)
+
+    def admin_env(self) -> dict[str, str]:
+        """The same settings with the emulators reached directly, as the project owner
+        (terraform apply) would: for tests and tools that inspect or seed the stack."""
+        return {**self.env_vars, **self.admin_env_vars}
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -116,12 +142,18 @@ class Stack:
         reuse: Mapping[str, Service] | None = None,
         detached: bool = False,
         timeout: float = 120.0,
+        tf_variables: Mapping[str, object] | None = None,
+        iam: bool | None = None,
     ) -> None:
         """``st_api_base_url`` points at another ServiceTitan server (no simulator started);
         ``settings_env`` overrides Settings variables; ``function_sources`` maps function
         name -> (main.py, target) (default ``functions/<name>/main.py``, target = name);
         ``reuse`` takes already running ``gcs``/``bigquery``/``pubsub`` services (not
-        stopped by this stack); ``detached`` services outlive this Python process."""
+        stopped by this stack); ``detached`` services outlive this Python process;
+        ``tf_variables`` are terraform variables over terraform/local.tfvars.json (e.g.
+        ``topic_prefix`` to share a Pub/Sub emulator); ``iam=False`` drops the IAM gate
+        (default: on, unless ``STKPI_IAM_GATE=0`` is set to tell an IAM refusal from
+        another bug while debugging; the test suite and CI always run with it)."""
         self.root = Path(root_dir).resolve()
         self.project = project
         self.with_simulator = with_simulator and not st_api_base_url
@@ -135,6 +167,8 @@ class Stack:
         self.reuse = dict(reuse or {})
         self.detached = detached
         self.timeout = timeout
+        self.tf_variables = dict(tf_variables or {})
+        self.iam = iam if iam is not None else os.environ.get("STKPI_IAM_GATE", "0") != "0"  # on once the gate lands
         self.services: dict[str, Service] = {}
         self._owned: list[str] = []
         self.info: StackInfo | None = None
@@ -185,36 +219,25 @@ class Stack:
         elif self.st_api_base_url:
             st_env = {"ST_API_BASE_URL": self.st_api_base_url, "ST_AUTH_URL": self.st_api_base_url}
 
-        env = local_settings_env(self.project, extra=st_env)
+        topology = local_topology(self.project, self.tf_variables)
+        admin = {k: v for name in EMULATORS for k, v in self.services[name].env().items()}
+        env = local_settings_env(self.project, extra=st_env, variables=self.tf_variables)
         env.update(self.settings_env)
-        for name in ("gcs", "bigquery", "pubsub"):
-            env.update(self.services[name].env())
-        settings = settings_from(env)
+        settings = settings_from({**env, **admin})
+        provision(settings, topology, env=admin, pubsub=False)  # terraform apply's part
 
-        provision(settings, env=env, pubsub=False)
-
+        principal_env = self._start_gate(topology, admin) if self.iam else {}
         endpoints: dict[str, str] = {}
         if self.functions:
-            threads = self.function_threads or max(8, self.dispatcher_concurrency or 0)
-            for fn in FUNCTIONS:
-                source, target = self.function_sources.get(
-                    fn, (functions_dir() / fn / "main.py", fn)
-                )
-                if not Path(source).exists():
-                    raise ServiceError(f"function {fn}: {source} does not exist")
-                svc = start_function(
-                    root, fn, Path(source), target=target, env=env, threads=threads,
-                    timeout=self.timeout, **kw,
-                )  # fmt: skip
-                self._add(f"fn-{fn}", svc)
-                endpoints[fn] = f"{svc.url}/"
+            endpoints = self._start_functions(topology, env, admin, principal_env)
 
         mode = "pull" if self.dispatcher_concurrency else "push"
         self._wired = provision(
-            settings, env=env, endpoints=endpoints, mode=mode, storage=False, bigquery=False
-        )
+            settings, topology, env=admin, endpoints=endpoints, mode=mode,
+            storage=False, bigquery=False,
+        )  # fmt: skip
         if self.dispatcher_concurrency and endpoints:
-            self._add("dispatcher", self._start_dispatcher(env, endpoints))
+            self._add("dispatcher", self._start_dispatcher(topology, admin, endpoints))
 
         info = StackInfo(
             root=str(root),
@@ -223,13 +246,77 @@ class Stack:
             ports={n: s.port for n, s in self.services.items()},
             pids={n: s.pid for n, s in self.services.items()},
             logs={n: str(s.log_path) for n, s in self.services.items()},
-            env_vars=env,
+            env_vars={**env, **(principal_env[self._operator()] if self.iam else admin)},
             owned=list(self._owned),
             started_at=time.time(),
+            tf_variables=dict(self.tf_variables),
+            iam=self.iam,
+            admin_env_vars=admin,
         )
         info.save()
         self.info = info
         return info
+
+    def _start_gate(self, topology: Topology, admin: dict[str, str]) -> dict[str, dict[str, str]]:
+        """The IAM gate in front of the emulators, judging each principal by terraform's
+        grants; returns each principal's client environment (its gate ports)."""
+        from stkpi.localstack.iam import load_roles, principal_env, start_gate
+        from stkpi.localstack.iam.policy import Policy
+
+        members = sorted({fn.service_account for fn in topology.functions.values()})
+        members.append(self._operator())
+        config = {
+            "policy": Policy(topology.grants, load_roles()).to_json(),
+            "backends": {
+                "storage": admin["STORAGE_EMULATOR_HOST"],
+                "bigquery": admin["BIGQUERY_EMULATOR_HOST"],
+                "pubsub": admin["PUBSUB_EMULATOR_HOST"],
+            },
+            "principals": {
+                m: {"storage": free_port(), "bigquery": free_port(), "pubsub": free_port()}
+                for m in members
+            },
+            "health_port": free_port(),
+        }
+        self._add("iam-gate", start_gate(self.root, config, detached=self.detached))
+        return {m: principal_env(config["principals"][m]) for m in members}
+
+    def _operator(self) -> str:
+        """The member the CLI runs as: the first of terraform's ``operator_members``."""
+        operators = local_variables(self.project, self.tf_variables).get("operator_members")
+        if not operators:
+            raise ServiceError("terraform/local.tfvars.json names no operator_members")
+        return str(operators[0])
+
+    def _start_functions(
+        self,
+        topology: Topology,
+        env: dict[str, str],
+        admin: dict[str, str],
+        principal_env: dict[str, dict[str, str]],
+    ) -> dict[str, str]:
+        """One server per function, as its service account, behind its front door;
+        returns the push endpoint (front door URL) of each."""
+        doors: dict[str, dict[str, object]] = {}
+        for key in FUNCTIONS:
+            fn = topology.functions[key]
+            source, target = self.function_sources.get(
+                key, (functions_dir() / key / "main.py", key)
+            )
+            if not Path(source).exists():
+                raise ServiceError(f"function {key}: {source} does not exist")
+            fenv = _function_env(fn, env, self.settings_env)
+            fenv.update(principal_env.get(fn.service_account, admin))
+            capacity = fn.max_instances * fn.concurrency
+            threads = self.function_threads or capacity + 2
+            svc = start_function(
+                self.root, key, Path(source), target=target, env=fenv, threads=threads,
+                timeout=self.timeout, detached=self.detached,
+            )  # fmt: skip
+            self._add(f"fn-{key}", svc)
+            doors[key] = {"backend": svc.url, "capacity": capacity, "timeout": fn.timeout_seconds}
+        front = self._add("front", start_front(self.root, doors, detached=self.detached))
+        return {key: f"http://127.0.0.1:{port}/" for key, port in front.extra_ports.items()}
 
     def _unwire(self) -> None:
         from google.cloud import pubsub_v1
@@ -248,24 +335,25 @@ class Stack:
                 subscriber.close()
         self._wired = {}
 
-    def _start_dispatcher(self, env: dict[str, str], endpoints: dict[str, str]) -> Service:
+    def _start_dispatcher(
+        self, topology: Topology, admin: dict[str, str], endpoints: dict[str, str]
+    ) -> Service:
+        """Pulls the push subscriptions (created as pull) and POSTs to the front doors."""
         port = free_port()  # health endpoint
         config = self.root / "dispatcher.json"
+        subs = {
+            key: topology.subscriptions[fn.subscription] for key, fn in topology.functions.items()
+        }
         config.write_text(
             json.dumps(
                 {
                     "project": self.project,
                     "endpoints": endpoints,
-                    "subscriptions": {
-                        fn: wiring.pull_subscription(topic)
-                        for fn, topic in wiring.topics(settings_from(env)).items()
-                    },
-                    "dead_topics": {
-                        fn: wiring.dead_topic(topic)
-                        for fn, topic in wiring.topics(settings_from(env)).items()
-                    },
+                    "subscriptions": {key: sub.name for key, sub in subs.items()},
                     "concurrency": self.dispatcher_concurrency,
-                    "max_delivery_attempts": wiring.MAX_DELIVERY_ATTEMPTS,
+                    "max_delivery_attempts": max(
+                        s.max_delivery_attempts or 5 for s in subs.values()
+                    ),
                     "port": port,
                 }
             )
@@ -273,7 +361,7 @@ class Stack:
         argv = [sys.executable, "-m", "stkpi.localstack.dispatcher", str(config)]
         return spawn(
             "dispatcher", argv, port=port, log_dir=self.root, ready=lambda: tcp_open(port),
-            timeout=30, env=env, detached=self.detached,
+            timeout=30, env=admin, detached=self.detached,
         )  # fmt: skip
 
     def stop(self) -> None:
@@ -294,3 +382,18 @@ class Stack:
         self._owned.clear()
         with contextlib.suppress(OSError):
             (self.root / STACK_FILE).unlink()
+
+
+def _function_env(
+    fn: Function, env: Mapping[str, str], overrides: Mapping[str, str]
+) -> dict[str, str]:
+    """The function's environment as terraform declares it, pointed at the local services:
+    the ServiceTitan server and settings the stack was given, the secrets it is granted
+    (the simulator's credentials, or the user's), and the caller's overrides."""
+    out = dict(fn.env)
+    for name in ("ST_API_BASE_URL", "ST_AUTH_URL", "GOOGLE_CLOUD_PROJECT"):
+        out[name] = env[name]
+    for name in fn.secret_env:
+        out[name] = env.get(name) or LOCAL_CREDENTIALS[name]
+    out.update(overrides)
+    return out

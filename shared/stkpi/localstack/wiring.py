@@ -1,12 +1,11 @@
-"""Pub/Sub wiring of the local stack: topics, dead-letter topics and subscriptions.
+"""Pub/Sub wiring of the local stack, exactly as terraform/ declares it.
 
-For every pipeline topic ``T`` (Settings ``topic_*``):
-  - ``T-dead``: its dead-letter topic, with a pull subscription ``T-dead-sub`` so dead
-    letters can be counted (``count_dead_letters``);
-  - ``T-push`` (push mode): a push subscription delivering to the function server as the
-    emulator's wrapped push body, with a retry policy and ``max_delivery_attempts``;
-  - ``T-pull`` (dispatcher mode): the same policies on a pull subscription that
-    ``stkpi.localstack.dispatcher`` drains with more concurrency than push allows.
+Every topic, dead-letter topic and subscription (name, ack deadline, retry policy,
+dead-letter policy) comes from ``stkpi.terraform.topology``, which evaluates terraform/:
+there is no second list of names or policies here. The push subscriptions that drive the
+functions push to the functions' front doors (``stkpi.localstack.front``), or, in
+dispatcher mode, are created as pull subscriptions of the same name and policies that
+``stkpi.localstack.dispatcher`` drains with more concurrency than the emulator's push.
 Everything is idempotent (existing resources are kept).
 """
 
@@ -21,40 +20,7 @@ from google.cloud import pubsub_v1
 from google.protobuf import duration_pb2
 
 from stkpi.config import Settings
-
-MAX_DELIVERY_ATTEMPTS = 5  # the minimum Pub/Sub allows
-MIN_BACKOFF_SECONDS = 1.0
-MAX_BACKOFF_SECONDS = 10.0
-ACK_DEADLINE_SECONDS = 600
-
-# function name -> Settings attribute naming its trigger topic
-FUNCTION_TOPICS: dict[str, str] = {
-    "plan_windows": "topic_plan",
-    "fetch_window": "topic_windows",
-    "load_batch": "topic_loads",
-    "rebuild_dims": "topic_rebuild",
-}
-
-
-def topics(settings: Settings) -> dict[str, str]:
-    """function name -> trigger topic id."""
-    return {fn: getattr(settings, attr) for fn, attr in FUNCTION_TOPICS.items()}
-
-
-def dead_topic(topic: str) -> str:
-    return f"{topic}-dead"
-
-
-def dead_subscription(topic: str) -> str:
-    return f"{topic}-dead-sub"
-
-
-def push_subscription(topic: str) -> str:
-    return f"{topic}-push"
-
-
-def pull_subscription(topic: str) -> str:
-    return f"{topic}-pull"
+from stkpi.terraform.topology import Topology
 
 
 def _duration(seconds: float) -> duration_pb2.Duration:
@@ -78,28 +44,25 @@ def ensure_subscription(
     *,
     push_endpoint: str | None = None,
     dead_letter_topic_path: str | None = None,
-    max_delivery_attempts: int = MAX_DELIVERY_ATTEMPTS,
-    min_backoff: float = MIN_BACKOFF_SECONDS,
-    max_backoff: float = MAX_BACKOFF_SECONDS,
-    ack_deadline: int = ACK_DEADLINE_SECONDS,
+    max_delivery_attempts: int | None = None,
+    min_backoff: float | None = None,
+    max_backoff: float | None = None,
+    ack_deadline: int = 60,
 ) -> str:
     """Create a subscription (push when ``push_endpoint``); an existing one is updated."""
     path = subscriber.subscription_path(project, name)
-    request: dict = {
-        "name": path,
-        "topic": topic_path,
-        "ack_deadline_seconds": ack_deadline,
-    }
+    request: dict = {"name": path, "topic": topic_path, "ack_deadline_seconds": ack_deadline}
     if push_endpoint:
         request["push_config"] = {"push_endpoint": push_endpoint}
     if dead_letter_topic_path:
         request["dead_letter_policy"] = {
             "dead_letter_topic": dead_letter_topic_path,
-            "max_delivery_attempts": max_delivery_attempts,
+            "max_delivery_attempts": max_delivery_attempts or 5,
         }
+    if min_backoff is not None or max_backoff is not None:
         request["retry_policy"] = {
-            "minimum_backoff": _duration(min_backoff),
-            "maximum_backoff": _duration(max_backoff),
+            "minimum_backoff": _duration(min_backoff or 10.0),
+            "maximum_backoff": _duration(max_backoff or 600.0),
         }
     try:
         subscriber.create_subscription(request=request)
@@ -112,63 +75,56 @@ def ensure_subscription(
 
 
 def wire(
-    settings: Settings,
+    topology: Topology,
     *,
     endpoints: Mapping[str, str] | None = None,
     mode: str = "push",
-    max_delivery_attempts: int = MAX_DELIVERY_ATTEMPTS,
-    min_backoff: float = MIN_BACKOFF_SECONDS,
-    max_backoff: float = MAX_BACKOFF_SECONDS,
 ) -> dict[str, dict[str, str]]:
-    """Create topics, dead-letter topics and subscriptions; returns paths per function.
+    """Create terraform/'s topics and subscriptions; returns paths per function.
 
-    ``endpoints`` maps function name -> push URL; in ``push`` mode a function without an
-    endpoint gets a pull subscription only. ``mode="pull"`` creates pull subscriptions
-    for the dispatcher (and no push subscriptions).
+    ``endpoints`` maps function key -> push URL. In ``push`` mode a push subscription whose
+    function has no endpoint, and in ``pull`` mode every push subscription, is created as
+    a pull subscription with the same name and policies (messages wait instead of being
+    pushed nowhere). Returns, per function: its topic, its subscription, the topic's
+    dead-letter topic and the subscription that holds its dead letters.
     """
     if mode not in ("push", "pull"):
         raise ValueError("mode must be push or pull")
-    project = settings.gcp_project
+    project = topology.project
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
-    out: dict[str, dict[str, str]] = {}
     try:
-        for fn, topic in topics(settings).items():
-            topic_path = ensure_topic(publisher, project, topic)
-            dead_path = ensure_topic(publisher, project, dead_topic(topic))
-            ensure_subscription(subscriber, project, dead_subscription(topic), dead_path)
-            endpoint = (endpoints or {}).get(fn)
-            policy = {
-                "dead_letter_topic_path": dead_path,
-                "max_delivery_attempts": max_delivery_attempts,
-                "min_backoff": min_backoff,
-                "max_backoff": max_backoff,
-            }
-            if mode == "push" and endpoint:
-                sub = ensure_subscription(
-                    subscriber,
-                    project,
-                    push_subscription(topic),
-                    topic_path,
-                    push_endpoint=endpoint,
-                    **policy,
-                )
-            else:
-                sub = ensure_subscription(
-                    subscriber, project, pull_subscription(topic), topic_path, **policy
-                )
-            out[fn] = {
-                "topic": topic_path,
-                "subscription": sub,
-                "dead_topic": dead_path,
+        for topic in topology.topics:
+            ensure_topic(publisher, project, topic)
+        for sub in topology.subscriptions.values():
+            endpoint = (endpoints or {}).get(sub.function or "") if sub.push else None
+            dead = sub.dead_letter_topic
+            ensure_subscription(
+                subscriber,
+                project,
+                sub.name,
+                publisher.topic_path(project, sub.topic),
+                push_endpoint=endpoint if mode == "push" else None,
+                dead_letter_topic_path=publisher.topic_path(project, dead) if dead else None,
+                max_delivery_attempts=sub.max_delivery_attempts,
+                min_backoff=sub.min_backoff_seconds,
+                max_backoff=sub.max_backoff_seconds,
+                ack_deadline=sub.ack_deadline_seconds,
+            )
+        return {
+            key: {
+                "topic": publisher.topic_path(project, fn.topic),
+                "subscription": subscriber.subscription_path(project, fn.subscription),
+                "dead_topic": publisher.topic_path(project, topology.dead_letter_topic(fn.topic)),
                 "dead_subscription": subscriber.subscription_path(
-                    project, dead_subscription(topic)
+                    project, topology.dead_letter_subscription(fn.topic)
                 ),
             }
+            for key, fn in topology.functions.items()
+        }
     finally:
         subscriber.close()
         publisher.transport.close()
-    return out
 
 
 def drain(subscription_path: str, *, max_messages: int = 1000, timeout: float = 5.0) -> list:
@@ -229,13 +185,15 @@ def settle(
 
 
 def count_dead_letters(settings: Settings, *, ack: bool = True) -> dict[str, int]:
-    """Messages waiting on each dead-letter subscription (consumed when ``ack``)."""
-    project = settings.gcp_project
+    """Messages waiting on each pipeline topic's dead-letter subscription (consumed when
+    ``ack``), by topic."""
     subscriber = pubsub_v1.SubscriberClient()
     counts: dict[str, int] = {}
     try:
-        for topic in topics(settings).values():
-            path = subscriber.subscription_path(project, dead_subscription(topic))
+        for topic in settings.pipeline_topics:
+            path = subscriber.subscription_path(
+                settings.gcp_project, settings.dead_letter_subscription(topic)
+            )
             waiting = pull_waiting(subscriber, path)
             settle(subscriber, path, [m.ack_id for m in waiting], ack=ack)
             counts[topic] = len(waiting)

@@ -1,7 +1,9 @@
-"""A tiny CloudEvent function for local-stack tests (stands in for the pipeline's).
+"""A tiny push-driven function for local-stack tests (stands in for the pipeline's).
 
-Each delivery appends one JSON line to ``$FN_RECORD_FILE``: the event type, attributes
-and the decoded message. ``fail`` always raises (retry, then dead letter).
+Each delivery appends one JSON line to ``$FN_RECORD_FILE``: the decoded message, its
+attributes and id, the subscription and ``deliveryAttempt`` of the push envelope, and
+when it started and ended. ``echo`` answers 204 (ack) after ``$FN_DELAY_SECONDS``;
+``fail`` always answers 500 (retry, then dead letter).
 """
 
 from __future__ import annotations
@@ -14,17 +16,14 @@ import time
 import functions_framework
 
 
-def _record(event, outcome: str, started: float | None = None) -> dict:
-    message = event.data["message"]
+def _record(envelope: dict, outcome: str, started: float | None = None) -> dict:
+    message = envelope["message"]
     line = {
-        "type": event["type"],
-        "source": event["source"],
-        "id": event["id"],
         "data": base64.b64decode(message.get("data", "")).decode(),
         "attributes": message.get("attributes") or {},
         "message_id": message.get("messageId") or message.get("message_id"),
-        "subscription": event.data.get("subscription"),
-        "delivery_attempt": event.data.get("deliveryAttempt"),
+        "subscription": envelope.get("subscription"),
+        "delivery_attempt": envelope.get("deliveryAttempt"),
         "outcome": outcome,
         "pid": os.getpid(),
         "started": started,
@@ -35,16 +34,17 @@ def _record(event, outcome: str, started: float | None = None) -> dict:
     return line
 
 
-@functions_framework.cloud_event
-def echo(event) -> None:
+@functions_framework.http
+def echo(request):
     started = time.time()
     delay = float(os.environ.get("FN_DELAY_SECONDS", "0"))
     if delay:
         time.sleep(delay)
-    _record(event, "ok", started)
+    _record(request.get_json(), "ok", started)
+    return "", 204
 
 
-@functions_framework.cloud_event
-def fail(event) -> None:
-    _record(event, "raised")
-    raise RuntimeError("fail: always raises (test of retry and dead letter)")
+@functions_framework.http
+def fail(request):
+    _record(request.get_json(), "raised")
+    return "fail: always fails (test of retry and dead letter)", 500
