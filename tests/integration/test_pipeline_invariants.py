@@ -45,6 +45,7 @@ CRASH_POINTS = (
     "load.after_load_job",
     "load.after_merge",
     "load.after_marker",
+    "load.before_handoff_publish",  # a lane's hand-off claimed but not yet published
     "load.after_claim",
     "rebuild.after_models",
 )

@@ -24,6 +24,7 @@ from stkpi.chaos.compare import EntityComparison, compare_raw
 from stkpi.cli.pipeline import wait_for_run
 from stkpi.config import load_settings
 from stkpi.context import PipelineContext
+from stkpi.deadletters import DeadLetter, list_dead_letters
 from stkpi.landing import Landing
 from stkpi.localstack import Stack, StackInfo
 from stkpi.localstack.process import group_pids, memory_kib
@@ -218,6 +219,9 @@ class ChaosLab:
     def planned_windows(self, run_id: str) -> int:
         plan = self.ctx.landing.read_json(Landing.plan_name(run_id)) or {}
         return len(plan.get("windows", []))
+
+    def list_dead_letters(self) -> list[DeadLetter]:
+        return list_dead_letters(self.ctx.settings)
 
     def dead_letters(self, *, consume: bool = False) -> dict[str, int]:
         return count_dead_letters(self.ctx.settings, ack=consume)

@@ -64,6 +64,8 @@ def run_scenario(lab: ChaosLab, scenario: Scenario) -> ScenarioResult:
     result.retries, result.api_faults = delta.redeliveries, delta.api_faults
     result.duplicated = delta.duplicated
     result.dead_letters = sum(lab.dead_letters().values())
+    if result.dead_letters != trial.dead_letters_expected:  # say which, for the table's reader
+        result.notes.extend(f"dead letter: {d.summary()}" for d in lab.list_dead_letters())
     result.runs = len(trial.runs)
     result.checks = [{"check": what, "ok": ok} for what, ok in trial.checks]
     result.notes.extend(trial.notes)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import Mapping
 
 from google.api_core.exceptions import AlreadyExists
@@ -157,17 +158,29 @@ def drain(subscription_path: str, *, max_messages: int = 1000, timeout: float = 
 PULL_BATCH = 100
 
 
+EMPTY_PULLS = 3  # an immediate pull may come back empty while messages wait
+
+
 def pull_waiting(subscriber: pubsub_v1.SubscriberClient, path: str) -> list:
-    """Every message waiting on a subscription, leased to this caller (not acked)."""
+    """Every message waiting on a subscription, leased to this caller (not acked).
+
+    A ``return_immediately`` pull may answer empty although messages are waiting (Pub/Sub
+    documents it; the emulator does it right after a message was released), so only
+    ``EMPTY_PULLS`` empty answers in a row, a moment apart, mean "nothing waiting"."""
     got: list = []
-    while True:
+    empty = 0
+    while empty < EMPTY_PULLS:
         resp = subscriber.pull(
             request={"subscription": path, "max_messages": PULL_BATCH, "return_immediately": True},
             timeout=30,
         )
-        if not resp.received_messages:
-            return got
-        got.extend(resp.received_messages)
+        if resp.received_messages:
+            got.extend(resp.received_messages)
+            empty = 0
+        else:
+            empty += 1
+            time.sleep(0.1 * empty)
+    return got
 
 
 def settle(
