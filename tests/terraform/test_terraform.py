@@ -300,7 +300,12 @@ def test_least_privilege_roles() -> None:
     # every step writes the landing bucket: plan (run plan), fetch (pages), load (markers,
     # claim, hand-offs), rebuild (lease, rebuild.done, report); the IAM gate proves each
     # need end to end (tests/integration), this only pins the set
-    assert set(loc["landing_roles"]) == {"plan_windows", "fetch_window", "load_batch", "rebuild_dims"}
+    assert set(loc["landing_roles"]) == {
+        "plan_windows",
+        "fetch_window",
+        "load_batch",
+        "rebuild_dims",
+    }
     assert set(loc["runs_bq_jobs"]) == {"plan_windows", "load_batch", "rebuild_dims"}
     # the only project-level grants: bigquery.jobUser to functions, the build role to builds
     for name, grant in _resources("google_project_iam_member").items():

@@ -168,7 +168,9 @@ class Stack:
         self.detached = detached
         self.timeout = timeout
         self.tf_variables = dict(tf_variables or {})
-        self.iam = iam if iam is not None else os.environ.get("STKPI_IAM_GATE", "0") != "0"  # on once the gate lands
+        self.iam = (
+            iam if iam is not None else os.environ.get("STKPI_IAM_GATE", "0") != "0"
+        )  # on once the gate lands
         self.services: dict[str, Service] = {}
         self._owned: list[str] = []
         self.info: StackInfo | None = None
