@@ -140,3 +140,11 @@ def test_grants_from_the_terraform_topology_are_accepted() -> None:
 
     pol = Policy([TopologyGrant(SA, "roles/bigquery.jobUser", f"projects/{P}")], load_roles())
     assert pol.allows(SA, "bigquery.jobs.create", f"projects/{P}")
+
+
+def test_terraforms_evaluated_grants_build_a_policy() -> None:
+    from stkpi.localstack.settings_env import local_topology
+
+    grants = local_topology("stkpi-local").grants
+    pol = Policy(grants, load_roles())  # raises if terraform grants a role without data
+    assert len(pol.grants) == len(set(grants)) and pol.roles

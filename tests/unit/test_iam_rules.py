@@ -132,6 +132,7 @@ def test_bucket_calls() -> None:
     ("method", "path"),
     [
         ("GET", "/storage/v1/b/bk/acl"),
+        ("GET", "/storage/v1/b/bk/o/a%2Fb/acl"),
         ("POST", "/batch/storage/v1"),
         ("GET", "/bk/object.txt"),
         ("POST", "/storage/v1/b/bk/notificationConfigs"),

@@ -65,6 +65,16 @@ SERVICES = ("storage", "bigquery", "pubsub")
 
 # ---- decisions ------------------------------------------------------------------------------
 
+_OUT = threading.Lock()
+
+
+def emit(record: Mapping[str, Any]) -> None:
+    """One JSON line on stdout, whole (threads never interleave their lines)."""
+    line = json.dumps(record, sort_keys=True) + "\n"
+    with _OUT:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
 
 class Ledger:
     """Counts allowed calls and keeps the last 200 refusals (thread-safe)."""
@@ -80,11 +90,10 @@ class Ledger:
             self.allowed += 1
 
     def deny(self, record: dict[str, Any]) -> None:
-        line = json.dumps({"event": "iam_denied", **record}, sort_keys=True)
         with self._lock:
             self.denied_total += 1
             self.denied.append(record)
-            print(line, flush=True)
+        emit({"event": "iam_denied", **record})
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -303,6 +312,11 @@ def error_json(message: str, reason: str) -> bytes:
 # ---- the gate -------------------------------------------------------------------------------
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a stuck client never blocks the gate's exit
+    request_queue_size = 256  # function servers open many connections at once
+
+
 class Gate:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.policy = Policy.from_json(config["policy"])
@@ -352,9 +366,10 @@ class Gate:
         self, member: str, service: str, method: str, path: str, checks: list[Check]
     ) -> None:
         """With ``STKPI_IAM_GATE_TRACE=1``: one JSON line per allowed call and its checks."""
-        line = {"event": "iam_allowed", "member": member, "service": service}
-        line |= {"method": method, "path": path, "checks": checks}
-        print(json.dumps(line), flush=True)
+        emit(
+            {"event": "iam_allowed", "member": member, "service": service}
+            | {"method": method, "path": path, "checks": checks}
+        )
 
     def judge(self, member: str, checks: list[Check]) -> None:
         missing = self.policy.missing(member, checks)
@@ -390,8 +405,7 @@ class Gate:
         self._serve_http(_health_handler(self), self.health_port)  # last: ready = all up
 
     def _serve_http(self, handler: type[BaseHTTPRequestHandler], port: int) -> None:
-        server = ThreadingHTTPServer((LOOPBACK, port), handler)
-        server.daemon_threads = True
+        server = _Server((LOOPBACK, port), handler)
         thread = threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True)
         thread.start()
         self._http.append(server)
@@ -422,7 +436,7 @@ class Gate:
 
     def stop(self) -> None:
         for gserver in self._grpc:
-            gserver.stop(grace=1)
+            gserver.stop(grace=0.5)
         for server in self._http:
             server.shutdown()
             server.server_close()
@@ -773,30 +787,20 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     gate.start()
-    print(
-        json.dumps(
-            {
-                "event": "iam_gate_ready",
-                "principals": gate.principals,
-                "health_port": gate.health_port,
-                "grants": len(gate.policy.grants),
-            }
-        ),
-        flush=True,
+    emit(
+        {
+            "event": "iam_gate_ready",
+            "principals": gate.principals,
+            "health_port": gate.health_port,
+            "grants": len(gate.policy.grants),
+        }
     )
-    while not stop.wait(1.0):
+    while not stop.wait(0.2):
         pass
     gate.stop()
     final = gate.ledger.snapshot()
-    print(
-        json.dumps(
-            {
-                "event": "iam_gate_stopped",
-                "allowed": final["allowed"],
-                "denied": final["denied_total"],
-            }
-        ),
-        flush=True,
+    emit(
+        {"event": "iam_gate_stopped", "allowed": final["allowed"], "denied": final["denied_total"]}
     )
     return 0
 

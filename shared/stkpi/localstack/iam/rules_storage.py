@@ -177,6 +177,8 @@ def checks(
         out = _write(p, b, name, query, exists)
         return out + [("storage.objects.get", gcs_object(p, b, s)) for s in sources]
 
+    if "/" in rest:  # names arrive percent-encoded: a raw "/" starts a sub-resource (acl, ...)
+        raise _no_rule(method, path)
     res = gcs_object(p, b, unquote(rest))
     verb = {"GET": "get", "DELETE": "delete", "PATCH": "update", "PUT": "update"}
     if method in verb:
