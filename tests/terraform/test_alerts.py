@@ -51,12 +51,16 @@ TF = Path(__file__).resolve().parents[2] / "terraform"
 # ---- terraform/, evaluated ------------------------------------------------------------------
 
 
+def example_tfvars() -> dict[str, Any]:
+    """The example deploy's variables (terraform.tfvars.example)."""
+    opts = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False)
+    return hcl2.loads((TF / "terraform.tfvars.example").read_text(), serialization_options=opts)
+
+
 @cache
 def module() -> Module:
-    """terraform/ with the example deploy's variables (terraform.tfvars.example)."""
-    opts = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False)
-    tfvars = hcl2.loads((TF / "terraform.tfvars.example").read_text(), serialization_options=opts)
-    return Module(TF, tfvars)
+    """terraform/ with the example deploy's variables."""
+    return Module(TF, example_tfvars())
 
 
 def _one(type_: str, name: str) -> Instance:

@@ -14,6 +14,7 @@ import base64
 import datetime as dt
 import itertools
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,19 +23,24 @@ from typing import Any
 
 import pytest
 import requests
-from filters import extract, log_matches
-from google.cloud import bigquery
+from filters import extract, log_matches, monitoring_matches
+from google.cloud import bigquery, pubsub_v1
 from test_alerts import (
+    TF,
     alert_check_value,
     entries_of,
+    example_tfvars,
     firing,
     logging_metric,
 )
 
 from stkpi.config import Settings, load_settings
 from stkpi.localstack.services import start_function
+from stkpi.localstack.settings_env import local_topology
 from stkpi.localstack.stack import functions_dir
+from stkpi.localstack.wiring import count_dead_letters, wire
 from stkpi.registry import TRANSACTIONAL
+from stkpi.terraform.hcl import Module
 from stkpi.validation_config import ValidationConfig
 from stkpi.warehouse import ensure_tables
 
@@ -222,3 +228,51 @@ def test_dropped_day_fires_the_volume_alert(tenant: Tenant, run_scheduled_valida
     lines = run_scheduled_validation()
     _assert_fires(lines, "volume_drop", "volume_drop", "jobs")
     assert "freshness" not in firing(entries_of(lines))
+
+
+def test_a_dead_letter_moves_the_dead_letter_alerts_metric(pubsub_emulator) -> None:
+    """A message that fails every delivery lands where the dead-letter alert looks: the
+    subscription Pub/Sub moved it to is one the alert's filter selects, and its
+    num_undelivered_messages (the alert's metric) is above the threshold."""
+    variables = {"topic_prefix": f"al{uuid.uuid4().hex[:6]}-"}
+    topology = local_topology(pubsub_emulator.project, variables)
+    paths = wire(topology, mode="pull")["rebuild_dims"]  # terraform's policies, pulled here
+    pub, sub = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    pub.publish(paths["topic"], b'{"v":1,"run_id":"never","entities":[]}').result()
+    settings = load_settings({**pubsub_emulator.env, **topology.functions["rebuild_dims"].env})
+    deadline = time.monotonic() + 90
+    # Fail every delivery, as a function that keeps answering 500 would, until Pub/Sub
+    # gives up after terraform's max_delivery_attempts and moves the message.
+    while not (waiting := count_dead_letters(settings, ack=False)[settings.topic_rebuild]):
+        assert time.monotonic() < deadline, "the message never reached the dead-letter hold"
+        resp = sub.pull(
+            request={
+                "subscription": paths["subscription"],
+                "max_messages": 1,
+                "return_immediately": True,
+            },
+            timeout=10,
+        )
+        if resp.received_messages:
+            sub.modify_ack_deadline(
+                request={
+                    "subscription": paths["subscription"],
+                    "ack_ids": [m.ack_id for m in resp.received_messages],
+                    "ack_deadline_seconds": 0,
+                }
+            )
+        time.sleep(0.3)
+    sub.close()
+    assert waiting == 1
+    # the alert, evaluated from terraform/ with the same deployment's topic names
+    deployed = Module(TF, {**example_tfvars(), **variables})
+    (policy,) = deployed.instances("google_monitoring_alert_policy", "dead_letters").values()
+    (condition,) = policy.block("conditions")
+    (threshold,) = condition.block("condition_threshold")
+    held = paths["dead_subscription"].rsplit("/", 1)[1]
+    series = {
+        "metric": {"type": "pubsub.googleapis.com/subscription/num_undelivered_messages"},
+        "resource": {"type": "pubsub_subscription", "labels": {"subscription_id": held}},
+    }
+    assert monitoring_matches(threshold.attr("filter"), series)
+    assert waiting > threshold.attr("threshold_value")
