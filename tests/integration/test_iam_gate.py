@@ -160,7 +160,8 @@ def world(
     gcs_emulator.client.create_bucket(names["other_bucket"])
     bq_emulator.client.create_dataset(f"{project}.{names['dataset']}")
     bq_emulator.client.create_dataset(f"{project}.{names['other_dataset']}")
-    admin_pub, admin_sub = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    with _environ(pubsub_emulator.service.env()):  # the emulator itself, whatever os.environ says
+        admin_pub, admin_sub = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
     topic = admin_pub.topic_path(project, names["topic"])
     admin_pub.create_topic(name=topic)
     admin_pub.create_topic(name=admin_pub.topic_path(project, names["other_topic"]))

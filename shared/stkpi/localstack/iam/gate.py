@@ -329,7 +329,9 @@ class Gate:
         self.ledger = Ledger()
         self.jobs = JobOwners()
         self.trace = os.environ.get("STKPI_IAM_GATE_TRACE", "") not in ("", "0")
-        self.pools = {name: Pool(self.backends[name]) for name in ("storage", "bigquery")}
+        self.pools = {
+            n: Pool(self.backends[n]) for n in ("storage", "bigquery") if n in self.backends
+        }
         self._http: list[ThreadingHTTPServer] = []
         self._grpc: list[grpc.Server] = []
         self._channel: grpc.Channel | None = None
@@ -571,6 +573,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def _forward(self, method: str, prefix: bytes, body: Body) -> None:
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
         fully_read = body._done
+        has_body = bool(prefix) or body.chunked or "Content-Length" in self.headers
         for attempt in (0, 1):
             conn, reused = self.pool.get()
             try:
@@ -579,7 +582,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 for key, value in headers:
                     conn.putheader(key, value)
                 if fully_read:
-                    conn.putheader("Content-Length", str(len(prefix)))
+                    if has_body:
+                        conn.putheader("Content-Length", str(len(prefix)))
                     conn.endheaders(prefix if prefix else None)
                 elif body.chunked:
                     conn.putheader("Transfer-Encoding", "chunked")
