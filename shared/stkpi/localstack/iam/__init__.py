@@ -6,6 +6,20 @@ emulators (which allow everything).
 - ``gate``: the proxy process (``python -m stkpi.localstack.iam.gate CONFIG.json``).
 - ``start_gate`` / ``principal_env``: start it like the other local services, and the
   client environment that makes one principal's calls go through it.
+
+Where the gate only approximates Google:
+- "own job" (jobs.get / getQueryResults / cancel with only ``bigquery.jobs.create``) is
+  the gate's record of who inserted the job id; a job it never saw counts as the caller's.
+- Whether a write replaces an object, or a CREATE_IF_NEEDED job creates a table, is asked
+  of the emulator just before forwarding (a concurrent writer can change the answer).
+- A name in SQL is checked as a table: reading a view needs ``getData`` on the view only
+  (Google also checks the view's tables unless it is an authorized view); calls of
+  persistent UDFs (``routines.get``) are not checked; BigQuery scripting blocks
+  (BEGIN...END, IF, LOOP, CALL, EXECUTE IMMEDIATE) and legacy SQL are refused as unjudgeable.
+- datasets.list and projects.list are forwarded unfiltered (Google filters, never refuses).
+- Refusals use the message "<member> does not have <permission> access to <resource>."
+  with Google's status, code and reason, not Google's exact wording; the request body is
+  drained before the 403 is sent.
 """
 
 from __future__ import annotations
