@@ -99,8 +99,8 @@ def _active_param(has_active: bool) -> bool | None:
     return value if has_active else None  # type: ignore[return-value]
 
 
-def _guard(tenant: str) -> None:
-    """Auth, app key, tenant, rate limit and injected request faults."""
+def _guard(tenant: str, module: str) -> None:
+    """Auth, app key, tenant, API scope, rate limit and injected request faults."""
     st = state()
     cfg = st.faults.config
     if cfg.latency_ms > 0:
@@ -113,6 +113,9 @@ def _guard(tenant: str) -> None:
         raise ApiError(403, "Forbidden", "missing or unknown ST-App-Key header")
     if tenant != st.config.tenant_id:
         raise ApiError(404, "Not Found", f"tenant {tenant!r} not found")
+    if st.faults.denies(module):
+        raise ApiError(403, "Forbidden", f"the app has no access to the {module!r} API: "
+                       "its scopes do not include it", errors={})  # fmt: skip
     wait = st.limiter.acquire((app_key, tenant))
     if wait:
         raise ApiError(429, "Too Many Requests", "rate limit exceeded", retry_after=wait)
@@ -136,7 +139,7 @@ def _damage(resp: Response, entity: str, page: int) -> Response:
 
 
 def _list(entity: Entity, tenant: str) -> Response:
-    _guard(tenant)
+    _guard(tenant, entity.module)
     st = state()
     page = _int_param("page", 1, 1, None)
     size = _int_param("pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
@@ -169,7 +172,7 @@ def _list(entity: Entity, tenant: str) -> Response:
 
 
 def _export(entity: Entity, tenant: str) -> Response:
-    _guard(tenant)
+    _guard(tenant, entity.module)
     st = state()
     token = request.args.get("from") or None
     try:

@@ -31,7 +31,9 @@ class FaultConfig:
     (and page); ``damage_same_request`` sends every damaged copy to the request that got
     the first one, so its retries exhaust and its window fails. ``edit_after_page``: after
     serving that page of a list fetch (of ``edit_entity`` if set), ``edit_count`` visible
-    records get ``modifiedOn = now``, once.
+    records get ``modifiedOn = now``, once. ``denied_modules``: API modules (``payroll``,
+    ``jpm``, ... the registry's ``Entity.module``) the app's scopes exclude: their
+    endpoints answer 403, as ServiceTitan does for an app without that API scope.
     """
 
     latency_ms: int = 0
@@ -45,6 +47,7 @@ class FaultConfig:
     edit_after_page: int | None = None
     edit_count: int = 0
     edit_entity: str | None = None
+    denied_modules: tuple[str, ...] = ()
 
     def updated(self, **changes: Any) -> FaultConfig:
         """A copy with ``changes``; unknown names are a clear error, not silently ignored."""
@@ -52,6 +55,9 @@ class FaultConfig:
         unknown = sorted(set(changes) - known)
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}")
+        if "denied_modules" in changes:  # a JSON list over the admin API, or one name
+            denied = changes["denied_modules"] or ()
+            changes["denied_modules"] = (denied,) if isinstance(denied, str) else tuple(denied)
         return replace(self, **changes)
 
 
@@ -81,6 +87,7 @@ class SimConfig:
     edit_after_page: int | None = None
     edit_count: int = 0
     edit_entity: str | None = None
+    denied_modules: tuple[str, ...] = ()
 
     def faults(self) -> FaultConfig:
         """The start-time fault settings."""

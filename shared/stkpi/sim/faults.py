@@ -57,6 +57,11 @@ class FaultState:
         with self._lock:
             return self.config.error_rate > 0 and self._random.random() < self.config.error_rate
 
+    def denies(self, module: str) -> bool:
+        """True when the app's scopes exclude API ``module`` (its endpoints answer 403)."""
+        with self._lock:
+            return module in self.config.denied_modules
+
     def take_body_fault(self, entity: str, page: int, request: str = "") -> str | None:
         """'truncate' / 'malformed' when this data page should be damaged, else None.
 
