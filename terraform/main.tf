@@ -64,8 +64,11 @@ locals {
       cpu           = "1"
       timeout       = 540
       max_instances = var.load_max_instances
-      concurrency   = 1
-      reads_st_api  = false
+      # A load mostly waits on BigQuery (load job, MERGE): 4 at once per instance leaves
+      # room for Pub/Sub's duplicate deliveries on top of the window lanes, which a
+      # capacity of exactly the lanes would refuse with 429 (counted as failed attempts).
+      concurrency  = 4
+      reads_st_api = false
     }
     rebuild_dims = {
       name          = "st-rebuild-dims"

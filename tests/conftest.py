@@ -169,14 +169,16 @@ def local_stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StackInfo]:
     """The whole stack: the session's emulators + simulator + the four function servers
-    (push subscriptions). ``StackInfo.env()`` has every variable the pipeline needs; the
-    Settings variables are also set in ``os.environ`` for the session."""
+    (push subscriptions). ``StackInfo.env()`` is the operator's environment (the CLI's,
+    judged by the IAM gate); ``os.environ`` gets the Settings variables with the emulators
+    reached directly (``admin_env``), because the session's other tests set up and inspect
+    the emulators as the project owner, not as the operator."""
     root = tmp_path_factory.mktemp("local_stack")
     stack = Stack(root, reuse=_emulator_services(request), sim_args={"scale": 0.002, "seed": 7})
     try:
         info = stack.start()
         mp = request.getfixturevalue("_session_env")
-        for key, value in info.env().items():
+        for key, value in info.admin_env().items():
             mp.setenv(key, value)
         yield info
     finally:

@@ -224,7 +224,7 @@ def test_rate_limit_headers_are_reported_when_the_api_sends_them() -> None:
 
 
 def test_dotenv_lines(tmp_path: Path) -> None:
-    from stkpi.cli.doctor import read_dotenv
+    from stkpi.dotenv import read_dotenv
 
     path = tmp_path / ".env"
     path.write_text(

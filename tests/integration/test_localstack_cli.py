@@ -38,7 +38,10 @@ def test_local_up_env_down(tmp_path) -> None:
         assert all(info.alive().values()), info.alive()
         exports = _stkpi("local", "env", env=env)
         assert exports.returncode == 0, exports.stderr
-        assert f"export BIGQUERY_EMULATOR_HOST={info.url('bigquery')}" in exports.stdout
+        # the CLI's environment is the operator's: BigQuery through its IAM gate port
+        operator_bq = info.env()["BIGQUERY_EMULATOR_HOST"]
+        assert f"export BIGQUERY_EMULATOR_HOST={operator_bq}" in exports.stdout
+        assert info.iam and operator_bq != info.url("bigquery")
         assert "export ST_API_BASE_URL=" in exports.stdout
         again = _stkpi("local", "up", env=env)
         assert again.returncode == 2 and "already running" in again.stderr

@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stkpi.config import Settings, load_settings
+from stkpi.dotenv import environ_with_dotenv
 from stkpi.registry import ENTITIES, Entity
 from stkpi.servicetitan import (
     AuthError,
@@ -124,39 +125,11 @@ class Report:
 # --- settings ------------------------------------------------------------------------------
 
 
-def read_dotenv(path: Path) -> dict[str, str]:
-    """Simple ``KEY=VALUE`` lines (``export`` prefix, quotes and ``# comments`` allowed)."""
-    values: dict[str, str] = {}
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
-        key, sep, value = line.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key.replace("_", "").isalnum():
-            continue
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key] = value
-    return values
-
-
 def doctor_env(environ: Mapping[str, str], cwd: Path) -> tuple[dict[str, str], list[str]]:
     """The environment completed by ``cwd/.env`` (environment wins), and which ST_* keys
     came from the file."""
-    env = dict(environ)
-    from_file: list[str] = []
-    dotenv = cwd / ".env"
-    if dotenv.is_file():
-        for key, value in read_dotenv(dotenv).items():
-            if key not in env:
-                env[key] = value
-                from_file.append(key)
-    return env, sorted(k for k in from_file if k.startswith("ST_"))
+    env, from_file = environ_with_dotenv(environ, cwd)
+    return env, [k for k in from_file if k.startswith("ST_")]
 
 
 def doctor_settings(env: Mapping[str, str], timeout: float) -> Settings:

@@ -43,9 +43,16 @@ def up(
     functions: bool = typer.Option(True, help="Start the four function servers."),
     root: Path | None = RootOpt,
 ) -> None:
-    """Start the whole stack in the background and print its endpoints."""
+    """Start the whole stack in the background and print its endpoints.
+
+    Settings you give in the environment or a .env file (REPORT_TIMEZONE, ST_PAGE_SIZE,
+    ST_RATE_LIMIT_PER_SECOND; with --st-api-base-url also ST_AUTH_URL, ST_TENANT_ID,
+    ST_CLIENT_ID, ST_CLIENT_SECRET, ST_APP_KEY) win over the local defaults, for the CLI
+    and the function servers alike; credentials are never written to stack.json."""
+    from stkpi.dotenv import environ_with_dotenv
     from stkpi.localstack import Stack, StackInfo
     from stkpi.localstack.process import pgid_alive
+    from stkpi.localstack.settings_env import user_settings
 
     run_dir = _root(root)
     if (run_dir / "stack.json").exists():
@@ -59,6 +66,7 @@ def up(
         functions=functions,
         dispatcher_concurrency=dispatcher,
         detached=True,
+        user_settings=user_settings(environ_with_dotenv(os.environ, Path.cwd())[0]),
     )
     with console.status("starting the local stack"):
         info = stack.start()

@@ -125,7 +125,7 @@ class Dispatcher:
         sub = self.subscriber.subscription_path(self.project, self.subscriptions[fn])
         slots = threading.BoundedSemaphore(self.concurrency)
         session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=self.concurrency)
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=2 * self.concurrency)  # twins
         session.mount("http://", adapter)
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"post-{fn}") as pool:
             while not self._stop.is_set():

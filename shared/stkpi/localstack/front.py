@@ -114,6 +114,7 @@ def forward(door: Door, path: str, body: bytes, headers: dict[str, str]) -> tupl
 def _handler(door: Door) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # no 40 ms wait for a delayed ACK per answer
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from stkpi.config import Settings, load_settings
@@ -25,8 +26,39 @@ LOCAL_CREDENTIALS = {
     "ST_CLIENT_SECRET": "local-secret",
     "ST_APP_KEY": "local-app-key",
 }
+CREDENTIALS = tuple(LOCAL_CREDENTIALS)
 # Set by terraform for the cloud only: Cloud Run's execution id in logs.
 _CLOUD_ONLY = ("LOG_EXECUTION_ID",)
+# What a user may set (environment or .env) over the local defaults, and the terraform
+# variable each one is: the local deployment is then the one ``terraform apply`` would
+# make with those values (a rate per fetch instance changes fetch_window's instances too).
+USER_VARIABLES = {
+    "REPORT_TIMEZONE": "report_timezone",
+    "ST_PAGE_SIZE": "st_page_size",
+    "ST_RATE_LIMIT_PER_SECOND": "fetch_rate_per_instance",
+    "ST_API_BASE_URL": "st_api_base_url",
+    "ST_AUTH_URL": "st_auth_url",
+}
+
+
+def user_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """The settings a user gave (``USER_VARIABLES`` and the credentials), and nothing else."""
+    return {k: environ[k] for k in (*USER_VARIABLES, *CREDENTIALS) if environ.get(k)}
+
+
+def user_variables(settings: Mapping[str, str], *, own_server: bool) -> dict[str, Any]:
+    """Terraform variables from a user's settings. With the simulator (``own_server``
+    false) its URLs stand; the time zone, page size and rate apply either way."""
+    out: dict[str, Any] = {}
+    for key, variable in USER_VARIABLES.items():
+        if key in settings and (own_server or not key.endswith("_URL")):
+            value: Any = settings[key]
+            if key == "ST_PAGE_SIZE":
+                value = int(value)
+            elif key == "ST_RATE_LIMIT_PER_SECOND":
+                value = float(value)
+            out[variable] = value
+    return out
 
 
 def local_variables(project: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -36,13 +68,14 @@ def local_variables(project: str, variables: Mapping[str, Any] | None = None) ->
 
 
 @cache
-def _topology(frozen: str) -> Topology:
-    return load_topology(variables=json.loads(frozen))
+def _topology(directory: str, frozen: str) -> Topology:
+    return load_topology(Path(directory), variables=json.loads(frozen))
 
 
 def local_topology(project: str, variables: Mapping[str, Any] | None = None) -> Topology:
-    """The deployment's shape for the local stack (cached per set of variables)."""
-    return _topology(json.dumps(local_variables(project, variables), sort_keys=True))
+    """The deployment's shape for the local stack (cached per directory and variables)."""
+    frozen = json.dumps(local_variables(project, variables), sort_keys=True)
+    return _topology(str(terraform_dir()), frozen)
 
 
 def common_env(topology: Topology) -> dict[str, str]:

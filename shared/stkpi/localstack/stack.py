@@ -47,11 +47,13 @@ from stkpi.localstack.services import (
     start_simulator,
 )
 from stkpi.localstack.settings_env import (
+    CREDENTIALS,
     LOCAL_CREDENTIALS,
     local_settings_env,
     local_topology,
     local_variables,
     settings_from,
+    user_variables,
 )
 from stkpi.terraform.topology import Function, Topology
 
@@ -144,6 +146,7 @@ class Stack:
         timeout: float = 120.0,
         tf_variables: Mapping[str, object] | None = None,
         iam: bool | None = None,
+        user_settings: Mapping[str, str] | None = None,
     ) -> None:
         """``st_api_base_url`` points at another ServiceTitan server (no simulator started);
         ``settings_env`` overrides Settings variables; ``function_sources`` maps function
@@ -153,7 +156,11 @@ class Stack:
         ``tf_variables`` are terraform variables over terraform/local.tfvars.json (e.g.
         ``topic_prefix`` to share a Pub/Sub emulator); ``iam=False`` drops the IAM gate
         (default: on, unless ``STKPI_IAM_GATE=0`` is set to tell an IAM refusal from
-        another bug while debugging; the test suite and CI always run with it)."""
+        another bug while debugging; the test suite and CI always run with it);
+        ``user_settings`` are what a user set in the environment or .env
+        (``settings_env.user_settings``): time zone, page size and rate always, and with
+        ``st_api_base_url`` their auth URL and credentials too. Credentials reach the fetch
+        function's process only, never stack.json."""
         self.root = Path(root_dir).resolve()
         self.project = project
         self.with_simulator = with_simulator and not st_api_base_url
@@ -167,10 +174,12 @@ class Stack:
         self.reuse = dict(reuse or {})
         self.detached = detached
         self.timeout = timeout
-        self.tf_variables = dict(tf_variables or {})
-        self.iam = (
-            iam if iam is not None else os.environ.get("STKPI_IAM_GATE", "0") != "0"
-        )  # on once the gate lands
+        self.user = dict(user_settings or {})
+        self.tf_variables = {
+            **user_variables(self.user, own_server=not self.with_simulator),
+            **(tf_variables or {}),
+        }
+        self.iam = iam if iam is not None else os.environ.get("STKPI_IAM_GATE", "1") != "0"
         self.services: dict[str, Service] = {}
         self._owned: list[str] = []
         self.info: StackInfo | None = None
@@ -217,21 +226,27 @@ class Stack:
                 extra_args=args, timeout=600, **kw,  # production scale takes a while
             )  # fmt: skip
             self._add("simulator", sim)
-            st_env = sim.env()
-        elif self.st_api_base_url:
-            st_env = {"ST_API_BASE_URL": self.st_api_base_url, "ST_AUTH_URL": self.st_api_base_url}
+            st_env = sim.env()  # its fake credentials may be recorded
+            secrets = {k: st_env[k] for k in CREDENTIALS if k in st_env}
+        else:
+            url = self.st_api_base_url or "http://127.0.0.1:9"
+            st_env = {"ST_API_BASE_URL": url, "ST_AUTH_URL": self.user.get("ST_AUTH_URL", url)}
+            secrets = {k: self.user.get(k) or LOCAL_CREDENTIALS[k] for k in CREDENTIALS}
 
         topology = local_topology(self.project, self.tf_variables)
         admin = {k: v for name in EMULATORS for k, v in self.services[name].env().items()}
         env = local_settings_env(self.project, extra=st_env, variables=self.tf_variables)
         env.update(self.settings_env)
+        if any(k in self.user for k in CREDENTIALS) and not self.with_simulator:
+            for key in CREDENTIALS:  # a user's real credentials: the fetch process only
+                env.pop(key, None)
         settings = settings_from({**env, **admin})
         provision(settings, topology, env=admin, pubsub=False)  # terraform apply's part
 
         principal_env = self._start_gate(topology, admin) if self.iam else {}
         endpoints: dict[str, str] = {}
         if self.functions:
-            endpoints = self._start_functions(topology, env, admin, principal_env)
+            endpoints = self._start_functions(topology, env, secrets, admin, principal_env)
 
         mode = "pull" if self.dispatcher_concurrency else "push"
         self._wired = provision(
@@ -294,6 +309,7 @@ class Stack:
         self,
         topology: Topology,
         env: dict[str, str],
+        secrets: dict[str, str],
         admin: dict[str, str],
         principal_env: dict[str, dict[str, str]],
     ) -> dict[str, str]:
@@ -307,7 +323,7 @@ class Stack:
             )
             if not Path(source).exists():
                 raise ServiceError(f"function {key}: {source} does not exist")
-            fenv = _function_env(fn, env, self.settings_env)
+            fenv = _function_env(fn, env, secrets, self.settings_env)
             fenv.update(principal_env.get(fn.service_account, admin))
             capacity = fn.max_instances * fn.concurrency
             threads = self.function_threads or capacity + 2
@@ -387,15 +403,18 @@ class Stack:
 
 
 def _function_env(
-    fn: Function, env: Mapping[str, str], overrides: Mapping[str, str]
+    fn: Function,
+    env: Mapping[str, str],
+    secrets: Mapping[str, str],
+    overrides: Mapping[str, str],
 ) -> dict[str, str]:
     """The function's environment as terraform declares it, pointed at the local services:
-    the ServiceTitan server and settings the stack was given, the secrets it is granted
-    (the simulator's credentials, or the user's), and the caller's overrides."""
+    the ServiceTitan server the stack was given, the secrets it is granted (the
+    simulator's credentials, or the user's), and the caller's overrides."""
     out = dict(fn.env)
     for name in ("ST_API_BASE_URL", "ST_AUTH_URL", "GOOGLE_CLOUD_PROJECT"):
         out[name] = env[name]
     for name in fn.secret_env:
-        out[name] = env.get(name) or LOCAL_CREDENTIALS[name]
+        out[name] = secrets[name]
     out.update(overrides)
     return out

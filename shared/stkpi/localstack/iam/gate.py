@@ -460,6 +460,9 @@ def _handler(gate: Gate, member: str, service: str) -> type[BaseHTTPRequestHandl
 
 class ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: with Nagle on, each answer waits for the
+    # client's delayed ACK (40 ms on Linux), which made every gated call 40 ms slower.
+    disable_nagle_algorithm = True
     gate: Gate
     member: str
     service: str
