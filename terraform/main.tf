@@ -54,8 +54,12 @@ locals {
       cpu           = "1"
       timeout       = var.fetch_timeout_seconds
       max_instances = local.fetch_max_instances
-      concurrency   = 1 # one delivery per instance: one token bucket each
-      reads_st_api  = true
+      # Each instance has one token bucket (ST_RATE_LIMIT_PER_SECOND) that its deliveries
+      # share, so the global budget is max_instances x rate whatever the concurrency. A run
+      # has one lane per instance (window_lanes); the second slot is headroom for Pub/Sub's
+      # duplicate and overlapping deliveries, which would otherwise be refused with 429.
+      concurrency  = 2
+      reads_st_api = true
     }
     load_batch = {
       name          = "st-load-batch"
@@ -85,15 +89,15 @@ locals {
     }
   }
 
-  # Window lanes: a run keeps at most this many windows in flight (fetching or loading).
+  # Window lanes: a run keeps at most this many windows in flight (fetching or loading),
+  # one per fetch instance (each has its own share of the API budget).
   # plan_windows publishes the first `window_lanes` windows of its plan; every loaded
   # window hands its lane to the window `window_lanes` places after it. So neither
   # fetch_window nor load_batch ever holds more deliveries than it has capacity for, and
   # no window of a backfill, however long, waits in Pub/Sub's retry loop for a free
   # instance (docs/DEPLOY.md, Capacity).
-  fetch_capacity = local.functions.fetch_window.max_instances * local.functions.fetch_window.concurrency
-  load_capacity  = local.functions.load_batch.max_instances * local.functions.load_batch.concurrency
-  window_lanes   = min(local.fetch_capacity, local.load_capacity)
+  load_capacity = local.functions.load_batch.max_instances * local.functions.load_batch.concurrency
+  window_lanes  = min(local.functions.fetch_window.max_instances, local.load_capacity)
 
   common_env = {
     GCP_PROJECT                     = var.project_id

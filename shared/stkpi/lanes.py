@@ -12,19 +12,24 @@ has, however many windows the run has.
 
 The hand-off must neither lose a lane nor double it. A GCS object per admitted window,
 created with ``if_generation_match=0``, names the delivery that admitted it (message id,
-attempt) and whether it published. A delivery publishes the successor when:
-- it created the object (the first hand-off); it then marks it published;
-- the object names its own message with an earlier attempt: that delivery failed or
-  crashed after creating it, and Pub/Sub redelivered the load message;
-- the object, created by another message, was never marked published: that delivery
-  died before publishing and its message was dead-lettered, and this is the replay.
-A twin delivery (same message, same attempt) and a duplicate window's load after the
-publish leave the lane alone, so a duplicate dies out at the next hand-off instead of
-running a second copy of the lane to the end. A publish twice is at worst one duplicate
-window message, which every step absorbs (invariants 2 and 3).
+attempt) and is marked published once the successor is published. A delivery that finds
+the object:
+- marked published: leaves the lane alone (it moved on), so a duplicate window's load
+  dies out here instead of running a second copy of the lane to the end;
+- naming its own message with an earlier attempt: that delivery failed or crashed after
+  creating it and Pub/Sub redelivered the message: it publishes at once;
+- otherwise (a twin of the same delivery, or another message's load): it waits for the
+  holder to mark it published and, if that does not happen within ``HANDOFF_WAIT``,
+  publishes itself. A twin must not simply return: if the holder dies after claiming,
+  the twin's success acks the message and nobody would publish; and a dead-lettered
+  load's replay (another message id) finds an object that will never be marked.
+Publishing twice is at worst one duplicate window message, which every step absorbs
+(invariants 2 and 3) and which dies out at the next hand-off.
 """
 
 from __future__ import annotations
+
+import time
 
 from stkpi import logs
 from stkpi.context import PipelineContext
@@ -35,6 +40,9 @@ from stkpi.planner import RunPlan
 from stkpi.runtime import DELIVERY_ATTEMPT, DELIVERY_ID
 
 log = logs.get(__name__)
+
+HANDOFF_WAIT = 20.0  # seconds; a holder publishes within milliseconds of claiming
+POLL = 0.5
 
 
 def hand_off(plan: RunPlan, msg: LoadMessage, ctx: PipelineContext) -> bool:
@@ -50,14 +58,8 @@ def hand_off(plan: RunPlan, msg: LoadMessage, ctx: PipelineContext) -> bool:
         "by": WindowRef(msg.entity, msg.window_id).marker,
         "published": False,
     }
-    if not ctx.landing.create_json_once(name, me):
-        held = ctx.landing.read_json(name) or {}
-        if held.get("message_id") == me["message_id"]:
-            mine_again = int(held.get("attempt") or 0) < me["attempt"]
-        else:
-            mine_again = not held.get("published", False)
-        if not mine_again:
-            return False
+    if not ctx.landing.create_json_once(name, me) and not _take_over(ctx, name, me):
+        return False
     crash_point("load.before_handoff_publish")
     ctx.bus.publish(ctx.settings.topic_windows, successor)
     ctx.landing.write_json(name, {**me, "published": True})
@@ -71,3 +73,18 @@ def hand_off(plan: RunPlan, msg: LoadMessage, ctx: PipelineContext) -> bool:
         },
     )
     return True
+
+
+def _take_over(ctx: PipelineContext, name: str, me: dict) -> bool:
+    """Whether this delivery must publish a successor another delivery already claimed."""
+    deadline = time.monotonic() + HANDOFF_WAIT
+    while True:
+        held = ctx.landing.read_json(name) or {}
+        if held.get("published"):
+            return False
+        redelivery = held.get("message_id") == me["message_id"] and int(
+            held.get("attempt") or 0
+        ) < int(me["attempt"])
+        if redelivery or time.monotonic() >= deadline:
+            return True
+        time.sleep(POLL)

@@ -15,7 +15,6 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from stkpi.localstack.iam import (
     start_gate,
 )
 from stkpi.localstack.process import Service, free_port, pgid_alive
+from stkpi.localstack.provision import patched_environ
 
 pytestmark = pytest.mark.integration
 
@@ -71,25 +71,10 @@ class World:
         return f"projects/{self.project}/{kind}/{name}"
 
 
-@contextmanager
-def _environ(env: dict[str, str]) -> Iterator[None]:
-    """Set ``env`` for the block and put back exactly those variables after."""
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _principal(member: str, ports: dict[str, int], project: str) -> Principal:
     env = principal_env(ports)
     anonymous = AnonymousCredentials()
-    with _environ(env):  # the Pub/Sub clients read PUBSUB_EMULATOR_HOST when built
+    with patched_environ(env):  # the Pub/Sub clients read PUBSUB_EMULATOR_HOST when built
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
     return Principal(
@@ -160,7 +145,9 @@ def world(
     gcs_emulator.client.create_bucket(names["other_bucket"])
     bq_emulator.client.create_dataset(f"{project}.{names['dataset']}")
     bq_emulator.client.create_dataset(f"{project}.{names['other_dataset']}")
-    with _environ(pubsub_emulator.service.env()):  # the emulator itself, whatever os.environ says
+    with patched_environ(
+        pubsub_emulator.service.env()
+    ):  # the emulator itself, whatever os.environ says
         admin_pub, admin_sub = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
     topic = admin_pub.topic_path(project, names["topic"])
     admin_pub.create_topic(name=topic)
@@ -179,7 +166,7 @@ def world(
     try:
         writer = _principal(WRITER, config["principals"][WRITER], project)
         viewer = _principal(VIEWER, config["principals"][VIEWER], project)
-        with _environ({STORAGE_TELEMETRY_PROBE: "true"}):  # as principal_env sets it
+        with patched_environ({STORAGE_TELEMETRY_PROBE: "true"}):  # as principal_env sets it
             yield World(
                 project=project,
                 gate=gate,

@@ -7,6 +7,7 @@ its own: exactly one publish of the successor per lane, whatever the delivery or
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -127,8 +128,11 @@ def test_a_redelivery_after_a_crash_between_claim_and_publish_publishes(lanes) -
     assert len(_published(counted)) == 1
 
 
-def test_a_replayed_dead_letter_resumes_a_lane_its_first_delivery_never_published(lanes) -> None:
+def test_a_replayed_dead_letter_resumes_a_lane_its_first_delivery_never_published(
+    lanes, monkeypatch
+) -> None:
     ctx, counted, plan = lanes
+    monkeypatch.setattr("stkpi.lanes.HANDOFF_WAIT", 1.0)
     name = Landing.handoff_name(
         plan.run_id, WindowRef(plan.windows[3].entity, plan.windows[3].window_id)
     )
@@ -148,3 +152,43 @@ def test_the_last_window_of_a_lane_hands_off_nothing(lanes) -> None:
     assert len(plan.windows) == 9
     assert not _deliver(ctx, plan, 8, "m-1", 1)
     assert _published(counted) == []
+
+
+def _claimed_not_published(ctx, plan) -> str:
+    """What a holder leaves between claiming window 3's admission and publishing it."""
+    name = Landing.handoff_name(
+        plan.run_id, WindowRef(plan.windows[3].entity, plan.windows[3].window_id)
+    )
+    ctx.landing.create_json_once(
+        name, {"message_id": "m-1", "attempt": 1, "by": "jobs/x", "published": False}
+    )
+    return name
+
+
+def test_a_twin_whose_holder_dies_after_claiming_publishes_after_waiting(
+    lanes, monkeypatch
+) -> None:
+    """Twins share one message: if the holder dies after claiming and the twin simply
+    returned, its success would ack the message and the lane would be lost."""
+    ctx, counted, plan = lanes
+    monkeypatch.setattr("stkpi.lanes.HANDOFF_WAIT", 1.0)
+    _claimed_not_published(ctx, plan)
+    assert _deliver(ctx, plan, 0, "m-1", 1)  # the twin: same id, same attempt
+    assert len(_published(counted)) == 1
+
+
+def test_a_twin_whose_holder_publishes_meanwhile_leaves_the_lane_alone(lanes) -> None:
+    ctx, counted, plan = lanes
+    name = _claimed_not_published(ctx, plan)
+    holder = threading.Timer(
+        0.5,
+        lambda: ctx.landing.write_json(
+            name, {"message_id": "m-1", "attempt": 1, "by": "jobs/x", "published": True}
+        ),
+    )
+    holder.start()  # the holder is alive and publishes half a second later
+    try:
+        assert not _deliver(ctx, plan, 0, "m-1", 1)
+    finally:
+        holder.join()
+    assert _published(counted) == []  # the holder's publish is not this test's topic

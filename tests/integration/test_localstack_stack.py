@@ -34,6 +34,25 @@ def _services(bq_emulator, gcs_emulator, pubsub_emulator) -> dict:
     }
 
 
+def _echo_stack(tmp_path: Path, emulators: dict, prefix: str, delay: float, **kw) -> Stack:
+    """The stack with test functions that record each delivery (after ``delay`` s), on
+    topics of its own (``prefix``) in the shared emulator."""
+    sources = {fn: (FN_SOURCE, "echo") for fn in FUNCTIONS}
+    return Stack(
+        tmp_path / "stack",
+        with_simulator=False,
+        st_api_base_url="http://127.0.0.1:9",
+        settings_env={
+            "FN_RECORD_FILE": str(tmp_path / "calls.jsonl"),
+            "FN_DELAY_SECONDS": str(delay),
+        },
+        tf_variables={"topic_prefix": prefix},
+        function_sources=sources,
+        reuse=emulators,
+        **kw,
+    )
+
+
 def _records(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -123,17 +142,8 @@ def test_dispatcher_delivers_concurrently(
 ) -> None:
     """Push mode delivers at most 2 at a time; the dispatcher reaches its concurrency."""
     record = tmp_path / "calls.jsonl"
-    sources = {fn: (FN_SOURCE, "echo") for fn in FUNCTIONS}
-    stack = Stack(
-        tmp_path / "stack",
-        with_simulator=False,
-        st_api_base_url="http://127.0.0.1:9",
-        settings_env={"FN_RECORD_FILE": str(record), "FN_DELAY_SECONDS": "0.5"},
-        tf_variables={"topic_prefix": "conc-"},
-        function_sources=sources,
-        dispatcher_concurrency=6,
-        reuse=_services(bq_emulator, gcs_emulator, pubsub_emulator),
-    )
+    emulators = _services(bq_emulator, gcs_emulator, pubsub_emulator)
+    stack = _echo_stack(tmp_path, emulators, "conc-", 0.5, dispatcher_concurrency=6)
     with stack as info:
         settings = settings_from(info.env())
         pub = pubsub_v1.PublisherClient()
@@ -152,17 +162,9 @@ def test_a_function_at_capacity_answers_429_and_pubsub_counts_the_attempt(
     (terraform: 2 x 1); the rest are refused with 429 as Cloud Run refuses them, and the
     redelivery carries a higher deliveryAttempt, as Pub/Sub counts a 429 as an attempt."""
     record = tmp_path / "calls.jsonl"
-    sources = {fn: (FN_SOURCE, "echo") for fn in FUNCTIONS}
-    stack = Stack(
-        tmp_path / "stack",
-        with_simulator=False,
-        st_api_base_url="http://127.0.0.1:9",
-        settings_env={"FN_RECORD_FILE": str(record), "FN_DELAY_SECONDS": "1.0"},
-        tf_variables={"topic_prefix": "cap-"},
-        function_sources=sources,
-        dispatcher_concurrency=6,  # asks for 6 at once: more than the function has
-        reuse=_services(bq_emulator, gcs_emulator, pubsub_emulator),
-    )
+    emulators = _services(bq_emulator, gcs_emulator, pubsub_emulator)
+    # the dispatcher asks for 6 at once: more than the function has
+    stack = _echo_stack(tmp_path, emulators, "cap-", 1.0, dispatcher_concurrency=6)
     with stack as info:
         settings = settings_from(info.env())
         pub = pubsub_v1.PublisherClient()

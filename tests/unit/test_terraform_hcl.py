@@ -618,10 +618,9 @@ def test_real_function_env(real: Module) -> None:
     env = real.local("function_env")
     functions = real.local("functions")
     assert set(env) == set(functions)
-    # window_lanes = min(fetch capacity, load capacity), capacity = instances * concurrency:
-    # fetch 6 (above) * its concurrency, load 10 (pinned) * its concurrency.
-    fetch, load = functions["fetch_window"], functions["load_batch"]
-    lanes = min(6 * fetch["concurrency"], 10 * load["concurrency"])
+    # window_lanes = one per fetch instance (6, above), at most load's capacity
+    # (10 instances, pinned, x its concurrency).
+    lanes = min(6, 10 * functions["load_batch"]["concurrency"])
     for fn, values in env.items():
         assert all(isinstance(v, str) for v in values.values()), fn
         assert values["GCP_PROJECT"] == "p"

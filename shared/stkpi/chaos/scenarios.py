@@ -187,7 +187,7 @@ def beyond_capacity(lab: ChaosLab, trial: Trial) -> None:
     front door with 429 until Pub/Sub dead-lettered them."""
     capacity = lab.capacity("fetch_window")
     before = lab.doors()
-    run = lab.backfill("chaos-beyond-capacity", ["jobs", "invoices"], window_days=30)
+    run = lab.backfill("chaos-beyond-capacity", ["jobs", "invoices"], window_days=20)
     trial.runs.append(run)
     lab.wait(run)
     after = lab.doors()
@@ -236,7 +236,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "backfill far beyond function capacity",
-        "20x more windows than fetch instances (30-day windows since 2019)",
+        "20x more windows than fetch_window's capacity (20-day windows since 2019)",
         beyond_capacity,
     ),
     Scenario(
