@@ -357,7 +357,7 @@ def kpi_weeks(today: dt.date, n: int) -> list[dt.date]:
 
 
 def _explain(kpi: str, bu: str, week: dt.date) -> str:
-    return f"stkpi explain {kpi} --bu {json.dumps(bu)} --week {week.isoformat()}"
+    return f"stkpi explain --kpi {kpi} --bu {json.dumps(bu)} --week {week.isoformat()}"
 
 
 def judge_kpis(

@@ -475,7 +475,7 @@ def test_kpi_out_of_range_missing_and_jump(tenant: Tenant) -> None:
     assert results["kpi.ranges"].numbers["out_of_range"] == [
         {"week": "2025-09-01", "bu": "Phoenix-Production", "kpi": "gpm", "value": 0.95}
     ]
-    assert results["kpi.ranges"].next_step.startswith("stkpi explain gpm")
+    assert results["kpi.ranges"].next_step.startswith("stkpi explain --kpi gpm")
     presence = results["kpi.presence"]
     assert presence.status == RED
     assert presence.numbers["missing"] == [

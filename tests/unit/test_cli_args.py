@@ -19,6 +19,8 @@ from stkpi.cli import app
         (["bench", "--scales", "3"], "each scale must be in (0, 2]"),
         (["bench", "--page-size", "0"], "greater than or equal to 1"),
         (["dead-letters", "--all"], "--all only makes sense with --replay"),
+        (["backfill", "--start", "2025-02-01", "--end", "2025-01-01"], "is not after --start"),
+        (["backfill", "--start", "2025-13-01", "--end", "2025-01-01"], "is not a date"),
     ],
 )
 def test_bad_arguments_are_named(argv: list[str], says: str) -> None:

@@ -145,7 +145,8 @@ def test_kpi_presence_ranges_and_jumps() -> None:
     assert ranges.numbers["out_of_range"] == [
         {"week": "2025-08-25", "bu": "P", "kpi": "gpm", "value": 0.95}
     ]
-    assert ranges.next_step == 'stkpi explain gpm --bu "P" --week 2025-08-25'
+    assert ranges.next_step == 'stkpi explain --kpi gpm --bu "P" --week 2025-08-25'
+    _parses_with_the_real_cli(ranges.next_step)
     assert jumps.status == YELLOW
     # produced x5 (base 5000 >= 1000); gpm 0.95 -> -0.2 moves 1.15 > 0.5; leads 3 -> 9 under base 10.
     assert {(j["kpi"], j["week"]) for j in jumps.numbers["jumps"]} == {
@@ -226,3 +227,20 @@ def test_results_render_as_table_json_and_rows() -> None:
     assert json.loads(rows[0]["threshold"]) == {"red_below": 0.9}
     assert rows[1]["next_step"] is None
     assert worst(results) == RED
+
+
+def _parses_with_the_real_cli(command: str) -> None:
+    """A command the tool suggests must be one the CLI accepts (parsed, not run)."""
+    import shlex
+
+    import typer
+
+    from stkpi.cli import app
+
+    group = typer.main.get_command(app)
+    name, sub, *args = shlex.split(command)
+    assert name == "stkpi"
+    with group.make_context("stkpi", [sub, *args], resilient_parsing=False) as ctx:
+        cmd = group.get_command(ctx, sub)
+        assert cmd is not None, f"no such command: {sub}"
+        cmd.make_context(sub, args, parent=ctx)  # raises a UsageError if it does not parse

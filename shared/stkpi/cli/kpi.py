@@ -21,9 +21,13 @@ diagnose_app = typer.Typer(help="Diagnose KPI inputs (time zones, invoice links)
 
 
 def _context() -> tuple[Any, Any]:
+    """BigQuery as the CLI's caller: the environment, completed by a running local stack
+    (as ``backfill`` and ``status`` do), so the README's commands work after ``local up``."""
+    from stkpi.cli.env import apply_stack_env
     from stkpi.config import load_settings
     from stkpi.gcp import bigquery_client
 
+    apply_stack_env()
     settings = load_settings()
     return bigquery_client(settings), settings
 

@@ -97,14 +97,20 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Copy a date range of the tenant: plan windows, fetch, load, rebuild once."""
         names = [e.strip() for e in entities.split(",") if e.strip()]
+        first, after = _parse_day(start, "--start"), _parse_day(end, "--end")
+        if after <= first:  # say it in the options' words, not the message schema's
+            raise typer.BadParameter(
+                f"{end} is not after --start {start} (--end is the day after the last)",
+                param_hint="--end",
+            )
         run_id = f"backfill-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         msg = decode(
             PlanMessage,
             {
                 "run_type": "backfill",
                 "entities": names,
-                "start": _parse_day(start, "--start"),
-                "end": _parse_day(end, "--end"),
+                "start": first,
+                "end": after,
                 "window_days": window_days,
                 "run_id": run_id,
             },
