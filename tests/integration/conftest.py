@@ -19,3 +19,18 @@ def simulator() -> Iterator[SimHandle]:
     """
     with running_simulator(SimConfig()) as handle:
         yield handle
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimHandle]:
+    """A simulator without rate limiting, shared by a module's tests (a module may
+    override it with a config of its own); ``clean_sim`` resets it around a test."""
+    with running_simulator(SimConfig(rate_limit_per_second=10_000)) as handle:
+        yield handle
+
+
+@pytest.fixture
+def clean_sim(sim: SimHandle) -> Iterator[SimHandle]:
+    sim.reset()
+    yield sim
+    sim.reset()

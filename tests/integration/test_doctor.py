@@ -7,31 +7,21 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from stkpi.registry import ENTITIES
-from stkpi.sim.config import SimConfig
-from stkpi.sim.server import SimHandle, running_simulator
+from stkpi.sim.server import SimHandle
 
 _STKPI = Path(sys.executable).with_name("stkpi")
 _COMMAND = [str(_STKPI)] if _STKPI.exists() else [sys.executable, "-m", "stkpi.cli"]
 _ST_VARS = ("ST_", "GCP_PROJECT", "LANDING_BUCKET")
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimHandle]:
-    with running_simulator(SimConfig(rate_limit_per_second=10_000)) as handle:
-        yield handle
-
-
 @pytest.fixture(autouse=True)
-def _clean(sim: SimHandle) -> Iterator[None]:
-    sim.reset()
-    yield
-    sim.reset()
+def _clean(clean_sim: SimHandle) -> SimHandle:
+    return clean_sim
 
 
 def _env(sim: SimHandle | None, **overrides: str) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -14,17 +13,9 @@ from stkpi.sim.config import SimConfig
 from stkpi.sim.server import SimHandle, running_simulator
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimHandle]:
-    with running_simulator(SimConfig(rate_limit_per_second=10_000)) as handle:
-        yield handle
-
-
 @pytest.fixture(autouse=True)
-def _clean(sim: SimHandle) -> Iterator[None]:
-    sim.reset()
-    yield
-    sim.reset()
+def _clean(clean_sim: SimHandle) -> SimHandle:
+    return clean_sim
 
 
 def _headers(sim: SimHandle) -> dict[str, str]:
