@@ -62,8 +62,9 @@ def ensure_subscription(
         }
     if min_backoff is not None or max_backoff is not None:
         request["retry_policy"] = {
-            "minimum_backoff": _duration(min_backoff or 10.0),
-            "maximum_backoff": _duration(max_backoff or 600.0),
+            # Pub/Sub's defaults for a side left unset; 0 s is a valid backoff, kept as is
+            "minimum_backoff": _duration(10.0 if min_backoff is None else min_backoff),
+            "maximum_backoff": _duration(600.0 if max_backoff is None else max_backoff),
         }
     try:
         subscriber.create_subscription(request=request)
