@@ -99,12 +99,26 @@ def _active_param(has_active: bool) -> bool | None:
     return value if has_active else None  # type: ignore[return-value]
 
 
+_sleep = time.sleep  # tests replace it to see the answer time without waiting for it
+
+
+def _records_requested(st: SimState) -> int:
+    """The records this request asks for: its ``pageSize`` (the list default when absent;
+    a malformed value counts as none, the request will get its 400), or an export page."""
+    if (request.endpoint or "").rpartition(".")[2].startswith("export_"):
+        return st.config.export_page_size
+    raw = request.args.get("pageSize") or ""
+    if not raw:
+        return DEFAULT_PAGE_SIZE
+    try:
+        return min(max(int(raw), 0), MAX_PAGE_SIZE)
+    except ValueError:
+        return 0
+
+
 def _guard(tenant: str, module: str) -> None:
     """Auth, app key, tenant, API scope, rate limit and injected request faults."""
     st = state()
-    cfg = st.faults.config
-    if cfg.latency_ms > 0:
-        time.sleep(cfg.latency_ms / 1000)
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer ") or not st.tokens.valid(header[7:].strip()):
         raise ApiError(401, "Unauthorized", "missing, invalid or expired bearer token")
@@ -121,6 +135,13 @@ def _guard(tenant: str, module: str) -> None:
         raise ApiError(429, "Too Many Requests", "rate limit exceeded", retry_after=wait)
     if st.faults.take_429():
         raise ApiError(429, "Too Many Requests", "rate limit exceeded (injected)", retry_after=1)
+    # The answer time of an admitted request (refusals above answer at once, as a gateway
+    # does): fixed + per record requested. No lock is held while sleeping (the settings
+    # are one immutable object read once) and the server runs a thread per request, so
+    # concurrent requests wait side by side, as they would on the real API.
+    delay = st.faults.config.latency_seconds(_records_requested(st))
+    if delay > 0:
+        _sleep(delay)
     if st.faults.roll_5xx():
         raise ApiError(503, "Service Unavailable", "transient server error (injected)")
 
