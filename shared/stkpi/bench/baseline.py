@@ -58,12 +58,12 @@ def naive_backfill(settings: Settings, end: datetime) -> dict[str, Any]:
             if n:
                 name = f"naive/{entity.name}/all.json.gz"
                 landing.upload_file(name, path)
-                staging, _job, _rows, _reused = warehouse.load_staging(
+                _staging, _job, _rows, _reused = warehouse.load_staging(
                     entity, run_id="naive", window_id="all",
                     uris=[landing.uri(name)], content_hash=f"naive-{n}-{now.timestamp()}",
                 )  # fmt: skip
-                warehouse.merge(entity, staging=staging, run_id="naive", window_id="all")
-                warehouse.drop_staging(staging)
+                warehouse.merge(entity, run_id="naive")
+                warehouse.drop_staging(entity, "naive")
             load_s += time.monotonic() - t1
     return {
         "records": records,
