@@ -1,135 +1,192 @@
-"""One benchmark pass per scale: our backfill, the naive baseline, a daily increment.
+"""One benchmark pass per scale and API profile: our backfill, the naive baseline, a daily run.
 
-Each scale gets a fresh lab (``stkpi.chaos.lab``: the deployed shape, dispatcher fan-out)
-with the simulator limited to ``rate_limit`` requests/s and answering after ``latency_ms``
-(a real API is not instant; the naive ingestor waits for every answer). The client's own
-bucket is set to the same limit, as a deploy with one fetch instance would be. Figures come
-from the ops tables (per-window durations), the simulator's request counters, the landing
-bucket and ``/proc`` of the function servers.
+Each (scale, profile) gets a fresh lab (``stkpi.chaos.lab``: the deployed shape,
+dispatcher fan-out) with the simulator limited to the profile's rate and answering after
+its latency model (fixed + per record requested: a real API is not instant, and a page of
+5,000 takes longer than a page of 500). The client's own token bucket is set to the same
+limit and its page size to the profile's, as a deploy tuned for that API would be.
+Figures come from the ops tables (``sql/*.sql`` here, aggregated by
+``stkpi.bench.figures``), the simulator's request counters, the landing bucket, and
+``/proc`` of the processes the lab started (CPU seconds and peak memory).
 """
 
 from __future__ import annotations
 
 import gzip
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from string import Template
 from typing import Any
 
+from google.cloud import bigquery
+
+from stkpi import sqlfiles
+from stkpi.bench import cpu
 from stkpi.bench.baseline import naive_backfill
+from stkpi.bench.figures import cpu_per_thousand, stage_figures
+from stkpi.bench.profiles import ST, Profile
 from stkpi.chaos.lab import ChaosLab, LabConfig
+from stkpi.localstack.services import DEFAULT_PROJECT
+from stkpi.localstack.settings_env import local_settings_env
+from stkpi.messages import PlanMessage
 from stkpi.results import machine
+from stkpi.sim.config import HISTORY_START
 
 SAMPLE_PAGES = 40  # pages decompressed to measure the gzip ratio
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class BenchConfig:
     scales: tuple[float, ...] = (0.1, 0.3, 1.0)
-    rate_limit: float = 10.0
-    page_size: int = 500
-    latency_ms: int = 200
+    profiles: tuple[Profile, ...] = (ST,)
     concurrency: int = 8
-    window_days: int = 365
+    # None: plans give no window length and the deployment's default applies (windows
+    # sized by record count); set only when the user asks for fixed-length windows.
+    window_days: int | None = None
     baseline: bool = True
     seed: int = 42
 
-    @property
-    def ceiling(self) -> float:
-        """Records/s no client can beat: every allowed request returns a full page."""
-        return self.rate_limit * self.page_size
+
+def deployment_window_days() -> int:
+    """WINDOW_DAYS as terraform/ deploys it (the planner's default for plans without one).
+
+    The lab always sets WINDOW_DAYS on the functions; handing it the deployment's own value
+    keeps the benchmark on the default a real deploy runs with."""
+    return int(local_settings_env(DEFAULT_PROJECT)["WINDOW_DAYS"])
 
 
-def bench_scale(root: Path, scale: float, cfg: BenchConfig, log=print) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def bench_one(
+    root: Path, scale: float, profile: Profile, cfg: BenchConfig, log: Log = print
+) -> dict[str, Any]:
+    """Backfill, daily run and naive baseline of one scale on one API profile."""
     lab_cfg = LabConfig(
         scale=scale,
         seed=cfg.seed,
         concurrency=cfg.concurrency,
-        page_size=cfg.page_size,
-        sim_rate_limit=cfg.rate_limit,
-        client_rate_limit=cfg.rate_limit,
-        window_days=cfg.window_days,
+        page_size=profile.page_size,
+        sim_rate_limit=profile.rate_limit,
+        client_rate_limit=profile.rate_limit,
+        window_days=cfg.window_days or deployment_window_days(),
         run_timeout=4 * 3600,
     )
+    tag = f"scale {scale:g} / {profile.name}"
     t0 = time.monotonic()
     with ChaosLab(root, lab_cfg) as lab:
         setup = time.monotonic() - t0
-        log(f"scale {scale}: stack up in {setup:.0f}s; backfill")
-        lab.sim.set_faults(latency_ms=cfg.latency_ms)
-        out: dict[str, Any] = {"scale": scale, "setup_seconds": round(setup, 1)}
-        out["backfill"] = _timed_run(lab, "bench-backfill", cfg, backfill=True)
+        log(f"{tag}: stack up in {setup:.0f}s; backfill")
+        lab.sim.set_faults(**profile.sim_faults())
+        out: dict[str, Any] = {
+            "scale": scale,
+            "profile": profile.name,
+            "setup_seconds": round(setup, 1),
+        }
+        out["backfill"] = _timed_run(lab, "bench-backfill", profile, cfg, backfill=True)
         out["landing"] = landing_figures(lab, "bench-backfill", out["backfill"]["records"])
         out["memory_after_backfill_kib"] = lab.memory()
-        log(f"scale {scale}: daily increment")
-        out["daily"] = _timed_run(lab, "bench-daily", cfg, backfill=False)
+        log(f"{tag}: daily increment")
+        out["daily"] = _timed_run(lab, "bench-daily", profile, cfg, backfill=False)
         out["memory_kib"] = lab.memory()
         if cfg.baseline:
-            log(f"scale {scale}: naive baseline (one process, sequential pages, no windows)")
-            before = lab.sim.stats()["requests"]
-            naive = naive_backfill(lab.ctx.settings, lab.sim.now)
-            naive["requests"] = lab.sim.stats()["requests"] - before
-            out["baseline"] = naive
-            ours = out["backfill"]["records_per_second"]
-            out["speedup"] = round(ours / naive["records_per_second"], 2) if ours else None
+            log(f"{tag}: naive baseline (one process, sequential pages, no windows)")
+            out["baseline"] = _naive(lab)
+            ours, naive = out["backfill"], out["baseline"]
+            out["speedup"] = (
+                round(ours["records_per_second"] / naive["records_per_second"], 2)
+                if ours["records_per_second"] and naive["records_per_second"]
+                else None
+            )
+            ours_cpu = ours["cpu"]["per_1000_records"]["total"]
+            naive_cpu = naive["cpu"]["per_1000_records"]["total"]
+            out["cpu_ratio"] = round(ours_cpu / naive_cpu, 2) if naive_cpu else None
     return out
 
 
-def _timed_run(lab: ChaosLab, run_id: str, cfg: BenchConfig, *, backfill: bool) -> dict[str, Any]:
-    requests_before = lab.sim.stats()
+def _publish_backfill(lab: ChaosLab, run_id: str, window_days: int | None) -> None:
+    """The whole simulated history; ``window_days`` only when the user gave one."""
+    msg = PlanMessage(
+        run_type="backfill",
+        start=HISTORY_START,
+        end=lab.sim.now + timedelta(minutes=1),  # see ChaosLab.daily
+        window_days=window_days,
+        run_id=run_id,
+    )
+    lab.publish(msg)
+
+
+def _timed_run(
+    lab: ChaosLab, run_id: str, profile: Profile, cfg: BenchConfig, *, backfill: bool
+) -> dict[str, Any]:
+    before = lab.sim.stats()
+    cpu_before = cpu.snapshot(lab.info.pids)
     started = time.monotonic()
     if backfill:
-        lab.backfill(run_id)
+        _publish_backfill(lab, run_id, cfg.window_days)
     else:
         lab.daily(run_id)
     lab.wait(run_id)
     seconds = time.monotonic() - started
+    cpu_used = cpu.delta(cpu_before, cpu.snapshot(lab.info.pids))
     after = lab.sim.stats()
-    stages = stage_figures(lab, run_id, cfg)
-    records = stages.get("fetch", {}).get("records", 0)
-    requests = after["requests"] - requests_before["requests"]
+    requests = after["requests"] - before["requests"]
+    stages = stage_figures(
+        query_rows(lab, "window_events.sql", run_id),
+        query_rows(lab, "run_events.sql", run_id),
+        requests=requests,
+        ceiling=profile.ceiling,
+    )
+    records = stages["fetch"]["records"]
     return {
         "run_id": run_id,
         "seconds": round(seconds, 1),
         "records": records,
         "records_per_second": round(records / seconds, 1) if seconds else 0.0,
         "requests": requests,
-        "throttled_429": after["throttled_429"] - requests_before["throttled_429"],
+        "throttled_429": after["throttled_429"] - before["throttled_429"],
         "records_per_request": round(records / requests, 1) if requests else 0.0,
         "stages": stages,
+        "cpu": cpu_figures(cpu_used, records),
     }
 
 
-def stage_figures(lab: ChaosLab, run_id: str, cfg: BenchConfig) -> dict[str, dict[str, Any]]:
-    rows = lab.ctx.state.query_file("ops/bench_stages.sql", run_id=run_id)
-    out: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        span = (r["last_end"] - r["first_start"]).total_seconds()
-        records = int(r["records"] or 0)
-        fig = {
-            "windows": int(r["windows"]),
-            "records": records,
-            "span_seconds": round(span, 1),
-            "busy_seconds": round((r["busy_ms"] or 0) / 1000, 1),
-            "records_per_second": round(records / span, 1) if span > 0 else 0.0,
-        }
-        if r["stage"] == "fetch":
-            fig["ceiling_ratio"] = round(fig["records_per_second"] / cfg.ceiling, 3)
-        else:
-            fig["load_jobs"] = int(r["load_jobs"] or 0)
-            # load_window issues exactly one MERGE per load job (windows with records)
-            fig["merges"] = fig["load_jobs"]
-            fig["load_job_seconds"] = round((r["load_ms"] or 0) / 1000, 1)
-            fig["merge_seconds"] = round((r["merge_ms"] or 0) / 1000, 1)
-            for part in ("load_job", "merge"):
-                busy = fig[f"{part}_seconds"]
-                # per worker-second: what one instance does; x concurrency = the ceiling here
-                fig[f"{part}_records_per_busy_second"] = round(records / busy, 1) if busy else 0.0
-        out[r["stage"]] = fig
-    events = lab.ctx.state.query_file("ops/run_event_durations.sql", run_id=run_id)
-    rebuilt = next((e for e in events if e["state"] == "rebuilt"), None)
-    if rebuilt is not None:
-        out["rebuild"] = {"seconds": round((rebuilt["duration_ms"] or 0) / 1000, 1)}
-    return out
+def cpu_figures(per_service: dict[str, float], records: int) -> dict[str, Any]:
+    """CPU seconds per service and group, and per 1,000 records per group."""
+    groups = cpu.grouped(per_service)
+    return {
+        "seconds": per_service,
+        "groups": groups,
+        "per_1000_records": {g: cpu_per_thousand(s, records) for g, s in groups.items()},
+    }
+
+
+def _naive(lab: ChaosLab) -> dict[str, Any]:
+    before = lab.sim.stats()["requests"]
+    cpu_before = cpu.snapshot(lab.info.pids)
+    naive = naive_backfill(lab.ctx.settings, lab.sim.now)
+    cpu_used = cpu.delta(cpu_before, cpu.snapshot(lab.info.pids))
+    naive["requests"] = lab.sim.stats()["requests"] - before
+    naive["records_per_request"] = (
+        round(naive["records"] / naive["requests"], 1) if naive["requests"] else 0.0
+    )
+    naive["cpu"] = cpu_figures(cpu_used, naive["records"])
+    return naive
+
+
+def query_rows(lab: ChaosLab, name: str, run_id: str) -> list[dict[str, Any]]:
+    """Rows of one of this package's SQL files for one run (datasets filled in as
+    ``stkpi.sqlfiles`` does; the run id is a query parameter, never spliced)."""
+    sql = Template((SQL_DIR / name).read_text()).substitute(
+        sqlfiles.dataset_params(lab.ctx.settings)
+    )
+    job = bigquery.QueryJobConfig(
+        query_parameters=[bigquery.ScalarQueryParameter("run_id", "STRING", run_id)]
+    )
+    return [dict(row.items()) for row in lab.ctx.bigquery.query(sql, job_config=job).result()]
 
 
 def landing_figures(lab: ChaosLab, run_id: str, records: int) -> dict[str, Any]:
@@ -154,13 +211,35 @@ def landing_figures(lab: ChaosLab, run_id: str, records: int) -> dict[str, Any]:
     }
 
 
-def run_bench(root: Path, cfg: BenchConfig, log=print) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def run_bench(root: Path, cfg: BenchConfig, log: Log = print) -> dict[str, Any]:
+    """Every scale on every profile (profiles inner, so one scale's rows sit together)."""
     started = time.monotonic()
-    scales = [bench_scale(root, s, cfg, log) for s in cfg.scales]
+    runs = [bench_one(root, s, p, cfg, log) for s in cfg.scales for p in cfg.profiles]
     return {
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(),
-        "config": {**asdict(cfg), "ceiling_records_per_second": cfg.ceiling},
+        "config": {
+            "scales": list(cfg.scales),
+            "concurrency": cfg.concurrency,
+            "window_days": cfg.window_days,
+            "deployment_window_days": deployment_window_days(),
+            "baseline": cfg.baseline,
+            "seed": cfg.seed,
+            "profiles": {p.name: profile_config(p) for p in cfg.profiles},
+        },
         "total_seconds": round(time.monotonic() - started, 1),
-        "scales": scales,
+        "runs": runs,
+    }
+
+
+def profile_config(p: Profile) -> dict[str, Any]:
+    return {
+        "rate_limit": p.rate_limit,
+        "page_size": p.page_size,
+        "latency_ms": p.latency_ms,
+        "latency_per_record_ms": p.latency_per_record_ms,
+        "full_page_ms": round(1000 * p.latency_seconds(p.page_size)),
+        "one_record_ms": round(1000 * p.latency_seconds(1)),
+        "ceiling_records_per_second": p.ceiling,
+        "in_flight_needed": round(p.in_flight_needed, 1),
     }
