@@ -100,15 +100,19 @@ locals {
   window_lanes  = min(local.functions.fetch_window.max_instances, local.load_capacity)
 
   common_env = {
-    GCP_PROJECT                     = var.project_id
-    LANDING_BUCKET                  = google_storage_bucket.landing.name
-    BQ_DATASET_PREFIX               = var.bq_dataset_prefix
-    BQ_LOCATION                     = var.bq_location
-    REPORT_TIMEZONE                 = var.report_timezone
-    ST_API_BASE_URL                 = var.st_api_base_url
-    ST_AUTH_URL                     = var.st_auth_url
-    ST_PAGE_SIZE                    = tostring(var.st_page_size)
-    WINDOW_DAYS                     = tostring(var.window_days)
+    GCP_PROJECT         = var.project_id
+    LANDING_BUCKET      = google_storage_bucket.landing.name
+    BQ_DATASET_PREFIX   = var.bq_dataset_prefix
+    BQ_LOCATION         = var.bq_location
+    REPORT_TIMEZONE     = var.report_timezone
+    ST_API_BASE_URL     = var.st_api_base_url
+    ST_AUTH_URL         = var.st_auth_url
+    ST_PAGE_SIZE        = tostring(var.st_page_size)
+    WINDOW_DAYS         = tostring(var.window_days)
+    WINDOW_TARGET_PAGES = tostring(var.window_target_pages)
+    # Pages one fetch keeps outstanding: its share of the rate budget when a page takes
+    # about a second to answer (ServiceTitan at 5,000 records per page).
+    FETCH_PAGES_IN_FLIGHT           = tostring(max(1, ceil(var.fetch_rate_per_instance)))
     TOPIC_PLAN                      = local.topics.plan
     TOPIC_WINDOWS                   = local.topics.windows
     TOPIC_LOADS                     = local.topics.loads

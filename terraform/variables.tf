@@ -91,9 +91,9 @@ variable "fetch_rate_per_instance" {
 }
 
 variable "st_page_size" {
-  description = "ServiceTitan page size (ST_PAGE_SIZE), 1..5000."
+  description = "ServiceTitan page size (ST_PAGE_SIZE), 1..5000. ServiceTitan's largest page is the default: the limit is per request, so a smaller page costs more of it per record."
   type        = number
-  default     = 500
+  default     = 5000
 
   validation {
     condition     = var.st_page_size >= 1 && var.st_page_size <= 5000 && floor(var.st_page_size) == var.st_page_size
@@ -102,13 +102,24 @@ variable "st_page_size" {
 }
 
 variable "window_days" {
-  description = "Default window length in days for plans that do not give one (WINDOW_DAYS)."
+  description = "Longest window in days for plans that do not give one (WINDOW_DAYS). Windows split themselves by record count (window_target_pages), so the default of 10 years plans one coarse window per entity."
   type        = number
-  default     = 7
+  default     = 3660
 
   validation {
     condition     = var.window_days >= 1 && var.window_days <= 3660 && floor(var.window_days) == var.window_days
     error_message = "window_days must be an integer in 1..3660."
+  }
+}
+
+variable "window_target_pages" {
+  description = "A window holding more than this many full pages splits into children (WINDOW_TARGET_PAGES): windows are sized by record count, not days."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.window_target_pages >= 1 && var.window_target_pages <= 10000 && floor(var.window_target_pages) == var.window_target_pages
+    error_message = "window_target_pages must be an integer in 1..10000."
   }
 }
 

@@ -30,7 +30,8 @@ class Settings(BaseModel):
     st_client_secret: SecretStr | None = None
     st_app_key: SecretStr | None = None
     st_rate_limit_per_second: float = Field(default=10.0, gt=0, le=1000)
-    st_page_size: int = Field(default=500, ge=1, le=5000)
+    # ServiceTitan's largest page: fewer requests per record under a per-request limit.
+    st_page_size: int = Field(default=5000, ge=1, le=5000)
     st_request_timeout_seconds: float = Field(default=100.0, gt=0)
     report_timezone: str = "America/Phoenix"
     gcp_project: str = Field(min_length=1)
@@ -38,7 +39,15 @@ class Settings(BaseModel):
     bq_dataset_prefix: str = Field(default="st", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     bq_location: str = "US"
     fetch_time_budget_seconds: float = Field(default=480.0, gt=0)
-    window_days: int = Field(default=7, ge=1, le=3660)
+    # Coarse windows: a plan cuts its range into windows of at most this many days, and
+    # each window splits itself by record count (stkpi.splits), so the default (10 years)
+    # is one window per entity for any backfill that fits in a decade.
+    window_days: int = Field(default=3660, ge=1, le=3660)
+    # A window holding more than this many full pages splits into children (stkpi.splits).
+    window_target_pages: int = Field(default=25, ge=1, le=10_000)
+    # Page requests one fetch keeps outstanding: an API that answers a 5,000-record page
+    # in about a second leaves the rate limit unused with one page at a time.
+    fetch_pages_in_flight: int = Field(default=4, ge=1, le=64)
     topic_plan: str = "st-plan"
     topic_windows: str = "st-windows"
     topic_loads: str = "st-loads"
@@ -107,6 +116,11 @@ class Settings(BaseModel):
             why="to read dead letters (terraform output operator_env has them)",
         )
         return f"{self.dead_letter_topic(topic)}{self.dead_letter_subscription_suffix}"
+
+    @property
+    def window_target_records(self) -> int:
+        """Records above which a window splits (``stkpi.splits``)."""
+        return self.window_target_pages * self.st_page_size
 
     def dataset(self, layer: str) -> str:
         """BigQuery dataset id of a layer (raw, stage, dim, mart, ops)."""

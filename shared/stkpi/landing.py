@@ -5,7 +5,13 @@ Layout (deterministic names, so a replay overwrites instead of duplicating):
     landing/{entity}/run={run_id}/window={window_id}/page-00001.json.gz   NDJSON rows
     landing/{entity}/run={run_id}/window={window_id}/_manifest.json       written after pages
     control/runs/{run_id}/plan.json                  every window of the run (first plan wins)
+    control/runs/{run_id}/split/{entity}/{window_id}.json    a window's children (first wins)
+    control/runs/{run_id}/admitted/{entity}/{window_id}.json a lane took the window
+    control/runs/{run_id}/handed/{entity}/{window_id}.json   the window passed its lane on
+    control/runs/{run_id}/parked/{entity}/{window_id}.json   ... to nobody: the lane is idle
     control/runs/{run_id}/loaded/{entity}/{window_id}.json   per-window loaded marker
+    control/runs/{run_id}/merge/{entity}.claim       the entity's MERGE (once per run)
+    control/runs/{run_id}/merged/{entity}.json       the entity's MERGE finished
     control/runs/{run_id}/rebuild.claim              created once, if_generation_match=0
     control/runs/{run_id}/rebuild.done               the rebuild finished
 
@@ -131,9 +137,12 @@ class Landing:
         except NotFound:
             return None
 
-    def create_json_once(self, name: str, doc: dict[str, Any]) -> bool:
-        """Create ``name`` only if it does not exist; True if this call created it."""
-        return self.write_json_if(name, doc, generation=0) > 0
+    def create_json_once(
+        self, name: str, doc: dict[str, Any], *, metadata: dict[str, str] | None = None
+    ) -> bool:
+        """Create ``name`` only if it does not exist; True if this call created it.
+        ``metadata`` rides on the object, so a listing can read it without a download."""
+        return self.write_json_if(name, doc, generation=0, metadata=metadata) > 0
 
     def read_json_versioned(self, name: str) -> tuple[dict[str, Any] | None, int]:
         """The document and its generation (``(None, 0)`` when absent), for a later
@@ -145,11 +154,20 @@ class Landing:
             return None, 0
         return json.loads(data), int(blob.generation or 0)
 
-    def write_json_if(self, name: str, doc: dict[str, Any], *, generation: int) -> int:
+    def write_json_if(
+        self,
+        name: str,
+        doc: dict[str, Any],
+        *,
+        generation: int,
+        metadata: dict[str, str] | None = None,
+    ) -> int:
         """Write ``name`` only if its generation is still ``generation`` (0: absent);
         returns the new generation, or 0 if another writer got there first. Of two
         writers racing, exactly one wins."""
         blob = self._bucket.blob(name)
+        if metadata:
+            blob.metadata = metadata
         try:
             blob.upload_from_string(
                 json.dumps(doc, sort_keys=True, default=str),
@@ -159,6 +177,26 @@ class Landing:
         except PreconditionFailed:
             return 0
         return int(blob.generation or 1)
+
+    def delete_if(self, name: str, *, generation: int) -> bool:
+        """Delete ``name`` only if it is still generation ``generation``; True if this call
+        deleted it (of two racing deleters, exactly one)."""
+        try:
+            self._bucket.blob(name).delete(if_generation_match=generation)
+        except (NotFound, PreconditionFailed):
+            return False
+        return True
+
+    def listing(self, prefix: str) -> dict[str, tuple[int, dict[str, str]]]:
+        """Name (after ``prefix``, without ``.json``) -> (generation, metadata) of every
+        object under ``prefix``: one request however many objects."""
+        return {
+            b.name[len(prefix) :].removesuffix(".json"): (
+                int(b.generation or 0),
+                dict(b.metadata or {}),
+            )
+            for b in self._bucket.list_blobs(prefix=prefix)
+        }
 
     def exists(self, name: str) -> bool:
         return self._bucket.blob(name).exists()
@@ -183,9 +221,31 @@ class Landing:
         return f"{_run_dir(run_id)}loaded/{ref.marker}.json"
 
     @staticmethod
+    def control_dir(run_id: str, kind: str) -> str:
+        """The folder of one kind of per-window control object (``split``, ``admitted``,
+        ``handed``, ``parked``, ``loaded``) of a run."""
+        return f"{_run_dir(run_id)}{kind}/"
+
+    @staticmethod
+    def control_name(run_id: str, kind: str, ref: WindowRef) -> str:
+        return f"{Landing.control_dir(run_id, kind)}{ref.marker}.json"
+
+    @staticmethod
     def handoff_name(run_id: str, ref: WindowRef) -> str:
-        """The admission of window ``ref`` into its lane (``stkpi.lanes``)."""
-        return f"{_run_dir(run_id)}admitted/{ref.marker}.json"
+        """The admission of window ``ref`` into a lane (``stkpi.lanes``)."""
+        return Landing.control_name(run_id, "admitted", ref)
+
+    @staticmethod
+    def merge_claim_name(run_id: str, entity: str) -> str:
+        return f"{_run_dir(run_id)}merge/{entity}.claim"
+
+    @staticmethod
+    def merged_dir(run_id: str) -> str:
+        return f"{_run_dir(run_id)}merged/"
+
+    @staticmethod
+    def merged_name(run_id: str, entity: str) -> str:
+        return f"{Landing.merged_dir(run_id)}{entity}.json"
 
     @staticmethod
     def claim_name(run_id: str) -> str:

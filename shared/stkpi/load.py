@@ -1,8 +1,10 @@
-"""Load one fetched window: staging load job, MERGE into raw, loaded marker, run claim.
+"""Load one fetched window: staging load job, loaded marker, lane, entity MERGE, run claim.
 
 Order matters for no loss and one rebuild: the loaded marker is written only after the
-MERGE succeeded, and the run's rebuild is claimed only by a loader that sees every window
-of the run's plan marked. The claim is a GCS object created with ``if_generation_match=0``:
+window's rows are in the run's staging table; the entity's MERGE into raw runs once all
+its windows are marked (``stkpi.entity_merge``); and the run's rebuild is claimed only by
+a loader that sees every window of the run (the plan's, with split windows replaced by
+their children) marked and every entity merged. The claim is a GCS object created with ``if_generation_match=0``:
 of all loaders that see the last marker, exactly one creates it. If that loader crashes
 after claiming but before publishing, the redelivery of the same load message recognises
 its own claim and publishes again; a duplicate rebuild message is absorbed by the rebuild.
@@ -12,17 +14,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from google.api_core.exceptions import NotFound
-
 from stkpi import logs
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
+from stkpi.entity_merge import all_merged, merge_when_staged
 from stkpi.errors import PermanentError
 from stkpi.landing import Landing, WindowRef
 from stkpi.lanes import hand_off
 from stkpi.messages import LoadMessage, RebuildMessage
 from stkpi.planner import RunPlan
-from stkpi.registry import Entity, get_entity
+from stkpi.registry import get_entity
+from stkpi.runwindows import RunWindows
+from stkpi.splits import marker
 
 log = logs.get(__name__)
 
@@ -30,8 +33,8 @@ log = logs.get(__name__)
 @dataclass(frozen=True)
 class LoadResult:
     rows_loaded: int
-    rows_merged: int
     reused_job: bool
+    entity_merged: bool
     rebuild_published: bool
     lane_handed_off: bool = False
 
@@ -46,22 +49,17 @@ def load_window(msg: LoadMessage, ctx: PipelineContext) -> LoadResult:
             f"no manifest at gs://{landing.bucket_name}/{msg.gcs_prefix}: "
             "the window was never completely fetched"
         )
-    loaded = merged = 0
+    loaded = 0
     reused = False
-    load_ms = merge_ms = 0
     if manifest["pages"] and manifest["records"]:
-        staging, _job_id, loaded, reused = ctx.warehouse.load_staging(
+        _staging, _job_id, loaded, reused = ctx.warehouse.load_staging(
             entity,
             run_id=msg.run_id,
             window_id=msg.window_id,
             uris=[landing.uri(p) for p in manifest["pages"]],
             content_hash=manifest["content_hash"],
         )
-        load_ms = int((ctx.monotonic() - started) * 1000)
         crash_point("load.after_load_job", entity=msg.entity)
-        merged = _merge_unless_twin_finished(entity, msg, staging, ctx)
-        merge_ms = int((ctx.monotonic() - started) * 1000) - load_ms
-        crash_point("load.after_merge", entity=msg.entity)
     ref = WindowRef(msg.entity, msg.window_id)
     ctx.state.window_event(
         run_id=msg.run_id,
@@ -70,26 +68,23 @@ def load_window(msg: LoadMessage, ctx: PipelineContext) -> LoadResult:
         state="loaded",
         pages=len(manifest["pages"]),
         records=manifest["records"],
-        rows_merged=merged,
         duration_ms=int((ctx.monotonic() - started) * 1000),
         detail={
             "rows_loaded": loaded,
             "reused_load_job": reused,
-            "load_ms": load_ms,  # manifest read + load job (the benchmark's stages)
-            "merge_ms": merge_ms,
+            "load_ms": int((ctx.monotonic() - started) * 1000),  # the benchmark's stages
         },
     )
     landing.write_json(
         Landing.loaded_name(msg.run_id, ref),
-        {"records": manifest["records"], "rows_loaded": loaded, "rows_merged": merged},
+        {"records": manifest["records"], "rows_loaded": loaded},
     )
     crash_point("load.after_marker")
-    if manifest["pages"] and manifest["records"]:
-        ctx.warehouse.drop_staging(staging)  # the emulator ignores table expiration
-    plan = _plan(msg.run_id, ctx)
-    handed_off = hand_off(plan, msg, ctx)
-    published = maybe_claim_rebuild(plan, ref, ctx)
-    return LoadResult(loaded, merged, reused, published, handed_off)
+    run = RunWindows.read(_plan(msg.run_id, ctx), landing)
+    handed_off = hand_off(run, ref, ctx)
+    merged = merge_when_staged(run, msg.entity, ref, ctx)
+    published = merged and maybe_claim_rebuild(run, ref, ctx)
+    return LoadResult(loaded, reused, merged, published, handed_off)
 
 
 def _plan(run_id: str, ctx: PipelineContext) -> RunPlan:
@@ -99,41 +94,13 @@ def _plan(run_id: str, ctx: PipelineContext) -> RunPlan:
     return RunPlan.from_manifest(doc)
 
 
-def _merge_unless_twin_finished(
-    entity: Entity, msg: LoadMessage, staging: str, ctx: PipelineContext
-) -> int:
-    """MERGE the staging table; 0 rows if a twin delivery already finished this window.
-
-    Staging is dropped only after the loaded marker is written, and is named after the run
-    and window, so a staging table that vanished under this MERGE while the window's
-    marker exists means a twin delivery (Pub/Sub delivers at least once) MERGEd the same
-    pages and finished: the window is loaded, and failing here would only cost a
-    redelivery and a second load job. Without the marker the error stands and the
-    redelivery loads again.
-    """
-    try:
-        return ctx.warehouse.merge(
-            entity, staging=staging, run_id=msg.run_id, window_id=msg.window_id
-        )
-    except NotFound:
-        marker = Landing.loaded_name(msg.run_id, WindowRef(msg.entity, msg.window_id))
-        if not ctx.landing.exists(marker):
-            raise
-        log.info(
-            "staging table gone and window already loaded: a twin delivery finished it",
-            extra={"run_id": msg.run_id, "entity": msg.entity, "window_id": msg.window_id},
-        )
-        return 0
-
-
-def maybe_claim_rebuild(plan: RunPlan, me: WindowRef, ctx: PipelineContext) -> bool:
-    """Publish the run's rebuild if every planned window is loaded and this loader holds
-    (or just won) the claim. Returns whether a rebuild message was published."""
+def maybe_claim_rebuild(run: RunWindows, me: WindowRef, ctx: PipelineContext) -> bool:
+    """Publish the run's rebuild if every window is loaded, every entity merged, and this
+    loader holds (or just won) the claim. Returns whether a rebuild message was published."""
     landing = ctx.landing
-    run_id = plan.run_id
-    expected = {WindowRef(w.entity, w.window_id).marker for w in plan.windows}
-    done = landing.loaded_windows(run_id)
-    if not expected <= done:
+    run_id = run.run_id
+    expected = {marker(w) for w in run.leaves()}
+    if not expected <= landing.loaded_windows(run_id) or not all_merged(run, ctx):
         return False
     claim_name = Landing.claim_name(run_id)
     won = landing.create_json_once(claim_name, {"claimed_by": me.marker})
@@ -143,7 +110,7 @@ def maybe_claim_rebuild(plan: RunPlan, me: WindowRef, ctx: PipelineContext) -> b
             return False  # another loader owns the rebuild of this run
     crash_point("load.after_claim")
     ctx.bus.publish(
-        ctx.settings.topic_rebuild, RebuildMessage(run_id=run_id, entities=plan.entities)
+        ctx.settings.topic_rebuild, RebuildMessage(run_id=run_id, entities=run.plan.entities)
     )
     log.info(
         "run complete; rebuild published",

@@ -5,9 +5,10 @@ the first delivery's plan wins, and a redelivered plan message republishes exact
 windows (duplicates are harmless downstream) instead of planning a different set after the
 high-water marks moved. Loaders compare their markers against this stored plan.
 
-Only the first ``window_lanes`` windows are published here; each loaded window hands its
-lane to the next one (``stkpi.lanes``), so a run never has more windows in flight than
-fetch_window and load_batch have instances for (terraform/main.tf, window_lanes).
+Only the first ``window_lanes`` windows are published here (and admitted into their
+lanes); each window that is done hands its lane to the next one no lane took
+(``stkpi.lanes``), so a run never has more windows in flight than fetch_window and
+load_batch have instances for (terraform/main.tf, window_lanes).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from stkpi import logs
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
 from stkpi.landing import Landing
+from stkpi.lanes import first_wave
 from stkpi.messages import PlanMessage
 from stkpi.planner import RunPlan, plan_run
 
@@ -46,7 +48,7 @@ def plan_and_publish(msg: PlanMessage, ctx: PipelineContext) -> RunPlan:
     else:
         plan = RunPlan.from_manifest(ctx.landing.read_json(name) or plan.manifest())
     crash_point("plan.before_publish")
-    for window in plan.first_wave():
+    for window in first_wave(plan, ctx):
         ctx.bus.publish(ctx.settings.topic_windows, window)
     log.info(
         "run planned",

@@ -1,15 +1,21 @@
 """BigQuery side of the pipeline: staging loads, the raw MERGE, running SQL files.
 
+A run stages each entity in one table (``st_stage.<entity>__<run>``): every window's load
+job appends its pages to it, and once all of the entity's windows are staged one MERGE
+moves the table into raw (``stkpi.entity_merge``). So a backfill costs one MERGE per entity
+however many windows it has, and MERGE time follows the data, not the window count.
+
 Every step can run twice. A load job's id is derived from the window and the manifest's
-content, so a redelivered load message finds the job that already ran instead of starting a
-second one; the MERGE is idempotent (latest version wins, ties change nothing) and is
-retried with backoff when concurrent MERGEs into one table fail to serialize.
+content, so a redelivered load message finds the job that already ran (and appended)
+instead of appending a second copy; a copy appended anyway (a twin fetch with newer
+content) is harmless, because the MERGE keeps one row per key, the latest version. The
+MERGE is idempotent (latest version wins, ties change nothing) and is retried with backoff
+when concurrent MERGEs into one table fail to serialize.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from google.api_core.exceptions import BadRequest, Conflict, NotFound
@@ -26,7 +32,8 @@ from stkpi.config import Settings
 from stkpi.registry import Entity
 from stkpi.rows import LINEAGE_COLUMNS
 
-STAGE_EXPIRATION = timedelta(days=1)
+# Long enough for a stalled run to be replayed; the rebuild drops a run's staging anyway.
+STAGE_EXPIRATION = timedelta(days=7)
 _SERIALIZE = re.compile(r"serializ|concurrent update|could not serialize|conflict", re.I)
 
 
@@ -44,8 +51,9 @@ def raw_schema(entity: Entity) -> list[bigquery.SchemaField]:
     return [bigquery.SchemaField(name, type_) for name, type_ in cols]
 
 
-def staging_table_id(entity: Entity, run_id: str, window_id: str) -> str:
-    return _ident(f"{entity.name}__{run_id}__{window_id}")
+def staging_table_id(entity: Entity, run_id: str) -> str:
+    """The run's staging table of ``entity``: every window of the run appends to it."""
+    return _ident(f"{entity.name}__{run_id}")
 
 
 def run_file(client: bigquery.Client, settings: Settings, relpath: str, **extra: str) -> None:
@@ -73,15 +81,6 @@ def ensure_tables(client: bigquery.Client, settings: Settings) -> None:
         run_file(client, settings, f"ops/{name}.sql")
 
 
-@dataclass(frozen=True)
-class LoadOutcome:
-    staging: str
-    load_job_id: str
-    rows_loaded: int
-    rows_merged: int
-    reused_job: bool
-
-
 def _is_serialization_error(exc: BaseException) -> bool:
     return isinstance(exc, (BadRequest, Conflict)) and bool(_SERIALIZE.search(str(exc)))
 
@@ -106,11 +105,10 @@ class Warehouse:
         uris: list[str],
         content_hash: str,
     ) -> tuple[str, str, int, bool]:
-        """Load the window's pages into an expiring staging table with one load job.
-
-        Returns (staging table, job id, rows loaded, whether an existing job was reused).
-        """
-        staging = staging_table_id(entity, run_id, window_id)
+        """Append the window's pages to the run's staging table of the entity with one
+        load job. Returns (staging table, job id, rows loaded, whether an existing job
+        was reused, i.e. nothing was appended twice)."""
+        staging = staging_table_id(entity, run_id)
         table_ref = self._table("stage", staging)
         job_id = _ident(f"stkpi_load_{entity.name}_{run_id}_{window_id}_{content_hash[:16]}")
         job = self._existing_job(job_id)
@@ -124,7 +122,7 @@ class Warehouse:
             config = bigquery.LoadJobConfig(
                 source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
                 schema=raw_schema(entity),
-                write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+                write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
                 labels=self._labels("load", entity.name, run_id, window_id),
             )
             try:
@@ -172,13 +170,20 @@ class Warehouse:
             "window": _label(window_id),
         }
 
+    def staged_rows(self, entity: Entity, run_id: str) -> int | None:
+        """Rows in the run's staging table of ``entity``; None when it does not exist."""
+        table = self._table("stage", staging_table_id(entity, run_id))
+        if not self._exists(table):
+            return None
+        rows = self.client.query(f"SELECT COUNT(*) AS n FROM `{table}`").result()
+        return int(next(iter(rows))["n"])
+
     # -- merge --------------------------------------------------------------------------
-    def merge(self, entity: Entity, *, staging: str, run_id: str, window_id: str) -> int:
-        """MERGE staging into raw; returns rows affected. Retries serialization conflicts."""
-        sql = self._merge_sql(entity, staging)
-        config = bigquery.QueryJobConfig(
-            labels=self._labels("merge", entity.name, run_id, window_id)
-        )
+    def merge(self, entity: Entity, *, run_id: str) -> int:
+        """MERGE the run's staging table of ``entity`` into raw; returns rows affected.
+        Retries serialization conflicts."""
+        sql = self._merge_sql(entity, staging_table_id(entity, run_id))
+        config = bigquery.QueryJobConfig(labels=self._labels("merge", entity.name, run_id, "all"))
         return self._run_merge(sql, config)
 
     @retry(
@@ -221,5 +226,7 @@ class Warehouse:
             return ""
         return f"AND DATE(T.{field}) BETWEEN DATE '{row['lo']}' AND DATE '{row['hi']}'"
 
-    def drop_staging(self, staging: str) -> None:
-        self.client.delete_table(self._table("stage", staging), not_found_ok=True)
+    def drop_staging(self, entity: Entity, run_id: str) -> None:
+        """Drop the run's staging table of ``entity`` (the emulator ignores expiration)."""
+        table = self._table("stage", staging_table_id(entity, run_id))
+        self.client.delete_table(table, not_found_ok=True)

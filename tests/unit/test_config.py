@@ -35,7 +35,8 @@ def test_defaults_follow_the_handbook() -> None:
     s = load_settings(VALID)
     assert s.report_timezone == "America/Phoenix"
     assert s.dataset("raw") == "st_raw"
-    assert s.st_page_size == 500
+    assert s.st_page_size == 5000  # ServiceTitan's largest page: the limit is per request
+    assert s.window_target_records == 25 * 5000
 
 
 def test_servicetitan_credentials_checked_only_where_used() -> None:

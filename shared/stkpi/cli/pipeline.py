@@ -24,6 +24,7 @@ from stkpi.errors import StkpiError
 from stkpi.landing import Landing
 from stkpi.messages import PlanMessage, decode
 from stkpi.planner import RunPlan
+from stkpi.runwindows import RunWindows
 from stkpi.status import collect_status
 
 console = Console()
@@ -68,7 +69,8 @@ def wait_for_run(
         while time.monotonic() < deadline:
             doc = landing.read_json(Landing.plan_name(run_id))
             if doc is not None:
-                total = len(RunPlan.from_manifest(doc).windows)
+                # Windows split by count while the run goes: count its leaves as they are now.
+                total = len(RunWindows.read(RunPlan.from_manifest(doc), landing).leaves())
                 loaded = len(landing.loaded_windows(run_id))
                 progress.update(
                     task, total=total, completed=loaded, description=f"{run_id}: windows loaded"
@@ -91,7 +93,15 @@ def register(app: typer.Typer) -> None:
         entities: Annotated[
             str, typer.Option(help="comma-separated entity names; empty = all")
         ] = "",
-        window_days: Annotated[int, typer.Option(min=1, max=3660)] = 7,
+        window_days: Annotated[
+            int | None,
+            typer.Option(
+                min=1,
+                max=3660,
+                help="longest window in days; windows split by record count anyway, so "
+                "leave it unset unless you want to bound a window's span",
+            ),
+        ] = None,
         wait: Annotated[bool, typer.Option(help="follow the run until rebuilt")] = True,
         timeout: Annotated[float, typer.Option(help="seconds to wait")] = 3600.0,
     ) -> None:
@@ -111,7 +121,7 @@ def register(app: typer.Typer) -> None:
                 "entities": names,
                 "start": first,
                 "end": after,
-                "window_days": window_days,
+                **({"window_days": window_days} if window_days else {}),
                 "run_id": run_id,
             },
         )

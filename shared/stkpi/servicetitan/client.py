@@ -288,6 +288,45 @@ class ServiceTitanClient:
         params[before] = iso_z(end)
         return params
 
+    def page(
+        self, entity: Entity, start: datetime | None, end: datetime | None, number: int
+    ) -> Page:
+        """Page ``number`` of ``entity``'s window ``[start, end)`` (see ``iter_pages``).
+
+        Pages of one window are independent requests, so a caller that knows the window's
+        count (the first page's ``total_count``) may ask for several at once: with an API
+        that takes a second to answer a page of 5,000 records, one page at a time is a
+        latency bound, not the rate limit."""
+        params = self._list_params(entity, start, end)
+        if number < 1:
+            raise PermanentError(f"page must be >= 1, got {number}")
+        windowed = entity.window_params is not None
+        return self._page(
+            entity, start if windowed else None, end if windowed else None, params, number
+        )
+
+    def _page(
+        self,
+        entity: Entity,
+        start: datetime | None,
+        end: datetime | None,
+        params: dict[str, Any],
+        number: int,
+    ) -> Page:
+        url = self._url(entity.path(self._settings.st_tenant_id))
+        target = Target(entity.name, start, end, page=number)
+        query = {**params, "page": number, "pageSize": self._settings.st_page_size}
+        if start is not None:
+            # The count comes with every page of a window: the first page's is the count
+            # before paging and the others' tell whether it moved, so change detection
+            # costs no requests of its own (two per window, measured by `stkpi bench` as
+            # up to 60% of all requests on small tenants).
+            query["includeTotal"] = "true"
+        page = self._request(url, query, target, parse_list_page)
+        self._counters.add("pages")
+        self._counters.add("records", len(page.records))
+        return page
+
     def _pages(
         self,
         entity: Entity,
@@ -296,20 +335,9 @@ class ServiceTitanClient:
         params: dict[str, Any],
         page_from: int,
     ) -> Iterator[Page]:
-        url = self._url(entity.path(self._settings.st_tenant_id))
         number = page_from
         while True:
-            target = Target(entity.name, start, end, page=number)
-            query = {**params, "page": number, "pageSize": self._settings.st_page_size}
-            if start is not None:
-                # The count comes with every page of a window: the first page's is the
-                # count before paging and the last page's the count after, so change
-                # detection costs no requests of its own (two per window, measured by
-                # `stkpi bench` as up to 60% of all requests on small tenants).
-                query["includeTotal"] = "true"
-            page = self._request(url, query, target, parse_list_page)
-            self._counters.add("pages")
-            self._counters.add("records", len(page.records))
+            page = self._page(entity, start, end, params, number)
             yield page
             if not page.has_more:
                 return
