@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -210,15 +211,21 @@ class Cells(HTMLParser):
         self.text: list[str] = []
         self.urls: list[str] = []
         self.svg_charts = 0
+        self._table_kpi: str | None = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         for name in ("src", "href", "action", "data", "srcset", "poster"):
             if a.get(name) and "://" in a[name]:
                 self.urls.append(f"{tag} {name}={a[name]}")
-        if tag == "svg" and "main-svg" in (a.get("class") or ""):
+        if tag == "svg" and "chart" in (a.get("class") or "").split():
             self.svg_charts += 1
-        key = tuple(sorted((k, v) for k, v in a.items() if k.startswith("data-")))
+        if tag == "table":
+            self._table_kpi = a.get("data-kpi")
+        data = {k: v for k, v in a.items() if k.startswith("data-")}
+        if tag == "td" and self._table_kpi and "data-week" in data:
+            data.setdefault("data-kpi", self._table_kpi)
+        key = tuple(sorted(data.items()))
         self._stack.append(key if key and tag in ("td", "tr", "div") else None)
         if tag in ("td", "tr"):
             self._buf_start = len(self.text)
@@ -310,7 +317,8 @@ def test_report_flags_unmapped_bucket_in_place(rendered) -> None:
 def test_report_charts_render_offline_and_no_request_leaves_the_page(rendered) -> None:
     dom, requests, shot = rendered
     p = parse(dom)
-    assert p.svg_charts >= 22, "Plotly drew no charts (JS blocked or failed)"
+    # One SVG line chart per KPI table with data (11 KPIs per BU and per region).
+    assert p.svg_charts == 22, p.svg_charts
     assert requests == [], f"the page made network requests: {requests}"
     assert p.urls == [], f"external URLs in src/href: {p.urls}"
     assert "Content-Security-Policy" in dom
@@ -385,4 +393,115 @@ def test_stkpi_report_command_writes_the_page(warehouse, bq_emulator, tmp_path, 
     assert result.exit_code == 0, result.output
     assert "report written" in result.output
     page = out.read_text()
-    assert 'data-kpi="produced" data-bu="Tucson-Production" data-week="2025-08-25"' in page
+    produced = page[page.index('data-kpi="produced" data-level="bu"') :]
+    assert (
+        'data-bu="Tucson-Production" data-week="2025-08-25"'
+        in produced[: produced.index("</table>")]
+    )
+
+
+# -- the first screen -----------------------------------------------------------------------
+
+VIEWPORT = (1280, 800)
+# Added to a copy of the page only (its CSP allows no script): marks every headline value
+# with its box in the viewport, so the DOM dump says what the first screen shows.
+PROBE = """<script>
+document.documentElement.setAttribute("data-viewport", innerWidth + "x" + innerHeight);
+for (const el of document.querySelectorAll("[data-kpi-value]")) {
+  const r = el.getBoundingClientRect();
+  el.setAttribute("data-box", [r.left, r.top, r.right, r.bottom].map(Math.round).join(","));
+}
+</script>"""
+
+
+class Boxes(HTMLParser):
+    """Headline value cells: (kpi, period) -> (box, text); and the probed viewport."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: dict[tuple[str, str], tuple[tuple[int, ...], str]] = {}
+        self.viewport = ""
+        self._open: tuple[str, str, tuple[int, ...]] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "html":
+            self.viewport = a.get("data-viewport") or ""
+        if a.get("data-kpi-value") and a.get("data-box"):
+            box = tuple(int(v) for v in a["data-box"].split(","))
+            self._open, self._text = (a["data-kpi-value"], a.get("data-period") or "", box), []
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._open:
+            kpi, period, box = self._open
+            self.cells[(kpi, period)] = (box, "".join(self._text).strip())
+            self._open = None
+
+    def handle_data(self, data):
+        if self._open:
+            self._text.append(data)
+
+
+@pytest.fixture(scope="module")
+def first_screen(report_file, chromium, tmp_path_factory):
+    import markupsafe
+
+    from stkpi.report.render import CSP
+
+    tmp = tmp_path_factory.mktemp("first-screen")
+    size = f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}"
+    shot_path = ARTIFACTS / "kpi-report-first-screen.png"
+    shot_path.unlink(missing_ok=True)
+    shot, _ = run_browser(
+        chromium, tmp, f"--screenshot={shot_path}", size, "--hide-scrollbars", report_file.as_uri()
+    )
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    page = report_file.read_text()
+    csp = str(markupsafe.escape(CSP))
+    assert csp in page
+    probe = tmp / "probe.html"
+    probe.write_text(
+        page.replace(
+            csp, csp.replace("script-src &#39;none&#39;", "script-src &#39;unsafe-inline&#39;")
+        ).replace("</body>", PROBE + "</body>")
+    )
+    dom, _ = run_browser(chromium, tmp, "--dump-dom", size, "--hide-scrollbars", probe.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    boxes = Boxes()
+    boxes.feed(dom.stdout)
+    return shot_path, boxes
+
+
+def test_first_screen_shows_the_kpi_values(first_screen) -> None:
+    from stkpi.report.format import PRODUCTION_KPIS, SALES_KPIS
+
+    shot, boxes = first_screen
+    # The probed viewport is the window less whatever the headless browser reserves (657
+    # px high here): the values must fit that, which is stricter than 800.
+    width, height = (int(v) for v in boxes.viewport.split("x"))
+    assert width == VIEWPORT[0] and 600 <= height <= VIEWPORT[1], boxes.viewport
+    # The screenshot is the first screen at 1280x800 (PNG header: width, height).
+    head = shot.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (int.from_bytes(head[16:20]), int.from_bytes(head[20:24])) == VIEWPORT
+    for kpi in (*SALES_KPIS, *PRODUCTION_KPIS):
+        for period in ("this", "last"):
+            (left, top, right, bottom), text = boxes.cells[(kpi, period)]
+            assert left >= 0 and right <= width and top >= 0 and bottom <= height, (kpi, period)
+            assert text, (kpi, period)
+    # Last week (W3, Sep 1; NOW is Monday Sep 8) holds numbers, not placeholders.
+    assert boxes.cells[("produced", "last")][1].startswith("$")
+    assert any(ch.isdigit() for ch in boxes.cells[("outstanding_ar", "last")][1])
+
+
+def test_weeks_end_at_the_current_week_marked_partial(report_file) -> None:
+    html = report_file.read_text()
+    weeks = {dt.date.fromisoformat(w) for w in re.findall(r'data-week="([0-9-]+)"', html)}
+    this_monday = dt.date(2025, 9, 8)  # NOW: Monday 2025-09-08 08:00 in Phoenix
+    assert max(weeks) == this_monday
+    assert "week of Sep 8 (partial, to date)" in html
+
+
+def test_report_page_is_small(report_file) -> None:
+    assert report_file.stat().st_size < 1_500_000

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
@@ -23,6 +24,29 @@ from stkpi.registry import ENTITIES
 log = logs.get(__name__)
 
 RUN_LIMIT = 15
+# How far past the current week the KPI marts may reach. dim_weeks runs to the latest dated
+# fact, and future appointments and bookings put that weeks or months ahead; the report
+# SQL counts its window back from the newest week of the mart, so it asks for this much
+# more and :func:`gather` cuts the rows at the current week.
+LOOKAHEAD_WEEKS = 60
+
+
+def current_week_start(now: dt.datetime, timezone: str) -> dt.date:
+    """Monday of ``now``'s week in the report time zone (the week that is still running).
+
+    Weeks are Monday..Sunday local (KPIS.md), so at 20:00 UTC on a Sunday in Phoenix the
+    week is still the one that began six days earlier; in UTC it would be the next one.
+    """
+    local = now.astimezone(ZoneInfo(timezone)).date()
+    return local - dt.timedelta(days=local.weekday())
+
+
+def cut_future_weeks(section: Section, last_week: dt.date) -> Section:
+    """The section without rows of weeks after ``last_week``: a future week is not a week
+    with zero sales, it has not happened (the marts carry such weeks with zeros)."""
+    if not section.ok:
+        return section
+    return Section([r for r in section.rows if r["week_start"] <= last_week], section.message)
 
 
 @dataclass
@@ -85,6 +109,11 @@ def _section(
     return Section(rows, None if rows else empty)
 
 
+def _kpi_section(this_week: dt.date, *args: Any, **kwargs: Any) -> Section:
+    """A KPI section (:func:`_section`) cut at the current week."""
+    return cut_future_weeks(_section(*args, **kwargs), this_week)
+
+
 def _freshness(client: bigquery.Client, settings: Settings) -> Section:
     """Rows and newest ``modifiedOn`` per raw entity, with its sync high-water mark."""
     try:
@@ -141,7 +170,9 @@ def gather(
     """Query everything the report shows; never raises for missing or bad data."""
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
-    days = str(7 * weeks)
+    now = now or dt.datetime.now(dt.UTC)
+    this_week = current_week_start(now, settings.report_timezone)
+    days = str(7 * (weeks + LOOKAHEAD_WEEKS))
     marts_hint = "Build the KPI marts: `stkpi kpi-build` (rebuild_dims does it after a run)."
     ops_hint = "No pipeline run has been recorded yet: run `stkpi backfill ...` or `./dev demo`."
     limit = str(RUN_LIMIT)
@@ -155,10 +186,11 @@ def gather(
     )
     _decode_json(validations.rows, "numbers", "threshold")
     return ReportData(
-        generated_at=now or dt.datetime.now(dt.UTC),
+        generated_at=now,
         project=settings.gcp_project,
         weeks=weeks,
-        kpi_bu=_section(
+        kpi_bu=_kpi_section(
+            this_week,
             client,
             settings,
             "kpi_bu.sql",
@@ -168,7 +200,8 @@ def gather(
             weeks=str(weeks),
             days=days,
         ),
-        kpi_region=_section(
+        kpi_region=_kpi_section(
+            this_week,
             client,
             settings,
             "kpi_region.sql",

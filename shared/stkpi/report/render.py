@@ -1,13 +1,19 @@
 """Render :class:`~stkpi.report.data.ReportData` as one self-contained HTML page.
 
-The page needs no network: Plotly's JavaScript is inlined once, every chart is an inline
-spec, styles are inline, and a Content-Security-Policy forbids any request (a stray URL
-fails closed instead of leaking). Every value is also in a plain HTML table, so the page
-reads without JavaScript; charts only add the trend.
+The page opens on the numbers: a headline table (every KPI, tenant total: this week to
+date, last week, the week before, the change and a sparkline), then one block per KPI
+with its weeks per BU and per region (a table beside a line chart). The validation
+stoplight is one line at the top that links to its detail further down, after the KPIs,
+with data freshness and the run history.
 
-Layout (top to bottom): the validation stoplight and data freshness, then Sales and
-Production KPIs per BU and per region (a table of the last weeks with the week-over-week
-change beside a small-multiple chart), then the run history.
+The page needs no network and runs no script: charts are inline SVG drawn here
+(:mod:`stkpi.report.svg`), styles are inline, and the Content-Security-Policy forbids any
+request and any script (a stray URL fails closed instead of leaking). Every value is in
+a plain HTML table; charts only add the shape. Weeks end at the current week in the
+report time zone, which is marked partial (counted to date); no week after it is shown.
+
+Markup and styles are files under ``templates/``, loaded relative to this module: the
+function archives ship ``shared/stkpi/**`` as is (terraform/main.tf), like ``sql/``.
 """
 
 from __future__ import annotations
@@ -16,13 +22,14 @@ import datetime as dt
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
-import markupsafe
 
-from stkpi.report.data import ReportData, Section
+from stkpi.report.data import ReportData, Section, current_week_start
 from stkpi.report.format import (
     KPI_LABELS,
     PRODUCTION_KPIS,
@@ -32,7 +39,9 @@ from stkpi.report.format import (
     week_change,
     week_label,
 )
+from stkpi.report.svg import Series, color, line_chart, sparkline
 
+TEMPLATES = Path(__file__).with_name("templates")
 STATUS_ORDER = {"RED": 0, "YELLOW": 1, "GREEN": 2}
 BUCKET_NOTES = {
     "unmapped": (
@@ -42,8 +51,9 @@ BUCKET_NOTES = {
     ),
     "unlinked": "Unlinked: payments and balances of invoices that match no job.",
 }
+# No script at all: the charts are SVG. default-src 'none' also blocks every fetch.
 CSP = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; "
     "img-src data:; font-src data:; connect-src 'none'; form-action 'none'; "
     "base-uri 'none'"
 )
@@ -66,6 +76,7 @@ class Row:
     wow_dir: int
     note: str = ""
     flag: str = ""
+    color: str = ""
 
 
 @dataclass
@@ -84,12 +95,61 @@ class KpiTable:
         return f"{self.level}-{self.kpi}"
 
 
-@cache
-def plotly_js() -> str:
-    """Plotly's bundled JavaScript (shipped inside the plotly wheel; no CDN)."""
-    from plotly.offline import get_plotlyjs
+@dataclass(frozen=True)
+class Weeks:
+    """The weeks the page shows, oldest first, and which of them are compared.
 
-    return get_plotlyjs()
+    ``partial`` is True when the last week is the current one (still running). The change
+    columns compare the last two *complete* weeks: a week counted to date against a whole
+    week would read as a drop every Monday.
+    """
+
+    weeks: list[dt.date]
+    partial: bool
+
+    @property
+    def this_week(self) -> dt.date | None:
+        return self.weeks[-1] if self.partial and self.weeks else None
+
+    @property
+    def complete(self) -> list[dt.date]:
+        return self.weeks[:-1] if self.partial else self.weeks
+
+    @property
+    def last(self) -> dt.date | None:
+        return self.complete[-1] if self.complete else None
+
+    @property
+    def before(self) -> dt.date | None:
+        return self.complete[-2] if len(self.complete) > 1 else None
+
+    def label(self, week: dt.date) -> str:
+        base = week_label(week)
+        return f"{base} (to date)" if self.partial and week == self.weeks[-1] else base
+
+
+def week_window(data: ReportData) -> Weeks:
+    """The last ``data.weeks`` Mondays ending at the current week (report time zone).
+
+    Every week of the span is shown, with or without rows, so a missing week reads as a
+    gap. When the marts hold nothing in that span (a stalled tenant), the span ends at the
+    newest week they do hold instead, and nothing is partial.
+    """
+    this_monday = current_week_start(data.generated_at, data.report_timezone)
+    have = sorted(
+        {
+            r["week_start"]
+            for s in (data.kpi_bu, data.kpi_region)
+            for r in s.rows
+            if r["week_start"] <= this_monday
+        }
+    )
+    if not have:
+        return Weeks([], False)
+    first = this_monday - dt.timedelta(days=7 * (data.weeks - 1))
+    end = this_monday if have[-1] >= first else have[-1]
+    weeks = [end - dt.timedelta(days=7 * k) for k in range(data.weeks - 1, -1, -1)]
+    return Weeks(weeks, end == this_monday)
 
 
 def _float(v: Any) -> float | None:
@@ -100,24 +160,27 @@ def _sort_key(name: str) -> tuple[int, str]:
     return (1 if name in BUCKET_NOTES else 0, name.lower())
 
 
-def _weeks(section: Section) -> list[dt.date]:
-    return sorted({r["week_start"] for r in section.rows})
+def _kind(kpi: str) -> str:
+    from stkpi.marts import MONEY_KPIS, RATIO_KPIS
+
+    return "ratio" if kpi in RATIO_KPIS else "money" if kpi in MONEY_KPIS else "count"
 
 
 def _kpi_tables(
-    data: ReportData, section: Section, level: str, kpis: tuple[str, ...]
-) -> list[KpiTable]:
+    data: ReportData, section: Section, level: str, kpis: tuple[str, ...], span: Weeks
+) -> dict[str, KpiTable]:
     key = "bu" if level == "bu" else "region"
-    weeks = _weeks(section)
+    shown = set(span.weeks)
     by_kpi: dict[str, dict[str, dict[dt.date, dict[str, Any]]]] = defaultdict(
         lambda: defaultdict(dict)
     )
     for r in section.rows:
-        by_kpi[r["kpi"]][r[key]][r["week_start"]] = r
-    tables = []
+        if r["week_start"] in shown:
+            by_kpi[r["kpi"]][r[key]][r["week_start"]] = r
+    tables = {}
     for kpi in kpis:
         kind = _kind(kpi)
-        table = KpiTable(kpi, KPI_LABELS.get(kpi, kpi), kind, level, weeks)
+        table = KpiTable(kpi, KPI_LABELS.get(kpi, kpi), kind, level, span.weeks)
         cells_by_name = by_kpi.get(kpi)
         if not section.ok:
             table.message = section.message
@@ -128,17 +191,19 @@ def _kpi_tables(
                 f"kpi.presence validation and `stkpi kpi-build`."
             )
         else:
-            for name in sorted(cells_by_name, key=_sort_key):
-                table.rows.append(_row(data, kpi, kind, level, name, cells_by_name[name], weeks))
-            table.chart = _chart(table)
-        tables.append(table)
+            for i, name in enumerate(sorted(cells_by_name, key=_sort_key)):
+                row = _row(data, kpi, kind, level, name, cells_by_name[name], span)
+                row.color = color(i)
+                table.rows.append(row)
+            table.chart = line_chart(
+                [Series(r.name, [c.value for c in r.cells], r.color) for r in table.rows],
+                [week_label(w) for w in span.weeks],
+                kind=kind,
+                title=f"{table.label} per {'BU' if level == 'bu' else 'region'}, by week",
+                partial_last=span.partial,
+            )
+        tables[kpi] = table
     return tables
-
-
-def _kind(kpi: str) -> str:
-    from stkpi.marts import MONEY_KPIS, RATIO_KPIS
-
-    return "ratio" if kpi in RATIO_KPIS else "money" if kpi in MONEY_KPIS else "count"
 
 
 def _row(
@@ -148,10 +213,10 @@ def _row(
     level: str,
     name: str,
     by_week: dict[dt.date, dict[str, Any]],
-    weeks: list[dt.date],
+    span: Weeks,
 ) -> Row:
     cells = []
-    for week in weeks:
+    for week in span.weeks:
         r = by_week.get(week)
         if r is None:
             cells.append(Cell("\u2013", "no row for this week", week.isoformat(), None, "none"))
@@ -168,11 +233,12 @@ def _row(
                 f"{format_value('count', r['numerator'])} / "
                 f"{format_value('count', r['denominator'])}\n{title}"
             )
-        cells.append(
-            Cell(text, title, week.isoformat(), _float(value), "na" if value is None else "")
-        )
-    prev = by_week.get(weeks[-2]) if len(weeks) > 1 else None
-    last = by_week.get(weeks[-1]) if weeks else None
+        cls = "na" if value is None else ""
+        if span.this_week == week:
+            cls += " partial"
+        cells.append(Cell(text, title, week.isoformat(), _float(value), cls.strip()))
+    prev = by_week.get(span.before) if span.before else None
+    last = by_week.get(span.last) if span.last else None
     wow, direction = week_change(
         kind, prev["value"] if prev else None, last["value"] if last else None
     )
@@ -185,43 +251,80 @@ def _row(
     return Row(name, cells, wow, direction, note, flag)
 
 
-def _chart(table: KpiTable) -> str:
-    import plotly.graph_objects as go
-    import plotly.io as pio
+def tenant_totals(
+    section: Section, kpi: str, kind: str, weeks: list[dt.date]
+) -> list[Decimal | None]:
+    """The tenant's value of ``kpi`` per week from its per-BU rows (buckets included).
 
-    fig = go.Figure()
-    x = [week_label(w) for w in table.weeks]
-    for row in table.rows:
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=[c.value for c in row.cells],
-                name=row.name,
-                mode="lines+markers",
-                marker={"size": 4},
-                line={"width": 1.5},
-                connectgaps=False,
+    Counts and money add up; a ratio is the ratio of the summed numerators and
+    denominators (KPIS.md: ratios are ratios of sums), ``None`` when the sum of the
+    denominators is 0 or the week has no row.
+    """
+    value: dict[dt.date, Decimal] = defaultdict(Decimal)
+    num: dict[dt.date, Decimal] = defaultdict(Decimal)
+    den: dict[dt.date, Decimal] = defaultdict(Decimal)
+    seen: set[dt.date] = set()
+    for r in section.rows:
+        if r["kpi"] != kpi:
+            continue
+        w = r["week_start"]
+        seen.add(w)
+        if kind == "ratio":
+            num[w] += Decimal(str(r.get("numerator") or 0))
+            den[w] += Decimal(str(r.get("denominator") or 0))
+        elif r["value"] is not None:
+            value[w] += Decimal(str(r["value"]))
+    out: list[Decimal | None] = []
+    for w in weeks:
+        if w not in seen:
+            out.append(None)
+        elif kind == "ratio":
+            out.append(num[w] / den[w] if den[w] else None)
+        else:
+            out.append(value[w])
+    return out
+
+
+def _headline(data: ReportData, span: Weeks) -> dict[str, Any]:
+    """One row per KPI: the tenant total this week (to date), last week, the week before,
+    the change between the two complete weeks and a sparkline of every week shown."""
+    rows = []
+    for role, kpis in (("Sales", SALES_KPIS), ("Production", PRODUCTION_KPIS)):
+        for kpi in kpis:
+            kind = _kind(kpi)
+            totals = tenant_totals(data.kpi_bu, kpi, kind, span.weeks)
+            by_week = dict(zip(span.weeks, totals, strict=True))
+
+            def at(week: dt.date | None, by_week: dict = by_week) -> Decimal | None:
+                return by_week.get(week) if week else None
+
+            change, direction = week_change(kind, at(span.before), at(span.last))
+            label = KPI_LABELS.get(kpi, kpi)
+            rows.append(
+                {
+                    "kpi": kpi,
+                    "label": label,
+                    "role": role,
+                    "kind": kind,
+                    "this": format_value(kind, at(span.this_week)) if span.this_week else "",
+                    "last": format_value(kind, at(span.last)),
+                    "before": format_value(kind, at(span.before)),
+                    "change": change,
+                    "dir": direction,
+                    "spark": sparkline(
+                        [_float(v) for v in totals],
+                        title=f"{label}, all BUs, last {len(span.weeks)} weeks",
+                        partial_last=span.partial,
+                    ),
+                }
             )
-        )
-    tickformat = {"money": "$,.0f", "ratio": ".0%"}.get(table.kind, ",d")
-    fig.update_layout(
-        height=200,
-        margin={"l": 55, "r": 10, "t": 10, "b": 30},
-        showlegend=len(table.rows) > 1,
-        legend={"font": {"size": 10}, "orientation": "v"},
-        font={"family": "system-ui, sans-serif", "size": 11},
-        yaxis={"tickformat": tickformat, "rangemode": "tozero"},
-        xaxis={"type": "category"},
-        plot_bgcolor="#fafafa",
-        paper_bgcolor="white",
-    )
-    return pio.to_html(
-        fig,
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=f"chart-{table.dom_id}",
-        config={"displayModeBar": False, "responsive": True, "displaylogo": False},
-    )
+    return {
+        "rows": rows,
+        "message": data.kpi_bu.message if not data.kpi_bu.ok else None,
+        "this_label": f"week of {week_label(span.this_week)}" if span.this_week else "",
+        "last_label": f"week of {week_label(span.last)}" if span.last else "",
+        "before_label": f"week of {week_label(span.before)}" if span.before else "",
+    }
 
 
 def _validations(section: Section) -> dict[str, Any]:
@@ -241,9 +344,10 @@ def _validations(section: Section) -> dict[str, Any]:
         "rows": rows,
         "counts": counts,
         "overall": overall,
-        "checked_at": checked,
+        "checked_at": _ts(checked) if isinstance(checked, dt.datetime) else checked,
         "run_id": run_id,
         "message": section.message,
+        "worst": [r for r in rows if r["status"] != "GREEN"][:3],
     }
 
 
@@ -276,6 +380,7 @@ def _duration(seconds: float | None) -> str:
 def view_model(data: ReportData) -> dict[str, Any]:
     """Everything the template needs, already formatted (the template has no logic)."""
     now = data.generated_at
+    span = week_window(data)
     freshness = [
         {
             **r,
@@ -314,27 +419,37 @@ def view_model(data: ReportData) -> dict[str, Any]:
     ]
     sections = []
     for title, kpis in (("Sales", SALES_KPIS), ("Production", PRODUCTION_KPIS)):
+        bu = _kpi_tables(data, data.kpi_bu, "bu", kpis, span)
+        region = _kpi_tables(data, data.kpi_region, "region", kpis, span)
         sections.append(
             {
                 "title": title,
-                "bu": _kpi_tables(data, data.kpi_bu, "bu", kpis),
-                "region": _kpi_tables(data, data.kpi_region, "region", kpis),
+                "kpis": [
+                    {"kpi": k, "label": KPI_LABELS.get(k, k), "bu": bu[k], "region": region[k]}
+                    for k in kpis
+                ],
             }
         )
-    weeks = _weeks(data.kpi_bu)
-    last_week = weeks[-1] if weeks else None
-    partial = bool(last_week and last_week + dt.timedelta(days=7) > now.date())
+    weeks = span.weeks
+    if not weeks:
+        week_range = ""
+    elif span.partial:
+        week_range = (
+            f"{weeks[0]:%b} {weeks[0].day} .. week of {week_label(weeks[-1])} (partial, to date)"
+        )
+    else:
+        end = weeks[-1] + dt.timedelta(days=6)
+        week_range = f"{weeks[0]:%b} {weeks[0].day} .. {end:%b} {end.day} (no newer data)"
     return {
         "generated": _ts(now),
         "project": data.project,
         "weeks_n": data.weeks,
         "tz": data.report_timezone,
-        "week_range": (
-            f"{weeks[0]:%Y-%m-%d} .. {weeks[-1] + dt.timedelta(days=6):%Y-%m-%d}" if weeks else ""
-        ),
-        "week_labels": [week_label(w) for w in weeks],
+        "week_range": week_range,
+        "week_labels": [span.label(w) for w in weeks],
         "week_isos": [w.isoformat() for w in weeks],
-        "last_week_partial": partial,
+        "last_week_partial": span.partial,
+        "headline": _headline(data, span),
         "validations": _validations(data.validations),
         "freshness": freshness,
         "freshness_message": data.freshness.message,
@@ -349,221 +464,30 @@ def view_model(data: ReportData) -> dict[str, Any]:
     }
 
 
-def render_html(data: ReportData, *, include_js: bool = True) -> str:
-    """The whole page as one string (``include_js=False`` leaves Plotly out, for tests)."""
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    template = env.from_string(TEMPLATE)
-    js = plotly_js() if include_js else ""
-    return template.render(**view_model(data), plotly_js=markupsafe.Markup(js)).lstrip()
+@cache
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(data: ReportData) -> str:
+    """The whole page as one string."""
+    return _env().get_template("report.html.j2").render(**view_model(data)).lstrip()
 
 
 def render_error_page(message: str, *, generated_at: dt.datetime | None = None) -> str:
     """A page that says what went wrong, for when the report itself cannot be built."""
-    env = jinja2.Environment(autoescape=True)
-    return env.from_string(ERROR_TEMPLATE).render(
-        message=message, generated=_ts(generated_at or dt.datetime.now(dt.UTC)), csp=CSP
+    return (
+        _env()
+        .get_template("error.html.j2")
+        .render(
+            message=message,
+            generated=_ts(generated_at or dt.datetime.now(dt.UTC)),
+            csp=CSP,
+        )
     )
-
-
-STYLE = """
-:root { --red:#c62828; --yellow:#f9a825; --green:#2e7d32; --muted:#6b7280; --line:#e5e7eb; }
-* { box-sizing: border-box; }
-body { font: 13px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
-  color: #111827; background: #fff; }
-header { padding: 12px 20px; border-bottom: 1px solid var(--line); background: #f8fafc; }
-header h1 { margin: 0 0 4px; font-size: 20px; }
-nav a { margin-right: 14px; color: #1d4ed8; text-decoration: none; }
-main { padding: 0 20px 40px; max-width: 1500px; }
-h2 { font-size: 17px; margin: 26px 0 8px; border-bottom: 2px solid var(--line); padding-bottom: 4px; }
-h3 { font-size: 14px; margin: 18px 0 6px; }
-h4 { font-size: 13px; margin: 10px 0 4px; color: var(--muted); }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { border: 1px solid var(--line); padding: 3px 7px; vertical-align: top; }
-th { background: #f3f4f6; font-weight: 600; text-align: left; white-space: nowrap; }
-td.num { text-align: right; white-space: nowrap; }
-td.na { color: var(--muted); }
-td.none { color: #d1d5db; text-align: center; }
-td[title] { cursor: help; }
-.badge { display: inline-block; min-width: 62px; text-align: center; padding: 1px 6px;
-  border-radius: 10px; color: #fff; font-weight: 700; font-size: 11px; }
-.RED { background: var(--red); } .YELLOW { background: var(--yellow); color: #111; }
-.GREEN { background: var(--green); }
-.stoplight { display: flex; gap: 10px; align-items: center; margin: 8px 0; font-size: 14px; }
-.light { width: 22px; height: 22px; border-radius: 50%; display: inline-block; opacity: .2;
-  border: 1px solid #9ca3af; }
-.light.on { opacity: 1; }
-.message { padding: 8px 12px; border-left: 4px solid var(--yellow); background: #fffbeb;
-  margin: 6px 0; max-width: 1100px; }
-.kpi { display: grid; grid-template-columns: minmax(0, 1fr) 440px; gap: 16px;
-  align-items: start; border-bottom: 1px dashed var(--line); padding-bottom: 8px; }
-.kpi .tbl { overflow-x: auto; min-width: 0; }
-.kpi .chart { width: 440px; min-height: 40px; padding-top: 22px; }
-@media (max-width: 1000px) { .kpi { grid-template-columns: minmax(0, 1fr); } }
-.up { color: var(--green); } .down { color: var(--red); }
-.flag { color: var(--muted); font-size: 11px; }
-.bucket td:first-child, .unlisted td:first-child { font-style: italic; }
-.small { font-size: 11px; color: var(--muted); }
-.mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 11px; }
-details summary { cursor: pointer; color: #1d4ed8; }
-.grid2 { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
-.numbers { max-width: 520px; word-break: break-word; }
-"""
-
-KPI_MACRO = """
-{% macro kpi_table(t, row_label) %}
-<div class="kpi" id="{{ t.dom_id }}">
-  <div class="tbl">
-  <h4>{{ t.label }} <span class="small">({{ t.kind }}; per {{ row_label }})</span></h4>
-  {% if t.message %}<p class="message">{{ t.message }}</p>{% else %}
-  <table class="kpi-table" data-kpi="{{ t.kpi }}" data-level="{{ t.level }}">
-    <thead><tr><th>{{ row_label }}</th>
-      {% for w in week_labels %}<th title="week of {{ week_isos[loop.index0] }}">{{ w }}{% if loop.last and last_week_partial %}*{% endif %}</th>{% endfor %}
-      <th title="last week vs the week before">WoW</th></tr></thead>
-    <tbody>
-    {% for r in t.rows %}
-      <tr class="{{ r.flag }}" data-row="{{ r.name }}">
-        <th scope="row"{% if r.note %} title="{{ r.note }}"{% endif %}>{{ r.name }}{% if r.flag %} <span class="flag">{{ '⚠' if r.flag == 'bucket' else '†' }}</span>{% endif %}</th>
-        {% for c in r.cells %}<td class="num {{ c.cls }}" data-kpi="{{ t.kpi }}" data-{{ t.level }}="{{ r.name }}" data-week="{{ c.week }}" title="{{ c.title }}">{{ c.text }}</td>{% endfor %}
-        <td class="num {{ 'up' if r.wow_dir > 0 else 'down' if r.wow_dir < 0 else '' }}" data-wow="{{ r.name }}">{{ r.wow }}</td>
-      </tr>
-    {% endfor %}
-    </tbody>
-  </table>
-  {% set notes = t.rows | selectattr('note') | list %}
-  {% for r in notes %}<div class="small">{{ '⚠' if r.flag == 'bucket' else '†' }} {{ r.name }}: {{ r.note }}</div>{% endfor %}
-  <details class="small"><summary>explain commands (latest week)</summary>
-    <div class="mono">{% for r in t.rows %}{% set c = r.cells[-1] %}{% for line in c.title.split('\n') if line.startswith('stkpi') %}{{ line }}<br>{% endfor %}{% endfor %}</div>
-  </details>
-  {% endif %}
-  </div>
-  {% if t.chart %}<div class="chart">{{ t.chart | safe }}</div>{% endif %}
-</div>
-{% endmacro %}
-"""
-
-TEMPLATE = (
-    KPI_MACRO
-    + """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>st-kpi weekly KPI report</title>
-<style>"""
-    + STYLE
-    + """</style>
-{% if plotly_js %}<script>{{ plotly_js }}</script>{% endif %}
-</head><body>
-<header>
-  <h1>Weekly KPIs per business unit</h1>
-  <div class="small">Project {{ project }} · generated {{ generated }} · weeks (Monday..Sunday, {{ tz }}) {{ week_range or 'none' }}{% if last_week_partial %} · * week still in progress{% endif %}</div>
-  <nav><a href="#health">Health</a><a href="#freshness">Freshness</a>{% for s in sections %}<a href="#{{ s.title | lower }}">{{ s.title }}</a>{% endfor %}<a href="#runs">Run history</a></nav>
-  <noscript><p class="small">JavaScript is off: charts are hidden; every value is in the tables.</p></noscript>
-</header>
-<main>
-<section id="health">
-  <h2>Validation stoplight</h2>
-  {% set v = validations %}
-  {% if v.message %}<p class="message">{{ v.message }}</p>{% else %}
-  <div class="stoplight" id="overall" data-status="{{ v.overall }}">
-    <span class="light RED{{ ' on' if v.overall == 'RED' }}"></span>
-    <span class="light YELLOW{{ ' on' if v.overall == 'YELLOW' }}"></span>
-    <span class="light GREEN{{ ' on' if v.overall == 'GREEN' }}"></span>
-    <strong>Overall {{ v.overall }}</strong>
-    <span>{{ v.counts.RED }} red · {{ v.counts.YELLOW }} yellow · {{ v.counts.GREEN }} green</span>
-    <span class="small">checked {{ v.checked_at }} (run {{ v.run_id }})</span>
-  </div>
-  <table id="validations">
-    <thead><tr><th>Status</th><th>Check</th><th>Message</th><th>Numbers</th><th>Next step</th></tr></thead>
-    <tbody>
-    {% for r in v.rows %}
-      <tr data-check="{{ r.check_name }}"><td><span class="badge {{ r.status }}">{{ r.status }}</span></td>
-        <td class="mono">{{ r.check_name }}</td><td>{{ r.message }}</td>
-        <td class="mono numbers">{% if r.numbers_text|length > 160 %}<details><summary>{{ r.numbers_text[:100] }}…</summary>{{ r.numbers_text }}</details>{% else %}{{ r.numbers_text }}{% endif %}</td>
-        <td class="mono">{{ r.next_step or '' }}</td></tr>
-    {% endfor %}
-    </tbody>
-  </table>
-  {% endif %}
-</section>
-<section id="freshness">
-  <h2>Data freshness per entity</h2>
-  {% if freshness_message %}<p class="message">{{ freshness_message }}</p>{% endif %}
-  {% if freshness %}
-  <table>
-    <thead><tr><th>Entity</th><th>Rows</th><th>Newest modifiedOn</th><th>Age</th><th>Synced up to</th><th>Last sync</th><th>Note</th></tr></thead>
-    <tbody>
-    {% for r in freshness %}
-      <tr data-entity="{{ r.entity }}"><td>{{ r.entity }}</td><td class="num">{{ r.rows_text }}</td><td>{{ r.newest_text }}</td><td class="num">{{ r.lag }}</td><td>{{ r.high_water_text }}</td><td>{{ r.synced_text }}</td><td class="small">{{ r.note or '' }}</td></tr>
-    {% endfor %}
-    </tbody>
-  </table>
-  {% endif %}
-</section>
-{% for s in sections %}
-<section id="{{ s.title | lower }}">
-  <h2>{{ s.title }} KPIs</h2>
-  <p class="small">Hover a value for the <span class="mono">stkpi explain</span> command that lists its records. Money in dollars, ratios in percent (ratio of the week's sums). WoW: last week vs the week before (ratios in percentage points).</p>
-  <h3>Per business unit</h3>
-  {% for t in s.bu %}{{ kpi_table(t, 'BU') }}{% endfor %}
-  <h3>Per region</h3>
-  {% for t in s.region %}{{ kpi_table(t, 'Region') }}{% endfor %}
-</section>
-{% endfor %}
-<section id="runs">
-  <h2>Run history</h2>
-  {% if runs_message %}<p class="message">{{ runs_message }}</p>{% else %}
-  <table id="run-table">
-    <thead><tr><th>Run</th><th>Type</th><th>Planned</th><th>Entities</th><th>Windows</th><th>Loaded</th><th>Failed</th><th>Records</th><th>Rebuilt</th><th>Duration</th><th>State</th></tr></thead>
-    <tbody>
-    {% for r in runs %}
-      <tr data-run="{{ r.run_id }}"><td class="mono">{{ r.run_id }}</td><td>{{ r.run_type or '' }}</td><td>{{ r.planned_text }}</td><td class="small">{{ r.entities or '' }}</td><td class="num">{{ r.windows or 0 }}</td><td class="num">{{ r.loaded }}</td><td class="num">{{ r.failed }}</td><td class="num">{{ r.records_text }}</td><td>{{ r.rebuilt_text }}</td><td class="num">{{ r.duration }}</td><td>{{ r.state }}</td></tr>
-    {% endfor %}
-    </tbody>
-  </table>
-  {% endif %}
-  <div class="grid2">
-  <div>
-  <h3>Windows and records per entity</h3>
-  {% if run_entities_message %}<p class="message">{{ run_entities_message }}</p>{% else %}
-  <table id="run-entities">
-    <thead><tr><th>Run</th><th>Entity</th><th>Windows</th><th>Loaded</th><th>Failed</th><th>Records</th><th>Pages</th><th>Rows merged</th><th>Step time</th></tr></thead>
-    <tbody>
-    {% for r in run_entities %}
-      <tr><td class="mono">{{ r.run_id }}</td><td>{{ r.entity }}</td><td class="num">{{ r.windows }}</td><td class="num">{{ r.loaded }}</td><td class="num">{{ r.failed }}</td><td class="num">{{ '{:,}'.format(r.records or 0) }}</td><td class="num">{{ r.pages }}</td><td class="num">{{ r.rows_merged }}</td><td class="num">{{ r.duration }}</td></tr>
-    {% endfor %}
-    </tbody>
-  </table>
-  {% endif %}
-  </div>
-  <div>
-  <h3>Failures</h3>
-  {% if failures_message %}<p class="message">{{ failures_message }}</p>{% else %}
-  <table id="failures">
-    <thead><tr><th>Run</th><th>Entity</th><th>Window</th><th>State</th><th>Last seen</th><th>Error</th></tr></thead>
-    <tbody>
-    {% for r in failures %}
-      <tr><td class="mono">{{ r.run_id }}</td><td>{{ r.entity }}</td><td class="mono">{{ r.window_id }}</td><td>{{ r.state }}</td><td>{{ r.last_text }}</td><td class="mono small">{{ r.error }}</td></tr>
-    {% endfor %}
-    </tbody>
-  </table>
-  {% endif %}
-  </div>
-  </div>
-</section>
-</main>
-</body></html>
-"""
-)
-
-ERROR_TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
-<title>st-kpi weekly KPI report: not available</title>
-<style>body { font: 14px system-ui, sans-serif; margin: 40px; }
-.message { padding: 10px 14px; border-left: 4px solid #c62828; background: #fef2f2; }</style>
-</head><body>
-<h1>Weekly KPI report</h1>
-<p class="message">The report could not be built: {{ message }}</p>
-<p>Generated {{ generated }}.</p>
-</body></html>
-"""
