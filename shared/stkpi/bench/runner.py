@@ -29,6 +29,7 @@ from stkpi.bench.baseline import naive_backfill
 from stkpi.bench.figures import cpu_per_thousand, stage_figures
 from stkpi.bench.profiles import ST, Profile
 from stkpi.chaos.lab import ChaosLab, LabConfig
+from stkpi.localstack.provision import patched_environ
 from stkpi.localstack.services import DEFAULT_PROJECT
 from stkpi.localstack.settings_env import local_settings_env
 from stkpi.messages import PlanMessage
@@ -167,7 +168,11 @@ def cpu_figures(per_service: dict[str, float], records: int) -> dict[str, Any]:
 def _naive(lab: ChaosLab) -> dict[str, Any]:
     before = lab.sim.stats()["requests"]
     cpu_before = cpu.snapshot(lab.info.pids)
-    naive = naive_backfill(lab.ctx.settings, lab.sim.now)
+    # The old ingestor ran with the project owner's rights (it created its own datasets),
+    # so it reaches the emulators directly, as terraform apply does, not through the IAM
+    # gate that judges the operator and the functions.
+    with patched_environ(lab.info.admin_env_vars):
+        naive = naive_backfill(lab.ctx.settings, lab.sim.now)
     cpu_used = cpu.delta(cpu_before, cpu.snapshot(lab.info.pids))
     naive["requests"] = lab.sim.stats()["requests"] - before
     naive["records_per_request"] = (
