@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -110,26 +111,55 @@ def median_baseline(counts: Sequence[int]) -> float:
     return float(statistics.median(counts)) if counts else 0.0
 
 
+def poisson_cdf(k: int, mean: float) -> float:
+    """P(X <= k) for a Poisson count with ``mean``: how surprising a low count is.
+
+    Record counts of a day or a month behave roughly like Poisson counts, whose spread is
+    the square root of the mean: 1 where 3 are usual happens (P = 0.2); 10 where 100 are
+    usual does not (P ~ 1e-30). Summed in log space so large means do not underflow.
+    """
+    if k < 0:
+        return 0.0
+    if mean <= 0:
+        return 1.0
+    log_mean = math.log(mean)
+    terms = [i * log_mean - mean - math.lgamma(i + 1) for i in range(k + 1)]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+
+
 def judge_volume(
     entity: str,
     check_day: dt.date,
     counts_by_day: Mapping[dt.date, int],
     config: ValidationConfig,
 ) -> CheckResult:
-    """The check day's count vs the median of the same weekday over the weeks before it."""
+    """The check day's count vs the median of the same weekday over the weeks before it.
+
+    A low day is judged by how unlikely it is for the entity's own weekday median, not by
+    the ratio alone: a tenant with 2 appointments on a Sunday has 0 or 1 often.
+    """
     history_days = [check_day - dt.timedelta(days=7 * k) for k in range(1, config.volume_weeks + 1)]
     history = [int(counts_by_day.get(d, 0)) for d in history_days]
     count = int(counts_by_day.get(check_day, 0))
     baseline = median_baseline(history)
     ratio = count / baseline if baseline else None
+    p_low = poisson_cdf(count, baseline) if baseline else None
     numbers = {
         "day": check_day.isoformat(),
         "count": count,
         "baseline_median": baseline,
         "ratio": None if ratio is None else round(ratio, 4),
+        "p_as_low": None if p_low is None else float(f"{p_low:.3g}"),
         "history": {d.isoformat(): n for d, n in zip(history_days, history, strict=True)},
     }
-    threshold = {"min_ratio": config.volume_drop_ratio, "weeks": config.volume_weeks}
+    threshold = {
+        "min_ratio": config.volume_drop_ratio,
+        "weeks": config.volume_weeks,
+        "min_base": config.volume_min_base,
+        "p_red": config.volume_p_red,
+        "p_yellow": config.volume_p_yellow,
+    }
     name = f"volume.{entity}"
     weekday = check_day.strftime("%A")
     if baseline == 0:
@@ -144,13 +174,27 @@ def judge_volume(
         f"{entity}: {count} created on {weekday} {check_day} vs median {baseline:g} "
         f"of the {config.volume_weeks} {weekday}s before ({_pct(ratio)})"
     )
-    if ratio is not None and ratio < config.volume_drop_ratio:
+    if baseline < config.volume_min_base:
+        return CheckResult(
+            name,
+            GREEN,
+            f"{msg}; too few a day to judge (median under {config.volume_min_base:g})",
+            numbers,
+            threshold,
+            "",
+            ratio,
+        )
+    low = ratio is not None and ratio < config.volume_drop_ratio
+    if low and p_low is not None and p_low < config.volume_p_yellow:
+        status: Status = RED if p_low < config.volume_p_red else YELLOW
         nxt = (
             f"{_sql_path('volume_daily')} (table={entity}); if the API has the records, "
             f"re-sync the day: stkpi backfill --entities {entity} --start {check_day} "
             f"--end {check_day + dt.timedelta(days=1)}"
         )
-        return CheckResult(name, RED, msg, numbers, threshold, nxt, ratio)
+        return CheckResult(
+            name, status, f"{msg}; P(as low) = {p_low:.2g}", numbers, threshold, nxt, ratio
+        )
     return CheckResult(name, GREEN, msg, numbers, threshold, "", ratio)
 
 
@@ -173,11 +217,20 @@ def judge_coverage(
 ) -> CheckResult:
     """Monthly counts from the first month with rows; gaps and big drops are YELLOW.
 
-    Only complete months (before ``current_month``) are judged; the current month is
-    reported as partial.
+    Each complete month is compared with the median of the months before it (not the one
+    month before: after a busy August a normal September is not a drop), and only when
+    the shortfall is beyond what chance gives a count of that size (:func:`poisson_cdf`):
+    a small tenant's 3-a-month entity has empty months. Only complete months (before
+    ``current_month``) are judged; the current month is reported as partial.
     """
     name = f"coverage.{entity}"
-    threshold = {"max_drop": config.coverage_drop, "months": config.coverage_months}
+    threshold = {
+        "max_drop": config.coverage_drop,
+        "months": config.coverage_months,
+        "baseline_months": config.coverage_baseline_months,
+        "min_base": config.coverage_min_base,
+        "p": config.coverage_p,
+    }
     if not months:
         status = RED if required else GREEN
         nxt = f"stkpi backfill --entities {entity} --start ... --end ..." if required else ""
@@ -190,19 +243,32 @@ def judge_coverage(
         series.append((m, int(months.get(m, 0))))
         m = _add_months(m, 1)
     changes: dict[str, float | None] = {}
+    baselines: dict[str, float] = {}
     problems: list[str] = []
     for (_, prev_n), (cur_m, cur_n) in itertools.pairwise(series):
         change = (cur_n - prev_n) / prev_n if prev_n else None
         changes[_month_key(cur_m)] = None if change is None else round(change, 4)
-        if cur_m >= current_month:
-            continue  # partial month
+    for i, (cur_m, cur_n) in enumerate(series):
+        if cur_m >= current_month or i == 0:
+            continue  # the partial month; the first month has nothing before it
+        before = [n for _, n in series[max(0, i - config.coverage_baseline_months) : i]]
+        baseline = median_baseline(before)
+        baselines[_month_key(cur_m)] = baseline
+        if baseline < config.coverage_min_base or cur_n >= (1 - config.coverage_drop) * baseline:
+            continue
+        if poisson_cdf(cur_n, baseline) >= config.coverage_p:
+            continue  # low, but a small entity's months vary that much
         if cur_n == 0:
-            problems.append(f"no rows in {_month_key(cur_m)}")
-        elif prev_n and cur_n < (1 - config.coverage_drop) * prev_n:
-            problems.append(f"{_month_key(cur_m)} down {_pct(-change if change else 0)}")
+            problems.append(f"no rows in {_month_key(cur_m)} (median before {baseline:g})")
+        else:
+            problems.append(
+                f"{_month_key(cur_m)}: {cur_n} rows, {cur_n / baseline:.0%} of the median "
+                f"{baseline:g} of the months before"
+            )
     numbers = {
         "months": {_month_key(k): n for k, n in series},
         "mom_change": changes,
+        "baseline_median": baselines,
         "partial_month": _month_key(current_month),
     }
     complete = [(k, n) for k, n in series if k < current_month]
@@ -237,6 +303,41 @@ def _age_hours(now: dt.datetime, ts: dt.datetime | None) -> float | None:
     return round((now - ts).total_seconds() / 3600, 2)
 
 
+@dataclass(frozen=True)
+class FreshnessHistory:
+    """How an entity's versions arrived over the weeks before its newest one.
+
+    ``gaps_hours``: the gaps between consecutive ``modifiedOn`` values that are at least
+    ``min_gap_hours`` long (shorter ones cannot decide a threshold of hours);
+    ``records``: versions in the ``weeks`` weeks before the newest.
+    """
+
+    weeks: int
+    records: int
+    gaps_hours: Sequence[float]
+
+
+def usual_silence_hours(gaps_hours: Sequence[float], span_hours: float, q: float = 0.95) -> float:
+    """The data age the entity stayed under for ``q`` of the time over ``span_hours``.
+
+    Not the 95th percentile of the gaps: a tenant with 500 changes a day has thousands of
+    second-long gaps and one 60-hour weekend, and its data is 40 hours old every Monday
+    morning. Weighting each gap by its length gives the age a check at a random moment
+    would have seen: the time with age above X is the sum of (gap - X) over the gaps
+    longer than X. Solved exactly, largest gaps first.
+    """
+    target = (1 - q) * span_hours
+    gaps = sorted((g for g in gaps_hours if g > 0), reverse=True)
+    total = 0.0
+    for k, g in enumerate(gaps, start=1):
+        total += g
+        x = (total - target) / k
+        nxt = gaps[k] if k < len(gaps) else 0.0
+        if x >= nxt:
+            return max(0.0, x)
+    return 0.0
+
+
 def judge_freshness(
     entity: str,
     *,
@@ -245,22 +346,50 @@ def judge_freshness(
     newest_modified: dt.datetime | None,
     last_sync: dt.datetime | None,
     config: ValidationConfig,
+    history: FreshnessHistory | None = None,
 ) -> CheckResult:
-    """Sync older than the limit is RED; for daily-changing entities, so is old data."""
+    """A sync older than the limit is RED; so is data older than the entity usually goes
+    without a change (``history``), never less than the configured limit.
+
+    A small tenant's estimates may see no change for two days; a large tenant's jobs see
+    one every minute. One fixed limit is either blind for the second or RED every weekend
+    for the first, so the data-age limit is max(``freshness_max_hours``,
+    ``freshness_gap_factor`` x :func:`usual_silence_hours` of the weeks before the newest
+    record). The history ends at the newest record, not now, so an entity that stopped
+    weeks ago is judged by how it behaved while it was arriving.
+    """
     name = f"freshness.{entity}"
-    limit = config.freshness_max_hours
+    floor = config.freshness_max_hours
     sync_age = _age_hours(now, last_sync)
     data_age = _age_hours(now, newest_modified)
     check_data = entity in config.data_freshness_entities
     required = entity in config.required_entities
+    usual: float | None = None
+    data_limit = floor
+    sparse = False
+    if history is not None:
+        if history.records >= config.freshness_min_records:
+            usual = round(usual_silence_hours(history.gaps_hours, history.weeks * 168.0), 2)
+            data_limit = max(floor, round(config.freshness_gap_factor * usual, 1))
+        else:
+            sparse = True
     numbers = {
         "rows": row_count,
         "newest_modified_on": newest_modified.isoformat() if newest_modified else None,
         "data_age_hours": data_age,
         "last_sync": last_sync.isoformat() if last_sync else None,
         "sync_age_hours": sync_age,
+        "history_records": None if history is None else history.records,
+        "usual_silence_hours": usual,
     }
-    threshold = {"max_age_hours": limit, "checks_data_age": check_data}
+    threshold = {
+        "max_age_hours": floor,
+        "data_max_age_hours": data_limit,
+        "checks_data_age": check_data and not sparse,
+        "gap_factor": config.freshness_gap_factor,
+        "history_weeks": config.freshness_history_weeks,
+        "min_records": config.freshness_min_records,
+    }
     problems = []
     if last_sync is None:
         if not required and row_count == 0:
@@ -268,22 +397,34 @@ def judge_freshness(
                 name, GREEN, f"{entity}: not ingested", numbers, threshold, "", sync_age
             )
         problems.append("never synced")
-    elif sync_age is not None and sync_age > limit:
-        problems.append(f"last sync {sync_age:.1f} h ago")
+    elif sync_age is not None and sync_age > floor:
+        problems.append(f"last sync {sync_age:.1f} h ago (limit {floor:g} h)")
     if check_data:
         if newest_modified is None:
             problems.append("no rows")
-        elif data_age is not None and data_age > limit:
-            problems.append(f"newest modifiedOn {data_age:.1f} h old")
+        elif not sparse and data_age is not None and data_age > data_limit:
+            why = f"usual silence {usual:g} h x {config.freshness_gap_factor:g}" if usual else ""
+            problems.append(
+                f"newest modifiedOn {data_age:.1f} h old (limit {data_limit:g} h"
+                + (f"; {why}" if why and data_limit > floor else "")
+                + ")"
+            )
     parts = [f"last sync {_fmt_hours(sync_age)} ago"]
     if newest_modified is not None:
         parts.append(f"newest modifiedOn {_fmt_hours(data_age)} old")
+    if check_data and sparse and history is not None:
+        parts.append(
+            f"{history.records} changes in the {history.weeks} weeks before it: "
+            "too few to judge the data age"
+        )
+    elif check_data and newest_modified is not None:
+        parts.append(f"limit {data_limit:g} h")
     summary = f"{entity}: " + ", ".join(parts)
     if problems:
         return CheckResult(
             name,
             RED,
-            f"{entity}: " + "; ".join(problems) + f" (limit {limit:g} h)",
+            f"{entity}: " + "; ".join(problems),
             numbers,
             threshold,
             "stkpi status (did the daily run plan, load and rebuild?); "
@@ -462,19 +603,21 @@ def judge_kpis(
     for (bu, kpi), by_week in sorted(series.items()):
         if bu in BUCKETS:
             continue
-        for prev_w, cur_w in itertools.pairwise(weeks):
-            prev, cur = by_week.get(prev_w), by_week.get(cur_w)
-            if prev is None or cur is None or prev.value is None or cur.value is None:
+        values = {w: r.value for w, r in by_week.items() if w in weeks and r.value is not None}
+        for week, value in sorted(values.items()):
+            others = [v for w, v in values.items() if w != week]
+            if len(others) < config.kpi_jump_min_history:
                 continue
-            jump = _jump(prev.value, cur.value, cur.kind or _kind(kpi, config), config)
+            kind = by_week[week].kind or _kind(kpi, config)
+            jump = _jump(value, others, kind, config)
             if jump is not None:
                 jumps.append(
                     {
-                        "week": cur_w.isoformat(),
+                        "week": week.isoformat(),
                         "bu": bu,
                         "kpi": kpi,
-                        "previous": prev.value,
-                        "value": cur.value,
+                        "value": value,
+                        "usual_range": [min(others), max(others)],
                         "change": jump,
                     }
                 )
@@ -482,14 +625,16 @@ def judge_kpis(
         "factor": config.kpi_jump_factor,
         "min_base": dict(config.kpi_jump_min_base),
         "ratio_abs": config.kpi_jump_ratio_abs,
+        "min_history": config.kpi_jump_min_history,
     }
     if jumps:
         j = jumps[0]
         jump_result = CheckResult(
             "kpi.jumps",
             YELLOW,
-            f"{len(jumps)} week-over-week jumps (first: {j['kpi']} for {j['bu']} "
-            f"{j['previous']:g} -> {j['value']:g} in week {j['week']})",
+            f"{len(jumps)} weeks outside their BU's usual range (first: {j['kpi']} for "
+            f"{j['bu']} {j['value']:g} in week {j['week']}; other weeks "
+            f"{j['usual_range'][0]:g}..{j['usual_range'][1]:g})",
             {"jumps": jumps[:20], "count": len(jumps)},
             jump_threshold,
             _explain(j["kpi"], j["bu"], dt.date.fromisoformat(j["week"])),
@@ -497,7 +642,13 @@ def judge_kpis(
         )
     else:
         jump_result = CheckResult(
-            "kpi.jumps", GREEN, "no week-over-week jumps", {"count": 0}, jump_threshold, "", 0.0
+            "kpi.jumps",
+            GREEN,
+            "no week outside its BU's usual range",
+            {"count": 0},
+            jump_threshold,
+            "",
+            0.0,
         )
     return [presence, ranges, jump_result]
 
@@ -510,17 +661,31 @@ def _kind(kpi: str, config: ValidationConfig) -> str:
     return "money"
 
 
-def _jump(prev: float, cur: float, kind: str, config: ValidationConfig) -> str | None:
-    """A description of the change when it is a jump, else None."""
+def _jump(value: float, others: Sequence[float], kind: str, config: ValidationConfig) -> str | None:
+    """How ``value`` leaves the range of the BU's other weeks, or None when it does not.
+
+    Judged against the series' own weeks rather than the week before: a small BU whose
+    $ Collected goes 1,246 -> 0 -> 1,357 -> 0 does that every month, while a BU that
+    collects 50,000 every week and then 0 has a problem. Money and counts must also reach
+    the minimum base (the value or the median of the other weeks), so 2 -> 7 leads stays
+    quiet.
+    """
+    lo, hi = min(others), max(others)
     if kind == "ratio":
-        delta = cur - prev
-        return f"{delta:+.3f}" if abs(delta) > config.kpi_jump_ratio_abs else None
-    base = config.kpi_jump_min_base.get(kind, 0.0)
-    if max(abs(prev), abs(cur)) < base:
+        margin = config.kpi_jump_ratio_abs
+        if value > hi + margin:
+            return f"{value - hi:+.3f} above the range"
+        if value < lo - margin:
+            return f"{value - lo:+.3f} below the range"
         return None
-    lo, hi = sorted((abs(prev), abs(cur)))
-    if lo == 0 or hi / lo > config.kpi_jump_factor:
-        return "x inf" if lo == 0 else f"x {cur / prev:.2f}" if prev else "x inf"
+    base = config.kpi_jump_min_base.get(kind, 0.0)
+    if max(abs(value), abs(statistics.median(others))) < base:
+        return None
+    factor = config.kpi_jump_factor
+    if value > factor * hi and value > 0:
+        return "x inf of the highest" if hi <= 0 else f"x {value / hi:.2f} of the highest"
+    if lo > 0 and value < lo / factor:
+        return f"x {value / lo:.2f} of the lowest"
     return None
 
 
@@ -690,6 +855,9 @@ class Validator:
             def one(entity: str = entity) -> list[CheckResult]:
                 totals = self.query("entity_totals", table=entity)[0]
                 sync = syncs.get(entity, {})
+                history = None
+                if entity in self.config.data_freshness_entities and totals["newest_modified"]:
+                    history = self.freshness_history(entity)
                 return [
                     judge_freshness(
                         entity,
@@ -698,11 +866,23 @@ class Validator:
                         newest_modified=totals["newest_modified"],
                         last_sync=sync.get("last_sync"),
                         config=self.config,
+                        history=history,
                     )
                 ]
 
             out += self._guard(f"freshness.{entity}", one)
         return out
+
+    def freshness_history(self, entity: str) -> FreshnessHistory:
+        """The entity's change gaps over the weeks before its newest record
+        (``freshness_gaps.sql``)."""
+        weeks = self.config.freshness_history_weeks
+        rows = self.query(
+            "freshness_gaps", table=entity, hours=str(weeks * 168), min_gap_hours="1.0"
+        )
+        records = next((int(r["records"] or 0) for r in rows if r["is_total"]), 0)
+        gaps = [float(r["gap_hours"]) for r in rows if not r["is_total"]]
+        return FreshnessHistory(weeks, records, gaps)
 
     # joins -----------------------------------------------------------------------------
     def joins(self) -> list[CheckResult]:

@@ -81,23 +81,44 @@ CORE_ENTITIES: tuple[str, ...] = ("jobs", "appointments", "invoices", "estimates
 class ValidationConfig:
     """Thresholds and scopes of every check (see the module docstring for overrides)."""
 
-    # Freshness: last successful sync (all synced transactional entities) and newest
-    # modifiedOn (entities that change every day) older than this is RED.
+    # Freshness: the last successful sync (all synced transactional entities) older than
+    # `freshness_max_hours` is RED (the sync is daily whatever the tenant's size). The
+    # newest modifiedOn (entities in `data_freshness_entities`) is judged against the
+    # entity's own history: RED when older than max(`freshness_max_hours`,
+    # `freshness_gap_factor` x the silence the entity exceeded only 5% of the time over
+    # the `freshness_history_weeks` weeks before its newest record). A sparse entity of a
+    # small tenant (under `freshness_min_records` records in those weeks) is too sparse to
+    # tell a stop from a lull: only its sync is judged.
     freshness_max_hours: float = 25.0
     freshness_entities: tuple[str, ...] = TRANSACTIONAL
     data_freshness_entities: tuple[str, ...] = CORE_ENTITIES
+    freshness_history_weeks: int = 4
+    freshness_gap_factor: float = 1.5
+    freshness_min_records: int = 10
     # Entities that must have rows and syncs; other entities are checked only once ingested.
     required_entities: tuple[str, ...] = CORE_ENTITIES
-    # Volume: the latest complete day under `volume_drop_ratio` x the median of the same
-    # weekday over the `volume_weeks` weeks before it is RED.
+    # Volume: the latest complete day vs the median of the same weekday over the
+    # `volume_weeks` weeks before it. Under `volume_min_base` records a day the entity is
+    # too small to judge by day. Below `volume_drop_ratio` x the median the day is low;
+    # it is RED when a count that low has under `volume_p_red` probability for a Poisson
+    # count with that median (YELLOW under `volume_p_yellow`), so 1 instead of 3 is noise
+    # while 10 instead of 100 is a collapse.
     volume_entities: tuple[str, ...] = CORE_ENTITIES
     volume_drop_ratio: float = 0.5
     volume_weeks: int = 4
-    # Coverage: monthly row counts over `coverage_months`; a complete month that falls
-    # under (1 - coverage_drop) x the month before it, or a month with no rows, is YELLOW.
+    volume_min_base: float = 5.0
+    volume_p_red: float = 0.001
+    volume_p_yellow: float = 0.01
+    # Coverage: monthly row counts over `coverage_months`; a complete month under
+    # (1 - coverage_drop) x the median of the `coverage_baseline_months` months before it,
+    # with a Poisson probability under `coverage_p` (a month with no rows included), is
+    # YELLOW. Baselines under `coverage_min_base` rows a month are not judged.
     coverage_entities: tuple[str, ...] = TRANSACTIONAL
     coverage_months: int = 13
     coverage_drop: float = 0.5
+    coverage_baseline_months: int = 6
+    coverage_min_base: float = 5.0
+    coverage_p: float = 0.001
     joins: Mapping[str, JoinThreshold] = field(default_factory=lambda: dict(DEFAULT_JOINS))
     # KPIs: the last `kpi_weeks` complete weeks per BU.
     kpi_weeks: int = 12
@@ -106,13 +127,17 @@ class ValidationConfig:
     )
     sales_kpis: tuple[str, ...] = SALES_KPIS
     production_kpis: tuple[str, ...] = PRODUCTION_KPIS
-    # Week-over-week: a count or money KPI that moves by more than this factor (up or down)
-    # from a previous week of at least the minimum base is YELLOW; a ratio KPI is YELLOW
-    # when it moves by more than `kpi_jump_ratio_abs` (absolute, 0.5 = 50 points).
+    # Jumps, judged against the BU's own weeks: a count or money KPI above
+    # `kpi_jump_factor` x the highest or below the lowest / `kpi_jump_factor` of the
+    # weeks before it in the window (at least `kpi_jump_min_history` of them), when the
+    # value or the median of those weeks reaches the minimum base, is YELLOW; a ratio
+    # KPI is YELLOW beyond those weeks' range by more than `kpi_jump_ratio_abs` (0.5 = 50
+    # points). A small BU whose weeks swing between 0 and $1,300 swings; it is not a jump.
     kpi_jump_factor: float = 3.0
     kpi_jump_min_base: Mapping[str, float] = field(
         default_factory=lambda: {"count": 10.0, "money": 1000.0}
     )
+    kpi_jump_min_history: int = 3
     kpi_jump_ratio_abs: float = 0.5
     # Pipeline health: look back this far; a window idle longer than `stuck_window_hours`
     # without being loaded is stuck; a run not rebuilt `rebuild_grace_hours` after its plan
@@ -129,6 +154,18 @@ class ValidationConfig:
             problems.append("volume_drop_ratio must be in (0, 1]")
         if self.volume_weeks < 1:
             problems.append("volume_weeks must be >= 1")
+        if not 0 < self.volume_p_red <= self.volume_p_yellow < 1:
+            problems.append("volume p-values need 0 < volume_p_red <= volume_p_yellow < 1")
+        if not 0 < self.coverage_p < 1:
+            problems.append("coverage_p must be in (0, 1)")
+        if self.coverage_baseline_months < 1:
+            problems.append("coverage_baseline_months must be >= 1")
+        if self.freshness_history_weeks < 1:
+            problems.append("freshness_history_weeks must be >= 1")
+        if self.freshness_gap_factor < 1:
+            problems.append("freshness_gap_factor must be >= 1")
+        if self.kpi_jump_min_history < 1:
+            problems.append("kpi_jump_min_history must be >= 1")
         if self.coverage_months < 2:
             problems.append("coverage_months must be >= 2")
         if not 0 < self.coverage_drop <= 1:

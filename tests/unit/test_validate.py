@@ -15,6 +15,7 @@ from stkpi.validate import (
     RED,
     YELLOW,
     CheckResult,
+    FreshnessHistory,
     KpiRow,
     exit_code,
     judge_coverage,
@@ -24,7 +25,9 @@ from stkpi.validate import (
     judge_kpis,
     judge_volume,
     kpi_weeks,
+    poisson_cdf,
     result_rows,
+    usual_silence_hours,
     worst,
 )
 from stkpi.validation_config import ValidationConfig, config_from_mapping, load_validation_config
@@ -64,6 +67,33 @@ def test_volume_under_half_the_same_weekday_median_is_red() -> None:
     assert ok.status == GREEN  # 21/41 >= 0.5
 
 
+def test_volume_of_a_small_tenant_is_noise_not_a_drop() -> None:
+    day = dt.date(2025, 11, 29)  # a Sunday
+    sundays = {day - dt.timedelta(days=7 * k): n for k, n in [(1, 2), (2, 2), (3, 1), (4, 2)]}
+    res = judge_volume("appointments", day, {**sundays, day: 0}, CFG)
+    # Median 2 is under the base of 5 a day: 0 instead of 2 is no news.
+    assert res.status == GREEN and "too few a day to judge" in res.message
+
+
+def test_volume_drop_is_judged_by_how_unlikely_it_is() -> None:
+    day = dt.date(2025, 9, 9)
+    history = {day - dt.timedelta(days=7 * k): 8 for k in range(1, 5)}  # median 8
+    # Poisson(8): P(X <= 3) = e^-8 (1 + 8 + 32 + 85.33) = 0.0424 -> GREEN (ratio 0.375)
+    # P(X <= 1) = 9 e^-8 = 0.0030 -> YELLOW; P(X = 0) = e^-8 = 0.00034 -> RED.
+    assert poisson_cdf(3, 8) == pytest.approx(0.0424, abs=1e-4)
+    assert judge_volume("jobs", day, {**history, day: 3}, CFG).status == GREEN
+    assert judge_volume("jobs", day, {**history, day: 1}, CFG).status == YELLOW
+    collapsed = judge_volume("jobs", day, {**history, day: 0}, CFG)
+    assert collapsed.status == RED
+    assert collapsed.numbers["p_as_low"] == pytest.approx(0.000335, rel=1e-2)
+
+
+def test_poisson_cdf_holds_for_large_means() -> None:
+    assert poisson_cdf(10, 100) == pytest.approx(1.1377e-30, rel=1e-3)
+    assert poisson_cdf(1000, 1000) == pytest.approx(0.508, abs=1e-3)
+    assert poisson_cdf(0, 0) == 1.0 and poisson_cdf(-1, 3) == 0.0
+
+
 def test_volume_without_history_is_green() -> None:
     res = judge_volume("returns", dt.date(2025, 9, 9), {}, CFG)
     assert res.status == GREEN and res.numbers["baseline_median"] == 0
@@ -86,6 +116,30 @@ def test_coverage_reports_month_over_month_and_flags_drops_and_gaps() -> None:
     # The partial current month never counts as a drop.
     steady = {m(2025, 7, 1): 100, m(2025, 8, 1): 90, m(2025, 9, 1): 3}
     assert judge_coverage("jobs", steady, m(2025, 9, 1), CFG).status == GREEN
+
+
+def test_coverage_judges_a_month_against_the_median_of_the_months_before() -> None:
+    m = dt.date
+    # The demo tenant's jobs (scale 0.01): Aug 61 then Sep 26. Sep vs the median of the
+    # six months before, (40 + 45) / 2 = 42.5: 26 >= 21.25, no drop (it was one vs Aug).
+    jobs = dict(
+        zip(
+            [m(2026, k, 1) for k in range(3, 12)], [38, 40, 34, 51, 45, 61, 26, 29, 45], strict=True
+        )
+    )
+    res = judge_coverage("jobs", jobs, m(2026, 11, 1), CFG)
+    assert res.status == GREEN, res.message
+    assert res.numbers["baseline_median"]["2026-09"] == 42.5
+    # A sparse entity (returns, ~1 a month) has empty months: P(0 | 1) = 0.37.
+    returns = dict(
+        zip([m(2026, k, 1) for k in range(1, 12)], [1, 3, 1, 1, 1, 0, 0, 0, 0, 0, 1], strict=True)
+    )
+    assert judge_coverage("returns", returns, m(2026, 11, 1), CFG).status == GREEN
+    # A steady 40 a month that falls to 5: 5 < 20.25 and P(X <= 5 | 40.5) ~ 1e-11.
+    collapse = dict(zip([m(2025, k, 1) for k in range(4, 10)], [40, 42, 38, 41, 5, 9], strict=True))
+    res = judge_coverage("jobs", collapse, m(2025, 9, 1), CFG)
+    assert res.status == YELLOW
+    assert "2025-08: 5 rows, 12% of the median 40.5" in res.message
 
 
 def test_coverage_of_an_empty_required_entity_is_red() -> None:
@@ -115,6 +169,59 @@ def test_freshness_over_25_hours_is_red() -> None:
     assert missing.status == RED
 
 
+def test_usual_silence_weights_each_gap_by_its_length() -> None:
+    # Span 100 h, 5% = 5 h above X: only the 40 h gap reaches past 35 h (40 - 35 = 5).
+    assert usual_silence_hours([40, 10, 10], 100) == pytest.approx(35.0)
+    # 28 nightly gaps of 23 h in 4 weeks (672 h, 5% = 33.6 h): 28 (23 - X) = 33.6.
+    assert usual_silence_hours([23] * 28, 672) == pytest.approx(21.8)
+    assert usual_silence_hours([], 672) == 0.0
+
+
+def test_freshness_of_a_sparse_entity_follows_its_own_gaps() -> None:
+    # A small tenant's estimates: four 48 h weekends and thirty 10 h gaps in 4 weeks.
+    # Largest first: (48 x 4 - 33.6) / 4 = 39.6 >= 10, so the usual silence is 39.6 h and
+    # the limit max(25, 1.5 x 39.6) = 59.4 h.
+    history = FreshnessHistory(weeks=4, records=40, gaps_hours=[48] * 4 + [10] * 30)
+    fresh_sync = NOW - dt.timedelta(hours=2)
+    kw = {"now": NOW, "row_count": 500, "last_sync": fresh_sync, "config": CFG}
+    quiet = judge_freshness(
+        "estimates", newest_modified=NOW - dt.timedelta(hours=40), history=history, **kw
+    )
+    assert quiet.status == GREEN, quiet.message  # 40 h > 25 h: RED under a fixed limit
+    assert quiet.threshold["data_max_age_hours"] == 59.4
+    stale = judge_freshness(
+        "estimates", newest_modified=NOW - dt.timedelta(hours=60), history=history, **kw
+    )
+    assert stale.status == RED and "limit 59.4 h" in stale.message
+
+
+def test_freshness_of_a_busy_entity_keeps_the_floor() -> None:
+    # Twenty 12 h nights: (240 - 33.6) / 20 = 10.32 h; 1.5 x 10.32 < 25, the floor holds.
+    history = FreshnessHistory(weeks=4, records=5000, gaps_hours=[12] * 20)
+    res = judge_freshness(
+        "jobs",
+        now=NOW,
+        row_count=9000,
+        newest_modified=NOW - dt.timedelta(hours=26),
+        last_sync=NOW - dt.timedelta(hours=1),
+        config=CFG,
+        history=history,
+    )
+    assert res.status == RED and res.threshold["data_max_age_hours"] == 25.0
+
+
+def test_freshness_of_a_too_sparse_entity_judges_only_its_sync() -> None:
+    history = FreshnessHistory(weeks=4, records=3, gaps_hours=[200, 150])
+    kw = {"now": NOW, "row_count": 30, "config": CFG, "history": history}
+    old = NOW - dt.timedelta(hours=300)
+    ok = judge_freshness("invoices", newest_modified=old, last_sync=NOW, **kw)
+    assert ok.status == GREEN and "too few to judge" in ok.message
+    stale_sync = judge_freshness(
+        "invoices", newest_modified=old, last_sync=NOW - dt.timedelta(hours=30), **kw
+    )
+    assert stale_sync.status == RED and "last sync 30.0 h ago" in stale_sync.message
+
+
 def test_join_thresholds_red_yellow_green() -> None:
     assert judge_join("invoices_jobs", total=100, linked=89, config=CFG).status == RED
     assert judge_join("invoices_jobs", total=100, linked=95, config=CFG).status == YELLOW
@@ -130,29 +237,48 @@ def _rows(weeks, bu, kpi, values, kind="money"):
 
 
 def test_kpi_presence_ranges_and_jumps() -> None:
-    weeks = kpi_weeks(dt.date(2025, 9, 10), 3)
-    assert weeks == [dt.date(2025, 8, 18), dt.date(2025, 8, 25), dt.date(2025, 9, 1)]
+    weeks = kpi_weeks(dt.date(2025, 9, 10), 5)
+    assert weeks == [dt.date(2025, 8, d) for d in (4, 11, 18, 25)] + [dt.date(2025, 9, 1)]
     cfg = ValidationConfig(production_kpis=("produced", "gpm"), sales_kpis=("leads",))
     rows = (
-        _rows(weeks, "P", "produced", [1000, 5000, 5100])
-        + _rows(weeks, "P", "gpm", [0.5, 0.95, -0.2], kind="ratio")
-        + _rows(weeks[:2], "S", "leads", [3, 9], kind="count")
+        _rows(weeks, "P", "produced", [1000, 1100, 5000, 1050, 900])
+        + _rows(weeks, "P", "gpm", [0.5, 0.45, 0.95, 0.5, -0.2], kind="ratio")
+        + _rows(weeks[:4], "S", "leads", [3, 9, 4, 5], kind="count")
     )
     presence, ranges, jumps = judge_kpis(rows, {"P": "Production", "S": "Sales"}, weeks, cfg)
     assert presence.status == RED
     assert presence.numbers["missing"] == [{"week": "2025-09-01", "bu": "S", "kpi": "leads"}]
     assert ranges.status == RED
     assert ranges.numbers["out_of_range"] == [
-        {"week": "2025-08-25", "bu": "P", "kpi": "gpm", "value": 0.95}
+        {"week": "2025-08-18", "bu": "P", "kpi": "gpm", "value": 0.95}
     ]
-    assert ranges.next_step == 'stkpi explain --kpi gpm --bu "P" --week 2025-08-25'
+    assert ranges.next_step == 'stkpi explain --kpi gpm --bu "P" --week 2025-08-18'
     _parses_with_the_real_cli(ranges.next_step)
     assert jumps.status == YELLOW
-    # produced x5 (base 5000 >= 1000); gpm 0.95 -> -0.2 moves 1.15 > 0.5; leads 3 -> 9 under base 10.
+    # produced 5000 > 3 x 1100 (the highest other week); 900 is not under 1000 / 3.
+    # gpm -0.2 < 0.45 (the lowest other week) - 0.5; 0.95 is not above 0.5 + 0.5.
+    # leads: 9 and the median 4 of the others stay under the count base 10.
     assert {(j["kpi"], j["week"]) for j in jumps.numbers["jumps"]} == {
-        ("produced", "2025-08-25"),
+        ("produced", "2025-08-18"),
         ("gpm", "2025-09-01"),
     }
+
+
+def test_kpi_small_bu_swinging_to_zero_is_not_a_jump_but_a_big_bu_collapse_is() -> None:
+    weeks = kpi_weeks(dt.date(2025, 9, 10), 6)
+    cfg = ValidationConfig(production_kpis=("collected",), sales_kpis=())
+    small = _rows(weeks, "Small", "collected", [1246, 0, 1357, 0, 1100, 0])
+    # Big: 0 is under 48000 / 3, the lowest other week over 3.
+    big = _rows(weeks, "Big", "collected", [50000, 52000, 48000, 51000, 49000, 0])
+    roles = {"Small": "Production", "Big": "Production"}
+    _, _, jumps = judge_kpis(small, roles, weeks, cfg)
+    assert jumps.status == GREEN
+    _, _, jumps = judge_kpis(small + big, roles, weeks, cfg)
+    assert jumps.status == YELLOW
+    assert [(j["bu"], j["week"]) for j in jumps.numbers["jumps"]] == [("Big", "2025-09-01")]
+    # Too little history (fewer than 3 other weeks) judges nothing.
+    two = judge_kpis(big[-3:], roles, weeks[-3:], cfg)[2]
+    assert two.status == GREEN
 
 
 def test_kpi_steady_values_are_green() -> None:
