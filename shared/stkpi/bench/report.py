@@ -93,9 +93,17 @@ def markdown(results: dict[str, Any]) -> str:
         else f"plans without a window length (the deployment's WINDOW_DAYS="
         f"{cfg.get('deployment_window_days')}, windows sized by the pipeline)"
     )
+    dep = cfg.get("deployment", {})
+    in_flight = ""
+    if "WINDOW_LANES" in dep and "FETCH_PAGES_IN_FLIGHT" in dep:
+        most = dep["WINDOW_LANES"] * dep["FETCH_PAGES_IN_FLIGHT"]
+        in_flight = (
+            f"; {dep['WINDOW_LANES']} window lanes x {dep['FETCH_PAGES_IN_FLIGHT']} pages in "
+            f"flight = at most {most} requests in flight"
+        )
     lines += [
         "",
-        f"{cfg['concurrency']} deliveries at once per function; {windows}.",
+        f"{cfg['concurrency']} deliveries at once per function; {windows}{in_flight}.",
         f"Machine: {m['platform']}, {m['cpus']} CPUs, {m['memory_gib']} GiB, Python "
         f"{m['python']}; finished {results['finished_at']}; the whole run took "
         f"{results['total_seconds'] / 60:.0f} minutes.",

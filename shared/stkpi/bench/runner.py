@@ -54,12 +54,24 @@ class BenchConfig:
     seed: int = 42
 
 
+# Settings of the deployment that decide how much the fetch keeps in flight (terraform/).
+DEPLOYMENT_KEYS = ("WINDOW_DAYS", "WINDOW_LANES", "FETCH_PAGES_IN_FLIGHT", "WINDOW_TARGET_PAGES")
+
+
+def deployment_settings() -> dict[str, int]:
+    """The deployment's window and concurrency settings, as terraform/ gives them to the
+    functions (the ones the benchmark does not override): what "What bounds the run"
+    needs to say how many requests the pipeline can keep in flight."""
+    env = local_settings_env(DEFAULT_PROJECT)
+    return {k: int(env[k]) for k in DEPLOYMENT_KEYS if env.get(k, "").isdigit()}
+
+
 def deployment_window_days() -> int:
     """WINDOW_DAYS as terraform/ deploys it (the planner's default for plans without one).
 
     The lab always sets WINDOW_DAYS on the functions; handing it the deployment's own value
     keeps the benchmark on the default a real deploy runs with."""
-    return int(local_settings_env(DEFAULT_PROJECT)["WINDOW_DAYS"])
+    return deployment_settings()["WINDOW_DAYS"]
 
 
 def bench_one(
@@ -228,6 +240,7 @@ def run_bench(root: Path, cfg: BenchConfig, log: Log = print) -> dict[str, Any]:
             "concurrency": cfg.concurrency,
             "window_days": cfg.window_days,
             "deployment_window_days": deployment_window_days(),
+            "deployment": deployment_settings(),
             "baseline": cfg.baseline,
             "seed": cfg.seed,
             "profiles": {p.name: profile_config(p) for p in cfg.profiles},
