@@ -1,7 +1,7 @@
 """One MERGE per entity per run, once every window of the entity is staged.
 
-Windows append their pages to the run's staging table of their entity
-(``stkpi.warehouse``); the loader that sees the last of the entity's windows staged
+Each window's load stages its pages in a table of its own (``stkpi.warehouse``); the
+loader that sees the last of the entity's windows staged
 claims the entity's MERGE (``merge/<entity>.claim``, created with
 ``if_generation_match=0``) and runs it. A backfill therefore issues one MERGE per entity,
 whatever its window count: BigQuery runs at most 2 mutating DML statements per table at
@@ -12,8 +12,8 @@ Crash safety follows the rebuild claim (``stkpi.load``): the claim names a windo
 delivery of that window's load (a redelivery after a crash, a twin) may run the MERGE,
 which is idempotent; ``merged/<entity>.json`` is written after it, and the rebuild is
 claimed only when every entity of the plan has one. Before merging, the staged row count
-is checked against what the windows' loads reported: a staging table that expired or was
-dropped under a stalled run fails loudly instead of merging a partial entity.
+is checked against what the windows' loads reported: staging tables that expired or were
+dropped under a stalled run fail loudly instead of merging a partial entity.
 """
 
 from __future__ import annotations
@@ -54,16 +54,18 @@ def merge_when_staged(
         return True  # a redelivery after the MERGE finished
     crash_point("load.after_merge_claim", entity=entity_name)
     entity = get_entity(entity_name)
-    expected = sum(_rows_loaded(run.run_id, w.entity, w.window_id, landing) for w in leaves)
-    rows_staged = ctx.warehouse.staged_rows(entity, run.run_id)
-    if (rows_staged or 0) < expected:
+    loaded = {w.window_id: _rows_loaded(run.run_id, w.entity, w.window_id, landing) for w in leaves}
+    windows = sorted(w for w, rows in loaded.items() if rows)  # empty windows stage nothing
+    expected = sum(loaded.values())
+    rows_staged = ctx.warehouse.staged_rows(entity, run.run_id, windows)
+    if rows_staged < expected:
         raise StagingIncompleteError(
-            f"{entity_name}: the staging table of run {run.run_id} holds {rows_staged or 0} "
-            f"rows but its {len(leaves)} windows loaded {expected}: it expired or was "
+            f"{entity_name}: the staging tables of run {run.run_id} hold {rows_staged} rows "
+            f"but its {len(windows)} windows loaded {expected}: they expired or were "
             "dropped while the run stalled; run the same range again (stkpi backfill)"
         )
     started = ctx.monotonic()
-    rows = ctx.warehouse.merge(entity, run_id=run.run_id) if rows_staged else 0
+    rows = ctx.warehouse.merge(entity, run_id=run.run_id, window_ids=windows) if windows else 0
     crash_point("load.after_merge", entity=entity_name)
     duration_ms = int((ctx.monotonic() - started) * 1000)
     ctx.state.run_event(
@@ -73,10 +75,10 @@ def merge_when_staged(
         windows=len(leaves),
         records=rows,
         duration_ms=duration_ms,
-        detail={"rows_staged": rows_staged or 0, "claimed_by": me.marker},
+        detail={"rows_staged": rows_staged, "claimed_by": me.marker},
     )
-    landing.write_json(done, {"rows_merged": rows, "rows_staged": rows_staged or 0})
-    ctx.warehouse.drop_staging(entity, run.run_id)  # the emulator ignores expiration
+    landing.write_json(done, {"rows_merged": rows, "rows_staged": rows_staged})
+    ctx.warehouse.drop_staging(entity, run.run_id, windows)  # the emulator ignores expiration
     log.info(
         "entity merged",
         extra={

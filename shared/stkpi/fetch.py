@@ -109,7 +109,8 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
         if first is not None and pass_count is None:
             pass_count = first.total_count
         if first is not None and splittable and pass_no == 1 and first.total_count is not None:
-            children = split(msg, first.total_count, settings.window_target_records)
+            target = (msg.target_pages or settings.window_target_pages) * settings.st_page_size
+            children = split(msg, first.total_count, target)
             if children:
                 return _split(msg, children, first.total_count, ctx, started)
         read = _read_pass(msg, entity, ctx, prefix, page_from, offset, first, pass_count, deadline)

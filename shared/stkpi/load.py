@@ -51,7 +51,18 @@ def load_window(msg: LoadMessage, ctx: PipelineContext) -> LoadResult:
         )
     loaded = 0
     reused = False
-    if manifest["pages"] and manifest["records"]:
+    ref = WindowRef(msg.entity, msg.window_id)
+    duplicate = _merged_already(msg, ref, ctx)
+    if duplicate:
+        # A duplicate delivery after the run merged this entity: its rows are in raw, and
+        # appending them again would only leave a staging table nobody merges. It still
+        # goes through the hand-off and claims below (a no-op unless it is a redelivery of
+        # the delivery that holds one of them).
+        log.info(
+            "window already loaded and its entity merged",
+            extra={"run_id": msg.run_id, "entity": msg.entity, "window_id": msg.window_id},
+        )
+    elif manifest["pages"] and manifest["records"]:
         _staging, _job_id, loaded, reused = ctx.warehouse.load_staging(
             entity,
             run_id=msg.run_id,
@@ -60,7 +71,6 @@ def load_window(msg: LoadMessage, ctx: PipelineContext) -> LoadResult:
             content_hash=manifest["content_hash"],
         )
         crash_point("load.after_load_job", entity=msg.entity)
-    ref = WindowRef(msg.entity, msg.window_id)
     ctx.state.window_event(
         run_id=msg.run_id,
         entity=msg.entity,
@@ -75,16 +85,24 @@ def load_window(msg: LoadMessage, ctx: PipelineContext) -> LoadResult:
             "load_ms": int((ctx.monotonic() - started) * 1000),  # the benchmark's stages
         },
     )
-    landing.write_json(
-        Landing.loaded_name(msg.run_id, ref),
-        {"records": manifest["records"], "rows_loaded": loaded},
-    )
+    if not duplicate:  # the duplicate's marker is there, with the rows the MERGE counted
+        landing.write_json(
+            Landing.loaded_name(msg.run_id, ref),
+            {"records": manifest["records"], "rows_loaded": loaded},
+        )
     crash_point("load.after_marker")
     run = RunWindows.read(_plan(msg.run_id, ctx), landing)
     handed_off = hand_off(run, ref, ctx)
     merged = merge_when_staged(run, msg.entity, ref, ctx)
     published = merged and maybe_claim_rebuild(run, ref, ctx)
     return LoadResult(loaded, reused, merged, published, handed_off)
+
+
+def _merged_already(msg: LoadMessage, ref: WindowRef, ctx: PipelineContext) -> bool:
+    landing = ctx.landing
+    return landing.exists(Landing.merged_name(msg.run_id, msg.entity)) and landing.exists(
+        Landing.loaded_name(msg.run_id, ref)
+    )
 
 
 def _plan(run_id: str, ctx: PipelineContext) -> RunPlan:

@@ -49,6 +49,9 @@ class PlanMessage(_Message):
     start: datetime | None = None
     end: datetime | None = None
     window_days: int | None = Field(default=None, ge=1, le=3660)
+    # Split windows above this many full pages (default: the deployment's
+    # WINDOW_TARGET_PAGES); for a run that wants smaller or larger windows than usual.
+    window_target_pages: int | None = Field(default=None, ge=1, le=10_000)
     run_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
     @field_validator("entities")
@@ -86,6 +89,8 @@ class WindowMessage(_Message):
     pass_no: int = Field(default=1, ge=1)
     pass_count: int | None = Field(default=None, ge=0)
     page_offset: int = Field(default=0, ge=0)
+    # The run's split target in full pages, when its plan message gave one (stkpi.splits).
+    target_pages: int | None = Field(default=None, ge=1, le=10_000)
 
     @field_validator("entity")
     @classmethod

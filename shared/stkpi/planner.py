@@ -135,7 +135,14 @@ def plan_run(
         entity_ends[name] = end
         starts.append(spans[0].start)
         windows.extend(
-            WindowMessage(run_id=run_id, entity=name, window_id=wid, start=w.start, end=w.end)
+            WindowMessage(
+                run_id=run_id,
+                entity=name,
+                window_id=wid,
+                start=w.start,
+                end=w.end,
+                target_pages=msg.window_target_pages,
+            )
             for w, wid in zip(spans, window_ids, strict=True)
         )
     if not windows:

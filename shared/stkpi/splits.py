@@ -57,6 +57,7 @@ def split(msg: WindowMessage, count: int, target: int) -> list[WindowMessage]:
             window_id=span.window_id,
             start=span.start,
             end=span.end,
+            target_pages=msg.target_pages,
         )
         for span in spans
     ]

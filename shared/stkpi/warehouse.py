@@ -1,16 +1,18 @@
 """BigQuery side of the pipeline: staging loads, the raw MERGE, running SQL files.
 
-A run stages each entity in one table (``st_stage.<entity>__<run>``): every window's load
-job appends its pages to it, and once all of the entity's windows are staged one MERGE
-moves the table into raw (``stkpi.entity_merge``). So a backfill costs one MERGE per entity
-however many windows it has, and MERGE time follows the data, not the window count.
+Each window's load job writes its pages to a staging table of its own
+(``st_stage.<entity>__<run>__<window>``, replaced on every load, so a second load of the
+same window never doubles it); once all of an entity's windows are staged, one MERGE reads
+all of them (``UNION ALL``) into raw (``stkpi.entity_merge``). So a backfill costs one MERGE
+per entity however many windows it has, and MERGE time follows the data, not the window
+count. One table per window rather than one appended table per run: concurrent appends to
+one table are where the BigQuery emulator loses rows (the entity MERGE's row check caught
+it), and per-table modification quotas (1,500 a day) then never bind.
 
 Every step can run twice. A load job's id is derived from the window and the manifest's
-content, so a redelivered load message finds the job that already ran (and appended)
-instead of appending a second copy; a copy appended anyway (a twin fetch with newer
-content) is harmless, because the MERGE keeps one row per key, the latest version. The
-MERGE is idempotent (latest version wins, ties change nothing) and is retried with backoff
-when concurrent MERGEs into one table fail to serialize.
+content, so a redelivered load message finds the job that already ran instead of starting
+a second one; the MERGE is idempotent (latest version wins, ties change nothing) and is
+retried with backoff when concurrent MERGEs into one table fail to serialize.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from stkpi.config import Settings
 from stkpi.registry import Entity
 from stkpi.rows import LINEAGE_COLUMNS
 
-# Long enough for a stalled run to be replayed; the rebuild drops a run's staging anyway.
+# Long enough for a stalled run to be replayed; its entity MERGE drops them anyway.
 STAGE_EXPIRATION = timedelta(days=7)
 _SERIALIZE = re.compile(r"serializ|concurrent update|could not serialize|conflict", re.I)
 
@@ -51,9 +53,8 @@ def raw_schema(entity: Entity) -> list[bigquery.SchemaField]:
     return [bigquery.SchemaField(name, type_) for name, type_ in cols]
 
 
-def staging_table_id(entity: Entity, run_id: str) -> str:
-    """The run's staging table of ``entity``: every window of the run appends to it."""
-    return _ident(f"{entity.name}__{run_id}")
+def staging_table_id(entity: Entity, run_id: str, window_id: str) -> str:
+    return _ident(f"{entity.name}__{run_id}__{window_id}")
 
 
 def run_file(client: bigquery.Client, settings: Settings, relpath: str, **extra: str) -> None:
@@ -105,10 +106,11 @@ class Warehouse:
         uris: list[str],
         content_hash: str,
     ) -> tuple[str, str, int, bool]:
-        """Append the window's pages to the run's staging table of the entity with one
-        load job. Returns (staging table, job id, rows loaded, whether an existing job
-        was reused, i.e. nothing was appended twice)."""
-        staging = staging_table_id(entity, run_id)
+        """Load the window's pages into its expiring staging table with one load job.
+
+        Returns (staging table, job id, rows loaded, whether an existing job was reused).
+        """
+        staging = staging_table_id(entity, run_id, window_id)
         table_ref = self._table("stage", staging)
         job_id = _ident(f"stkpi_load_{entity.name}_{run_id}_{window_id}_{content_hash[:16]}")
         job = self._existing_job(job_id)
@@ -122,7 +124,7 @@ class Warehouse:
             config = bigquery.LoadJobConfig(
                 source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
                 schema=raw_schema(entity),
-                write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+                write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
                 labels=self._labels("load", entity.name, run_id, window_id),
             )
             try:
@@ -170,21 +172,33 @@ class Warehouse:
             "window": _label(window_id),
         }
 
-    def staged_rows(self, entity: Entity, run_id: str) -> int | None:
-        """Rows in the run's staging table of ``entity``; None when it does not exist."""
-        table = self._table("stage", staging_table_id(entity, run_id))
-        if not self._exists(table):
-            return None
-        rows = self.client.query(f"SELECT COUNT(*) AS n FROM `{table}`").result()
-        return int(next(iter(rows))["n"])
+    def staged_rows(self, entity: Entity, run_id: str, window_ids: list[str]) -> int:
+        """Rows in the staging tables of these windows (a missing table holds none)."""
+        tables = [t for t in self._staging_tables(entity, run_id, window_ids) if self._exists(t)]
+        if not tables:
+            return 0
+        counts = " UNION ALL ".join(f"SELECT COUNT(*) AS n FROM `{t}`" for t in tables)
+        rows = self.client.query(f"SELECT SUM(n) AS n FROM ({counts})").result()
+        return int(next(iter(rows))["n"] or 0)
 
     # -- merge --------------------------------------------------------------------------
-    def merge(self, entity: Entity, *, run_id: str) -> int:
-        """MERGE the run's staging table of ``entity`` into raw; returns rows affected.
-        Retries serialization conflicts."""
-        sql = self._merge_sql(entity, staging_table_id(entity, run_id))
-        config = bigquery.QueryJobConfig(labels=self._labels("merge", entity.name, run_id, "all"))
+    def merge(self, entity: Entity, *, run_id: str, window_ids: list[str]) -> int:
+        """MERGE the staging tables of these windows of ``run_id`` into raw in one
+        statement; returns rows affected. Retries serialization conflicts."""
+        tables = self._staging_tables(entity, run_id, window_ids)
+        source = (
+            f"`{tables[0]}`"
+            if len(tables) == 1
+            else "(" + " UNION ALL ".join(f"SELECT * FROM `{t}`" for t in tables) + ")"
+        )
+        sql = self._merge_sql(entity, source)
+        config = bigquery.QueryJobConfig(
+            labels=self._labels("merge", entity.name, run_id, f"{len(tables)}_windows")
+        )
         return self._run_merge(sql, config)
+
+    def _staging_tables(self, entity: Entity, run_id: str, window_ids: list[str]) -> list[str]:
+        return [self._table("stage", staging_table_id(entity, run_id, w)) for w in window_ids]
 
     @retry(
         retry=retry_if_exception(_is_serialization_error),
@@ -197,17 +211,17 @@ class Warehouse:
         job.result()
         return int(job.num_dml_affected_rows or 0)
 
-    def _merge_sql(self, entity: Entity, staging: str) -> str:
+    def _merge_sql(self, entity: Entity, source: str) -> str:
         columns = [c.name for c in entity.columns] + [name for name, _ in LINEAGE_COLUMNS]
         keys = list(entity.key)
         prune = ""
         if entity.partition_field:
-            prune = self._prune_clause(entity.partition_field, staging)
+            prune = self._prune_clause(entity.partition_field, source)
         return sqlfiles.render(
             "stage/merge_raw.sql",
             self.settings,
             table=entity.raw_table,
-            staging=staging,
+            source=source,
             columns=", ".join(columns),
             source_columns=", ".join(f"S.{c}" for c in columns),
             keys=", ".join(keys),
@@ -217,16 +231,16 @@ class Warehouse:
             prune=prune,
         )
 
-    def _prune_clause(self, field: str, staging: str) -> str:
+    def _prune_clause(self, field: str, source: str) -> str:
         sql = sqlfiles.render(
-            "stage/partition_range.sql", self.settings, partition_field=field, staging=staging
+            "stage/partition_range.sql", self.settings, partition_field=field, source=source
         )
         row = next(iter(self.client.query(sql).result()))
         if row["lo"] is None or row["nulls"]:
             return ""
         return f"AND DATE(T.{field}) BETWEEN DATE '{row['lo']}' AND DATE '{row['hi']}'"
 
-    def drop_staging(self, entity: Entity, run_id: str) -> None:
-        """Drop the run's staging table of ``entity`` (the emulator ignores expiration)."""
-        table = self._table("stage", staging_table_id(entity, run_id))
-        self.client.delete_table(table, not_found_ok=True)
+    def drop_staging(self, entity: Entity, run_id: str, window_ids: list[str]) -> None:
+        """Drop these windows' staging tables (the emulator ignores expiration)."""
+        for table in self._staging_tables(entity, run_id, window_ids):
+            self.client.delete_table(table, not_found_ok=True)

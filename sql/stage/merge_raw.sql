@@ -1,4 +1,5 @@
--- MERGE one window's staging table into its raw table.
+-- MERGE a run's staging tables of one entity (one table, or the UNION ALL of every
+-- window's table) into its raw table: one statement per entity per run.
 -- Grain of the result: one row per entity key, the latest version by ${version}.
 -- The staging side is deduplicated first (offset paging can repeat a record on two pages,
 -- and overlapping windows repeat it across loads); the target side is pruned to the
@@ -13,7 +14,7 @@ USING (
       ROW_NUMBER() OVER (
         PARTITION BY ${keys} ORDER BY ${version} DESC, _page DESC, _ingested_at DESC
       ) AS _rn
-    FROM `${project}.${stage}.${staging}` AS S
+    FROM ${source} AS S
   ) AS D
   WHERE _rn = 1
 ) AS S

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from google.api_core.exceptions import NotFound
 from pipeline_harness import (
     Pipeline,
     assert_raw_matches_simulator,
@@ -21,6 +20,7 @@ from pipeline_harness import (
 
 from stkpi.config import load_settings
 from stkpi.context import PipelineContext
+from stkpi.entity_merge import StagingIncompleteError
 from stkpi.gcp import storage_client
 from stkpi.landing import Landing, WindowRef, window_prefix
 from stkpi.load import load_window
@@ -31,9 +31,10 @@ from stkpi.messages import LoadMessage, PlanMessage, WindowMessage
 from stkpi.planner import RunPlan, floor_hour
 from stkpi.pump import InProcessPump
 from stkpi.registry import get_entity
+from stkpi.runwindows import RunWindows
 from stkpi.sim.config import HISTORY_START, SimConfig
 from stkpi.sim.server import running_simulator
-from stkpi.warehouse import ensure_tables, staging_table_id
+from stkpi.warehouse import ensure_tables
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,8 @@ CRASH_POINTS = (
     "load.after_load_job",
     "load.after_merge",
     "load.after_marker",
-    "load.before_handoff_publish",  # a lane's hand-off claimed but not yet published
+    "lanes.before_publish",  # a lane's hand-off claimed but not yet published
+    "load.after_merge_claim",  # an entity's MERGE claimed but not run
     "load.after_claim",
     "rebuild.after_models",
 )
@@ -82,6 +84,8 @@ def pipe(bq_emulator, gcs_emulator, pubsub_emulator, crash_file: Path):
             "ST_PAGE_SIZE": "40",
             "ST_RATE_LIMIT_PER_SECOND": "500",
             "WINDOW_DAYS": "60",
+            # Windows above 2 pages of 40 split: every run here splits some of its windows.
+            "WINDOW_TARGET_PAGES": "2",
         }
         settings = load_settings(env)
         storage = storage_client(settings)
@@ -129,7 +133,7 @@ def test_replayed_windows_change_nothing_and_do_not_rebuild_again(pipe: Pipeline
 def _load_message_of_a_full_window(pipe: Pipeline, run_id: str) -> LoadMessage:
     """The load message of a window of ``run_id`` that landed records (as fetch sent it)."""
     plan = RunPlan.from_manifest(pipe.ctx.landing.read_json(Landing.plan_name(run_id)))
-    for w in plan.windows:
+    for w in RunWindows.read(plan, pipe.ctx.landing).leaves():
         prefix = window_prefix(w.entity, run_id, w.window_id)
         manifest = pipe.ctx.landing.read_json(Landing.manifest_name(prefix))
         if manifest and manifest["records"]:
@@ -144,48 +148,44 @@ def _load_message_of_a_full_window(pipe: Pipeline, run_id: str) -> LoadMessage:
     raise AssertionError(f"run {run_id} landed no records")
 
 
-def _drop_staging_after_the_load_job(pipe: Pipeline, msg: LoadMessage, monkeypatch) -> list:
-    """Fault: between this delivery's load job and its MERGE, the staging table vanishes,
-    as when a twin delivery of the same window MERGEs, marks and drops it first."""
-    dropped: list[str] = []
-
-    def twin_drops_staging(name: str, **context: object) -> None:
-        if name == "load.after_load_job":
-            staging = staging_table_id(get_entity(msg.entity), msg.run_id, msg.window_id)
-            pipe.ctx.warehouse.drop_staging(staging)
-            dropped.append(staging)
-
-    monkeypatch.setattr("stkpi.load.crash_point", twin_drops_staging)
-    return dropped
+def raw_rows(pipe: Pipeline, entity: str) -> int:
+    table = get_entity(entity).raw_table
+    sql = f"SELECT COUNT(*) AS n FROM `{pipe.ctx.settings.gcp_project}.{pipe.ctx.settings.dataset('raw')}.{table}`"
+    return int(next(iter(pipe.ctx.bigquery.query(sql).result()))["n"])
 
 
-def test_a_load_whose_twin_finished_the_window_first_succeeds(pipe: Pipeline, monkeypatch) -> None:
+def test_a_duplicate_load_after_its_entity_merged_appends_nothing(pipe: Pipeline) -> None:
     msg = _load_message_of_a_full_window(pipe, "bf-first")
-    dropped = _drop_staging_after_the_load_job(pipe, msg, monkeypatch)
-    # The window's loaded marker exists (the twin wrote it before dropping staging), so the
-    # vanished staging table means "already done": no error, no redelivery, nothing merged.
-    result = load_window(msg, pipe.ctx)
-    assert dropped and result.rows_merged == 0
-    monkeypatch.undo()
-    pipe.pump.run_until_idle(idle_seconds=3)  # a republished rebuild message is absorbed
+    result = load_window(msg, pipe.ctx)  # Pub/Sub delivered it again after the run ended
+    assert result.rows_loaded == 0 and not result.rebuild_published
+    staged = pipe.ctx.warehouse.staged_rows(get_entity(msg.entity), msg.run_id, [msg.window_id])
+    assert staged == 0  # its staging table was dropped with the MERGE and not loaded again
     assert_raw_matches_simulator(pipe)
     assert rebuilds(pipe, "bf-first") == 1
 
 
-def test_a_vanished_staging_table_without_a_marker_fails_and_the_retry_loads(
+def test_a_staging_table_that_vanished_before_its_merge_fails_loudly_and_merges_nothing(
     pipe: Pipeline, monkeypatch
 ) -> None:
+    """Fault: a window's staging table is gone when its entity's MERGE is claimed (it
+    expired while the run stalled). MERGEing what is left would drop records silently."""
     msg = _load_message_of_a_full_window(pipe, "bf-first")
-    marker = Landing.loaded_name(msg.run_id, WindowRef(msg.entity, msg.window_id))
-    pipe.ctx.landing.delete(marker)  # as if no delivery had finished this window yet
-    _drop_staging_after_the_load_job(pipe, msg, monkeypatch)
-    with pytest.raises(NotFound):  # the error stands: Pub/Sub redelivers
+    entity = get_entity(msg.entity)
+    # As if the run had not merged this entity yet and this window were its last load.
+    pipe.ctx.landing.delete(Landing.merged_name(msg.run_id, msg.entity))
+    pipe.ctx.landing.delete(Landing.merge_claim_name(msg.run_id, msg.entity))
+    pipe.ctx.landing.delete(Landing.loaded_name(msg.run_id, WindowRef(msg.entity, msg.window_id)))
+    raw_before = raw_rows(pipe, msg.entity)
+
+    def staging_expires(name: str, **context: object) -> None:
+        if name == "load.after_merge_claim":
+            pipe.ctx.warehouse.drop_staging(entity, msg.run_id, [msg.window_id])
+
+    monkeypatch.setattr("stkpi.entity_merge.crash_point", staging_expires)
+    with pytest.raises(StagingIncompleteError, match="stkpi backfill"):
         load_window(msg, pipe.ctx)
-    assert not pipe.ctx.landing.exists(marker)
-    monkeypatch.undo()
-    load_window(msg, pipe.ctx)  # the redelivery loads the window again
-    assert pipe.ctx.landing.exists(marker)
-    assert_raw_matches_simulator(pipe)
+    assert not pipe.ctx.landing.exists(Landing.merged_name(msg.run_id, msg.entity))
+    assert raw_rows(pipe, msg.entity) == raw_before
     assert rebuilds(pipe, "bf-first") == 1
 
 
@@ -218,6 +218,36 @@ def test_a_crash_at_any_step_loses_nothing_and_rebuilds_once(
     assert rebuilds(pipe, run_id) == 1
 
 
+def test_a_crash_right_after_a_window_recorded_its_split_loses_nothing(
+    pipe: Pipeline, crash_file: Path
+) -> None:
+    # One coarse window per entity over the whole history: hundreds of jobs and invoices
+    # against a target of 2 pages of 40, so both split; the first is killed (an exception
+    # here) after recording its children and before handing them its lane.
+    crash_file.write_text("fetch.after_split_record\n")
+    run_id = pipe.run(
+        PlanMessage(
+            run_type="backfill",
+            start=HISTORY_START,
+            end=_sim_now(pipe),
+            window_days=3660,
+            run_id="bf-split-crash",
+            entities=["jobs", "invoices"],
+        )
+    )
+    assert crash_file.read_text().strip() == "", "the crash point fired"
+    run = RunWindows.read(
+        RunPlan.from_manifest(pipe.ctx.landing.read_json(Landing.plan_name(run_id))),
+        pipe.ctx.landing,
+    )
+    assert len(run.plan.windows) == 2 and len(run.splits) >= 2
+    # Every leaf loaded once; the split windows themselves never loaded anything.
+    loaded = pipe.ctx.landing.loaded_windows(run_id)
+    assert loaded == {f"{w.entity}/{w.window_id}" for w in run.leaves()}
+    assert_raw_matches_simulator(pipe, ["jobs", "invoices"])
+    assert rebuilds(pipe, run_id) == 1
+
+
 def test_fetch_near_its_time_budget_continues_in_a_new_delivery(pipe: Pipeline) -> None:
     pipe.sim.advance(24)
     # A budget that is always spent after one page, and pages small enough that daily
@@ -247,6 +277,7 @@ def test_records_edited_while_paging_are_reread_or_caught_next_run(pipe: Pipelin
             start=HISTORY_START,
             end=_sim_now(pipe),
             window_days=2000,  # one big window, many pages: edits shift later pages
+            window_target_pages=1000,  # ... that does not split
             run_id="bf-edits",
             entities=["jobs"],
         )

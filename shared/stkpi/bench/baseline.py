@@ -62,8 +62,8 @@ def naive_backfill(settings: Settings, end: datetime) -> dict[str, Any]:
                     entity, run_id="naive", window_id="all",
                     uris=[landing.uri(name)], content_hash=f"naive-{n}-{now.timestamp()}",
                 )  # fmt: skip
-                warehouse.merge(entity, run_id="naive")
-                warehouse.drop_staging(entity, "naive")
+                warehouse.merge(entity, run_id="naive", window_ids=["all"])
+                warehouse.drop_staging(entity, "naive", ["all"])
             load_s += time.monotonic() - t1
     return {
         "records": records,

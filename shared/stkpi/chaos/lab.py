@@ -220,6 +220,10 @@ class ChaosLab:
         plan = self.ctx.landing.read_json(Landing.plan_name(run_id)) or {}
         return len(plan.get("windows", []))
 
+    def split_windows(self, run_id: str) -> int:
+        """How many windows of ``run_id`` split themselves by count (``stkpi.splits``)."""
+        return len(self.ctx.landing.listing(Landing.control_dir(run_id, "split")))
+
     def list_dead_letters(self) -> list[DeadLetter]:
         return list_dead_letters(self.ctx.settings)
 

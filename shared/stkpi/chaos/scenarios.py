@@ -203,6 +203,21 @@ def beyond_capacity(lab: ChaosLab, trial: Trial) -> None:
         trial.check(peak <= cap, f"{fn} at most {cap} deliveries at once (peak {peak})")
 
 
+def split_crash(lab: ChaosLab, trial: Trial) -> None:
+    """A backfill of one coarse window per entity, sized by count: every big window splits
+    itself, and the first to do so is killed right after recording its children, before it
+    hands them its lane. Its redelivery must find the record and hand on the same children
+    (not split again), and the run must still load every leaf and rebuild once."""
+    lab.arm("kill fetch.after_split_record")
+    run = lab.backfill("chaos-split-crash", ["jobs", "invoices", "payments"], window_days=3660)
+    trial.runs.append(run)
+    lab.wait(run)
+    splits = lab.split_windows(run)
+    trial.check(splits >= 3, f"{splits} windows split themselves by count")
+    planned = lab.planned_windows(run)
+    trial.check(planned == 3, f"the plan had one coarse window per entity ({planned})")
+
+
 def combined(lab: ChaosLab, trial: Trial) -> None:
     lab.sim.set_faults(
         error_rate=0.05, burst_429=20, latency_ms=300,
@@ -238,6 +253,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         "backfill far beyond function capacity",
         "20x more windows than fetch_window's capacity (20-day windows since 2019)",
         beyond_capacity,
+    ),
+    Scenario(
+        "crash while a window splits",
+        "SIGKILL after a window recorded its split, before its children were handed on",
+        split_crash,
     ),
     Scenario(
         "all at once",

@@ -38,7 +38,10 @@ def serve(
     now: str | None = typer.Option(None, help="Simulated 'now' (ISO UTC)."),
     rate_limit: float = typer.Option(60.0, help="Requests/s per (app key, tenant)."),
     token_ttl: int = typer.Option(900, help="Access token lifetime, seconds."),
-    latency_ms: int = typer.Option(0, help="Added latency per API request."),
+    latency_ms: int = typer.Option(0, help="Added latency per API request (fixed part)."),
+    latency_per_record_ms: float = typer.Option(
+        0.0, min=0, help="Added latency per record requested (pageSize)."
+    ),
     error_rate: float = typer.Option(0.0, help="Fraction of API requests answered 503."),
     burst_429: int = typer.Option(0, help="The next N API requests get 429."),
     truncate_pages: int = typer.Option(0, help="Truncate the next N data pages."),
@@ -56,7 +59,8 @@ def serve(
         raise ConfigError(f"--scale must be in (0, 5], got {scale}")
     config = SimConfig(
         scale=scale, seed=seed, now=_now(now), rate_limit_per_second=rate_limit,
-        token_ttl_seconds=token_ttl, latency_ms=latency_ms, error_rate=error_rate,
+        token_ttl_seconds=token_ttl, latency_ms=latency_ms,
+        latency_per_record_ms=latency_per_record_ms, error_rate=error_rate,
         burst_429=burst_429, truncate_pages=truncate_pages, malformed_pages=malformed_pages,
         edit_after_page=edit_after_page, edit_count=edit_count,
     )  # fmt: skip
