@@ -1002,7 +1002,7 @@ class Validator:
                     ok="no failed windows",
                     threshold={**lookback, "max": 0},
                     next_step=f"stkpi status; {_sql_path('pipeline_failed_windows')} "
-                    "(the error column); re-plan: stkpi backfill --entities E --start --end",
+                    "(the error column); re-plan: stkpi backfill --entities ... --start ... --end ...",
                 )
             ],
         )
