@@ -141,10 +141,17 @@ def run_checks(run_id: str, ctx: PipelineContext) -> None:
     """
     try:
         from stkpi.validate import run_validations, worst
+        from stkpi.validation_config import load_validation_config
     except ImportError:  # validations not built in this checkout
         return
     try:
-        results = run_validations(ctx.bigquery, ctx.settings, now=ctx.now(), run_id=run_id)
+        results = run_validations(
+            ctx.bigquery,
+            ctx.settings,
+            now=ctx.now(),
+            run_id=run_id,
+            config=load_validation_config(),  # STKPI_VALIDATION_CONFIG applies here too
+        )
     except Exception:
         log.exception("validations failed to run", extra={"run_id": run_id})
         return

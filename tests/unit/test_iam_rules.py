@@ -416,6 +416,10 @@ SAMPLE = {
     "bu_map_names": "'a', 'b'", "bu_map_rows": "('a', 'a', 'sales', 'east')",
     "job_type_pattern_rows": "('lead', '%lead%')", "include_materials": "TRUE",
     "test_customer_pattern": "'%test%'", "table_ref": f"{P}.st_raw.jobs",
+    # the MERGE's source: the UNION ALL of a run's window staging tables
+    "source": f"(SELECT * FROM `{P}.st_stage.jobs__r__w1` "
+              f"UNION ALL SELECT * FROM `{P}.st_stage.jobs__r__w2`)",
+    "hours": "672", "min_gap_hours": "1",
 }  # fmt: skip
 SQL_FILES = sorted(p.relative_to(SQL_DIR).as_posix() for p in SQL_DIR.rglob("*.sql"))
 

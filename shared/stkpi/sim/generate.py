@@ -528,7 +528,9 @@ def _payroll(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
     employee = prod_techs[(np.repeat(crew, per_job) + slot // 2) % prod_techs.size]
     day = (jobs.cols["last_start"][job] // DAY) * DAY
     birth = jobs.cols["t1"][job] + _days(rng, n, 1, 4)
-    hours_x100 = rng.integers(200, 900, n)
+    # 8-24 h per pay item (a painting crew's day or three): labour near a third of a
+    # job's revenue, so gross margins land where a contractor's do (0.3-0.7)
+    hours_x100 = rng.integers(800, 2400, n)
     rate = rng.integers(2200, 3800, n)
     overtime = slot % 2 == 1
     amount = np.round(hours_x100 * rate * np.where(overtime, 1.5, 1.0) / 100).astype(np.int64)
