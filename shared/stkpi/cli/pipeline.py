@@ -195,12 +195,39 @@ def register_demo(app: typer.Typer) -> None:
         dispatcher: Annotated[
             int, typer.Option(help="concurrent deliveries per function (0 = Pub/Sub push)")
         ] = 4,
-        keep: Annotated[bool, typer.Option(help="leave the stack running afterwards")] = False,
+        keep: Annotated[
+            bool,
+            typer.Option(
+                help="leave the stack running afterwards, as `stkpi local up` would (the "
+                "other commands find it; `stkpi local down` stops it)"
+            ),
+        ] = False,
         timeout: Annotated[float, typer.Option(help="seconds to wait for each run")] = 1800.0,
+        own_tenant: Annotated[
+            bool,
+            typer.Option(
+                "--own-tenant",
+                help="run on your ServiceTitan tenant instead of the simulator: ST_AUTH_URL, "
+                "ST_TENANT_ID, ST_CLIENT_ID, ST_CLIENT_SECRET, ST_APP_KEY (and optionally "
+                "ST_API_BASE_URL, default https://api.servicetitan.io, REPORT_TIMEZONE, "
+                "ST_PAGE_SIZE, ST_RATE_LIMIT_PER_SECOND) from the environment or .env; "
+                "the credentials reach the fetch function only",
+            ),
+        ] = False,
+        since: Annotated[
+            str | None,
+            typer.Option(
+                help="first day of the backfill, YYYY-MM-DD (default: the simulator's whole "
+                "history; with --own-tenant the last 365 days)"
+            ),
+        ] = None,
     ) -> None:
-        """Start the local stack, backfill the simulated tenant, run a daily increment,
-        print the run summary and row counts, then stop the stack."""
-        from stkpi.demo import run_demo
+        """Start the local stack, backfill the simulated tenant (or yours, --own-tenant),
+        run a daily increment, print the run summary and row counts, then stop the stack."""
+        import os
+        from pathlib import Path
+
+        from stkpi.demo import own_tenant_settings, run_demo
 
         run_demo(
             scale=scale,
@@ -209,4 +236,7 @@ def register_demo(app: typer.Typer) -> None:
             keep=keep,
             timeout=timeout,
             dispatcher=dispatcher or None,
+            # resolved before anything starts: a missing setting costs no stack start
+            own_tenant=own_tenant_settings(os.environ, Path.cwd()) if own_tenant else None,
+            since=since,
         )
