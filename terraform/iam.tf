@@ -189,8 +189,9 @@ resource "google_bigquery_dataset_iam_member" "operator" {
   for_each = local.operator_dataset_grants
 
   dataset_id = google_bigquery_dataset.layer[each.value.layer].dataset_id
-  role       = "roles/bigquery.dataViewer"
-  member     = each.value.member
+  # Read everything; `stkpi validate` also appends its results to st_ops.validation_results.
+  role   = each.value.layer == "ops" ? "roles/bigquery.dataEditor" : "roles/bigquery.dataViewer"
+  member = each.value.member
 }
 
 resource "google_project_iam_member" "operator_job_user" {

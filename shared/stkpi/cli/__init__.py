@@ -9,6 +9,7 @@ import importlib
 import sys
 
 import typer
+from google.api_core.exceptions import Forbidden
 from rich.console import Console
 
 from stkpi.errors import StkpiError
@@ -60,4 +61,13 @@ def main() -> None:
         app()
     except StkpiError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except Forbidden as exc:  # Google refused the operator: say what, not a traceback
+        what = (getattr(exc, "message", "") or str(exc)).splitlines()[0][:300]
+        Console(stderr=True).print(
+            f"[bold red]permission denied:[/] {what}\n"
+            "The operator's grants are in terraform/iam.tf (var.operator_members); "
+            "grant the permission there, or run as an account that has it.",
+            highlight=False,
+        )
         sys.exit(2)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Mapping
@@ -118,11 +119,14 @@ class StackInfo:
         return {name: pgid_alive(pid) for name, pid in self.pids.items()}
 
     def stop(self, grace: float = 10.0) -> None:
-        """Stop exactly the recorded process groups this stack started."""
-        for name in reversed(self.owned):
-            pid = self.pids.get(name)
-            if pid:
-                kill_group(pid, grace=grace)
+        """Stop exactly the recorded process groups this stack started: all are told to
+        stop first, then each is waited for (one after another took ~25 s)."""
+        pids = [self.pids[n] for n in reversed(self.owned) if self.pids.get(n)]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+        for pid in pids:
+            kill_group(pid, grace=grace)
 
 
 class Stack:
