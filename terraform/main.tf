@@ -121,7 +121,10 @@ locals {
     DEAD_LETTER_SUBSCRIPTION_SUFFIX = local.dead_letter_hold_suffix
     WINDOW_LANES                    = tostring(local.window_lanes)
     LOG_EXECUTION_ID                = "true"
-    PYTHONUNBUFFERED                = "1"
+    # glibc gives every thread its own malloc arena; a threaded function that handles
+    # pages of 5,000 records would hold far more memory than it uses without this cap.
+    MALLOC_ARENA_MAX = "2"
+    PYTHONUNBUFFERED = "1"
   }
 
   # ---- Function sources ------------------------------------------------------------------

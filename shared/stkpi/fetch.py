@@ -33,8 +33,10 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 from stkpi import logs
 from stkpi.context import PipelineContext
@@ -251,11 +253,15 @@ def _read_pass(
 
 def _rows(
     msg: WindowMessage, entity: Entity, page: Page, offset: int, ctx: PipelineContext
-) -> list[dict]:
+) -> Iterator[dict[str, Any]]:
+    """The page's rows, one at a time, each record released once converted: a page of
+    5,000 records is then never held twice (records and rows) while it is written."""
     ingested_at = ctx.now()
-    try:
-        return [
-            to_row(
+    records = page.records
+    for i, record in enumerate(records):
+        records[i] = None  # type: ignore[call-overload]
+        try:
+            yield to_row(
                 entity,
                 record,
                 run_id=msg.run_id,
@@ -263,10 +269,10 @@ def _rows(
                 page=offset + page.number,
                 ingested_at=ingested_at,
             )
-            for record in page.records
-        ]
-    except RecordError as exc:
-        raise PageError(f"{entity.name} window {msg.window_id} page {page.number}: {exc}") from None
+        except RecordError as exc:
+            raise PageError(
+                f"{entity.name} window {msg.window_id} page {page.number}: {exc}"
+            ) from None
 
 
 def _continue(

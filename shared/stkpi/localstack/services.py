@@ -207,6 +207,7 @@ def start_function(
     target: str | None = None,
     env: Mapping[str, str] | None = None,
     threads: int = 8,
+    workers: int = 1,
     timeout: float = 60.0,
     detached: bool = False,
 ) -> Service:
@@ -226,7 +227,12 @@ def start_function(
         "--port",
         str(port),
     ]
-    fenv = {"PYTHONUNBUFFERED": "1", "THREADS": str(threads), **(env or {})}
+    fenv = {
+        "PYTHONUNBUFFERED": "1",
+        "THREADS": str(threads),
+        "WORKERS": str(workers),  # each a Cloud Run instance (stkpi.localstack.stack)
+        **(env or {}),
+    }
     return spawn(
         f"fn-{name}",
         argv,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -330,10 +331,14 @@ class Stack:
             fenv = _function_env(fn, env, secrets, self.settings_env)
             fenv.update(principal_env.get(fn.service_account, admin))
             capacity = fn.max_instances * fn.concurrency
-            threads = self.function_threads or capacity + 2
+            workers, threads = _instances(fn.max_instances, capacity, self.function_threads)
+            if workers > 1 and "ST_RATE_LIMIT_PER_SECOND" in self.settings_env:
+                # An override is the function's whole budget; each instance has its share.
+                total = float(self.settings_env["ST_RATE_LIMIT_PER_SECOND"])
+                fenv["ST_RATE_LIMIT_PER_SECOND"] = f"{total / workers:g}"
             svc = start_function(
                 self.root, key, Path(source), target=target, env=fenv, threads=threads,
-                timeout=self.timeout, detached=self.detached,
+                workers=workers, timeout=self.timeout, detached=self.detached,
             )  # fmt: skip
             self._add(f"fn-{key}", svc)
             doors[key] = {"backend": svc.url, "capacity": capacity, "timeout": fn.timeout_seconds}
@@ -404,6 +409,25 @@ class Stack:
         self._owned.clear()
         with contextlib.suppress(OSError):
             (self.root / STACK_FILE).unlink()
+
+
+# Worker processes one local function server may run: a Cloud Run instance each, up to
+# this many (a laptop need not fork 10 load_batch workers to prove what 6 prove).
+LOCAL_MAX_INSTANCES = 6
+
+
+def _instances(max_instances: int, capacity: int, threads: int | None) -> tuple[int, int]:
+    """(worker processes, threads per worker) of a local function server.
+
+    Each gunicorn worker is one instance, as on Cloud Run: its own memory (what the
+    benchmark's peak per function measures), its own interpreter lock and its own token
+    bucket. The threads cover the function's capacity across the workers, plus headroom;
+    the front door still refuses beyond ``max_instance_count x concurrency``. A caller
+    that fixes the threads gets one worker."""
+    if threads:
+        return 1, threads
+    workers = max(1, min(max_instances, LOCAL_MAX_INSTANCES))
+    return workers, math.ceil(capacity / workers) + 2
 
 
 def _function_env(
