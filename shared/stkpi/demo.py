@@ -15,6 +15,7 @@ fetch function's process only: never stack.json, a log line or the report.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -159,6 +160,10 @@ def run_demo(
     running = keep and (root / "stack.json").exists()
     if running and any(pgid_alive(pid) for pid in StackInfo.load(root).pids.values()):
         raise StkpiError(f"a local stack is already running ({root}); `stkpi local down`")
+    # The demo starts from empty services: fake-gcs keeps its objects on disk, and a demo
+    # run again within the hour has the same run ids, whose old control objects would
+    # make the new runs look finished before they started.
+    shutil.rmtree(root / "gcs", ignore_errors=True)
     stack = Stack(
         root,
         with_simulator=own_tenant is None,

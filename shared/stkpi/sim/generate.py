@@ -528,11 +528,20 @@ def _payroll(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
     employee = prod_techs[(np.repeat(crew, per_job) + slot // 2) % prod_techs.size]
     day = (jobs.cols["last_start"][job] // DAY) * DAY
     birth = jobs.cols["t1"][job] + _days(rng, n, 1, 4)
-    # 8-24 h per pay item (a painting crew's day or three): labour near a third of a
-    # job's revenue, so gross margins land where a contractor's do (0.3-0.7)
-    hours_x100 = rng.integers(800, 2400, n)
     rate = rng.integers(2200, 3800, n)
     overtime = slot % 2 == 1
+    # Labour follows the job's size, as a crew's hours do: 25-45% of its first invoice's
+    # subtotal split over its pay items, so gross margins land where a painting
+    # contractor's do. A job without an invoice yet gets 2-9 hours an item.
+    share = np.repeat(rng.uniform(0.25, 0.45, worked.size), per_job)
+    inv_of_job = jobs.cols["first_invoice"][job]
+    billed = np.where(inv_of_job >= 0, tables["invoices"].cols["sub"][inv_of_job], 0)
+    fair = (
+        billed * share * 100 / (rate * np.repeat(per_job, per_job) * np.where(overtime, 1.5, 1.0))
+    )
+    hours_x100 = np.where(
+        billed > 0, np.clip(np.round(fair), 50, 6000), rng.integers(200, 900, n)
+    ).astype(np.int64)
     amount = np.round(hours_x100 * rate * np.where(overtime, 1.5, 1.0) / 100).astype(np.int64)
     edit_at = _maybe(rng, n, 0.1, birth + _days(rng, n, 7, 30))
     delta = rng.integers(-3000, 3000, n)
