@@ -486,6 +486,7 @@ class KpiRow:
     kpi: str
     kind: str | None
     value: float | None
+    denominator: float | None = None
 
 
 BUCKETS = frozenset({"unmapped", "unlinked"})
@@ -566,12 +567,15 @@ def judge_kpis(
         bounds = config.kpi_ranges.get(r.kpi)
         if bounds is None or r.value is None:
             continue
+        if _small_base(r, config):
+            continue  # too small a base to judge (one job's week)
         lo, hi = bounds
         if (lo is not None and r.value < lo) or (hi is not None and r.value > hi):
             out_of_range.append(
                 {"week": r.week_start.isoformat(), "bu": r.bu, "kpi": r.kpi, "value": r.value}
             )
-    range_threshold = {k: list(v) for k, v in config.kpi_ranges.items()}
+    range_threshold: dict[str, Any] = {k: list(v) for k, v in config.kpi_ranges.items()}
+    range_threshold["min_denominator"] = dict(config.kpi_range_min_denominator)
     if out_of_range:
         o = out_of_range[0]
         ranges = CheckResult(
@@ -603,7 +607,11 @@ def judge_kpis(
     for (bu, kpi), by_week in sorted(series.items()):
         if bu in BUCKETS:
             continue
-        values = {w: r.value for w, r in by_week.items() if w in weeks and r.value is not None}
+        values = {
+            w: r.value
+            for w, r in by_week.items()
+            if w in weeks and r.value is not None and not _small_base(r, config)
+        }
         for week, value in sorted(values.items()):
             others = [v for w, v in values.items() if w != week]
             if len(others) < config.kpi_jump_min_history:
@@ -626,6 +634,7 @@ def judge_kpis(
         "min_base": dict(config.kpi_jump_min_base),
         "ratio_abs": config.kpi_jump_ratio_abs,
         "min_history": config.kpi_jump_min_history,
+        "min_denominator": dict(config.kpi_range_min_denominator),
     }
     if jumps:
         j = jumps[0]
@@ -651,6 +660,13 @@ def judge_kpis(
             0.0,
         )
     return [presence, ranges, jump_result]
+
+
+def _small_base(row: KpiRow, config: ValidationConfig) -> bool:
+    """A ratio over too small a denominator (a week of one job) is neither judged against
+    its range nor as a jump: 0 -> 100% warranty is one warranty job."""
+    floor = config.kpi_range_min_denominator.get(row.kpi)
+    return floor is not None and row.denominator is not None and abs(row.denominator) < floor
 
 
 def _kind(kpi: str, config: ValidationConfig) -> str:
@@ -978,6 +994,7 @@ class Validator:
                 kpi=r["kpi"],
                 kind=r.get("kind"),
                 value=None if r["value"] is None else float(r["value"]),
+                denominator=None if r.get("denominator") is None else float(r["denominator"]),
             )
             for r in raw_rows
         ]

@@ -45,6 +45,15 @@ DEFAULT_JOINS: dict[str, JoinThreshold] = {
     "jobs_business_units": JoinThreshold(red_below=1.0, target=1.0),
 }
 
+# Denominators under which a BU-week's ratio is too small a base to judge (range or jump):
+# revenue in dollars for the margin, jobs for the warranty share, estimates for the
+# success rate.
+DEFAULT_RANGE_MIN_DENOMINATOR: dict[str, float] = {
+    "gpm": 5000.0,
+    "warranty_pct": 5.0,
+    "success_rate": 5.0,
+}
+
 # Plausible value ranges per KPI (fractions for ratios); None = unbounded on that side.
 DEFAULT_KPI_RANGES: dict[str, tuple[float | None, float | None]] = {
     "gpm": (-0.5, 0.9),
@@ -124,6 +133,11 @@ class ValidationConfig:
     kpi_weeks: int = 12
     kpi_ranges: Mapping[str, tuple[float | None, float | None]] = field(
         default_factory=lambda: dict(DEFAULT_KPI_RANGES)
+    )
+    # A ratio KPI whose denominator is below this is not judged (range or jump): a BU-week
+    # with one small invoice and a crew's full week of labour is not an error.
+    kpi_range_min_denominator: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_RANGE_MIN_DENOMINATOR)
     )
     sales_kpis: tuple[str, ...] = SALES_KPIS
     production_kpis: tuple[str, ...] = PRODUCTION_KPIS

@@ -370,3 +370,19 @@ def _parses_with_the_real_cli(command: str) -> None:
         cmd = group.get_command(ctx, sub)
         assert cmd is not None, f"no such command: {sub}"
         cmd.make_context(sub, args, parent=ctx)  # raises a UsageError if it does not parse
+
+
+def test_a_ratio_over_a_small_base_is_not_judged_against_its_range() -> None:
+    # gpm 0.96 on $1,200 of revenue is one small invoice against a crew's week: not
+    # judged (under the $5,000 floor). The same 0.96 on $42,000 is out of (-0.5, 0.9):
+    # RED. A row without a denominator (older marts) is judged as before.
+    weeks = kpi_weeks(dt.date(2025, 9, 10), 3)
+    cfg = ValidationConfig(production_kpis=("gpm",), sales_kpis=())
+    small = [KpiRow(w, "P", "gpm", "ratio", 0.96, 1200.0) for w in weeks]
+    _, ranges, _ = judge_kpis(small, {"P": "Production"}, weeks, cfg)
+    assert ranges.status == GREEN
+    big = [*small[:2], KpiRow(weeks[2], "P", "gpm", "ratio", 0.96, 42000.0)]
+    _, ranges, _ = judge_kpis(big, {"P": "Production"}, weeks, cfg)
+    assert ranges.status == RED and ranges.numbers["count"] == 1
+    unknown = [*small[:2], KpiRow(weeks[2], "P", "gpm", "ratio", 0.96)]
+    assert judge_kpis(unknown, {"P": "Production"}, weeks, cfg)[1].status == RED
