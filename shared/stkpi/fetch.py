@@ -41,14 +41,13 @@ from typing import Any
 from stkpi import logs
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
-from stkpi.errors import PermanentError, StkpiError
+from stkpi.errors import StkpiError
 from stkpi.landing import Landing, WindowRef, page_name, window_prefix
 from stkpi.lanes import hand_off, wake_idle_lanes
 from stkpi.messages import LoadMessage, WindowMessage
-from stkpi.planner import RunPlan
 from stkpi.registry import Entity, get_entity
 from stkpi.rows import RecordError, to_row
-from stkpi.runwindows import RunWindows
+from stkpi.runwindows import RunWindows, stored_plan
 from stkpi.servicetitan.pages import Page
 from stkpi.splits import split
 
@@ -111,7 +110,11 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
         if first is not None and pass_count is None:
             pass_count = first.total_count
         if first is not None and splittable and pass_no == 1 and first.total_count is not None:
-            target = (msg.target_pages or settings.window_target_pages) * settings.st_page_size
+            target = (
+                msg.target_pages * settings.st_page_size
+                if msg.target_pages
+                else settings.window_target_records
+            )
             children = split(msg, first.total_count, target)
             if children:
                 return _split(msg, children, first.total_count, ctx, started)
@@ -159,16 +162,13 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
     load = _finish(msg, ctx.landing, prefix, last_file, pass_no)
     crash_point("fetch.before_publish")
     ctx.bus.publish(settings.topic_loads, load)
-    ctx.state.window_event(
-        run_id=msg.run_id,
-        entity=entity.name,
-        window_id=msg.window_id,
-        state="fetched",
-        start=msg.start,
-        end=msg.end,
+    _window_event(
+        msg,
+        ctx,
+        started,
+        "fetched",
         pages=load.pages,
         records=load.records,
-        duration_ms=int((ctx.monotonic() - started) * 1000),
         detail={"passes": pass_no},
     )
     return FetchOutcome("fetched", load.pages, load.records, pass_no, load, None)
@@ -285,15 +285,12 @@ def _continue(
     pass_no: int,
 ) -> FetchOutcome:
     ctx.bus.publish(ctx.settings.topic_windows, cont)
-    ctx.state.window_event(
-        run_id=msg.run_id,
-        entity=msg.entity,
-        window_id=msg.window_id,
-        state="continued",
-        start=msg.start,
-        end=msg.end,
+    _window_event(
+        msg,
+        ctx,
+        started,
+        "continued",
         pages=last_file,
-        duration_ms=int((ctx.monotonic() - started) * 1000),
         detail={"next_page": cont.page_from, "pass": pass_no},
     )
     log.info(
@@ -306,6 +303,22 @@ def _continue(
         },
     )
     return FetchOutcome("continued", last_file, written, pass_no, None, cont)
+
+
+def _window_event(
+    msg: WindowMessage, ctx: PipelineContext, started: float, state: str, **fields: Any
+) -> None:
+    """The window's ``state`` in st_ops.window_events, timed from ``started``."""
+    ctx.state.window_event(
+        run_id=msg.run_id,
+        entity=msg.entity,
+        window_id=msg.window_id,
+        state=state,
+        start=msg.start,
+        end=msg.end,
+        duration_ms=int((ctx.monotonic() - started) * 1000),
+        **fields,
+    )
 
 
 def _split_name(msg: WindowMessage) -> str:
@@ -345,10 +358,7 @@ def _split(
 def _hand_on_split(
     msg: WindowMessage, ctx: PipelineContext, started: float, count: int | None = None
 ) -> FetchOutcome:
-    doc = ctx.landing.read_json(Landing.plan_name(msg.run_id))
-    if doc is None:
-        raise PermanentError(f"run {msg.run_id} has no plan in the landing bucket")
-    run = RunWindows.read(RunPlan.from_manifest(doc), ctx.landing)
+    run = RunWindows.read(stored_plan(msg.run_id, ctx.landing), ctx.landing)
     ref = WindowRef(msg.entity, msg.window_id)
     children = run.splits.get(ref.marker, ())
     if run.plan.lanes is None:  # a plan without lanes publishes every window at once
@@ -357,17 +367,7 @@ def _hand_on_split(
     else:
         hand_off(run, ref, ctx)
         wake_idle_lanes(run, ref, ctx)
-    ctx.state.window_event(
-        run_id=msg.run_id,
-        entity=msg.entity,
-        window_id=msg.window_id,
-        state="split",
-        start=msg.start,
-        end=msg.end,
-        records=count,
-        duration_ms=int((ctx.monotonic() - started) * 1000),
-        detail={"children": len(children)},
-    )
+    _window_event(msg, ctx, started, "split", records=count, detail={"children": len(children)})
     return FetchOutcome("split", 0, 0, 1, children=len(children))
 
 

@@ -37,6 +37,7 @@ Publishing twice is at worst one duplicate window message, which every step abso
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from stkpi import logs
 from stkpi.context import PipelineContext
@@ -80,7 +81,8 @@ def hand_off(run: RunWindows, done: WindowRef, ctx: PipelineContext) -> bool:
     }
     if not ctx.landing.create_json_once(name, me) and not _take_over(ctx, name, me):
         return False
-    nxt = _admitted_by(run, done.marker, ctx) or _claim_next(run, done.marker, ctx)
+    taken = _admitted(run, ctx)  # one listing serves both questions
+    nxt = _admitted_by(run, done.marker, taken) or _claim_next(run, done.marker, ctx, taken)
     if nxt is None:
         nxt = _park(run, done, ctx)
     if nxt is None:
@@ -140,21 +142,30 @@ def _admitted(run: RunWindows, ctx: PipelineContext) -> dict[str, tuple[int, dic
     return ctx.landing.listing(Landing.control_dir(run.run_id, "admitted"))
 
 
-def _unclaimed(run: RunWindows, ctx: PipelineContext) -> list[WindowMessage]:
-    taken = _admitted(run, ctx)
+def _unclaimed(
+    run: RunWindows, ctx: PipelineContext, taken: Mapping[str, object] | None = None
+) -> list[WindowMessage]:
+    taken = _admitted(run, ctx) if taken is None else taken
     return [w for w in run.windows() if marker(w) not in taken and not run.is_split(w)]
 
 
-def _admitted_by(run: RunWindows, by: str, ctx: PipelineContext) -> WindowMessage | None:
+def _admitted_by(
+    run: RunWindows, by: str, taken: Mapping[str, tuple[int, dict[str, str]]]
+) -> WindowMessage | None:
     """The window an earlier delivery of this hand-off admitted before it died."""
-    for name, (_, meta) in _admitted(run, ctx).items():
+    for name, (_, meta) in taken.items():
         if meta.get("by") == by:
             return run.find(name)
     return None
 
 
-def _claim_next(run: RunWindows, by: str, ctx: PipelineContext) -> WindowMessage | None:
-    for window in _unclaimed(run, ctx):
+def _claim_next(
+    run: RunWindows,
+    by: str,
+    ctx: PipelineContext,
+    taken: Mapping[str, object] | None = None,
+) -> WindowMessage | None:
+    for window in _unclaimed(run, ctx, taken):
         if _admit(run.run_id, window, by, ctx):
             return window
     return None

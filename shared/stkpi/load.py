@@ -22,9 +22,8 @@ from stkpi.errors import PermanentError
 from stkpi.landing import Landing, WindowRef
 from stkpi.lanes import hand_off
 from stkpi.messages import LoadMessage, RebuildMessage
-from stkpi.planner import RunPlan
 from stkpi.registry import get_entity
-from stkpi.runwindows import RunWindows
+from stkpi.runwindows import RunWindows, stored_plan
 from stkpi.splits import marker
 
 log = logs.get(__name__)
@@ -91,7 +90,7 @@ def load_window(msg: LoadMessage, ctx: PipelineContext) -> LoadResult:
             {"records": manifest["records"], "rows_loaded": loaded},
         )
     crash_point("load.after_marker")
-    run = RunWindows.read(_plan(msg.run_id, ctx), landing)
+    run = RunWindows.read(stored_plan(msg.run_id, landing), landing)
     handed_off = hand_off(run, ref, ctx)
     merged = merge_when_staged(run, msg.entity, ref, ctx)
     published = merged and maybe_claim_rebuild(run, ref, ctx)
@@ -103,13 +102,6 @@ def _merged_already(msg: LoadMessage, ref: WindowRef, ctx: PipelineContext) -> b
     return landing.exists(Landing.merged_name(msg.run_id, msg.entity)) and landing.exists(
         Landing.loaded_name(msg.run_id, ref)
     )
-
-
-def _plan(run_id: str, ctx: PipelineContext) -> RunPlan:
-    doc = ctx.landing.read_json(Landing.plan_name(run_id))
-    if doc is None:
-        raise PermanentError(f"run {run_id} has no plan in the landing bucket")
-    return RunPlan.from_manifest(doc)
 
 
 def maybe_claim_rebuild(run: RunWindows, me: WindowRef, ctx: PipelineContext) -> bool:

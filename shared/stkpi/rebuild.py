@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from stkpi import logs
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
-from stkpi.errors import PermanentError, StkpiError
+from stkpi.errors import StkpiError
 from stkpi.landing import Landing, WindowRef
 from stkpi.lease import WAIT, Lease, LeaseBusyError, acquire
 from stkpi.messages import RebuildMessage
-from stkpi.planner import RunPlan
 from stkpi.registry import get_entity
 from stkpi.runtime import DELIVERY_ATTEMPT, DELIVERY_ID
+from stkpi.runwindows import stored_plan
 
 log = logs.get(__name__)
 
@@ -88,10 +88,7 @@ def _rebuild_in_turn(msg: RebuildMessage, ctx: PipelineContext) -> RebuildResult
 def _rebuild(msg: RebuildMessage, ctx: PipelineContext, lease: Lease) -> RebuildResult:
     landing = ctx.landing
     started = ctx.monotonic()
-    doc = landing.read_json(Landing.plan_name(msg.run_id))
-    if doc is None:
-        raise PermanentError(f"run {msg.run_id} has no plan in the landing bucket")
-    plan = RunPlan.from_manifest(doc)
+    plan = stored_plan(msg.run_id, landing)
     ctx.state.run_event(run_id=msg.run_id, state="rebuild_started", run_type=plan.run_type)
 
     tables = build_models(ctx)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stkpi.errors import PermanentError
 from stkpi.landing import Landing
 from stkpi.messages import WindowMessage
 from stkpi.planner import RunPlan
@@ -18,6 +19,14 @@ from stkpi.splits import expand, leaves, marker
 
 _CACHE_LIMIT = 20_000
 _split_cache: dict[tuple[str, str], tuple[WindowMessage, ...]] = {}
+
+
+def stored_plan(run_id: str, landing: Landing) -> RunPlan:
+    """The run's plan as plan_windows stored it; a run without one can never finish."""
+    doc = landing.read_json(Landing.plan_name(run_id))
+    if doc is None:
+        raise PermanentError(f"run {run_id} has no plan in the landing bucket")
+    return RunPlan.from_manifest(doc)
 
 
 @dataclass(frozen=True)
