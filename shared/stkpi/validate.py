@@ -684,7 +684,10 @@ def _jump(value: float, others: Sequence[float], kind: str, config: ValidationCo
     $ Collected goes 1,246 -> 0 -> 1,357 -> 0 does that every month, while a BU that
     collects 50,000 every week and then 0 has a problem. Money and counts must also reach
     the minimum base (the value or the median of the other weeks), so 2 -> 7 leads stays
-    quiet.
+    quiet, and the other weeks must be steady (the highest within ``kpi_jump_factor`` x the
+    lowest): a BU whose weeks already range from $763 to $7,019 because one painting job is
+    a week's whole revenue has no usual range a $28,000 week leaves, while a week the
+    pipeline lost shows in a BU that is steady.
     """
     lo, hi = min(others), max(others)
     if kind == "ratio":
@@ -698,9 +701,11 @@ def _jump(value: float, others: Sequence[float], kind: str, config: ValidationCo
     if max(abs(value), abs(statistics.median(others))) < base:
         return None
     factor = config.kpi_jump_factor
+    if lo <= 0 or hi > factor * lo:
+        return None  # the BU's weeks already swing by more than the factor
     if value > factor * hi and value > 0:
-        return "x inf of the highest" if hi <= 0 else f"x {value / hi:.2f} of the highest"
-    if lo > 0 and value < lo / factor:
+        return f"x {value / hi:.2f} of the highest"
+    if value < lo / factor:
         return f"x {value / lo:.2f} of the lowest"
     return None
 

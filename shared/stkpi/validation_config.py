@@ -146,7 +146,9 @@ class ValidationConfig:
     # weeks before it in the window (at least `kpi_jump_min_history` of them), when the
     # value or the median of those weeks reaches the minimum base, is YELLOW; a ratio
     # KPI is YELLOW beyond those weeks' range by more than `kpi_jump_ratio_abs` (0.5 = 50
-    # points). A small BU whose weeks swing between 0 and $1,300 swings; it is not a jump.
+    # points). Money and counts are judged only when those weeks are steady (the highest
+    # within `kpi_jump_factor` x the lowest): a small BU whose weeks swing between 0 and
+    # $1,300, or $763 and $7,019, swings; a 4x week there is one big job, not a jump.
     kpi_jump_factor: float = 3.0
     kpi_jump_min_base: Mapping[str, float] = field(
         default_factory=lambda: {"count": 10.0, "money": 1000.0}

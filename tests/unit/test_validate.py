@@ -281,6 +281,22 @@ def test_kpi_small_bu_swinging_to_zero_is_not_a_jump_but_a_big_bu_collapse_is() 
     assert two.status == GREEN
 
 
+def test_kpi_spike_in_a_bu_that_already_swings_is_not_a_jump() -> None:
+    weeks = kpi_weeks(dt.date(2025, 9, 10), 5)
+    cfg = ValidationConfig(production_kpis=("collected",), sales_kpis=())
+    # Swinging: the other weeks run from 763 to 7019, over 3 x 763 = 2289, so the BU has no
+    # usual range and 28134 (4x the highest) is one big job's payment: GREEN.
+    swinging = _rows(weeks, "Nevada", "collected", [763, 7019, 2500, 4000, 28134])
+    # Steady: the other weeks run from 6000 to 7019, within 3 x 6000 = 18000, so 28134
+    # (over 3 x 7019 = 21057) leaves the usual range: YELLOW for that week only.
+    steady = _rows(weeks, "Steady", "collected", [6000, 7019, 6500, 6800, 28134])
+    roles = {"Nevada": "Production", "Steady": "Production"}
+    assert judge_kpis(swinging, roles, weeks, cfg)[2].status == GREEN
+    jumps = judge_kpis(swinging + steady, roles, weeks, cfg)[2]
+    assert jumps.status == YELLOW
+    assert [(j["bu"], j["week"]) for j in jumps.numbers["jumps"]] == [("Steady", "2025-09-01")]
+
+
 def test_kpi_steady_values_are_green() -> None:
     weeks = kpi_weeks(dt.date(2025, 9, 10), 4)
     cfg = ValidationConfig(production_kpis=("produced",), sales_kpis=())
