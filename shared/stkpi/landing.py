@@ -103,11 +103,6 @@ class Landing:
             out[number] = PageObject(blob.name, records, int(blob.generation or 0))
         return out
 
-    def read_page(self, prefix: str, page: int) -> list[dict[str, Any]]:
-        data = self._bucket.blob(page_name(prefix, page)).download_as_bytes(raw_download=True)
-        text = gzip.decompress(data).decode()
-        return [json.loads(line) for line in text.splitlines() if line]
-
     def upload_file(self, name: str, path: Path) -> None:
         self._bucket.blob(name).upload_from_filename(str(path))
 
@@ -265,9 +260,3 @@ class Landing:
         return {
             b.name[len(root) :].removesuffix(".json") for b in self._bucket.list_blobs(prefix=root)
         }
-
-    def list_runs(self) -> list[str]:
-        seen: set[str] = set()
-        for blob in self._bucket.list_blobs(prefix="control/runs/"):
-            seen.add(blob.name.split("/")[2])
-        return sorted(seen)

@@ -123,10 +123,8 @@ def _rebuild(msg: RebuildMessage, ctx: PipelineContext, lease: Lease) -> Rebuild
 
 def build_models(ctx: PipelineContext) -> dict[str, int]:
     """Dims, marts and validations; each is its own module so it can run on its own."""
-    try:
-        from stkpi.marts import build_marts
-    except ImportError:  # KPI marts not built yet in this checkout
-        return {}
+    from stkpi.marts import build_marts
+
     return build_marts(ctx.bigquery, ctx.settings)
 
 
@@ -136,11 +134,9 @@ def run_checks(run_id: str, ctx: PipelineContext) -> None:
     They run after the run is recorded, so freshness sees the sync marks just advanced. A
     validation that cannot run never fails the rebuild (its results would say RED anyway).
     """
-    try:
-        from stkpi.validate import run_validations, worst
-        from stkpi.validation_config import load_validation_config
-    except ImportError:  # validations not built in this checkout
-        return
+    from stkpi.validate import run_validations, worst
+    from stkpi.validation_config import load_validation_config
+
     try:
         results = run_validations(
             ctx.bigquery,
@@ -161,10 +157,8 @@ def run_checks(run_id: str, ctx: PipelineContext) -> None:
 
 def _publish_report(run_id: str, ctx: PipelineContext) -> None:
     """The KPI report to reports/kpi-report.html and reports/run=<id>/ (best effort)."""
-    try:
-        from stkpi.report import publish_run_report
-    except ImportError:  # report not built in this checkout
-        return
+    from stkpi.report import publish_run_report
+
     publish_run_report(ctx, run_id)
 
 

@@ -43,7 +43,6 @@ class Entity:
     key: tuple[str, ...]
     columns: tuple[Column, ...]
     partition_field: str | None
-    cursor_field: str = "modifiedOn"
     window_params: tuple[str, str] | None = ("modifiedOnOrAfter", "modifiedBefore")
     extra_params: Mapping[str, str] = field(default_factory=dict)
     lookback_days: int = 7

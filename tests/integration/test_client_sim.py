@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 
 import pytest
 
-pytest.importorskip("stkpi.sim.server", reason="simulator not available yet")
-
 from stkpi.config import Settings, load_settings
 from stkpi.registry import Entity, get_entity
 from stkpi.servicetitan import (

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -123,9 +123,6 @@ class ClientStats:
     records: int = 0  # records in those pages
     rate_limit_wait_seconds: float = 0.0
     backoff_wait_seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 class _Counters:
