@@ -111,6 +111,11 @@ def median_baseline(counts: Sequence[int]) -> float:
     return float(statistics.median(counts)) if counts else 0.0
 
 
+def poisson_sf(k: int, mean: float) -> float:
+    """P(X >= k) for a Poisson count with ``mean``: how surprising a high count is."""
+    return 1.0 - poisson_cdf(k - 1, mean) if k > 0 else 1.0
+
+
 def poisson_cdf(k: int, mean: float) -> float:
     """P(X <= k) for a Poisson count with ``mean``: how surprising a low count is.
 
@@ -459,12 +464,19 @@ def judge_join(
     extra: Mapping[str, Any] | None = None,
     next_step: str = "",
 ) -> CheckResult:
-    """Link rate vs the join's thresholds (RED below ``red_below``, YELLOW below target)."""
+    """Link rate vs the join's thresholds: RED below ``red_below``; YELLOW below target when
+    the unlinked count is more than the target allows beyond chance (``join_p``), so a small
+    tenant one invoice over 1% is not flagged while a steady excess is."""
     t = config.join(join)
     rate = linked / total if total else None
-    numbers = {"total": total, "linked": linked, "unlinked": total - linked, "rate": rate}
+    allowed = (1 - t.target) * total
+    chance = poisson_sf(total - linked, allowed)
+    numbers = {
+        "total": total, "linked": linked, "unlinked": total - linked, "rate": rate,
+        "allowed_unlinked": round(allowed, 1), "p_value": chance,
+    }  # fmt: skip
     numbers.update(extra or {})
-    threshold = {"red_below": t.red_below, "target": t.target}
+    threshold = {"red_below": t.red_below, "target": t.target, "p": config.join_p}
     label = JOIN_LABELS.get(join, join)
     name = f"join.{join}"
     if rate is None:
@@ -472,9 +484,11 @@ def judge_join(
     msg = f"{label}: {linked}/{total} linked ({_pct(rate)}; target {_pct(t.target)})"
     if rate < t.red_below:
         status: Status = RED
-    elif rate < t.target:
+    elif rate < t.target and chance < config.join_p:
         status = YELLOW
     else:
+        if rate < t.target:
+            msg += f"; {total - linked} unlinked is within chance of the {allowed:.1f} allowed"
         return CheckResult(name, GREEN, msg, numbers, threshold, "", rate)
     return CheckResult(name, status, msg, numbers, threshold, next_step or _sql_path(name), rate)
 

@@ -129,6 +129,11 @@ class ValidationConfig:
     coverage_min_base: float = 5.0
     coverage_p: float = 0.001
     joins: Mapping[str, JoinThreshold] = field(default_factory=lambda: dict(DEFAULT_JOINS))
+    # A link rate under its target is YELLOW only when the unlinked count is beyond chance:
+    # under `join_p` probability for a Poisson count with the mean the target allows. 17
+    # unlinked of 1,699 invoices (98.99%) is what a 99% target allows (17.0); 15 of 528
+    # (5.3 allowed) is not. RED (below `red_below`) needs no test.
+    join_p: float = 0.01
     # KPIs: the last `kpi_weeks` complete weeks per BU.
     kpi_weeks: int = 12
     kpi_ranges: Mapping[str, tuple[float | None, float | None]] = field(
@@ -174,6 +179,8 @@ class ValidationConfig:
             problems.append("volume p-values need 0 < volume_p_red <= volume_p_yellow < 1")
         if not 0 < self.coverage_p < 1:
             problems.append("coverage_p must be in (0, 1)")
+        if not 0 < self.join_p < 1:
+            problems.append("join_p must be in (0, 1)")
         if self.coverage_baseline_months < 1:
             problems.append("coverage_baseline_months must be >= 1")
         if self.freshness_history_weeks < 1:

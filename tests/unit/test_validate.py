@@ -232,6 +232,19 @@ def test_join_thresholds_red_yellow_green() -> None:
     assert res.status == GREEN and res.numbers["rate"] is None
 
 
+def test_join_under_target_by_chance_is_green_but_a_steady_excess_is_yellow() -> None:
+    # 99% target: 1,699 invoices allow 16.99 unlinked. 17 (98.99%) is that allowance:
+    # P(X >= 17) for a Poisson count of mean 16.99 is about 0.5, far over join_p 0.01.
+    res = judge_join("invoices_jobs", total=1699, linked=1682, config=CFG)
+    assert res.status == GREEN and res.numbers["unlinked"] == 17
+    assert "within chance" in res.message
+    # 34 unlinked (twice the allowance) has P(X >= 34) ~ 0.0002 < 0.01: YELLOW.
+    assert judge_join("invoices_jobs", total=1699, linked=1665, config=CFG).status == YELLOW
+    # 528 invoices allow 5.28; 10 unlinked has P ~ 0.04 (chance), 15 has P ~ 0.0004.
+    assert judge_join("invoices_jobs", total=528, linked=518, config=CFG).status == GREEN
+    assert judge_join("invoices_jobs", total=528, linked=513, config=CFG).status == YELLOW
+
+
 def _rows(weeks, bu, kpi, values, kind="money"):
     return [KpiRow(w, bu, kpi, kind, v) for w, v in zip(weeks, values, strict=True)]
 
