@@ -215,6 +215,7 @@ def run_demo(
         console.rule("[bold]summary")
         render_status(collect_status(ctx))
         render_table_counts(ctx)
+        render_validations(ctx)
         write_report(ctx)
         console.print(f"demo finished in {time.monotonic() - started:.0f}s")
     except BaseException:
@@ -239,6 +240,24 @@ def write_report(ctx: PipelineContext) -> None:
     path = Path("kpi-report.html").resolve()
     path.write_text(build_report(ctx.bigquery, ctx.settings))
     console.print(f"KPI report: [bold]{path}[/] (open it in a browser; works offline)")
+
+
+def render_validations(ctx: PipelineContext) -> None:
+    """The stoplight of the last run's validations, and every check that is not GREEN,
+    so the demo's last screen says whether the numbers can be trusted."""
+    rows = list(ctx.bigquery.query(sqlfiles.render("report/validations.sql", ctx.settings)))
+    by_status: dict[str, int] = {}
+    for row in rows:
+        by_status[row["status"]] = by_status.get(row["status"], 0) + 1
+    if not rows:
+        console.print("validations: none stored (the rebuild did not run its checks)")
+        return
+    overall = next((s for s in ("RED", "YELLOW") if by_status.get(s)), "GREEN")
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
+    console.print(f"validations: overall {overall} ({counts})")
+    for row in rows:
+        if row["status"] != "GREEN":
+            console.print(f"  {row['status']} {row['check_name']}: {row['message']}")
 
 
 def render_table_counts(ctx: PipelineContext) -> None:

@@ -1,0 +1,51 @@
+"""`stkpi demo` (the README's `./dev demo`) on the simulated tenant, as a user runs it.
+
+The simulated tenant is healthy, so its report must be GREEN: every validation threshold
+has to fit a small tenant's own history (a sparse entity, a BU whose weeks swing with one
+painting job, a few invoices without a job) rather than flag what is normal for it. The
+demo prints the stoplight and each check that is not GREEN, so a failure here names them.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CLI = "import sys; from stkpi.cli import main; sys.argv[0] = 'stkpi'; main()"
+
+
+def _text(page: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+
+
+def test_demo_report_is_green_and_opens_on_kpi_values(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_EMULATOR_HOST") and not k.startswith(("ST_", "REPORT_", "STKPI_"))
+    }
+    demo = subprocess.run(
+        [sys.executable, "-c", CLI, "demo"], cwd=tmp_path, env=env, capture_output=True,
+        text=True, timeout=900,
+    )  # fmt: skip
+    out = demo.stdout + demo.stderr
+    assert demo.returncode == 0, out[-4000:]
+    assert "validations: overall GREEN" in out, out[out.find("validations:") :][:3000]
+    page = (tmp_path / "kpi-report.html").read_text()
+    top = page[page.index('id="overall"') :]
+    assert top.startswith('id="overall" data-status="GREEN"'), _text(top[:600])
+    # The first screen is the numbers: the KPI summary table comes right after the
+    # stoplight line, with this week's and last week's values of every KPI.
+    first = _text(top[: top.index("</table>")])
+    assert "Total Booked" in first and "$ Collected" in first
+    assert re.search(r"\$\d[\d,]*\.\d\d", first), first[:800]
+    # The demo stopped everything it started: nothing is left in its run dir's stack.
+    assert not (tmp_path / ".stkpi" / "demo" / "stack.json").exists()
