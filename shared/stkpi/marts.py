@@ -27,6 +27,8 @@ DIMS: tuple[str, ...] = (
     "dim_job_labor",
     "dim_job_materials",
     "dim_weeks",
+    "dim_week_days",
+    "dim_kpi_grid",
 )
 
 KPIS: tuple[str, ...] = (

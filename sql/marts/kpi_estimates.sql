@@ -6,25 +6,13 @@
 -- customers excluded; value = numerator.
 -- Date basis: estimate createdOn, DATE(.., report TZ), week starting Monday.
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_estimates` AS
-WITH weeks AS (
-  SELECT week_start FROM `${project}.${dim}.dim_weeks`
-),
-
-reported_bus AS (
-  SELECT bu, MIN(region) AS region, TRUE AS always_reported
-  FROM `${project}.${dim}.dim_business_units`
-  WHERE role = 'Sales'
-  GROUP BY bu
-  UNION ALL
-  SELECT 'unmapped' AS bu, 'unmapped' AS region, FALSE AS always_reported
-),
-
-facts AS (
+WITH facts AS (
   SELECT
-    DATE_SUB(created_date, INTERVAL MOD(EXTRACT(DAYOFWEEK FROM created_date) + 5, 7) DAY) AS week_start,
+    d.week_start,
     bu,
     estimate_id
   FROM `${project}.${dim}.dim_estimates`
+  LEFT JOIN `${project}.${dim}.dim_week_days` AS d ON d.day = created_date
   WHERE NOT is_test_customer
     AND role IN ('Sales', 'unmapped')
 ),
@@ -36,13 +24,12 @@ weekly AS (
 )
 
 SELECT
-  w.week_start,
-  b.bu,
-  b.region,
+  g.week_start,
+  g.bu,
+  g.region,
   COALESCE(a.estimates, 0) AS value,
   COALESCE(a.estimates, 0) AS numerator,
   CAST(NULL AS INT64) AS denominator
-FROM weeks AS w
-CROSS JOIN reported_bus AS b
-LEFT JOIN weekly AS a ON a.week_start = w.week_start AND a.bu = b.bu
-WHERE b.always_reported OR a.estimates > 0;
+FROM `${project}.${dim}.dim_kpi_grid` AS g
+LEFT JOIN weekly AS a ON a.week_start = g.week_start AND a.bu = g.bu
+WHERE g.role = 'Sales' AND (g.always_reported OR a.estimates > 0);

@@ -1,29 +1,17 @@
 -- kpi_estimates_scheduled: Estimates Scheduled per Sales BU per week.
 -- Grain: one row per (week_start, bu); every Sales BU every week, 'unmapped' when non-empty.
--- Sources: ${dim}.dim_appointments, ${dim}.dim_business_units, ${dim}.dim_weeks.
+-- Sources: ${dim}.dim_appointments, ${dim}.dim_kpi_grid, ${dim}.dim_week_days.
 -- Rule: count of appointments (two visits = 2) of estimate-type jobs, every status except
 -- Canceled; test customers excluded; value = numerator.
 -- Date basis: appointment start, DATE(.., report TZ), week starting Monday.
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_estimates_scheduled` AS
-WITH weeks AS (
-  SELECT week_start FROM `${project}.${dim}.dim_weeks`
-),
-
-reported_bus AS (
-  SELECT bu, MIN(region) AS region, TRUE AS always_reported
-  FROM `${project}.${dim}.dim_business_units`
-  WHERE role = 'Sales'
-  GROUP BY bu
-  UNION ALL
-  SELECT 'unmapped' AS bu, 'unmapped' AS region, FALSE AS always_reported
-),
-
-facts AS (
+WITH facts AS (
   SELECT
-    DATE_SUB(start_date, INTERVAL MOD(EXTRACT(DAYOFWEEK FROM start_date) + 5, 7) DAY) AS week_start,
+    d.week_start,
     bu,
     appointment_id
   FROM `${project}.${dim}.dim_appointments`
+  LEFT JOIN `${project}.${dim}.dim_week_days` AS d ON d.day = start_date
   WHERE is_estimate_type
     AND COALESCE(status, '') != 'Canceled'
     AND start_date IS NOT NULL
@@ -38,13 +26,12 @@ weekly AS (
 )
 
 SELECT
-  w.week_start,
-  b.bu,
-  b.region,
+  g.week_start,
+  g.bu,
+  g.region,
   COALESCE(a.scheduled, 0) AS value,
   COALESCE(a.scheduled, 0) AS numerator,
   CAST(NULL AS INT64) AS denominator
-FROM weeks AS w
-CROSS JOIN reported_bus AS b
-LEFT JOIN weekly AS a ON a.week_start = w.week_start AND a.bu = b.bu
-WHERE b.always_reported OR a.scheduled > 0;
+FROM `${project}.${dim}.dim_kpi_grid` AS g
+LEFT JOIN weekly AS a ON a.week_start = g.week_start AND a.bu = g.bu
+WHERE g.role = 'Sales' AND (g.always_reported OR a.scheduled > 0);

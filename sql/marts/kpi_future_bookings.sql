@@ -2,7 +2,7 @@
 -- Grain: one row per (week_start, bu); every Production BU every week, 'unmapped' when
 -- non-empty.
 -- Sources: ${dim}.dim_estimates, ${dim}.dim_jobs, ${dim}.dim_appointments,
---          ${dim}.dim_business_units, ${dim}.dim_weeks.
+--          ${dim}.dim_kpi_grid, ${dim}.dim_weeks.
 -- Rule: as of D = week_end: sum of subtotal of estimates with status Sold (now) and
 -- soldOn <= D, on jobs that are not Canceled (now), not completed on or before D, and have
 -- a non-Canceled appointment starting after D. Rounded to cents at the end.
@@ -10,15 +10,6 @@
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_future_bookings` AS
 WITH weeks AS (
   SELECT week_start, week_end FROM `${project}.${dim}.dim_weeks`
-),
-
-reported_bus AS (
-  SELECT bu, MIN(region) AS region, TRUE AS always_reported
-  FROM `${project}.${dim}.dim_business_units`
-  WHERE role = 'Production'
-  GROUP BY bu
-  UNION ALL
-  SELECT 'unmapped' AS bu, 'unmapped' AS region, FALSE AS always_reported
 ),
 
 sold_estimates AS (
@@ -65,13 +56,12 @@ weekly AS (
 )
 
 SELECT
-  w.week_start,
-  b.bu,
-  b.region,
+  g.week_start,
+  g.bu,
+  g.region,
   ROUND(COALESCE(a.booked, 0), 2) AS value,
   ROUND(COALESCE(a.booked, 0), 2) AS numerator,
   CAST(NULL AS NUMERIC) AS denominator
-FROM weeks AS w
-CROSS JOIN reported_bus AS b
-LEFT JOIN weekly AS a ON a.week_start = w.week_start AND a.bu = b.bu
-WHERE b.always_reported OR a.estimates > 0;
+FROM `${project}.${dim}.dim_kpi_grid` AS g
+LEFT JOIN weekly AS a ON a.week_start = g.week_start AND a.bu = g.bu
+WHERE g.role = 'Production' AND (g.always_reported OR a.estimates > 0);

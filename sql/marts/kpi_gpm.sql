@@ -4,7 +4,7 @@
 -- Sources: ${dim}.dim_jobs, ${dim}.dim_invoices, ${dim}.dim_job_labor,
 --          ${dim}.dim_job_materials, ${dim}.seed_kpi_params, ${raw}.purchase_orders /
 --          inventory_bills / returns (only to know whether purchasing is ingested),
---          ${dim}.dim_business_units, ${dim}.dim_weeks.
+--          ${dim}.dim_kpi_grid, ${dim}.dim_week_days.
 -- Rule: over the jobs completed in the week, (produced - labor - materials) / produced
 -- (ratio of the week's sums; NULL when produced is 0). materials_included says whether
 -- materials were subtracted: seed_kpi_params.include_materials, or when NULL, whether any
@@ -12,20 +12,7 @@
 -- numerator = gross margin, denominator = produced, both rounded to cents.
 -- Date basis: job completedOn, DATE(.., report TZ), week starting Monday.
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_gpm` AS
-WITH weeks AS (
-  SELECT week_start FROM `${project}.${dim}.dim_weeks`
-),
-
-reported_bus AS (
-  SELECT bu, MIN(region) AS region, TRUE AS always_reported
-  FROM `${project}.${dim}.dim_business_units`
-  WHERE role = 'Production'
-  GROUP BY bu
-  UNION ALL
-  SELECT 'unmapped' AS bu, 'unmapped' AS region, FALSE AS always_reported
-),
-
-materials_switch AS (
+WITH materials_switch AS (
   SELECT
     COALESCE(
       p.include_materials,
@@ -38,10 +25,11 @@ materials_switch AS (
 
 completed_jobs AS (
   SELECT
-    DATE_SUB(completed_date, INTERVAL MOD(EXTRACT(DAYOFWEEK FROM completed_date) + 5, 7) DAY) AS week_start,
+    d.week_start,
     bu,
     job_id
   FROM `${project}.${dim}.dim_jobs`
+  LEFT JOIN `${project}.${dim}.dim_week_days` AS d ON d.day = completed_date
   WHERE job_status = 'Completed'
     AND completed_date IS NOT NULL
     AND role IN ('Production', 'unmapped')
@@ -82,9 +70,9 @@ weekly AS (
 )
 
 SELECT
-  w.week_start,
-  b.bu,
-  b.region,
+  g.week_start,
+  g.bu,
+  g.region,
   SAFE_DIVIDE(
     COALESCE(a.produced, 0) - COALESCE(a.labor, 0) - COALESCE(a.materials, 0),
     COALESCE(a.produced, 0)
@@ -94,8 +82,7 @@ SELECT
   COALESCE(a.labor, 0) AS labor,
   COALESCE(a.materials, 0) AS materials,
   s.materials_included
-FROM weeks AS w
-CROSS JOIN reported_bus AS b
+FROM `${project}.${dim}.dim_kpi_grid` AS g
 CROSS JOIN materials_switch AS s
-LEFT JOIN weekly AS a ON a.week_start = w.week_start AND a.bu = b.bu
-WHERE b.always_reported OR a.completed_jobs > 0;
+LEFT JOIN weekly AS a ON a.week_start = g.week_start AND a.bu = g.bu
+WHERE g.role = 'Production' AND (g.always_reported OR a.completed_jobs > 0);

@@ -2,7 +2,7 @@
 -- Grain: one row per (week_start, bu); every Production BU every week, 'unmapped' and
 -- 'unlinked' when they hold an open balance.
 -- Sources: ${dim}.dim_invoices, ${dim}.dim_payment_applications,
---          ${dim}.dim_business_units, ${dim}.dim_weeks.
+--          ${dim}.dim_kpi_grid, ${dim}.dim_weeks.
 -- Rule: as of D = week_end: sum over invoices with invoiceDate <= D of
 -- max(0, total - amounts applied to it by payments with paidOn <= D). Floored per invoice
 -- (a credit memo gives 0, it does not net against other invoices); total, never the
@@ -11,17 +11,6 @@
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_outstanding_ar` AS
 WITH weeks AS (
   SELECT week_start, week_end FROM `${project}.${dim}.dim_weeks`
-),
-
-reported_bus AS (
-  SELECT bu, MIN(region) AS region, TRUE AS always_reported
-  FROM `${project}.${dim}.dim_business_units`
-  WHERE role = 'Production'
-  GROUP BY bu
-  UNION ALL
-  SELECT 'unmapped' AS bu, 'unmapped' AS region, FALSE AS always_reported
-  UNION ALL
-  SELECT 'unlinked' AS bu, 'unlinked' AS region, FALSE AS always_reported
 ),
 
 invoices AS (
@@ -62,13 +51,12 @@ weekly AS (
 )
 
 SELECT
-  w.week_start,
-  b.bu,
-  b.region,
+  g.week_start,
+  g.bu,
+  g.region,
   ROUND(COALESCE(a.outstanding, 0), 2) AS value,
   ROUND(COALESCE(a.outstanding, 0), 2) AS numerator,
   CAST(NULL AS NUMERIC) AS denominator
-FROM weeks AS w
-CROSS JOIN reported_bus AS b
-LEFT JOIN weekly AS a ON a.week_start = w.week_start AND a.bu = b.bu
-WHERE b.always_reported OR a.open_invoices > 0;
+FROM `${project}.${dim}.dim_kpi_grid` AS g
+LEFT JOIN weekly AS a ON a.week_start = g.week_start AND a.bu = g.bu
+WHERE g.role = 'Production' AND (g.always_reported OR a.open_invoices > 0);

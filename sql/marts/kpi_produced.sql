@@ -1,32 +1,20 @@
 -- kpi_produced: Dollars Produced per Production BU per week.
 -- Grain: one row per (week_start, bu); every Production BU every week, 'unmapped' when
 -- non-empty.
--- Sources: ${dim}.dim_jobs, ${dim}.dim_invoices, ${dim}.dim_business_units, ${dim}.dim_weeks.
+-- Sources: ${dim}.dim_jobs, ${dim}.dim_invoices, ${dim}.dim_kpi_grid, ${dim}.dim_week_days.
 -- Rule: jobs completed in the week (status Completed, completedOn in the week); sum of
 -- subTotal of every invoice linked to them (link by id or number, see dim_invoices),
 -- whatever the invoice date, credit memos (negative) and zero-dollar invoices included. Unlinked
 -- invoices count nowhere. Rounded to cents at the end.
 -- Date basis: job completedOn, DATE(.., report TZ), week starting Monday.
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_produced` AS
-WITH weeks AS (
-  SELECT week_start FROM `${project}.${dim}.dim_weeks`
-),
-
-reported_bus AS (
-  SELECT bu, MIN(region) AS region, TRUE AS always_reported
-  FROM `${project}.${dim}.dim_business_units`
-  WHERE role = 'Production'
-  GROUP BY bu
-  UNION ALL
-  SELECT 'unmapped' AS bu, 'unmapped' AS region, FALSE AS always_reported
-),
-
-completed_jobs AS (
+WITH completed_jobs AS (
   SELECT
-    DATE_SUB(completed_date, INTERVAL MOD(EXTRACT(DAYOFWEEK FROM completed_date) + 5, 7) DAY) AS week_start,
+    d.week_start,
     bu,
     job_id
   FROM `${project}.${dim}.dim_jobs`
+  LEFT JOIN `${project}.${dim}.dim_week_days` AS d ON d.day = completed_date
   WHERE job_status = 'Completed'
     AND completed_date IS NOT NULL
     AND role IN ('Production', 'unmapped')
@@ -51,13 +39,12 @@ weekly AS (
 )
 
 SELECT
-  w.week_start,
-  b.bu,
-  b.region,
+  g.week_start,
+  g.bu,
+  g.region,
   ROUND(COALESCE(a.produced, 0), 2) AS value,
   ROUND(COALESCE(a.produced, 0), 2) AS numerator,
   CAST(NULL AS NUMERIC) AS denominator
-FROM weeks AS w
-CROSS JOIN reported_bus AS b
-LEFT JOIN weekly AS a ON a.week_start = w.week_start AND a.bu = b.bu
-WHERE b.always_reported OR a.completed_jobs > 0;
+FROM `${project}.${dim}.dim_kpi_grid` AS g
+LEFT JOIN weekly AS a ON a.week_start = g.week_start AND a.bu = g.bu
+WHERE g.role = 'Production' AND (g.always_reported OR a.completed_jobs > 0);

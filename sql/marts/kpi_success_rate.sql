@@ -1,26 +1,13 @@
 -- kpi_success_rate: Success Rate (close rate) per Sales BU per week.
 -- Grain: one row per (week_start, bu); every Sales BU every week, 'unmapped' when non-empty.
--- Sources: ${dim}.dim_jobs, ${dim}.dim_estimates, ${dim}.dim_business_units, ${dim}.dim_weeks.
+-- Sources: ${dim}.dim_jobs, ${dim}.dim_estimates, ${dim}.dim_kpi_grid, ${dim}.dim_week_days.
 -- Rule: opportunity = one estimate-type job with status Completed (Hold, Canceled, ... are
 -- not) completed in the week; closed = any of its estimates has status Sold now.
 -- value = closed / opportunities (ratio of sums), NULL when there are no opportunities.
 -- Test customers excluded.
 -- Date basis: job completedOn, DATE(.., report TZ), week starting Monday.
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_success_rate` AS
-WITH weeks AS (
-  SELECT week_start FROM `${project}.${dim}.dim_weeks`
-),
-
-reported_bus AS (
-  SELECT bu, MIN(region) AS region, TRUE AS always_reported
-  FROM `${project}.${dim}.dim_business_units`
-  WHERE role = 'Sales'
-  GROUP BY bu
-  UNION ALL
-  SELECT 'unmapped' AS bu, 'unmapped' AS region, FALSE AS always_reported
-),
-
-sold_jobs AS (
+WITH sold_jobs AS (
   SELECT DISTINCT job_id
   FROM `${project}.${dim}.dim_estimates`
   WHERE status = 'Sold'
@@ -28,12 +15,13 @@ sold_jobs AS (
 
 opportunities AS (
   SELECT
-    DATE_SUB(j.completed_date, INTERVAL MOD(EXTRACT(DAYOFWEEK FROM j.completed_date) + 5, 7) DAY) AS week_start,
+    d.week_start,
     j.bu,
     j.job_id,
     s.job_id IS NOT NULL AS is_closed
   FROM `${project}.${dim}.dim_jobs` AS j
   LEFT JOIN sold_jobs AS s ON s.job_id = j.job_id
+  LEFT JOIN `${project}.${dim}.dim_week_days` AS d ON d.day = j.completed_date
   WHERE j.is_estimate_type
     AND j.job_status = 'Completed'
     AND j.completed_date IS NOT NULL
@@ -48,13 +36,12 @@ weekly AS (
 )
 
 SELECT
-  w.week_start,
-  b.bu,
-  b.region,
+  g.week_start,
+  g.bu,
+  g.region,
   SAFE_DIVIDE(CAST(COALESCE(a.closed, 0) AS NUMERIC), CAST(COALESCE(a.opportunities, 0) AS NUMERIC)) AS value,
   COALESCE(a.closed, 0) AS numerator,
   COALESCE(a.opportunities, 0) AS denominator
-FROM weeks AS w
-CROSS JOIN reported_bus AS b
-LEFT JOIN weekly AS a ON a.week_start = w.week_start AND a.bu = b.bu
-WHERE b.always_reported OR a.opportunities > 0;
+FROM `${project}.${dim}.dim_kpi_grid` AS g
+LEFT JOIN weekly AS a ON a.week_start = g.week_start AND a.bu = g.bu
+WHERE g.role = 'Sales' AND (g.always_reported OR a.opportunities > 0);

@@ -1,29 +1,17 @@
 -- kpi_total_booked: Total Booked (USD) per Sales BU per week.
 -- Grain: one row per (week_start, bu); every Sales BU every week, 'unmapped' when non-empty.
--- Sources: ${dim}.dim_estimates, ${dim}.dim_business_units, ${dim}.dim_weeks.
+-- Sources: ${dim}.dim_estimates, ${dim}.dim_kpi_grid, ${dim}.dim_week_days.
 -- Rule: sum of subtotal of estimates whose status is Sold now (a Dismissed estimate with a
 -- leftover soldOn does not count); test customers excluded; rounded to cents at the end.
 -- Date basis: estimate soldOn, DATE(.., report TZ), week starting Monday.
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_total_booked` AS
-WITH weeks AS (
-  SELECT week_start FROM `${project}.${dim}.dim_weeks`
-),
-
-reported_bus AS (
-  SELECT bu, MIN(region) AS region, TRUE AS always_reported
-  FROM `${project}.${dim}.dim_business_units`
-  WHERE role = 'Sales'
-  GROUP BY bu
-  UNION ALL
-  SELECT 'unmapped' AS bu, 'unmapped' AS region, FALSE AS always_reported
-),
-
-facts AS (
+WITH facts AS (
   SELECT
-    DATE_SUB(sold_date, INTERVAL MOD(EXTRACT(DAYOFWEEK FROM sold_date) + 5, 7) DAY) AS week_start,
+    d.week_start,
     bu,
     subtotal
   FROM `${project}.${dim}.dim_estimates`
+  LEFT JOIN `${project}.${dim}.dim_week_days` AS d ON d.day = sold_date
   WHERE status = 'Sold'
     AND sold_date IS NOT NULL
     AND NOT is_test_customer
@@ -37,13 +25,12 @@ weekly AS (
 )
 
 SELECT
-  w.week_start,
-  b.bu,
-  b.region,
+  g.week_start,
+  g.bu,
+  g.region,
   ROUND(COALESCE(a.booked, 0), 2) AS value,
   ROUND(COALESCE(a.booked, 0), 2) AS numerator,
   CAST(NULL AS NUMERIC) AS denominator
-FROM weeks AS w
-CROSS JOIN reported_bus AS b
-LEFT JOIN weekly AS a ON a.week_start = w.week_start AND a.bu = b.bu
-WHERE b.always_reported OR a.fact_rows > 0;
+FROM `${project}.${dim}.dim_kpi_grid` AS g
+LEFT JOIN weekly AS a ON a.week_start = g.week_start AND a.bu = g.bu
+WHERE g.role = 'Sales' AND (g.always_reported OR a.fact_rows > 0);
