@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from google.cloud import bigquery
 
+from stkpi import kpis
 from stkpi.config import Settings
 from stkpi.kpi_config import KpiConfig, load_kpi_config, seed_params
 from stkpi.sqlfiles import render, statements
@@ -31,30 +32,18 @@ DIMS: tuple[str, ...] = (
     "dim_kpi_grid",
 )
 
-KPIS: tuple[str, ...] = (
-    # Sales KPIs (Sales BUs)
-    "leads",
-    "estimates",
-    "total_booked",
-    "success_rate",
-    "estimates_scheduled",
-    # Production KPIs (Production BUs)
-    "produced",
-    "gpm",
-    "future_bookings",
-    "collected",
-    "warranty_pct",
-    "outstanding_ar",
-)
-
-RATIO_KPIS: frozenset[str] = frozenset({"success_rate", "gpm", "warranty_pct"})
-MONEY_KPIS: frozenset[str] = frozenset(
-    {"total_booked", "produced", "future_bookings", "collected", "outstanding_ar"}
-)
+# The KPI registry's names (stkpi.kpis), in its order: Sales, then Production.
+KPIS: tuple[str, ...] = kpis.NAMES
+RATIO_KPIS: frozenset[str] = frozenset(kpis.names(kind="ratio"))
+MONEY_KPIS: frozenset[str] = frozenset(kpis.names(kind="money"))
 
 COMBINED: tuple[str, ...] = ("kpi_weekly", "kpi_weekly_bu", "kpi_weekly_region")
 
-MARTS: tuple[str, ...] = tuple(f"kpi_{k}" for k in KPIS) + COMBINED
+
+def marts() -> tuple[str, ...]:
+    """Every mart in build order: one per registry KPI (read at build time, so a KPI added
+    to the registry is built without touching this module), then the combined tables."""
+    return tuple(k.mart for k in kpis.KPIS) + COMBINED
 
 
 def _run_file(
@@ -98,7 +87,30 @@ def build_marts(
     for table in DIMS:
         _run_file(client, f"dims/{table}.sql", settings, config)
         counts[f"{dim_ds}.{table}"] = _count(client, f"{project}.{dim_ds}.{table}")
-    for table in MARTS:
-        _run_file(client, f"marts/{table}.sql", settings, config)
+    for table in marts():
+        _run_file(
+            client, f"marts/{table}.sql", settings, config, **registry_sql(f"{project}.{mart_ds}")
+        )
         counts[f"{mart_ds}.{table}"] = _count(client, f"{project}.{mart_ds}.{table}")
     return counts
+
+
+def registry_sql(mart: str) -> dict[str, str]:
+    """The parts of the combined tables that list every KPI, from the registry; ``mart``
+    is ``project.dataset`` of the KPI marts.
+
+    ``kpi_union``: one SELECT per KPI mart for the long table, ratio KPIs first (the
+    emulator types a UNION by its first branch), every number as NUMERIC (a count's value and
+    a count ratio's parts are INT64 in their marts; casting a ratio's value would round it).
+    ``kpi_columns``: one pivoted column per KPI for the wide tables."""
+    ordered = sorted(kpis.KPIS, key=lambda k: k.kind != "ratio")
+    union = "\n  UNION ALL\n".join(
+        f"  SELECT week_start, bu, region, '{k.name}' AS kpi, '{k.kind}' AS kind,\n"
+        f"    {'CAST(value AS NUMERIC)' if k.kind == 'count' else 'value'} AS value,\n"
+        "    CAST(numerator AS NUMERIC) AS numerator,\n"
+        "    CAST(denominator AS NUMERIC) AS denominator\n"
+        f"  FROM `{mart}.{k.mart}`"
+        for k in ordered
+    )
+    columns = ",\n".join(f"  MAX(IF(kpi = '{k.name}', value, NULL)) AS {k.name}" for k in kpis.KPIS)
+    return {"kpi_union": union, "kpi_columns": columns}

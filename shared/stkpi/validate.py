@@ -39,7 +39,7 @@ from typing import Any, Literal
 from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 
-from stkpi import log_contract, logs, sqlfiles
+from stkpi import kpis, log_contract, logs, sqlfiles
 from stkpi.config import Settings
 from stkpi.kpi_config import load_bu_map, sql_string
 from stkpi.registry import get_entity
@@ -684,11 +684,7 @@ def _small_base(row: KpiRow, config: ValidationConfig) -> bool:
 
 
 def _kind(kpi: str, config: ValidationConfig) -> str:
-    if kpi in ("gpm", "success_rate", "warranty_pct"):
-        return "ratio"
-    if kpi in ("leads", "estimates", "estimates_scheduled"):
-        return "count"
-    return "money"
+    return kpis.kind_of(kpi)
 
 
 def _jump(value: float, others: Sequence[float], kind: str, config: ValidationConfig) -> str | None:

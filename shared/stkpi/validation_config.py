@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from stkpi import kpis
 from stkpi.errors import ConfigError
 from stkpi.registry import TRANSACTIONAL
 
@@ -45,43 +46,20 @@ DEFAULT_JOINS: dict[str, JoinThreshold] = {
     "jobs_business_units": JoinThreshold(red_below=1.0, target=1.0),
 }
 
-# Denominators under which a BU-week's ratio is too small a base to judge (range or jump):
-# revenue in dollars for the margin, jobs for the warranty share, estimates for the
-# success rate.
+# From the KPI registry (stkpi.kpis). Denominators under which a BU-week's ratio is too
+# small a base to judge (range or jump): dollars produced for the margin, completed jobs
+# for the warranty share, opportunities for the success rate.
 DEFAULT_RANGE_MIN_DENOMINATOR: dict[str, float] = {
-    "gpm": 5000.0,
-    "warranty_pct": 5.0,
-    "success_rate": 5.0,
+    k.name: k.min_denominator for k in kpis.KPIS if k.min_denominator is not None
 }
 
 # Plausible value ranges per KPI (fractions for ratios); None = unbounded on that side.
 DEFAULT_KPI_RANGES: dict[str, tuple[float | None, float | None]] = {
-    "gpm": (-0.5, 0.9),
-    "success_rate": (0.0, 1.0),
-    "warranty_pct": (0.0, 1.0),
-    "outstanding_ar": (0.0, None),
-    "leads": (0.0, None),
-    "estimates": (0.0, None),
-    "estimates_scheduled": (0.0, None),
-    "total_booked": (0.0, None),
-    "future_bookings": (0.0, None),
+    k.name: k.valid_range for k in kpis.KPIS if k.valid_range is not None
 }
 
-SALES_KPIS: tuple[str, ...] = (
-    "leads",
-    "estimates",
-    "total_booked",
-    "success_rate",
-    "estimates_scheduled",
-)
-PRODUCTION_KPIS: tuple[str, ...] = (
-    "produced",
-    "gpm",
-    "future_bookings",
-    "collected",
-    "warranty_pct",
-    "outstanding_ar",
-)
+SALES_KPIS: tuple[str, ...] = kpis.names(role="Sales")
+PRODUCTION_KPIS: tuple[str, ...] = kpis.names(role="Production")
 
 CORE_ENTITIES: tuple[str, ...] = ("jobs", "appointments", "invoices", "estimates", "payments")
 

@@ -16,6 +16,7 @@ from stkpi.localstack.iam import NoRule
 from stkpi.localstack.iam import rules_bigquery as bq
 from stkpi.localstack.iam import rules_pubsub as ps
 from stkpi.localstack.iam import rules_storage as gcs
+from stkpi.marts import registry_sql
 from stkpi.sqlfiles import statements
 
 P = "proj"
@@ -420,6 +421,7 @@ SAMPLE = {
     "source": f"(SELECT * FROM `{P}.st_stage.jobs__r__w1` "
               f"UNION ALL SELECT * FROM `{P}.st_stage.jobs__r__w2`)",
     "hours": "672", "min_gap_hours": "1",
+    **registry_sql(f"{P}.st_mart"),  # the KPI registry's union and columns
 }  # fmt: skip
 SQL_FILES = sorted(p.relative_to(SQL_DIR).as_posix() for p in SQL_DIR.rglob("*.sql"))
 

@@ -10,36 +10,14 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
+from stkpi import kpis
+
 Kind = Literal["count", "money", "ratio"]
 NA = "n/a"
-KPI_LABELS: dict[str, str] = {
-    "leads": "Leads",
-    "estimates": "Estimates",
-    "total_booked": "Total Booked",
-    "success_rate": "Success Rate",
-    "estimates_scheduled": "Estimates Scheduled",
-    "produced": "$ Produced",
-    "gpm": "GPM %",
-    "future_bookings": "Future Bookings",
-    "collected": "$ Collected",
-    "warranty_pct": "Warranty % of Production",
-    "outstanding_ar": "Outstanding A/R",
-}
-SALES_KPIS: tuple[str, ...] = (
-    "leads",
-    "estimates",
-    "total_booked",
-    "success_rate",
-    "estimates_scheduled",
-)
-PRODUCTION_KPIS: tuple[str, ...] = (
-    "produced",
-    "gpm",
-    "future_bookings",
-    "collected",
-    "warranty_pct",
-    "outstanding_ar",
-)
+# From the KPI registry (stkpi.kpis): labels as the ServiceTitan UI names the KPIs.
+KPI_LABELS: dict[str, str] = {k.name: k.label for k in kpis.KPIS}
+SALES_KPIS: tuple[str, ...] = kpis.names(role="Sales")
+PRODUCTION_KPIS: tuple[str, ...] = kpis.names(role="Production")
 
 
 def _num(value: float | Decimal | int | None) -> Decimal | None:

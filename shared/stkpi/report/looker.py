@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from google.cloud import bigquery
 
-from stkpi import logs
+from stkpi import kpis, logs
 from stkpi.config import Settings
 
 log = logs.get(__name__)
@@ -22,46 +22,9 @@ _WEEK = "Week start (Monday; weeks run Monday..Sunday in the report time zone)."
 _RATIO = " A fraction (0.2345 = 23.45%): format as percent. Ratio of the week's sums."
 _MONEY = " US dollars, rounded to cents."
 
-KPI_DESCRIPTIONS: dict[str, str] = {
-    "leads": (
-        "Leads (Sales BUs): distinct non-test customers with a job whose job type contains "
-        "'estimate', by job createdOn. Count."
-    ),
-    "estimates": "Estimates (Sales BUs): estimates created in the week, any status. Count.",
-    "total_booked": "Total Booked (Sales BUs): subtotal of estimates Sold, by soldOn." + _MONEY,
-    "success_rate": (
-        "Success Rate / close rate (Sales BUs): completed estimate-type jobs with a Sold "
-        "estimate / completed estimate-type jobs, by job completedOn." + _RATIO
-    ),
-    "estimates_scheduled": (
-        "Estimates Scheduled (Sales BUs): non-canceled appointments of estimate-type jobs "
-        "starting in the week. Count."
-    ),
-    "produced": (
-        "$ Produced (Production BUs): subtotal of every invoice of the jobs completed in the "
-        "week." + _MONEY
-    ),
-    "gpm": (
-        "GPM % (Production BUs): (produced - labor - materials) / produced over the jobs "
-        "completed in the week." + _RATIO
-    ),
-    "future_bookings": (
-        "Future Bookings (Production BUs): as of the week's Sunday, sold estimates on open "
-        "jobs with an appointment after that day." + _MONEY
-    ),
-    "collected": (
-        "$ Collected (Production BUs): payment amounts applied in the week (paidOn), by the "
-        "BU of the invoice paid." + _MONEY
-    ),
-    "warranty_pct": (
-        "Warranty % of Production (Production BUs): warranty jobs / jobs completed in the "
-        "week." + _RATIO
-    ),
-    "outstanding_ar": (
-        "Outstanding A/R (Production BUs): as of the week's Sunday, open invoice balances "
-        "(total - payments by then, floored at 0 per invoice)." + _MONEY
-    ),
-}
+_UNIT = {"count": " Count.", "money": _MONEY, "ratio": _RATIO}
+# From the KPI registry (stkpi.kpis): what each number means, then its unit.
+KPI_DESCRIPTIONS: dict[str, str] = {k.name: k.description + _UNIT[k.kind] for k in kpis.KPIS}
 
 TABLE_DESCRIPTIONS: dict[str, str] = {
     "kpi_weekly_bu": (

@@ -29,6 +29,7 @@ from typing import Any
 
 import jinja2
 
+from stkpi.kpis import kind_of
 from stkpi.report.data import ReportData, Section, current_week_start
 from stkpi.report.format import (
     KPI_LABELS,
@@ -161,9 +162,7 @@ def _sort_key(name: str) -> tuple[int, str]:
 
 
 def _kind(kpi: str) -> str:
-    from stkpi.marts import MONEY_KPIS, RATIO_KPIS
-
-    return "ratio" if kpi in RATIO_KPIS else "money" if kpi in MONEY_KPIS else "count"
+    return kind_of(kpi)
 
 
 def _kpi_tables(
