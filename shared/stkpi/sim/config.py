@@ -97,6 +97,7 @@ class SimConfig:
     client_secret: str = SIM_CLIENT_SECRET
     app_key: str = SIM_APP_KEY
     export_page_size: int = 500
+    report_interval_seconds: float = 60.0  # Reporting API: the same report once a minute
     latency_ms: int = 0
     latency_per_record_ms: float = 0.0
     error_rate: float = 0.0

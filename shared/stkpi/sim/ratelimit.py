@@ -1,4 +1,5 @@
-"""Token-bucket rate limiting per (app key, tenant), like the real API's 60 requests/s."""
+"""Rate limits: a token bucket per (app key, tenant), like the real API's 60 requests/s, and
+the Reporting API's "same report at most once a minute per tenant"."""
 
 from __future__ import annotations
 
@@ -33,3 +34,26 @@ class RateLimiter:
     def reset(self) -> None:
         with self._lock:
             self._buckets.clear()
+
+
+class ReportLimiter:
+    """At most one call of the same report per ``interval`` seconds per tenant."""
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = float(interval)
+        self._last: dict[tuple[str, int], float] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, tenant: str, report: int) -> int:
+        """0 when the call may proceed, else whole seconds until it may (>= 1)."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get((tenant, report))
+            if last is not None and now - last < self.interval:
+                return max(1, math.ceil(self.interval - (now - last)))
+            self._last[(tenant, report)] = now
+            return 0
+
+    def reset(self) -> None:
+        with self._lock:
+            self._last.clear()

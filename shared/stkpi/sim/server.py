@@ -19,7 +19,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from stkpi.sim import admin_api, api
+from stkpi.sim import admin_api, api, reporting
 from stkpi.sim.api import ApiError
 from stkpi.sim.config import SimConfig
 from stkpi.sim.state import SimState
@@ -33,6 +33,7 @@ def create_app(config: SimConfig, tenant: Tenant | None = None) -> Flask:
     app = Flask("stkpi.sim")
     app.extensions["stkpi_sim"] = SimState(config, tenant)
     app.register_blueprint(api.blueprint())
+    app.register_blueprint(reporting.blueprint())
     app.register_blueprint(admin_api.blueprint())
 
     @app.errorhandler(ApiError)

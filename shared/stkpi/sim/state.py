@@ -12,7 +12,8 @@ from stkpi.sim.auth import TokenStore
 from stkpi.sim.clock import parse_time
 from stkpi.sim.config import SimConfig
 from stkpi.sim.faults import FaultState
-from stkpi.sim.ratelimit import RateLimiter
+from stkpi.sim.ratelimit import RateLimiter, ReportLimiter
+from stkpi.sim.reports import RecordSource
 from stkpi.sim.tenant import Tenant
 
 
@@ -25,6 +26,10 @@ class SimState:
         self.tokens = TokenStore(config.token_ttl_seconds)
         self.limiter = RateLimiter(config.rate_limit_per_second)
         self.faults = FaultState(config.faults(), config.seed)
+        # The Reporting API: once a minute per report, computed from these records (the
+        # generated tenant; a test may serve a hand-made fixture tenant instead).
+        self.report_limiter = ReportLimiter(config.report_interval_seconds)
+        self.report_source: RecordSource = self.tenant.snapshot
 
     def set_faults(self, **changes: Any) -> dict[str, Any]:
         """Change fault settings; ``revoke_tokens=True`` invalidates every issued token."""
@@ -34,6 +39,7 @@ class SimState:
         if "rate_limit_per_second" in changes:
             self.limiter.per_second = float(changes.pop("rate_limit_per_second"))
             self.limiter.reset()
+        self.report_limiter.reset()
         if "token_ttl_seconds" in changes:
             self.tokens.ttl_seconds = int(changes.pop("token_ttl_seconds"))
         config = self.faults.update(**changes)
@@ -60,6 +66,7 @@ class SimState:
             "requests": counters.get("requests", 0),
             "throttled_429": counters.get("status_429", 0),
             "server_errors_5xx": sum(v for k, v in counters.items() if k.startswith("status_5")),
+            "report_throttled_429": counters.get("report_429", 0),
             "tokens_issued": self.tokens.issued,
             "counters": counters,
             "paths": snap["paths"],
@@ -71,3 +78,4 @@ class SimState:
         self.faults.reset()
         self.limiter.per_second = self.config.rate_limit_per_second
         self.limiter.reset()
+        self.report_limiter.reset()
