@@ -76,7 +76,13 @@ def ensure_tables(client: bigquery.Client, settings: Settings) -> None:
     root = sqlfiles.sql_dir()
     for path in sorted((root / "raw").glob("*.sql")):
         run_file(client, settings, f"raw/{path.name}")
-    for name in ("window_events", "run_events", "sync_state", "validation_results"):
+    for name in (
+        "window_events",
+        "run_events",
+        "sync_state",
+        "validation_results",
+        "reconciliation",
+    ):
         run_file(client, settings, f"ops/{name}.sql")
     for name in ("windows", "runs"):
         run_file(client, settings, f"ops/{name}.sql")

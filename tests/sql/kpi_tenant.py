@@ -323,10 +323,15 @@ def _literal(value: Any, bq_type: str) -> str:
     return sql_string(str(value))
 
 
-def load_tenant(client: bigquery.Client, settings: Settings) -> None:
-    """Create the raw tables from sql/raw DDL and insert the fixture records."""
+def load_tenant(
+    client: bigquery.Client,
+    settings: Settings,
+    tenant: dict[str, list[dict[str, Any]]] | None = None,
+) -> None:
+    """Create the raw tables from sql/raw DDL and insert the fixture records (``tenant``,
+    default ``TENANT``: a test may load a copy with records removed, added or changed)."""
     client.create_dataset(f"{settings.gcp_project}.{settings.dataset('raw')}", exists_ok=True)
-    for name, records in TENANT.items():
+    for name, records in (TENANT if tenant is None else tenant).items():
         entity = get_entity(name)
         for stmt in statements(render(f"raw/{name}.sql", settings)):
             client.query(stmt).result()

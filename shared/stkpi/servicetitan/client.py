@@ -47,6 +47,7 @@ from stkpi.servicetitan.errors import (
 from stkpi.servicetitan.pages import (
     ExportPage,
     Page,
+    _load_object,
     error_message,
     parse_export_page,
     parse_list_page,
@@ -243,6 +244,20 @@ class ServiceTitanClient:
             raise PermanentError(f"{entity.name} has no export endpoint")
         return self._exports(entity, self._url(path), continue_from)
 
+    def get_json(self, path: str, params: dict[str, Any], what: str) -> dict[str, Any]:
+        """GET ``path`` (below the API base, tenant filled in) -> its JSON object, under the
+        same auth, rate limit and retry policy as the list endpoints. ``what`` names the
+        request in errors (e.g. ``reporting report-categories``)."""
+        return self._request(self._url(path), params, Target(what), _load_object)
+
+    def post_json(
+        self, path: str, params: dict[str, Any], body: dict[str, Any], what: str
+    ) -> dict[str, Any]:
+        """POST a JSON ``body`` (e.g. a report's parameters) -> the JSON object answered.
+        A 429 waits ``Retry-After`` like any request; callers with a stricter budget (the
+        Reporting API's once a minute per report) schedule their calls so it never comes."""
+        return self._request(self._url(path), params, Target(what), _load_object, json_body=body)
+
     @property
     def stats(self) -> ClientStats:
         return self._counters.snapshot(
@@ -360,9 +375,16 @@ class ServiceTitanClient:
         return self._settings.st_api_base_url + path
 
     def _request(
-        self, url: str, params: dict[str, Any], target: Target, parse: Callable[[bytes, Target], T]
+        self,
+        url: str,
+        params: dict[str, Any],
+        target: Target,
+        parse: Callable[[bytes, Target], T],
+        *,
+        json_body: dict[str, Any] | None = None,
     ) -> T:
-        """Send one GET under the retry policy; return the parsed body or raise FetchError."""
+        """Send one GET (a POST with ``json_body``) under the retry policy; return the parsed
+        body or raise FetchError."""
         policy = self._policy
         tally: Counter[str] = Counter()
 
@@ -413,7 +435,7 @@ class ServiceTitanClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(url, params, target, parse)
+                    return self._attempt(url, params, target, parse, json_body)
         except _Malformed as exc:
             raise exc.error from None
         except _Retryable as exc:
@@ -423,7 +445,12 @@ class ServiceTitanClient:
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     def _attempt(
-        self, url: str, params: dict[str, Any], target: Target, parse: Callable[[bytes, Target], T]
+        self,
+        url: str,
+        params: dict[str, Any],
+        target: Target,
+        parse: Callable[[bytes, Target], T],
+        json_body: dict[str, Any] | None = None,
     ) -> T:
         """One try, plus one immediate resend after refreshing a token the API refused."""
         for auth_try in (1, 2):
@@ -440,8 +467,13 @@ class ServiceTitanClient:
             }
             self._counters.add("requests")
             try:
-                response = self._session.get(
-                    url, params=params, headers=headers, timeout=self._timeout
+                response = self._session.request(
+                    "GET" if json_body is None else "POST",
+                    url,
+                    params=params,
+                    json=json_body,
+                    headers=headers,
+                    timeout=self._timeout,
                 )
                 body = response.content
             except _TRANSPORT_ERRORS as exc:
