@@ -1,0 +1,137 @@
+"""Reconciliation parts without services: the report map, the call gate, BU names, weeks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stkpi.errors import ConfigError
+from stkpi.kpi_config import load_bu_map
+from stkpi.reconcile.mapping import COLUMNS, load_report_map, sources_for
+from stkpi.reconcile.reports_api import MemoryCallLog, ReportFetcher
+from stkpi.reconcile.run import last_complete_weeks, our_bu
+
+HEADER = ",".join(COLUMNS)
+
+
+def _map(tmp_path: Path, *lines: str) -> Path:
+    path = tmp_path / "report_map.csv"
+    path.write_text("\n".join([HEADER, *lines]) + "\n")
+    return path
+
+
+def test_shipped_map_covers_the_simulated_tenant() -> None:
+    sources = sources_for("1000", load_report_map())
+    assert sorted(sources) == ["collected", "estimates", "leads", "produced", "total_booked"]
+    assert sources["collected"].records.id_fields == ("PaymentId", "InvoiceId")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("1000,revenue,total,ops,1,BU,,,X", ":2: kpi must be one of"),
+        ("1000,leads,sum,ops,1,BU,,,X", ":2: kind must be one of"),
+        ("1000,leads,total,ops,abc,BU,,,X", ":2: report_id must be an integer"),
+        ("1000,leads,total,ops,1,BU,,,", ":2: a 'total' row needs value_field"),
+        (
+            "1000,leads,records,ops,1,BU,,JobId,",
+            ":2: a 'records' row needs id_field and date_field",
+        ),
+        ("1000,leads,total,,1,BU,,,X", ":2: empty category"),
+    ],
+)
+def test_bad_map_row_names_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+    path = _map(tmp_path, line)
+    with pytest.raises(ConfigError) as err:
+        load_report_map(path)
+    assert str(err.value).startswith(str(path)) and message in str(err.value)
+
+
+def test_tenant_without_mapping_points_to_discover(tmp_path: Path) -> None:
+    rows = load_report_map(_map(tmp_path, "1000,leads,total,ops,1,BU,,,Leads"))
+    with pytest.raises(ConfigError, match=r"no report mapping for tenant 77.*reconcile discover"):
+        sources_for("77", rows)
+    with pytest.raises(ConfigError, match="kpi leads has no 'records' row"):
+        sources_for("1000", rows)
+
+
+def test_duplicate_row_is_refused(tmp_path: Path) -> None:
+    line = "1000,leads,total,ops,1,BU,,,Leads"
+    with pytest.raises(ConfigError, match=":3: duplicate total row for tenant 1000 kpi leads"):
+        load_report_map(_map(tmp_path, line, line))
+
+
+class FakeApi:
+    """Answers report pages from memory and records when each call was made."""
+
+    def __init__(self, clock: list[float], pages: int = 1) -> None:
+        self.clock, self.pages = clock, pages
+        self.calls: list[tuple[int, int, float]] = []
+
+    def data_page(
+        self, category: str, rid: int, params: dict, page: int, size: int
+    ) -> dict[str, Any]:
+        self.calls.append((rid, page, self.clock[0]))
+        return {"fields": [{"name": "A"}], "data": [[page]], "hasMore": page < self.pages}
+
+
+def _fetcher(api: FakeApi, clock: list[float], log: MemoryCallLog | None = None) -> ReportFetcher:
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    return ReportFetcher(api, log or MemoryCallLog(), interval=61.0,  # type: ignore[arg-type]
+                         now=lambda: clock[0], sleep=sleep)  # fmt: skip
+
+
+def test_pages_of_one_report_are_a_minute_apart() -> None:
+    clock = [1000.0]
+    api = FakeApi(clock, pages=3)
+    result = _fetcher(api, clock).fetch("ops", 7, {"From": "2025-08-18"})
+    assert result.rows == [[1], [2], [3]]
+    times = [t for _, _, t in api.calls]
+    assert [b - a for a, b in itertools.pairwise(times)] == [61.0, 61.0]
+
+
+def test_same_params_within_the_minute_reuse_the_result() -> None:
+    clock = [1000.0]
+    api = FakeApi(clock)
+    fetcher = _fetcher(api, clock)
+    fetcher.fetch("ops", 7, {"From": "2025-08-18"})
+    clock[0] += 30
+    again = fetcher.fetch("ops", 7, {"From": "2025-08-18"})
+    assert again.reused and len(api.calls) == 1
+    # other parameters for the same report: waits out the minute, then calls
+    fetcher.fetch("ops", 7, {"From": "2025-08-25"})
+    assert [t for _, _, t in api.calls] == [1000.0, 1061.0]
+    # another report is not held up by report 7
+    fetcher.fetch("ops", 8, {"From": "2025-08-25"})
+    assert api.calls[-1] == (8, 1, 1061.0)
+
+
+def test_two_fetchers_sharing_a_log_never_call_a_report_twice_a_minute() -> None:
+    clock = [1000.0]
+    api = FakeApi(clock)
+    log = MemoryCallLog()
+    a, b = _fetcher(api, clock, log), _fetcher(api, clock, log)
+    a.fetch("ops", 7, {"From": "x"})
+    b.fetch("ops", 7, {"From": "y"})  # another process, other params
+    assert [t for _, _, t in api.calls] == [1000.0, 1061.0]
+
+
+def test_our_bu_follows_the_kpi_rules() -> None:
+    bu_map = load_bu_map()
+    assert our_bu("Andy's Painting-Production", bu_map) == "Andys-Painting-Production"
+    assert our_bu("Mesa-Sales", bu_map) == "Mesa-Sales"  # not in the map: by its suffix
+    assert our_bu("Corporate", bu_map) == "unmapped"  # neither suffix
+    assert our_bu(None, bu_map) == "unmapped"
+
+
+def test_default_weeks_are_the_last_two_complete() -> None:
+    # Wednesday 2025-09-03: this week (09-01) is not complete; the two before it are.
+    assert last_complete_weeks(dt.date(2025, 9, 3)) == [dt.date(2025, 8, 18), dt.date(2025, 8, 25)]
+    # a Monday: the week that ended yesterday is complete
+    assert last_complete_weeks(dt.date(2025, 9, 1))[-1] == dt.date(2025, 8, 25)
