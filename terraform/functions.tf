@@ -11,7 +11,8 @@ locals {
     ST_TENANT_ID     = "st-tenant-id"
   }
 
-  # Only fetch_window talks to ServiceTitan, so only it may read the secrets. The other
+  # Only fetch_window and rebuild_dims talk to ServiceTitan (reads_st_api), so only they may
+  # read the secrets. The other
   # functions still build the common Settings object, which today requires these names;
   # they get a visible non-value instead of access. (Drop this once stkpi.config lets
   # functions that never call the API start without credentials.)
@@ -74,7 +75,7 @@ resource "google_cloudfunctions2_function" "fn" {
 
   depends_on = [
     google_project_service.apis,
-    google_secret_manager_secret_iam_member.fetch_reads_st,
+    google_secret_manager_secret_iam_member.reads_st,
     google_project_iam_member.build,
   ]
 }

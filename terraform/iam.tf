@@ -90,6 +90,11 @@ locals {
     for pair in setproduct(var.operator_members, keys(local.datasets)) : "${pair[0]}/${pair[1]}" => { member = pair[0], layer = pair[1] }
   }
 
+  st_secret_grants = {
+    for pair in setproduct([for fn, spec in local.functions : fn if spec.reads_st_api], keys(local.st_secret_env)) :
+    "${pair[0]}/${pair[1]}" => { fn = pair[0], env = pair[1] }
+  }
+
   publish_grants = merge([
     for fn, topics in local.publishes : { for t in topics : "${fn}/${t}" => { fn = fn, topic = t } }
   ]...)
@@ -141,13 +146,14 @@ resource "google_storage_bucket_iam_member" "landing" {
   member = "serviceAccount:${google_service_account.fn[each.key].email}"
 }
 
-# Only fetch_window reads the ServiceTitan credentials, each secret granted one by one.
-resource "google_secret_manager_secret_iam_member" "fetch_reads_st" {
-  for_each = local.st_secret_env
+# Only the functions that call ServiceTitan (reads_st_api: fetch_window pages the API,
+# rebuild_dims reconciles with its Reporting API) read its credentials, secret by secret.
+resource "google_secret_manager_secret_iam_member" "reads_st" {
+  for_each = local.st_secret_grants
 
-  secret_id = google_secret_manager_secret.st[each.key].id
+  secret_id = google_secret_manager_secret.st[each.value.env].id
   role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${google_service_account.fn["fetch_window"].email}"
+  member    = "serviceAccount:${google_service_account.fn[each.value.fn].email}"
 }
 
 # ---- Build account -----------------------------------------------------------------------

@@ -84,8 +84,10 @@ locals {
       # A rebuild message that arrives while another run rebuilds waits inside the one
       # instance (rebuilds are serialised in-process) instead of being refused with 429,
       # which Pub/Sub would count as a failed delivery attempt (docs/DEPLOY.md, Capacity).
-      concurrency  = 8
-      reads_st_api = false
+      concurrency = 8
+      # Reconciles the KPIs with ServiceTitan's Reporting API after each rebuild (a handful
+      # of report calls a day, each report at most once a minute: stkpi.reconcile).
+      reads_st_api = true
     }
   }
 

@@ -2,7 +2,7 @@
 # never a version: the values are added by the operator with
 #   printf %s "$VALUE" | gcloud secrets versions add st-client-secret --data-file=-
 # so no credential is ever in a variable, a plan, an output or the state file.
-# fetch_window reads them at instance start (version "latest", functions.tf); a rotated
+# fetch_window and rebuild_dims read them at instance start (version "latest", functions.tf); a rotated
 # value is picked up by new instances without a redeploy.
 
 resource "google_secret_manager_secret" "st" {

@@ -115,6 +115,7 @@ def _rebuild(msg: RebuildMessage, ctx: PipelineContext, lease: Lease) -> Rebuild
             duration_ms=int((ctx.monotonic() - started) * 1000),
             detail={"tables": tables},
         )
+    _reconcile(msg.run_id, ctx)
     run_checks(msg.run_id, ctx)
     _publish_report(msg.run_id, ctx)
     landing.write_json(Landing.rebuild_done_name(msg.run_id), {"tables": tables})
@@ -153,6 +154,15 @@ def run_checks(run_id: str, ctx: PipelineContext) -> None:
         "validations",
         extra={"run_id": run_id, "status": worst(results), "not_green": failing[:50]},
     )
+
+
+def _reconcile(run_id: str, ctx: PipelineContext) -> None:
+    """Our KPIs vs ServiceTitan's reports for the last 2 complete weeks, before the checks
+    (which judge it) and the report (which shows it). Within the Reporting API's limit:
+    each report once, results shared through the landing bucket (stkpi.reconcile)."""
+    from stkpi.reconcile.daily import reconcile_after_rebuild
+
+    reconcile_after_rebuild(ctx, run_id)
 
 
 def _publish_report(run_id: str, ctx: PipelineContext) -> None:

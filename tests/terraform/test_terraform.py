@@ -312,12 +312,13 @@ def test_least_privilege_roles() -> None:
         assert _s(grant["role"]) in {"roles/bigquery.jobUser", "roles/cloudbuild.builds.builder"}, (
             name
         )
-    # secrets readable by fetch_window only
+    # secrets readable only by the functions that call ServiceTitan: fetch_window pages the
+    # API, rebuild_dims reconciles with its Reporting API (stkpi.reconcile)
     secret_grants = _resources("google_secret_manager_secret_iam_member")
-    assert set(secret_grants) == {"fetch_reads_st"}
-    assert '"fetch_window"' in _s(
-        secret_grants["fetch_reads_st"]["member"]
-    ) or "fetch_window" in _s(secret_grants["fetch_reads_st"]["member"])
+    assert set(secret_grants) == {"reads_st"}
+    assert "local.st_secret_grants" in _s(secret_grants["reads_st"]["for_each"])
+    readers = {fn for fn, spec in loc["functions"].items() if spec["reads_st_api"] is True}
+    assert readers == {"fetch_window", "rebuild_dims"}
     # a function is invoked by its own push account, nobody else
     inv = _resources("google_cloud_run_v2_service_iam_member")
     assert set(inv) == {"push_invoker"}

@@ -1,0 +1,65 @@
+"""Reconcile with ServiceTitan's reports from a pipeline context: the daily rebuild's step
+and the CLI's command share this, so both honour the same call log and store the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from stkpi import logs
+from stkpi.errors import ConfigError
+from stkpi.kpi_config import load_kpi_config
+from stkpi.reconcile.mapping import load_report_map, sources_for
+from stkpi.reconcile.reports_api import LandingCallLog, ReportFetcher, ReportingApi
+from stkpi.reconcile.run import Reconciliation, last_complete_weeks, reconcile, result_rows, store
+
+log = logs.get(__name__)
+
+
+def run_reconciliation(
+    ctx: Any, *, run_id: str, weeks: list[dt.date] | None = None, save: bool = True
+) -> Reconciliation:
+    """Reconcile ``weeks`` (default: the last 2 complete weeks in the report time zone),
+    store the cells in ``${ops}.reconciliation`` under ``run_id`` when ``save``.
+
+    Raises ConfigError when the tenant has no report mapping or credentials are missing.
+    """
+    settings = ctx.settings
+    settings.require_servicetitan()
+    tenant = str(settings.st_tenant_id)
+    sources = sources_for(tenant, load_report_map())
+    now = ctx.now()
+    weeks = weeks or last_complete_weeks(now.astimezone(settings.tz).date())
+    fetcher = ReportFetcher(
+        ReportingApi(ctx.servicetitan, tenant), LandingCallLog(ctx.landing, tenant)
+    )
+    bu_map = load_kpi_config(settings).bu_map
+    result = reconcile(ctx.bigquery, settings, fetcher, sources, weeks, bu_map)
+    if save:
+        store(ctx.bigquery, settings, result_rows(result, run_id=run_id, tenant_id=tenant, at=now))
+    counts: dict[str, int] = {}
+    for cell in result.cells:
+        counts[cell.status] = counts.get(cell.status, 0) + 1
+    log.info(
+        "reconciled with ServiceTitan's reports",
+        extra={"run_id": run_id, "weeks": [str(w) for w in weeks], "cells": counts,
+               "report_calls": result.calls_made, "reports_reused": result.reused},
+    )  # fmt: skip
+    return result
+
+
+def reconcile_after_rebuild(ctx: Any, run_id: str) -> None:
+    """The rebuild's step: best effort, a failure is logged and never fails the rebuild
+    (``stkpi validate`` then shows the reconciliation as missing or stale)."""
+    if "not-granted" in str(
+        getattr(ctx.settings.st_client_secret, "get_secret_value", lambda: "")()
+    ):
+        log.info("reconciliation skipped: this function has no ServiceTitan credentials")
+        return
+    try:
+        run_reconciliation(ctx, run_id=run_id)
+    except ConfigError as exc:
+        log.warning("reconciliation skipped", extra={"run_id": run_id, "error": str(exc)})
+    except Exception:
+        log.exception("reconciliation failed", extra={"run_id": run_id})
