@@ -15,6 +15,8 @@ Checks (``CheckResult.name`` = ``<category>.<subject>``):
   unmapped BUs by name).
 - ``kpi.presence`` / ``kpi.ranges`` / ``kpi.jumps``: the last complete weeks of
   ``kpi_weekly`` per BU.
+- ``reconciliation.servicetitan``: the latest pass of our KPIs vs ServiceTitan's reports
+  (``stkpi.reconcile.judge``): YELLOW explained differences, RED unexplained ones.
 - ``pipeline.failed_windows`` / ``pipeline.stuck_windows`` / ``pipeline.dead_letters`` /
   ``pipeline.runs_without_rebuild``.
 
@@ -1080,6 +1082,19 @@ class Validator:
             )
         return out
 
+    # reconciliation with ServiceTitan's reports -------------------------------------------
+    def reconciliation(self) -> list[CheckResult]:
+        from stkpi.reconcile.judge import NAME, judge_reconciliation
+
+        def check() -> list[CheckResult]:
+            try:
+                rows = self.query("reconciliation_latest")
+            except NotFound:  # datasets from before the table existed
+                rows = []
+            return [judge_reconciliation(rows, self.config)]
+
+        return self._guard(NAME, check)
+
 
 def _roles_from_rows(rows: Sequence[KpiRow], config: ValidationConfig) -> dict[str, str]:
     roles: dict[str, str] = {}
@@ -1134,6 +1149,7 @@ def run_validations(
         *v.coverage(),
         *v.joins(),
         *v.kpis(),
+        *v.reconciliation(),
         *v.pipeline(dead_letters),
     ]
     # Logged before storing: a failing insert must not silence the alerts.

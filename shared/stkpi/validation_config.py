@@ -144,6 +144,12 @@ class ValidationConfig:
     pipeline_lookback_hours: float = 48.0
     stuck_window_hours: float = 2.0
     rebuild_grace_hours: float = 3.0
+    # Reconciliation with ServiceTitan's reports (the latest pass in ops.reconciliation):
+    # explained differences are YELLOW; an unexplained one is RED when |ours - theirs| is
+    # at least `reconcile_red_min_abs` (a lead, a dollar) and `reconcile_red_min_pct` of
+    # ServiceTitan's value, else YELLOW.
+    reconcile_red_min_abs: float = 1.0
+    reconcile_red_min_pct: float = 0.005
 
     def __post_init__(self) -> None:
         problems = []
@@ -175,6 +181,8 @@ class ValidationConfig:
             problems.append("kpi_weeks must be >= 2")
         if self.kpi_jump_factor <= 1:
             problems.append("kpi_jump_factor must be > 1")
+        if self.reconcile_red_min_abs < 0 or self.reconcile_red_min_pct < 0:
+            problems.append("reconcile_red_min_abs and reconcile_red_min_pct must be >= 0")
         unknown = sorted(set(self.joins) - set(DEFAULT_JOINS))
         if unknown:
             problems.append(f"unknown joins {unknown}; known: {sorted(DEFAULT_JOINS)}")

@@ -12,8 +12,10 @@ import pytest
 from stkpi.errors import ConfigError
 from stkpi.kpi_config import load_bu_map
 from stkpi.reconcile.mapping import COLUMNS, load_report_map, sources_for
+from stkpi.reconcile.judge import judge_reconciliation
 from stkpi.reconcile.reports_api import MemoryCallLog, ReportFetcher
 from stkpi.reconcile.run import last_complete_weeks, our_bu
+from stkpi.validation_config import ValidationConfig
 
 HEADER = ",".join(COLUMNS)
 
@@ -135,3 +137,22 @@ def test_default_weeks_are_the_last_two_complete() -> None:
     assert last_complete_weeks(dt.date(2025, 9, 3)) == [dt.date(2025, 8, 18), dt.date(2025, 8, 25)]
     # a Monday: the week that ended yesterday is complete
     assert last_complete_weeks(dt.date(2025, 9, 1))[-1] == dt.date(2025, 8, 25)
+
+
+def _row(status: str, ours: float, theirs: float) -> dict[str, Any]:
+    return {"run_id": "r", "kpi": "leads", "bu": "Phoenix-Sales", "week_start": "2025-08-18",
+            "ours": ours, "theirs": theirs, "difference": ours - theirs, "status": status}  # fmt: skip
+
+
+def test_judge_green_yellow_red() -> None:
+    cfg = ValidationConfig()  # RED from 1 (a lead, a dollar) and 0.5% of ServiceTitan's value
+    assert judge_reconciliation([_row("match", 5, 5)], cfg).status == "GREEN"
+    assert judge_reconciliation([_row("explained", 3, 5)], cfg).status == "YELLOW"
+    # unexplained $0.50 of $1,000: under $1 -> YELLOW; $40 of $1,000 (4%) -> RED
+    assert judge_reconciliation([_row("unexplained", 999.5, 1000)], cfg).status == "YELLOW"
+    red = judge_reconciliation([_row("explained", 3, 5), _row("unexplained", 960, 1000)], cfg)
+    assert red.status == "RED" and red.numbers["unexplained_above_threshold"] == [
+        "leads Phoenix-Sales 2025-08-18 (ours 960, ServiceTitan 1000)"
+    ]
+    # $2 of $1,000 is 0.2%: under the relative threshold -> YELLOW
+    assert judge_reconciliation([_row("unexplained", 998, 1000)], cfg).status == "YELLOW"

@@ -1,0 +1,62 @@
+"""The validation of a reconciliation pass: GREEN all match, YELLOW explained differences
+(or unexplained ones under the threshold), RED unexplained differences above it.
+
+Pure: the rows are the latest pass of ``${ops}.reconciliation``
+(``sql/validations/reconciliation_latest.sql``); thresholds come from ValidationConfig.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from stkpi.validate import GREEN, RED, YELLOW, CheckResult
+from stkpi.validation_config import ValidationConfig
+
+NAME = "reconciliation.servicetitan"
+NEXT = "stkpi reconcile (the records behind each difference); the report's reconciliation panel"
+
+
+def _above(row: Mapping[str, Any], config: ValidationConfig) -> bool:
+    diff = abs(float(row.get("difference") or 0))
+    theirs = abs(float(row.get("theirs") or 0))
+    return diff >= config.reconcile_red_min_abs and diff >= config.reconcile_red_min_pct * theirs
+
+
+def _cell(row: Mapping[str, Any]) -> str:
+    return f"{row['kpi']} {row['bu']} {row['week_start']} (ours {row['ours']}, ServiceTitan {row['theirs']})"
+
+
+def judge_reconciliation(
+    rows: Sequence[Mapping[str, Any]], config: ValidationConfig
+) -> CheckResult:
+    threshold = {"red_min_abs": config.reconcile_red_min_abs,
+                 "red_min_pct": config.reconcile_red_min_pct}  # fmt: skip
+    if not rows:  # a tenant without a report map (sql/seeds/report_map.csv) is never reconciled
+        return CheckResult(NAME, GREEN, "no reconciliation with ServiceTitan's reports stored "
+                           "(is the tenant in sql/seeds/report_map.csv?)",
+                           {}, threshold, NEXT)  # fmt: skip
+    unexplained = [r for r in rows if r["status"] == "unexplained"]
+    red = [r for r in unexplained if _above(r, config)]
+    explained = [r for r in rows if r["status"] == "explained"]
+    numbers = {"cells": len(rows), "match": len(rows) - len(unexplained) - len(explained),
+               "explained": len(explained), "unexplained": len(unexplained),
+               "unexplained_above_threshold": [_cell(r) for r in red[:20]],
+               "run_id": rows[0].get("run_id")}  # fmt: skip
+    if red:
+        return CheckResult(
+            NAME, RED,
+            f"{len(red)} KPI cell(s) differ from ServiceTitan's reports with no rule to explain "
+            f"them, e.g. {_cell(red[0])}",
+            numbers, threshold, NEXT, value=float(len(red)),
+        )  # fmt: skip
+    if unexplained or explained:
+        what = f"{len(explained)} explained"
+        if unexplained:
+            what += f", {len(unexplained)} unexplained under the threshold"
+        return CheckResult(NAME, YELLOW,
+                           f"{what} difference(s) from ServiceTitan's reports "
+                           "(test customers, date basis, leads per job, ...)",
+                           numbers, threshold, NEXT, value=0.0)  # fmt: skip
+    return CheckResult(NAME, GREEN, f"all {len(rows)} KPI cells match ServiceTitan's reports",
+                       numbers, threshold, NEXT, value=0.0)  # fmt: skip
