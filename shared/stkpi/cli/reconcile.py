@@ -61,12 +61,13 @@ def print_cells(rec: Any, console: Console, *, records: int = 10) -> None:
         console.print(detail)
 
 
+_WEEK = typer.Option(None, help="a week (its Monday) to reconcile; repeatable")
+
+
 @reconcile_app.callback(invoke_without_command=True)
 def reconcile(
     ctx: typer.Context,
-    week: list[str] | None = typer.Option(
-        None, help="a week (its Monday) to reconcile; repeatable"
-    ),
+    week: list[str] | None = _WEEK,
     weeks: int = typer.Option(2, min=1, max=8, help="else the last N complete weeks"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     save: bool = typer.Option(True, help="store the result in st_ops.reconciliation"),
