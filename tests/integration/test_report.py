@@ -25,10 +25,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sql"))
 from kpi_tenant import W1, W2, W3, load_tenant
+from pydantic import SecretStr
 
 from stkpi.kpi_config import load_kpi_config
 from stkpi.marts import build_marts
+from stkpi.reconcile.mapping import load_report_map, sources_for
+from stkpi.reconcile.reports_api import MemoryCallLog, ReportFetcher, ReportingApi
+from stkpi.reconcile.run import reconcile, result_rows, store
 from stkpi.report import build_report
+from stkpi.servicetitan.client import ServiceTitanClient
+from stkpi.sim.config import SimConfig
+from stkpi.sim.server import running_simulator
 from stkpi.state import OpsState
 from stkpi.validate import CheckResult, store_results
 from stkpi.warehouse import ensure_tables
@@ -100,6 +107,26 @@ def _record_ops(client, settings) -> None:
     store_results(client, settings, results, run_id="run-fixture-1", checked_at=NOW)
 
 
+def _record_reconciliation(client, settings) -> None:
+    """A real reconciliation of W1..W2 with the simulator's reports over the same fixture
+    tenant: only ServiceTitan's own definitions differ (every difference is explained)."""
+    from kpi_tenant import TENANT
+
+    with running_simulator(SimConfig()) as sim:
+        sim.state.report_source = lambda name: TENANT.get(name, [])
+        st_settings = settings.model_copy(
+            update={"st_api_base_url": sim.base_url, "st_auth_url": sim.auth_url,
+                    "st_tenant_id": sim.tenant_id, "st_client_id": SecretStr(sim.client_id),
+                    "st_client_secret": SecretStr(sim.client_secret),
+                    "st_app_key": SecretStr(sim.app_key)}
+        )  # fmt: skip
+        with ServiceTitanClient(st_settings) as st:
+            fetcher = ReportFetcher(ReportingApi(st, sim.tenant_id), MemoryCallLog())
+            rec = reconcile(client, settings, fetcher, sources_for(sim.tenant_id, load_report_map()),
+                            [W1, W2], load_kpi_config(settings).bu_map)  # fmt: skip
+    store(client, settings, result_rows(rec, run_id="run-fixture-1", tenant_id="1000", at=NOW))
+
+
 @pytest.fixture(scope="module")
 def warehouse(bq_emulator):
     client = bq_emulator.client
@@ -108,6 +135,7 @@ def warehouse(bq_emulator):
     load_tenant(client, settings)
     build_marts(client, settings, load_kpi_config(settings))
     _record_ops(client, settings)
+    _record_reconciliation(client, settings)
     return client, settings
 
 
@@ -323,6 +351,26 @@ def test_report_charts_render_offline_and_no_request_leaves_the_page(rendered) -
     assert p.urls == [], f"external URLs in src/href: {p.urls}"
     assert "Content-Security-Policy" in dom
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_report_shows_the_reconciliation_panel_with_records_one_click_away(rendered) -> None:
+    dom = rendered[0]
+    assert 'id="reconciliation"' in dom and 'id="reconciliation-table"' in dom
+    # leads Phoenix-Sales W1: ours 3 distinct non-test customers, ServiceTitan 5 lead jobs
+    # (tests/sql/test_reconcile.py works it out); explained, with its 2 records linked
+    row = re.search(
+        r'<tr data-kpi="leads" data-bu="Phoenix-Sales" data-week="2025-08-18" '
+        r'data-status="explained">(.*?)</tr>', dom, re.S,
+    )  # fmt: skip
+    assert row, "no reconciliation row for leads Phoenix-Sales 2025-08-18"
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
+    assert [re.sub(r"<[^>]+>", "", c).strip() for c in cells[4:7]] == ["3.00", "5.00", "-2.00"]
+    link = re.search(r'href="#(rec-leads-Phoenix-Sales-2025-08-18)">2 records<', row.group(1))
+    assert link
+    detail = re.search(rf'<div class="rec-detail" id="{link.group(1)}">(.*?)</div>', dom, re.S)
+    assert detail, "the link's target is missing"
+    assert re.findall(r'data-record="([^"]+)"', detail.group(1)) == ["3", "4"]
+    assert "test customer" in detail.group(1)
 
 
 def test_report_on_an_empty_warehouse_says_what_is_missing(bq_emulator) -> None:

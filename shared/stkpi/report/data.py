@@ -75,6 +75,7 @@ class ReportData:
     failures: Section
     mapped_bus: frozenset[str] = frozenset()
     report_timezone: str = "America/Phoenix"
+    reconciliation: Section = field(default_factory=Section)
 
 
 def _why(exc: Exception, what: str, hint: str) -> str:
@@ -242,4 +243,13 @@ def gather(
         ),
         mapped_bus=_mapped_bus(),
         report_timezone=settings.report_timezone,
+        reconciliation=_section(
+            client,
+            settings,
+            "reconciliation.sql",
+            what="Reconciliation with ServiceTitan",
+            hint="The daily rebuild reconciles; or run `stkpi reconcile`.",
+            empty="No reconciliation with ServiceTitan's reports yet: run `stkpi reconcile` "
+            "(the tenant needs rows in sql/seeds/report_map.csv).",
+        ),
     )

@@ -40,6 +40,7 @@ from stkpi.report.format import (
     week_change,
     week_label,
 )
+from stkpi.report.reconcile_view import reconciliation_view
 from stkpi.report.svg import Series, color, line_chart, sparkline
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -450,6 +451,7 @@ def view_model(data: ReportData) -> dict[str, Any]:
         "last_week_partial": span.partial,
         "headline": _headline(data, span),
         "validations": _validations(data.validations),
+        "reconciliation": reconciliation_view(data.reconciliation),
         "freshness": freshness,
         "freshness_message": data.freshness.message,
         "runs": runs,
