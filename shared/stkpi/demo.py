@@ -3,7 +3,9 @@
 Starts the emulators, the ServiceTitan simulator and the four function servers (Pub/Sub
 push, as deployed), backfills the simulated tenant, moves the simulator's clock a day
 (new records and edits of old ones), runs the daily increment, prints the run summary
-and the row counts per table, and stops exactly what it started.
+and the row counts per table, and ends with the daily rebuild's reconciliation of the KPIs
+with ServiceTitan's reports (and the simulator's count of refused report calls: zero), and
+stops exactly what it started.
 
 With ``own_tenant`` the same run goes to the user's ServiceTitan tenant instead of the
 simulator: its settings come from the environment or ``.env`` as for ``stkpi local up
@@ -217,6 +219,7 @@ def run_demo(
         render_table_counts(ctx)
         render_validations(ctx)
         write_report(ctx)
+        render_reconciliation(ctx, None if own_tenant else env["ST_API_BASE_URL"])
         console.print(f"demo finished in {time.monotonic() - started:.0f}s")
     except BaseException:
         if keep:  # a failed demo leaves nothing running, kept or not
@@ -278,3 +281,19 @@ def render_table_counts(ctx: PipelineContext) -> None:
             rows = next(iter(client.query(sql).result()))["n"]
             table.add_row(ctx.settings.dataset(layer), item.table_id, f"{rows:,}")
     console.print(table)
+
+
+def render_reconciliation(ctx: PipelineContext, sim_url: str | None) -> None:
+    """The last rebuild's reconciliation with ServiceTitan's reports (ops.reconciliation),
+    then, on the simulator, how many report calls it refused (the limit: never exceeded)."""
+    from stkpi.cli.reconcile import print_stored
+    from stkpi.sim.admin import SimAdmin
+
+    print_stored(ctx, console)
+    if sim_url is not None:
+        stats = SimAdmin(sim_url).stats()
+        calls = sum(v for k, v in stats["counters"].items() if k.startswith("report_calls_"))
+        console.print(
+            f"ServiceTitan Reporting API: {calls} report calls, "
+            f"{stats.get('report_throttled_429', 0)} refused with 429 (once a minute per report)"
+        )

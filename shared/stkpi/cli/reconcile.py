@@ -61,6 +61,30 @@ def print_cells(rec: Any, console: Console, *, records: int = 10) -> None:
         console.print(detail)
 
 
+def print_stored(pctx: Any, console: Console) -> None:
+    """The latest stored pass (``sql/report/reconciliation.sql``) as the same table."""
+    from stkpi.sqlfiles import render
+
+    sql = render("report/reconciliation.sql", pctx.settings).strip().rstrip(";")
+    rows = [dict(r.items()) for r in pctx.bigquery.query(sql).result()]
+    if not rows:
+        console.print("Reconciliation with ServiceTitan: none stored (see `stkpi reconcile`).")
+        return
+    table = Table(title=f"Reconciliation with ServiceTitan (run {rows[0]['run_id']})")
+    for col in ("kpi", "bu", "week", "ours", "ServiceTitan", "difference", "status", "rules"):
+        table.add_column(
+            col, justify="right" if col in ("ours", "ServiceTitan", "difference") else "left"
+        )
+    rank = {"unexplained": 0, "explained": 1, "match": 2}
+    for r in sorted(
+        rows, key=lambda r: (r["kpi"], r["week_start"], rank.get(r["status"], 3), r["bu"])
+    ):
+        style = {"match": "green", "explained": "yellow", "unexplained": "bold red"}[r["status"]]
+        table.add_row(r["kpi"], r["bu"], str(r["week_start"]), _money(r["ours"]), _money(r["theirs"]),
+                      _money(r["difference"]), f"[{style}]{r['status']}[/]", r["rules"] or "")  # fmt: skip
+    console.print(table)
+
+
 _WEEK = typer.Option(None, help="a week (its Monday) to reconcile; repeatable")
 
 
