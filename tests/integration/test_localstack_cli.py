@@ -124,11 +124,14 @@ PROMISES: dict[str, Callable[[str], str | None]] = {
 
 
 def _expected_exit(argv: list[str], out: str) -> set[int]:
-    """0, except validate: 0 GREEN, YELLOW 0 (1 with --strict), RED 2 (its exit doc)."""
+    """0, except validate: 0 GREEN, YELLOW 0 (1 with --strict), RED 2 (its exit doc); and
+    reconcile: 1 when a difference is unexplained."""
     if argv[0] == "validate":
         overall = re.search(r"overall (GREEN|YELLOW|RED)", out)
         verdict = overall.group(1) if overall else None
         return {"RED": {2}, "YELLOW": {1 if "--strict" in argv else 0}}.get(verdict, {0})
+    if argv[0] == "reconcile" and argv[1:2] != ["discover"]:  # 1 when a cell is unexplained
+        return {1} if re.search(r"\bunexplained\b", out) else {0}
     return {0}
 
 

@@ -114,6 +114,20 @@ def test_same_params_within_the_minute_reuse_the_result() -> None:
     assert api.calls[-1] == (8, 1, 1061.0)
 
 
+def test_a_result_taken_before_reuse_after_is_not_reused() -> None:
+    # The daily rebuild must not compare its fresh data with the previous run's report of
+    # 30 s ago: it waits out the minute and calls again.
+    clock = [1000.0]
+    api = FakeApi(clock)
+    log = MemoryCallLog()
+    _fetcher(api, clock, log).fetch("ops", 7, {"From": "x"})
+    clock[0] += 30
+    later = _fetcher(api, clock, log)
+    later.reuse_after = clock[0]
+    assert not later.fetch("ops", 7, {"From": "x"}).reused
+    assert [t for _, _, t in api.calls] == [1000.0, 1061.0]
+
+
 def test_two_fetchers_sharing_a_log_never_call_a_report_twice_a_minute() -> None:
     clock = [1000.0]
     api = FakeApi(clock)

@@ -76,6 +76,9 @@ def print_stored(pctx: Any, console: Console) -> None:
             col, justify="right" if col in ("ours", "ServiceTitan", "difference") else "left"
         )
     rank = {"unexplained": 0, "explained": 1, "match": 2}
+    empty = [r for r in rows if r["status"] == "match" and not r["ours"] and not r["theirs"]]
+    rows = [r for r in rows if r not in empty]
+    table.caption = f"{len(empty)} more cells are 0 on both sides (match)"
     for r in sorted(
         rows, key=lambda r: (r["kpi"], r["week_start"], rank.get(r["status"], 3), r["bu"])
     ):

@@ -5,6 +5,7 @@ and the CLI's command share this, so both honour the same call log and store the
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from stkpi import logs
@@ -18,7 +19,12 @@ log = logs.get(__name__)
 
 
 def run_reconciliation(
-    ctx: Any, *, run_id: str, weeks: list[dt.date] | None = None, save: bool = True
+    ctx: Any,
+    *,
+    run_id: str,
+    weeks: list[dt.date] | None = None,
+    save: bool = True,
+    reuse_after: float | None = None,
 ) -> Reconciliation:
     """Reconcile ``weeks`` (default: the last 2 complete weeks in the report time zone),
     store the cells in ``${ops}.reconciliation`` under ``run_id`` when ``save``.
@@ -32,7 +38,9 @@ def run_reconciliation(
     now = ctx.now()
     weeks = weeks or last_complete_weeks(now.astimezone(settings.tz).date())
     fetcher = ReportFetcher(
-        ReportingApi(ctx.servicetitan, tenant), LandingCallLog(ctx.landing, tenant)
+        ReportingApi(ctx.servicetitan, tenant),
+        LandingCallLog(ctx.landing, tenant),
+        reuse_after=reuse_after,
     )
     bu_map = load_kpi_config(settings).bu_map
     result = reconcile(ctx.bigquery, settings, fetcher, sources, weeks, bu_map)
@@ -58,7 +66,9 @@ def reconcile_after_rebuild(ctx: Any, run_id: str) -> None:
         log.info("reconciliation skipped: this function has no ServiceTitan credentials")
         return
     try:
-        run_reconciliation(ctx, run_id=run_id)
+        # Reports taken before this rebuild (the previous run's, within the minute) are not
+        # reused: this run's data may be newer. The call log still spaces the calls.
+        run_reconciliation(ctx, run_id=run_id, reuse_after=time.time())
     except ConfigError as exc:
         log.warning("reconciliation skipped", extra={"run_id": run_id, "error": str(exc)})
     except Exception:

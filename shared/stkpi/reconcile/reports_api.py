@@ -5,7 +5,7 @@ every data request, any page, is a call. ``ReportFetcher`` never asks for the sa
 twice within ``interval`` seconds: before each call it checks the report's last call in a
 ``CallLog`` and waits out the rest of the minute, and it keeps each result, so asking again
 for the same report and parameters within the interval reuses the result instead of
-calling. ``LandingCallLog`` keeps both in the landing bucket, shared by every process
+calling (unless it was taken before ``reuse_after``: then it waits and calls again). ``LandingCallLog`` keeps both in the landing bucket, shared by every process
 (the daily rebuild and the CLI); a call is claimed with a generation precondition, so of
 two processes racing for the same report only one calls. A principal that may only read
 the bucket (the operator) still honours the calls and results others recorded.
@@ -179,8 +179,13 @@ class ReportFetcher:
         page_size: int = PAGE_SIZE,
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        reuse_after: float | None = None,
     ) -> None:
         self.api, self.calls = api, calls
+        # A result fetched before this instant is not reused, however young: the daily
+        # rebuild sets it to its own start, so it never compares its fresh data with a
+        # report taken before that data was fetched (the previous run's, a minute ago).
+        self.reuse_after = reuse_after
         self.interval, self.page_size = interval, page_size
         self.now, self.sleep = now, sleep
         self.calls_made = 0
@@ -195,7 +200,9 @@ class ReportFetcher:
             ).hexdigest()[:16]
         )
         doc = self.calls.cached(key)
-        if doc is not None and self.now() - float(doc["fetched_at"]) < self.interval:
+        fresh = doc is not None and self.now() - float(doc["fetched_at"]) < self.interval
+        if fresh and (self.reuse_after is None or float(doc["fetched_at"]) >= self.reuse_after):
+            assert doc is not None
             self.reused += 1
             return ReportResult(doc["fields"], doc["rows"], float(doc["fetched_at"]), True)
         fields: list[str] = []
