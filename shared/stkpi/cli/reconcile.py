@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -70,11 +71,11 @@ def print_stored(pctx: Any, console: Console) -> None:
     if not rows:
         console.print("Reconciliation with ServiceTitan: none stored (see `stkpi reconcile`).")
         return
-    table = Table(title=f"Reconciliation with ServiceTitan (run {rows[0]['run_id']})")
-    for col in ("kpi", "bu", "week", "ours", "ServiceTitan", "difference", "status", "rules"):
-        table.add_column(
-            col, justify="right" if col in ("ours", "ServiceTitan", "difference") else "left"
-        )
+    table = Table(
+        title=f"Reconciliation with ServiceTitan (run {rows[0]['run_id']})", box=box.SIMPLE_HEAD
+    )
+    for col in ("kpi", "bu", "week", "ours", "ST", "diff", "status"):
+        table.add_column(col, justify="right" if col in ("ours", "ST", "diff") else "left")
     rank = {"unexplained": 0, "explained": 1, "match": 2}
     empty = [r for r in rows if r["status"] == "match" and not r["ours"] and not r["theirs"]]
     rows = [r for r in rows if r not in empty]
@@ -83,8 +84,9 @@ def print_stored(pctx: Any, console: Console) -> None:
         rows, key=lambda r: (r["kpi"], r["week_start"], rank.get(r["status"], 3), r["bu"])
     ):
         style = {"match": "green", "explained": "yellow", "unexplained": "bold red"}[r["status"]]
-        table.add_row(r["kpi"], r["bu"], str(r["week_start"]), _money(r["ours"]), _money(r["theirs"]),
-                      _money(r["difference"]), f"[{style}]{r['status']}[/]", r["rules"] or "")  # fmt: skip
+        status = r["status"] + (f": {r['rules']}" if r["rules"] else "")
+        table.add_row(r["kpi"], r["bu"], f"{r['week_start']:%m-%d}", _money(r["ours"]),
+                      _money(r["theirs"]), _money(r["difference"]), f"[{style}]{status}[/]")  # fmt: skip
     console.print(table)
 
 
