@@ -420,7 +420,7 @@ SAMPLE = {
     # the MERGE's source: the UNION ALL of a run's window staging tables
     "source": f"(SELECT * FROM `{P}.st_stage.jobs__r__w1` "
               f"UNION ALL SELECT * FROM `{P}.st_stage.jobs__r__w2`)",
-    "hours": "672", "min_gap_hours": "1",
+    "hours": "672", "min_gap_hours": "1", "st_keys": "ARRAY<STRING>['leads:1']",
     **registry_sql(f"{P}.st_mart"),  # the KPI registry's union and columns
 }  # fmt: skip
 SQL_FILES = sorted(p.relative_to(SQL_DIR).as_posix() for p in SQL_DIR.rglob("*.sql"))
