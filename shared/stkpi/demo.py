@@ -11,7 +11,8 @@ With ``own_tenant`` the same run goes to the user's ServiceTitan tenant instead 
 simulator: its settings come from the environment or ``.env`` as for ``stkpi local up
 --st-api-base-url`` (``own_tenant_settings``), the backfill covers ``since`` (a year by
 default) up to now, and the daily increment follows at once. The credentials reach the
-fetch function's process only: never stack.json, a log line or the report.
+processes of the functions that call ServiceTitan only (fetch_window, and rebuild_dims for
+the reconciliation): never stack.json, a log line or the report.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class OwnTenant:
     """Where the user's tenant is, and the settings the local deployment takes from them.
 
     ``user`` holds the credentials; it goes to ``Stack(user_settings=...)``, which hands
-    them to the fetch function's process alone. ``repr`` shows the keys, never values, so
+    them to the processes of the functions that call ServiceTitan alone. ``repr`` shows the keys, never values, so
     an error or log line that prints this object leaks nothing."""
 
     base_url: str

@@ -128,8 +128,10 @@ def test_function_fields(topo: Topology) -> None:
         assert all(isinstance(v, str) for v in fn.env.values())
         # a secret is never also a plain variable
         assert not set(fn.secret_env) & set(fn.env)
-    # only fetch_window reads the ServiceTitan credentials
-    assert "ST_CLIENT_SECRET" in topo.functions["fetch_window"].secret_env
+    # only the functions that call ServiceTitan read its credentials: fetch_window, and
+    # rebuild_dims for the reconciliation with the Reporting API
+    readers = {k for k, fn in topo.functions.items() if "ST_CLIENT_SECRET" in fn.secret_env}
+    assert readers == {"fetch_window", "rebuild_dims"}
     assert topo.functions["plan_windows"].secret_env == ()
 
 

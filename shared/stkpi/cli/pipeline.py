@@ -211,7 +211,7 @@ def register_demo(app: typer.Typer) -> None:
                 "ST_TENANT_ID, ST_CLIENT_ID, ST_CLIENT_SECRET, ST_APP_KEY (and optionally "
                 "ST_API_BASE_URL, default https://api.servicetitan.io, REPORT_TIMEZONE, "
                 "ST_PAGE_SIZE, ST_RATE_LIMIT_PER_SECOND) from the environment or .env; "
-                "the credentials reach the fetch function only",
+                "the credentials reach the functions that call ServiceTitan only",
             ),
         ] = False,
         since: Annotated[

@@ -243,7 +243,7 @@ class Stack:
         env = local_settings_env(self.project, extra=st_env, variables=self.tf_variables)
         env.update(self.settings_env)
         if any(k in self.user for k in CREDENTIALS) and not self.with_simulator:
-            for key in CREDENTIALS:  # a user's real credentials: the fetch process only
+            for key in CREDENTIALS:  # real credentials: only functions with reads_st_api
                 env.pop(key, None)
         settings = settings_from({**env, **admin})
         provision(settings, topology, env=admin, pubsub=False)  # terraform apply's part
