@@ -115,7 +115,7 @@ def _rebuild(msg: RebuildMessage, ctx: PipelineContext, lease: Lease) -> Rebuild
             duration_ms=int((ctx.monotonic() - started) * 1000),
             detail={"tables": tables},
         )
-    _reconcile(msg.run_id, ctx)
+    _reconcile(msg.run_id, plan.run_type, ctx)
     run_checks(msg.run_id, ctx)
     _publish_report(msg.run_id, ctx)
     landing.write_json(Landing.rebuild_done_name(msg.run_id), {"tables": tables})
@@ -156,13 +156,13 @@ def run_checks(run_id: str, ctx: PipelineContext) -> None:
     )
 
 
-def _reconcile(run_id: str, ctx: PipelineContext) -> None:
-    """Our KPIs vs ServiceTitan's reports for the last 2 complete weeks, before the checks
-    (which judge it) and the report (which shows it). Within the Reporting API's limit:
-    each report once, results shared through the landing bucket (stkpi.reconcile)."""
+def _reconcile(run_id: str, run_type: str, ctx: PipelineContext) -> None:
+    """Our KPIs vs ServiceTitan's reports for the last 2 complete weeks (daily runs), before
+    the checks (which judge it) and the report (which shows it). Within the Reporting API's
+    limit: each report once, calls recorded in the landing bucket (stkpi.reconcile)."""
     from stkpi.reconcile.daily import reconcile_after_rebuild
 
-    reconcile_after_rebuild(ctx, run_id)
+    reconcile_after_rebuild(ctx, run_id, run_type)
 
 
 def _publish_report(run_id: str, ctx: PipelineContext) -> None:

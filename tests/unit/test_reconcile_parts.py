@@ -13,7 +13,7 @@ from stkpi.errors import ConfigError
 from stkpi.kpi_config import load_bu_map
 from stkpi.reconcile.judge import judge_reconciliation
 from stkpi.reconcile.mapping import COLUMNS, load_report_map, sources_for
-from stkpi.reconcile.reports_api import MemoryCallLog, ReportFetcher
+from stkpi.reconcile.reports_api import MemoryCallLog, ReportBusyError, ReportFetcher
 from stkpi.reconcile.run import last_complete_weeks, our_bu
 from stkpi.validation_config import ValidationConfig
 
@@ -126,6 +126,21 @@ def test_a_result_taken_before_reuse_after_is_not_reused() -> None:
     later.reuse_after = clock[0]
     assert not later.fetch("ops", 7, {"From": "x"}).reused
     assert [t for _, _, t in api.calls] == [1000.0, 1061.0]
+
+
+def test_a_rebuild_that_may_not_wait_is_told_the_report_is_busy() -> None:
+    # Another process called report 7 ten seconds ago: a fetcher with max_wait=0 (the
+    # daily rebuild) neither waits nor calls; it defers.
+    clock = [1000.0]
+    api = FakeApi(clock)
+    log = MemoryCallLog()
+    _fetcher(api, clock, log).fetch("ops", 7, {"From": "x"})
+    clock[0] += 10
+    hurried = _fetcher(api, clock, log)
+    hurried.reuse_after, hurried.max_wait = clock[0], 0.0
+    with pytest.raises(ReportBusyError, match=r"report 7 was called 10s ago.*next call in 51s"):
+        hurried.fetch("ops", 7, {"From": "x"})
+    assert len(api.calls) == 1 and clock[0] == 1010.0
 
 
 def test_two_fetchers_sharing_a_log_never_call_a_report_twice_a_minute() -> None:

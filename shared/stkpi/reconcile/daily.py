@@ -12,7 +12,12 @@ from stkpi import logs
 from stkpi.errors import ConfigError
 from stkpi.kpi_config import load_kpi_config
 from stkpi.reconcile.mapping import load_report_map, sources_for
-from stkpi.reconcile.reports_api import LandingCallLog, ReportFetcher, ReportingApi
+from stkpi.reconcile.reports_api import (
+    LandingCallLog,
+    ReportBusyError,
+    ReportFetcher,
+    ReportingApi,
+)
 from stkpi.reconcile.run import Reconciliation, last_complete_weeks, reconcile, result_rows, store
 
 log = logs.get(__name__)
@@ -25,6 +30,7 @@ def run_reconciliation(
     weeks: list[dt.date] | None = None,
     save: bool = True,
     reuse_after: float | None = None,
+    max_wait: float | None = None,
 ) -> Reconciliation:
     """Reconcile ``weeks`` (default: the last 2 complete weeks in the report time zone),
     store the cells in ``${ops}.reconciliation`` under ``run_id`` when ``save``.
@@ -41,6 +47,7 @@ def run_reconciliation(
         ReportingApi(ctx.servicetitan, tenant),
         LandingCallLog(ctx.landing, tenant),
         reuse_after=reuse_after,
+        max_wait=max_wait,
     )
     bu_map = load_kpi_config(settings).bu_map
     result = reconcile(ctx.bigquery, settings, fetcher, sources, weeks, bu_map)
@@ -57,18 +64,28 @@ def run_reconciliation(
     return result
 
 
-def reconcile_after_rebuild(ctx: Any, run_id: str) -> None:
-    """The rebuild's step: best effort, a failure is logged and never fails the rebuild
-    (``stkpi validate`` then shows the reconciliation as missing or stale)."""
+def reconcile_after_rebuild(ctx: Any, run_id: str, run_type: str) -> None:
+    """The daily rebuild's step: best effort, a failure is logged and never fails the
+    rebuild (``stkpi validate`` judges the latest stored pass).
+
+    Daily runs only (a backfill is followed by its first daily run). Reports taken before
+    this rebuild (another run's, within the minute) are not reused: this run's data may be
+    newer. And a rebuild never waits out another process's minute: when a report was just
+    called, this run's reconciliation is deferred to the next run (logged), so rebuilds
+    that follow each other (tests, chaos runs, a replayed day) are not slowed down.
+    """
+    if run_type != "daily":
+        return
     if "not-granted" in str(
         getattr(ctx.settings.st_client_secret, "get_secret_value", lambda: "")()
     ):
         log.info("reconciliation skipped: this function has no ServiceTitan credentials")
         return
     try:
-        # Reports taken before this rebuild (the previous run's, within the minute) are not
-        # reused: this run's data may be newer. The call log still spaces the calls.
-        run_reconciliation(ctx, run_id=run_id, reuse_after=time.time())
+        run_reconciliation(ctx, run_id=run_id, reuse_after=time.time(), max_wait=0.0)
+    except ReportBusyError as exc:
+        log.info("reconciliation deferred to the next run", extra={"run_id": run_id,
+                                                                   "reason": str(exc)})  # fmt: skip
     except ConfigError as exc:
         log.warning("reconciliation skipped", extra={"run_id": run_id, "error": str(exc)})
     except Exception:

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from google.api_core.exceptions import Forbidden
 
 from stkpi import logs
+from stkpi.errors import StkpiError
 from stkpi.landing import Landing
 from stkpi.servicetitan.client import ServiceTitanClient
 
@@ -159,6 +160,10 @@ class LandingCallLog:
             self.read_only = True
 
 
+class ReportBusyError(StkpiError):
+    """The report was called within the minute by someone else and may not be called yet."""
+
+
 @dataclass(frozen=True)
 class ReportResult:
     fields: list[str]
@@ -180,8 +185,13 @@ class ReportFetcher:
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         reuse_after: float | None = None,
+        max_wait: float | None = None,
     ) -> None:
         self.api, self.calls = api, calls
+        # How long a report's first page may wait for a call made by someone else; beyond
+        # it ``ReportBusyError`` (None: wait as long as it takes). Later pages of a report
+        # being fetched always wait their minute.
+        self.max_wait = max_wait
         # A result fetched before this instant is not reused, however young: the daily
         # rebuild sets it to its own start, so it never compares its fresh data with a
         # report taken before that data was fetched (the previous run's, a minute ago).
@@ -210,7 +220,7 @@ class ReportFetcher:
         page = 1
         fetched_at = self.now()
         while True:
-            self._wait_turn(report_id)
+            self._wait_turn(report_id, self.max_wait if page == 1 else None)
             body = self.api.data_page(category, report_id, parameters, page, self.page_size)
             self.calls_made += 1
             fields = [str(f.get("name")) for f in body.get("fields") or []]
@@ -221,13 +231,18 @@ class ReportFetcher:
         self.calls.store(key, {"fetched_at": fetched_at, "fields": fields, "rows": rows})
         return ReportResult(fields, rows, fetched_at, False)
 
-    def _wait_turn(self, report_id: int) -> None:
+    def _wait_turn(self, report_id: int, max_wait: float | None) -> None:
         """Block until ``report_id`` may be called, and claim the call."""
         while True:
             last, generation = self.calls.last_call(report_id)
             now = self.now()
             if last is not None and now - last < self.interval:
                 pause = self.interval - (now - last)
+                if max_wait is not None and pause > max_wait:
+                    raise ReportBusyError(
+                        f"report {report_id} was called {now - last:.0f}s ago; ServiceTitan "
+                        f"allows it once a minute (next call in {pause:.0f}s)"
+                    )
                 self.waited_seconds += pause
                 self.sleep(pause)
                 continue
