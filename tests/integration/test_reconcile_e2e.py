@@ -67,7 +67,12 @@ def runs(request, tmp_path_factory):
             env={**os.environ, **info.env()}, cwd=Path(info.root), capture_output=True,
             text=True, timeout=600,
         )  # fmt: skip
-        yield rows, after_runs, cli, admin.stats()
+        table = subprocess.run(
+            [sys.executable, "-m", "stkpi.cli", "reconcile", "--no-save"],
+            env={**os.environ, **info.env(), "COLUMNS": "200"}, cwd=Path(info.root),
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        yield rows, after_runs, cli, admin.stats(), table
     finally:
         stack.stop()
 
@@ -87,7 +92,7 @@ def test_every_rebuild_stores_its_reconciliation(runs) -> None:
 
 
 def test_the_reporting_limit_is_never_exceeded(runs) -> None:
-    _, after_runs, cli, final = runs
+    _, after_runs, cli, final, _ = runs
     calls = {k: v for k, v in after_runs["counters"].items() if k.startswith("report_calls_")}
     # 6 reports (an aggregate + 5 row-level), each called once, by the first daily rebuild
     assert sorted(calls.values()) == [1] * 6
@@ -96,3 +101,16 @@ def test_the_reporting_limit_is_never_exceeded(runs) -> None:
     doc = json.loads(cli.stdout)
     assert doc["report_calls"] + doc["reports_reused"] == 6
     assert final["report_throttled_429"] == 0
+
+
+def test_the_cli_prints_the_table_and_the_records_behind_each_difference(runs) -> None:
+    table = runs[4]
+    assert table.returncode == 0, table.stderr[-2000:]
+    assert "Reconciliation with ServiceTitan, weeks" in table.stdout
+    for kpi in ("leads", "estimates", "total_booked", "produced", "collected"):
+        assert kpi in table.stdout
+    # every cell that differs is followed by its records (explained ones name their rule)
+    doc_cells = [c for c in json.loads(runs[2].stdout)["cells"] if c["status"] != "match"]
+    for c in doc_cells:
+        assert f"{c['kpi']} {c['bu']} week of {c['week_start']}: {c['status']}" in table.stdout
+    assert "Traceback" not in table.stdout + table.stderr

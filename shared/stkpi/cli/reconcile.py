@@ -37,7 +37,8 @@ def _money(value: Any) -> str:
 
 
 def print_cells(rec: Any, console: Console, *, records: int = 10) -> None:
-    """The reconciliation table, then the differing records of each cell that differs."""
+    """The reconciliation table, then the differing records of each cell that differs
+    (``records`` per cell; ``--json`` lists them all)."""
     table = Table(title=f"Reconciliation with ServiceTitan, weeks {', '.join(map(str, rec.weeks))}")
     for col in ("kpi", "bu", "week", "ours", "ServiceTitan", "difference", "status", "rules"):
         table.add_column(
@@ -49,7 +50,7 @@ def print_cells(rec: Any, console: Console, *, records: int = 10) -> None:
                       _money(c.difference), f"[{style}]{c.status}[/]", ", ".join(c.rules))  # fmt: skip
     console.print(table)
     for c in rec.cells:
-        if c.status != "unexplained":
+        if c.status == "match":
             continue
         detail = Table(title=f"{c.kpi} {c.bu} week of {c.week}: {c.status}. {c.note}".strip())
         for col in ("record", "ours", "ours date", "ServiceTitan", "ST date", "rule / why"):

@@ -55,7 +55,7 @@ class ReportingApi:
                 f"reporting reports of {category}",
             )
             out += doc.get("data") or []
-            if not doc.get("hasMore"):
+            if not doc.get("hasMore") or not doc.get("data"):  # an empty page ends it too
                 return out
             page += 1
 
