@@ -168,9 +168,30 @@ def test_default_weeks_are_the_last_two_complete() -> None:
     assert last_complete_weeks(dt.date(2025, 9, 1))[-1] == dt.date(2025, 8, 25)
 
 
-def _row(status: str, ours: float, theirs: float) -> dict[str, Any]:
+def _row(status: str, ours: float, theirs: float, rules: str = "") -> dict[str, Any]:
     return {"run_id": "r", "kpi": "leads", "bu": "Phoenix-Sales", "week_start": "2025-08-18",
-            "ours": ours, "theirs": theirs, "difference": ours - theirs, "status": status}  # fmt: skip
+            "ours": ours, "theirs": theirs, "difference": ours - theirs, "status": status,
+            "rules": rules or None}  # fmt: skip
+
+
+def test_differences_only_by_servicetitans_definitions_stay_green() -> None:
+    cfg = ValidationConfig()
+    # ServiceTitan's Leads report counts a customer's second job and its test customers:
+    # both are its definition, not a fault, so the cell is GREEN and counted as such.
+    by_def = _row("explained", 3, 5, "customer already counted this week (leads per job), "
+                  "test customer")  # fmt: skip
+    res = judge_reconciliation([by_def, _row("match", 4, 4)], cfg)
+    assert res.status == "GREEN" and res.numbers["by_definition"] == 1
+    assert "1 differ only by ServiceTitan's own report definitions" in res.message
+    # An unmapped BU is something to fix in the BU map: YELLOW, even next to the above.
+    unmapped = _row("explained", 0, 7, "unmapped BU")
+    assert judge_reconciliation([by_def, unmapped], cfg).status == "YELLOW"
+    # A rule list mixing a definition and a fixable cause is YELLOW too.
+    mixed = _row("explained", 0, 7, "date basis, invoice without a job link")
+    assert judge_reconciliation([mixed], cfg).status == "YELLOW"
+    # With no expected rules configured every explained difference is YELLOW.
+    strict = ValidationConfig(reconcile_expected_rules=())
+    assert judge_reconciliation([by_def], strict).status == "YELLOW"
 
 
 def test_judge_green_yellow_red() -> None:
