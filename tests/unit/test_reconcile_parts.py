@@ -187,7 +187,7 @@ def test_differences_only_by_servicetitans_definitions_stay_green() -> None:
     unmapped = _row("explained", 0, 7, "unmapped BU")
     assert judge_reconciliation([by_def, unmapped], cfg).status == "YELLOW"
     # A rule list mixing a definition and a fixable cause is YELLOW too.
-    mixed = _row("explained", 0, 7, "date basis, invoice without a job link")
+    mixed = _row("explained", 0, 7, "date basis, unmapped BU")
     assert judge_reconciliation([mixed], cfg).status == "YELLOW"
     # With no expected rules configured every explained difference is YELLOW.
     strict = ValidationConfig(reconcile_expected_rules=())
