@@ -48,6 +48,10 @@ class Settings(BaseModel):
     # Page requests one fetch keeps outstanding: an API that answers a 5,000-record page
     # in about a second leaves the rate limit unused with one page at a time.
     fetch_pages_in_flight: int = Field(default=4, ge=1, le=64)
+    # A key scan that would mark more than this share of an entity's rows deleted in one
+    # go marks nothing and turns validation RED (stkpi.key_scan): a revoked scope or a
+    # truncated API answer must never wipe the warehouse.
+    delete_guard_share: float = Field(default=0.02, gt=0, le=1)
     topic_plan: str = "st-plan"
     topic_windows: str = "st-windows"
     topic_loads: str = "st-loads"

@@ -14,6 +14,9 @@ which is idempotent; ``merged/<entity>.json`` is written after it, and the rebui
 claimed only when every entity of the plan has one. Before merging, the staged row count
 is checked against what the windows' loads reported: staging tables that expired or were
 dropped under a stalled run fail loudly instead of merging a partial entity.
+
+A key scan's run (``run_type="deletes"``) then compares the staged keys with raw before
+the staging tables are dropped and the entity is marked merged (``stkpi.key_scan``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from stkpi import logs
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
 from stkpi.errors import StkpiError
+from stkpi.key_scan import apply_key_scan
 from stkpi.landing import Landing, WindowRef
 from stkpi.registry import get_entity
 from stkpi.runwindows import RunWindows
@@ -67,6 +71,8 @@ def merge_when_staged(
     started = ctx.monotonic()
     rows = ctx.warehouse.merge(entity, run_id=run.run_id, window_ids=windows) if windows else 0
     crash_point("load.after_merge", entity=entity_name)
+    if run.plan.run_type == "deletes":  # a key scan: compare keys while staging remains
+        apply_key_scan(run, entity, windows, ctx)
     duration_ms = int((ctx.monotonic() - started) * 1000)
     ctx.state.run_event(
         run_id=run.run_id,

@@ -26,6 +26,11 @@ left between the first answer and the last, whatever order they came in); otherw
 window is read again (another pass, pages numbered on from the last) until a pass sees a
 stable count. Records that left the window are fetched by the next run, whose window
 covers their new ``modifiedOn``. Repeats are harmless: the MERGE dedupes.
+
+Key scans (``msg.scan``, stkpi.key_scan) take this same path with windows by createdOn,
+which no edit changes: their counts fall only when records are deleted mid-scan, and a
+window is done only once a pass saw a stable count, so a scan never stages a window that
+was still shrinking under it.
 """
 
 from __future__ import annotations
@@ -86,6 +91,8 @@ class _Pass:
 
 def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
     entity = get_entity(msg.entity)
+    if msg.scan:  # a key scan's window is by createdOn: its records never leave it on edit
+        entity = entity.for_key_scan()
     settings = ctx.settings
     client = ctx.servicetitan
     started = ctx.monotonic()

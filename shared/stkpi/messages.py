@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from stkpi.errors import BadMessageError, PermanentError
-from stkpi.registry import get_entity
+from stkpi.registry import DELETABLE, get_entity
 
 
 class _Message(BaseModel):
@@ -42,9 +42,13 @@ def _aware(ts: datetime) -> datetime:
 
 
 class PlanMessage(_Message):
-    """What Cloud Scheduler or ``stkpi backfill`` publishes to ``st-plan``."""
+    """What Cloud Scheduler or ``stkpi backfill`` publishes to ``st-plan``.
 
-    run_type: Literal["daily", "backfill", "reference"]
+    ``run_type="deletes"`` is the key scan (``stkpi deletes``, the weekly schedule): every
+    current key of the deletable entities, fetched like any run, then compared with raw
+    (stkpi.key_scan). ``max_delete_share`` overrides the deployment's guard for this run."""
+
+    run_type: Literal["daily", "backfill", "reference", "deletes"]
     entities: list[str] = Field(default_factory=list)
     start: datetime | None = None
     end: datetime | None = None
@@ -53,6 +57,7 @@ class PlanMessage(_Message):
     # WINDOW_TARGET_PAGES); for a run that wants smaller or larger windows than usual.
     window_target_pages: int | None = Field(default=None, ge=1, le=10_000)
     run_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    max_delete_share: float | None = Field(default=None, gt=0, le=1)
 
     @field_validator("entities")
     @classmethod
@@ -68,6 +73,15 @@ class PlanMessage(_Message):
     def _range(self) -> PlanMessage:
         if self.run_type == "backfill" and (self.start is None or self.end is None):
             raise ValueError("a backfill needs both start and end")
+        if self.run_type == "deletes":
+            odd = [n for n in self.entities if n not in DELETABLE]
+            if odd:
+                raise ValueError(
+                    f"a key scan covers only entities ServiceTitan deletes "
+                    f"({', '.join(DELETABLE)}); not {', '.join(odd)}"
+                )
+        elif self.max_delete_share is not None:
+            raise ValueError("max_delete_share applies to run_type deletes only")
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise ValueError(
                 f"end {self.end.isoformat()} is not after start {self.start.isoformat()}"
@@ -91,6 +105,8 @@ class WindowMessage(_Message):
     page_offset: int = Field(default=0, ge=0)
     # The run's split target in full pages, when its plan message gave one (stkpi.splits).
     target_pages: int | None = Field(default=None, ge=1, le=10_000)
+    # A key scan's window: [start, end) by createdOn, not modifiedOn (Entity.for_key_scan).
+    scan: bool | None = None
 
     @field_validator("entity")
     @classmethod

@@ -8,17 +8,25 @@
   a full refresh of the reference entities (a few requests), so a business unit or job
   type created today is named in today's KPIs instead of landing in ``unmapped``.
 - reference: one full-refresh window per reference entity (weekly schedule).
+- deletes (the key scan, stkpi.key_scan): per deletable entity, windows by createdOn over
+  ``[start, end)`` (default ``KEY_SCAN_START``.. now, floored to the hour), each marked
+  ``scan``; a reference entity gets its full list. No high-water mark moves: the scan
+  is not a sync, and its windows are not by ``modifiedOn``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from stkpi.errors import PermanentError
 from stkpi.messages import PlanMessage, WindowMessage
-from stkpi.registry import REFERENCE, TRANSACTIONAL, get_entity
+from stkpi.registry import DELETABLE, REFERENCE, TRANSACTIONAL, get_entity
 from stkpi.windows import Window, cut, fmt_compact
+
+# Where a key scan starts by default: before any tenant's first record. Windows split by
+# count (stkpi.splits), so the empty years before a tenant's history cost one request each.
+KEY_SCAN_START = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,8 @@ class RunPlan:
     # How many windows the run keeps in flight (None: every window at once, as plans
     # stored before lanes existed did). See first_wave / successor.
     lanes: int | None = None
+    # A key scan's guard for this run (None: the deployment's DELETE_GUARD_SHARE).
+    max_delete_share: float | None = None
 
     @property
     def entities(self) -> list[str]:
@@ -65,6 +75,7 @@ class RunPlan:
             "windows": [w.model_dump(mode="json", exclude_none=True) for w in self.windows],
             "notes": list(self.notes),
             "lanes": self.lanes,
+            "max_delete_share": self.max_delete_share,
         }
 
     @classmethod
@@ -78,6 +89,7 @@ class RunPlan:
             entity_ends={k: datetime.fromisoformat(v) for k, v in doc["entity_ends"].items()},
             notes=tuple(doc.get("notes", ())),
             lanes=doc.get("lanes"),
+            max_delete_share=doc.get("max_delete_share"),
         )
 
 
@@ -88,6 +100,8 @@ def floor_hour(ts: datetime) -> datetime:
 def _default_entities(run_type: str) -> list[str]:
     if run_type == "reference":
         return list(REFERENCE)
+    if run_type == "deletes":
+        return list(DELETABLE)
     return [*TRANSACTIONAL, *REFERENCE]
 
 
@@ -110,9 +124,19 @@ def plan_run(
     entity_ends: dict[str, datetime] = {}
     starts: list[datetime] = []
 
+    scan = msg.run_type == "deletes"
     for name in names:
         entity = get_entity(name)
-        if entity.kind == "reference":
+        if scan and entity.kind == "transactional":
+            entity.for_key_scan()  # an entity without a createdOn filter fails here
+            start = msg.start or KEY_SCAN_START
+            if start >= end:
+                raise PermanentError(
+                    f"{name}: empty key scan range {start.isoformat()} .. {end.isoformat()}"
+                )
+            spans = cut(start, end, days)
+            window_ids = [w.window_id for w in spans]
+        elif entity.kind == "reference":
             start = msg.start or end - timedelta(days=1)
             spans = [Window(start, end)]
             window_ids = [f"full_{fmt_compact(end)}"]
@@ -132,7 +156,8 @@ def plan_run(
                 )
             spans = cut(start, end, days)
             window_ids = [w.window_id for w in spans]
-        entity_ends[name] = end
+        if not scan:
+            entity_ends[name] = end
         starts.append(spans[0].start)
         windows.extend(
             WindowMessage(
@@ -142,6 +167,7 @@ def plan_run(
                 start=w.start,
                 end=w.end,
                 target_pages=msg.window_target_pages,
+                scan=True if scan else None,
             )
             for w, wid in zip(spans, window_ids, strict=True)
         )
@@ -156,4 +182,5 @@ def plan_run(
         entity_ends=entity_ends,
         notes=tuple(notes),
         lanes=lanes,
+        max_delete_share=msg.max_delete_share,
     )

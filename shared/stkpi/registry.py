@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from stkpi.errors import PermanentError
@@ -49,6 +49,12 @@ class Entity:
     key_hash_fields: tuple[str, ...] | None = None
     export_resource: str | None = None
     version_column: str = "modified_on"
+    # ServiceTitan hard-deletes these records: only a key scan (stkpi.key_scan) sees it.
+    deletes: bool = False
+    # How a key scan windows the entity: by the immutable createdOn, so no record moves
+    # between windows (or out of the scan) when it is edited while the scan pages.
+    scan_params: tuple[str, str] | None = ("createdOnOrAfter", "createdBefore")
+    scan_column: str | None = "created_on"
 
     def path(self, tenant: str) -> str:
         """API path of the list endpoint for ``tenant``."""
@@ -63,6 +69,16 @@ class Entity:
     @property
     def raw_table(self) -> str:
         return self.name
+
+    def for_key_scan(self) -> Entity:
+        """The entity as a key scan fetches it: windows by ``scan_params`` (createdOn)
+        instead of ``modifiedOn``; a reference entity is listed whole either way."""
+        if self.window_params is None:
+            return self
+        names = {c.name for c in self.columns}
+        if self.scan_params is None or self.scan_column not in names:
+            raise PermanentError(f"{self.name} has no createdOn filter: it cannot be key-scanned")
+        return replace(self, window_params=self.scan_params, cursor_field="createdOn")
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -115,6 +131,7 @@ ENTITIES: tuple[Entity, ...] = (
         kind="transactional",
         key=("id",),
         partition_field="created_on",
+        deletes=True,
         columns=(
             _c("id", "INT64", "id"),
             _c("job_id", "INT64", "jobId"),
@@ -154,6 +171,7 @@ ENTITIES: tuple[Entity, ...] = (
         key=("id",),
         partition_field="created_on",
         lookback_days=180,
+        deletes=True,
         columns=(
             _c("id", "INT64", "id"),
             _c("job_id", "INT64", "jobId"),
@@ -172,6 +190,7 @@ ENTITIES: tuple[Entity, ...] = (
         kind="transactional",
         key=("id",),
         partition_field="created_on",
+        deletes=True,
         columns=(
             _c("id", "INT64", "id"),
             _c("paid_on", "TIMESTAMP", "paidOn"),
@@ -237,6 +256,7 @@ ENTITIES: tuple[Entity, ...] = (
         partition_field="created_on",
         extra_params=_ANY,
         export_resource="customers",
+        deletes=True,
         columns=(
             _c("id", "INT64", "id"),
             _c("name", "STRING", "name"),
@@ -253,6 +273,7 @@ ENTITIES: tuple[Entity, ...] = (
         key=("id",),
         partition_field="created_on",
         extra_params=_ANY,
+        deletes=True,
         columns=(
             _c("id", "INT64", "id"),
             _c("customer_id", "INT64", "customerId"),
@@ -318,6 +339,7 @@ ENTITIES: tuple[Entity, ...] = (
         partition_field=None,
         window_params=None,
         extra_params=_ANY,
+        deletes=True,
         columns=(
             _c("id", "INT64", "id"),
             _c("name", "STRING", "name"),
@@ -334,6 +356,7 @@ ENTITIES: tuple[Entity, ...] = (
         partition_field=None,
         window_params=None,
         extra_params=_ANY,
+        deletes=True,
         columns=(
             _c("id", "INT64", "id"),
             _c("name", "STRING", "name"),
@@ -397,6 +420,9 @@ _BY_NAME: dict[str, Entity] = {e.name: e for e in ENTITIES}
 
 TRANSACTIONAL: tuple[str, ...] = tuple(e.name for e in ENTITIES if e.kind == "transactional")
 REFERENCE: tuple[str, ...] = tuple(e.name for e in ENTITIES if e.kind == "reference")
+# Entities ServiceTitan hard-deletes (SERVICETITAN.md): what a key scan covers. Invoice
+# items are nested in the invoice record, not an entity of their own (see docs/DELETES.md).
+DELETABLE: tuple[str, ...] = tuple(e.name for e in ENTITIES if e.deletes)
 
 
 def get_entity(name: str) -> Entity:

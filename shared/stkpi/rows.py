@@ -25,6 +25,10 @@ LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_window_id", "STRING"),
     ("_page", "INT64"),
 )
+# Columns of the raw tables that no fetched row carries: ``deleted_at`` is set and cleared
+# by the key scan alone (stkpi.key_scan), never by the MERGE, whose column list is the
+# registry's plus LINEAGE_COLUMNS (sql/stage/merge_raw.sql).
+RAW_ONLY_COLUMNS: tuple[tuple[str, str], ...] = (("deleted_at", "TIMESTAMP"),)
 
 
 class RecordError(ValueError):

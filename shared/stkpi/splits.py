@@ -58,6 +58,7 @@ def split(msg: WindowMessage, count: int, target: int) -> list[WindowMessage]:
             start=span.start,
             end=span.end,
             target_pages=msg.target_pages,
+            scan=msg.scan,
         )
         for span in spans
     ]

@@ -15,6 +15,9 @@ WITH reference AS (
     TRIM(name) AS bu_name,
     active
   FROM `${project}.${raw}.business_units`
+  -- a BU deleted in ServiceTitan is no longer reported; its jobs become 'unmapped',
+  -- which validation (join.jobs_business_units) lists by id
+  WHERE deleted_at IS NULL
 ),
 
 mapped AS (

@@ -1,4 +1,5 @@
 -- dim_estimates: one row per estimate, attributed to its job's BU.
+-- Rows marked deleted by the key scan (deleted_at) are left out.
 -- Sources: ${raw}.estimates, ${dim}.dim_jobs.
 -- status is the current status name (Open|Sold|Dismissed); a Dismissed estimate may keep a
 -- leftover sold_on: KPIs must test status, not sold_on.
@@ -17,6 +18,7 @@ WITH estimates AS (
     sold_on,
     DATE(sold_on, '${report_tz}') AS sold_date
   FROM `${project}.${raw}.estimates`
+  WHERE deleted_at IS NULL  -- hard-deleted in ServiceTitan (stkpi.key_scan)
 ),
 
 jobs AS (

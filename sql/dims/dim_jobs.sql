@@ -34,6 +34,9 @@ customers AS (
     COALESCE(STRPOS(LOWER(c.name), p.test_pattern) > 0, FALSE) AS is_test_customer
   FROM `${project}.${raw}.customers` AS c
   CROSS JOIN params AS p
+  -- deleted customers are kept on purpose: a job outlives its customer in ServiceTitan,
+  -- and still needs its name and test-customer flag (a deleted test customer's jobs
+  -- must not start counting)
 ),
 
 job_types AS (

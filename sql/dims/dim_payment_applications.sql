@@ -1,4 +1,5 @@
 -- dim_payment_applications: one row per (payment, applied-to invoice) amount.
+-- Rows marked deleted by the key scan (deleted_at) are left out.
 -- Sources: ${raw}.payments (payload appliedTo: [{appliedTo: invoiceId, appliedAmount}]),
 --          ${dim}.dim_invoices.
 -- BU: the invoice's (through its resolved job). An unlinked invoice, or an invoice id we do
@@ -13,6 +14,7 @@ WITH payments AS (
     total AS payment_total,
     payload
   FROM `${project}.${raw}.payments`
+  WHERE deleted_at IS NULL  -- hard-deleted in ServiceTitan (stkpi.key_scan)
 ),
 
 applications AS (

@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS `${project}.${raw}.activity_codes` (
   _ingested_at TIMESTAMP,
   _run_id      STRING,
   _window_id   STRING,
-  _page        INT64
+  _page        INT64,
+  deleted_at   TIMESTAMP
 )
 CLUSTER BY id;

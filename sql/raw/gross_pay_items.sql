@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS `${project}.${raw}.gross_pay_items` (
   _ingested_at        TIMESTAMP,
   _run_id             STRING,
   _window_id          STRING,
-  _page               INT64
+  _page               INT64,
+  deleted_at          TIMESTAMP
 )
 PARTITION BY DATE(item_date)
 CLUSTER BY item_key;

@@ -10,6 +10,7 @@ CREATE TABLE IF NOT EXISTS `${project}.${raw}.job_types` (
   _ingested_at TIMESTAMP,
   _run_id      STRING,
   _window_id   STRING,
-  _page        INT64
+  _page        INT64,
+  deleted_at   TIMESTAMP
 )
 CLUSTER BY id;

@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS `${project}.${raw}.purchase_orders` (
   _ingested_at TIMESTAMP,
   _run_id      STRING,
   _window_id   STRING,
-  _page        INT64
+  _page        INT64,
+  deleted_at   TIMESTAMP
 )
 PARTITION BY DATE(po_date)
 CLUSTER BY id;

@@ -8,7 +8,7 @@ import pytest
 
 from stkpi.errors import PermanentError
 from stkpi.registry import ENTITIES, get_entity, record_key
-from stkpi.rows import LINEAGE_COLUMNS, RecordError, to_row
+from stkpi.rows import LINEAGE_COLUMNS, RAW_ONLY_COLUMNS, RecordError, to_row
 from stkpi.sqlfiles import sql_dir
 from stkpi.windows import parse_ts
 
@@ -44,7 +44,7 @@ def test_ddl_file_matches_registry_columns(entity) -> None:
     ddl = (sql_dir() / "raw" / f"{entity.name}.sql").read_text()
     body = ddl[ddl.index("(") + 1 : ddl.rindex(")")]
     declared = re.findall(r"^\s+(\w+)\s+(\w+)", body, flags=re.M)
-    expected = [(c.name, c.type) for c in entity.columns] + list(LINEAGE_COLUMNS)
+    expected = [(c.name, c.type) for c in entity.columns] + [*LINEAGE_COLUMNS, *RAW_ONLY_COLUMNS]
     assert declared == expected
     if entity.partition_field:
         assert f"PARTITION BY DATE({entity.partition_field})" in ddl

@@ -1,7 +1,10 @@
 """Raw tables against the simulator, key for key: the proof behind every chaos verdict.
 
 The simulator is the source of truth, not an expected number: raw must hold exactly the
-keys it serves, each once, each at the simulator's latest ``modifiedOn``.
+keys it serves, each once, each at the simulator's latest ``modifiedOn``. Rows the key
+scan marked deleted (stkpi.key_scan) are not part of the copy: a key the simulator still
+serves but raw marked deleted is missing (and counted as wrongly deleted), a live key it
+no longer serves is unexpected (a delete not marked).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ class EntityComparison:
     outdated: int  # keys raw holds at another modifiedOn than the simulator's
     unexpected: int  # keys raw holds that the simulator does not serve
     examples: tuple[str, ...] = field(default=())
+    marked_deleted: int = 0  # rows the key scan marked deleted (not part of the copy)
+    wrongly_deleted: int = 0  # ... of which the simulator still serves (within missing)
 
     @property
     def ok(self) -> bool:
@@ -41,7 +46,8 @@ class EntityComparison:
         return (
             f"{self.entity}: expected {self.expected}, raw {self.in_raw}, "
             f"{self.duplicates} duplicates, {self.missing} missing, {self.outdated} outdated, "
-            f"{self.unexpected} unexpected; e.g. {list(self.examples)}"
+            f"{self.unexpected} unexpected, {self.marked_deleted} marked deleted "
+            f"({self.wrongly_deleted} wrongly); e.g. {list(self.examples)}"
         )
 
 
@@ -54,21 +60,29 @@ def normalize_ts(value: Any) -> str | None:
 
 
 def compare_entity(
-    entity: str, expected: Mapping[str, Any], raw_rows: Iterable[tuple[str, Any]]
+    entity: str,
+    expected: Mapping[str, Any],
+    raw_rows: Iterable[tuple[str, Any]],
+    deleted: Iterable[str] = (),
 ) -> EntityComparison:
-    """Compare {key: modifiedOn} from the source with (key, modified_on) raw rows."""
+    """Compare {key: modifiedOn} from the source with the live (key, modified_on) raw
+    rows; ``deleted``: the keys of rows marked deleted (they count only as duplicates)."""
     want = {str(k): normalize_ts(v) for k, v in expected.items()}
     rows = Counter((str(k), normalize_ts(v)) for k, v in raw_rows)
-    per_key = Counter(k for k, _ in rows.elements())
+    gone = Counter(str(k) for k in deleted)
+    live_keys = Counter(k for k, _ in rows.elements())
+    per_key = live_keys + gone
     have = {k: v for k, v in rows}
-    missing = [k for k in want if k not in per_key]
-    outdated = [k for k in want if k in per_key and have[k] != want[k]]
-    unexpected = [k for k in per_key if k not in want]
+    missing = [k for k in want if k not in live_keys]
+    wrongly = [k for k in want if k in gone]
+    outdated = [k for k in want if k in live_keys and have[k] != want[k]]
+    unexpected = [k for k in live_keys if k not in want]
     dup_keys = [k for k, n in per_key.items() if n > 1]
     examples = (
         [f"missing {k}" for k in missing[:2]]
         + [f"outdated {k}: raw {have[k]} vs {want[k]}" for k in outdated[:2]]
         + [f"unexpected {k}" for k in unexpected[:2]]
+        + [f"wrongly deleted {k}" for k in wrongly[:2]]
         + [f"duplicate {k} x{per_key[k]}" for k in dup_keys[:2]]
     )
     return EntityComparison(
@@ -80,17 +94,26 @@ def compare_entity(
         outdated=len(outdated),
         unexpected=len(unexpected),
         examples=tuple(examples),
+        marked_deleted=sum(gone.values()),
+        wrongly_deleted=len(wrongly),
     )
 
 
 def raw_versions(
     client: bigquery.Client, settings: Settings, entity: Entity
-) -> list[tuple[str, Any]]:
-    """(key, modified_on) of every row of one raw table."""
+) -> tuple[list[tuple[str, Any]], list[str]]:
+    """(key, modified_on) of every live row of one raw table, and the keys marked deleted."""
     sql = sqlfiles.render(
         "ops/raw_versions.sql", settings, table=entity.raw_table, key=entity.key[0]
     )
-    return [(r["k"], r["modified_on"]) for r in client.query(sql).result(page_size=50_000)]
+    live: list[tuple[str, Any]] = []
+    deleted: list[str] = []
+    for r in client.query(sql).result(page_size=50_000):
+        if r["deleted"]:
+            deleted.append(r["k"])
+        else:
+            live.append((r["k"], r["modified_on"]))
+    return live, deleted
 
 
 def compare_raw(
@@ -102,6 +125,6 @@ def compare_raw(
     """One comparison per entity (every registered entity by default)."""
     chosen = [get_entity(n) for n in entities] if entities else list(ENTITIES)
     return [
-        compare_entity(e.name, versions_of(e.name), raw_versions(client, settings, e))
+        compare_entity(e.name, versions_of(e.name), *raw_versions(client, settings, e))
         for e in chosen
     ]

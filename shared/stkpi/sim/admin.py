@@ -65,6 +65,23 @@ class SimAdmin:
     def edit(self, entity_name: str, count: int) -> list[int]:
         return self._post("edit", {"entity": entity_name, "count": count})["ids"]
 
+    def delete(
+        self, entity_name: str, *, ids: list[int] | None = None, fraction: float | None = None
+    ) -> list[int]:
+        """Hard-delete records (``ids``, or a ``fraction`` of the entity); their ids."""
+        body: dict[str, Any] = {"entity": entity_name}
+        if ids is not None:
+            body["ids"] = ids
+        if fraction is not None:
+            body["fraction"] = fraction
+        return self._post("delete", body)["ids"]
+
+    def restore(self, entity_name: str, ids: list[int]) -> list[int]:
+        return self._post("restore", {"entity": entity_name, "ids": ids})["ids"]
+
+    def deleted(self, entity_name: str) -> list[int]:
+        return self._get(f"deleted/{entity_name}")["ids"]
+
     def snapshot(self, entity_name: str) -> list[dict[str, Any]]:
         url = f"{self.base_url}/_sim/snapshot/{entity_name}"
         with self._session.get(url, stream=True, timeout=self.timeout) as resp:

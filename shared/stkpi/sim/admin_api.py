@@ -1,4 +1,4 @@
-"""The ``/_sim`` admin endpoints: clock, faults, stats, reset, edits and ground truth.
+"""The ``/_sim`` admin endpoints: clock, faults, stats, reset, edits, deletes, ground truth.
 
 Not part of ServiceTitan's API; they let tests and chaos runs steer a simulator that runs in
 another process. No auth: the server binds 127.0.0.1 only.
@@ -71,6 +71,42 @@ def _edit() -> Response:
     return json_response({"entity": name, "edited": len(ids), "indices": edited, "ids": ids})
 
 
+def _delete() -> Response:
+    """Hard-delete ``ids`` or a ``fraction`` of an entity: ``{"entity", "ids"|"fraction"}``."""
+    body = _body()
+    name = _entity_name(str(body.get("entity", "")))
+    ids, fraction = body.get("ids"), body.get("fraction")
+    try:
+        if ids is not None and (
+            not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)
+        ):
+            raise ValueError(f"ids must be a list of integers, got {ids!r:.100}")
+        deleted = state().tenant.delete(
+            name,
+            ids=ids,
+            fraction=None if fraction is None else float(fraction),
+            salt=int(body.get("salt", 0)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ApiError(400, "Bad Request", f"delete {name}: {exc}") from None
+    return json_response({"entity": name, "deleted": len(deleted), "ids": deleted})
+
+
+def _restore() -> Response:
+    body = _body()
+    name = _entity_name(str(body.get("entity", "")))
+    try:
+        restored = state().tenant.restore(name, [int(i) for i in body.get("ids") or []])
+    except (TypeError, ValueError) as exc:
+        raise ApiError(400, "Bad Request", f"restore {name}: {exc}") from None
+    return json_response({"entity": name, "restored": len(restored), "ids": restored})
+
+
+def _deleted(entity: str) -> Response:
+    name = _entity_name(entity)
+    return json_response({"entity": name, "ids": state().tenant.deleted_ids(name)})
+
+
 def _snapshot(entity: str) -> Response:
     name = _entity_name(entity)
     tenant = state().tenant  # the generator runs after the request context is gone
@@ -101,6 +137,9 @@ def blueprint() -> Blueprint:
     bp.add_url_rule("/reset", "reset", _reset, methods=["POST"])
     bp.add_url_rule("/counts", "counts", _counts, methods=["GET"])
     bp.add_url_rule("/edit", "edit", _edit, methods=["POST"])
+    bp.add_url_rule("/delete", "delete", _delete, methods=["POST"])
+    bp.add_url_rule("/restore", "restore", _restore, methods=["POST"])
+    bp.add_url_rule("/deleted/<entity>", "deleted", _deleted, methods=["GET"])
     bp.add_url_rule("/snapshot/<entity>", "snapshot", _snapshot, methods=["GET"])
     bp.add_url_rule("/versions/<entity>", "versions", _versions, methods=["GET"])
     bp.add_url_rule("/health", "health", lambda: json_response({"ok": True}), methods=["GET"])

@@ -173,6 +173,9 @@ def _list(entity: Entity, tenant: str) -> Response:
         active=_active_param(st.tenant.has_active(entity.name)),
     )
     indices = st.tenant.query(entity.name, filters)
+    hidden = st.faults.hidden(entity.name, st.tenant.tables[entity.name].ids[indices])
+    if hidden.any():
+        indices = indices[~hidden]
     start = (page - 1) * size
     chunk = indices[start : start + size]
     body = {

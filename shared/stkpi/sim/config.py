@@ -34,6 +34,10 @@ class FaultConfig:
     records get ``modifiedOn = now``, once. ``denied_modules``: API modules (``payroll``,
     ``jpm``, ... the registry's ``Entity.module``) the app's scopes exclude: their
     endpoints answer 403, as ServiceTitan does for an app without that API scope.
+    ``hide_fraction``: list endpoints (of ``hide_entity`` if set) silently leave out that
+    share of the records, ``totalCount`` included: an API that suddenly answers with part
+    of an entity (a revoked scope, a truncated answer), which a key scan must not take for
+    deletes.
 
     Answer time (``latency_seconds``): ``latency_ms`` fixed per request plus
     ``latency_per_record_ms`` for every record the request asks for (its ``pageSize``), so
@@ -53,6 +57,8 @@ class FaultConfig:
     edit_count: int = 0
     edit_entity: str | None = None
     denied_modules: tuple[str, ...] = ()
+    hide_fraction: float = 0.0
+    hide_entity: str | None = None
 
     def updated(self, **changes: Any) -> FaultConfig:
         """A copy with ``changes``; unknown names are a clear error, not silently ignored."""
@@ -63,6 +69,8 @@ class FaultConfig:
         for name in ("latency_ms", "latency_per_record_ms"):
             if name in changes and float(changes[name]) < 0:
                 raise ValueError(f"{name} must be >= 0, got {changes[name]}")
+        if "hide_fraction" in changes and not 0 <= float(changes["hide_fraction"]) < 1:
+            raise ValueError(f"hide_fraction must be in [0, 1), got {changes['hide_fraction']}")
         if "denied_modules" in changes:  # a JSON list over the admin API, or one name
             denied = changes["denied_modules"] or ()
             changes["denied_modules"] = (denied,) if isinstance(denied, str) else tuple(denied)
@@ -111,6 +119,8 @@ class SimConfig:
     edit_count: int = 0
     edit_entity: str | None = None
     denied_modules: tuple[str, ...] = ()
+    hide_fraction: float = 0.0
+    hide_entity: str | None = None
 
     def faults(self) -> FaultConfig:
         """The start-time fault settings."""

@@ -10,6 +10,8 @@ import threading
 from collections import Counter
 from typing import Any
 
+import numpy as np
+
 from stkpi.sim.config import FaultConfig
 
 
@@ -61,6 +63,16 @@ class FaultState:
         """True when the app's scopes exclude API ``module`` (its endpoints answer 403)."""
         with self._lock:
             return module in self.config.denied_modules
+
+    def hidden(self, entity: str, ids: np.ndarray) -> np.ndarray:
+        """Mask of the records (by id) a list answer leaves out under ``hide_fraction``:
+        a fixed hash of the id, so every page and every count agree on the same share."""
+        with self._lock:
+            cfg = self.config
+        if cfg.hide_fraction <= 0 or (cfg.hide_entity is not None and cfg.hide_entity != entity):
+            return np.zeros(ids.shape, dtype=bool)
+        spread = (ids.astype(np.uint64) * np.uint64(2_654_435_761)) % np.uint64(10_000)
+        return spread < np.uint64(round(cfg.hide_fraction * 10_000))
 
     def take_body_fault(self, entity: str, page: int, request: str = "") -> str | None:
         """'truncate' / 'malformed' when this data page should be damaged, else None.

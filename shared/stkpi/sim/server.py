@@ -132,6 +132,18 @@ class SimHandle:
         table = self.tenant.tables[entity_name]
         return [int(table.ids[i]) for i in self.tenant.edit(entity_name, count)]
 
+    def delete(
+        self, entity_name: str, *, ids: list[int] | None = None, fraction: float | None = None
+    ) -> list[int]:
+        """Hard-delete records (``ids``, or a ``fraction`` of the entity); their ids."""
+        return self.tenant.delete(entity_name, ids=ids, fraction=fraction)
+
+    def restore(self, entity_name: str, ids: list[int]) -> list[int]:
+        return self.tenant.restore(entity_name, ids)
+
+    def deleted(self, entity_name: str) -> list[int]:
+        return self.tenant.deleted_ids(entity_name)
+
     def env(self) -> dict[str, str]:
         """ST_* variables that point the pipeline at this simulator."""
         return sim_env(self.base_url, self.auth_url, self.state.config)

@@ -47,6 +47,9 @@ class Tenant:
         self._lock = threading.RLock()
         self._now = to_epoch(config.now)
         self._edits: dict[str, np.ndarray] = {}
+        # Hard deletes: a deleted record vanishes from every list and export answer,
+        # whatever the filters (active=Any included), as in ServiceTitan.
+        self._deleted: dict[str, np.ndarray] = {}
         self._generation = 0
         self._cache: dict[str, tuple[int, int, np.ndarray, np.ndarray]] = {}
 
@@ -78,6 +81,9 @@ class Tenant:
             versions = table.versions
             count = (versions <= now).sum(axis=1)
             mask = count > 0
+            deleted = self._deleted.get(name)
+            if deleted is not None:
+                mask &= ~deleted
             mod = versions[np.arange(table.size), np.maximum(count - 1, 0)]
             edits = self._edits.get(name)
             if edits is not None:
@@ -155,6 +161,76 @@ class Tenant:
             edits[chosen] = self._now
             self._generation += 1
             return sorted(int(i) for i in chosen)
+
+    # -- hard deletes --------------------------------------------------------------------
+    def delete(
+        self,
+        name: str,
+        *,
+        ids: list[int] | None = None,
+        fraction: float | None = None,
+        salt: int = 0,
+    ) -> list[int]:
+        """Hard-delete records: the given ``ids``, or a ``fraction`` of the visible ones
+        (chosen by the seed and ``salt``). Returns the deleted ids, ascending.
+
+        Raises ValueError naming what is wrong (an id the tenant does not serve, a fraction
+        outside (0, 1], neither or both given), never deleting part of a bad request.
+        """
+        if (ids is None) == (fraction is None):
+            raise ValueError("delete takes either ids or fraction, not both or neither")
+        with self._lock:
+            table = self.tables[name]
+            visible = self.query(name, Filters())
+            if ids is not None:
+                chosen = self._indices_of(name, ids, visible)
+            else:
+                assert fraction is not None
+                if not 0 < fraction <= 1:
+                    raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+                size = round(visible.size * fraction)
+                rng = np.random.default_rng([self.config.seed, 104_729, salt, self._generation])
+                chosen = rng.choice(visible, size=size, replace=False) if size else visible[:0]
+            mask = self._deleted.setdefault(name, np.zeros(table.size, dtype=bool))
+            mask[chosen] = True
+            self._generation += 1
+            return sorted(int(table.ids[i]) for i in chosen)
+
+    def restore(self, name: str, ids: list[int]) -> list[int]:
+        """Bring deleted records back (a key that reappears); returns their ids."""
+        with self._lock:
+            table = self.tables[name]
+            mask = self._deleted.get(name)
+            positions = np.searchsorted(table.ids, np.asarray(ids, dtype=table.ids.dtype))
+            bad = [
+                i
+                for i, p in zip(ids, positions, strict=True)
+                if p >= table.size or table.ids[p] != i or mask is None or not mask[p]
+            ]
+            if bad:
+                raise ValueError(f"{name}: not deleted, cannot restore: {bad[:10]}")
+            assert mask is not None
+            mask[positions] = False
+            self._generation += 1
+            return sorted(int(i) for i in ids)
+
+    def deleted_ids(self, name: str) -> list[int]:
+        """Ids deleted so far (the ground truth a key scan must find)."""
+        mask = self._deleted.get(name)
+        if mask is None:
+            return []
+        return sorted(int(i) for i in self.tables[name].ids[mask])
+
+    def _indices_of(self, name: str, ids: list[int], visible: np.ndarray) -> np.ndarray:
+        table = self.tables[name]
+        wanted = np.asarray(sorted(set(ids)), dtype=table.ids.dtype)
+        positions = np.searchsorted(table.ids, wanted)
+        found = (positions < table.size) & (table.ids[np.minimum(positions, table.size - 1)] == wanted)
+        served = np.isin(positions, visible)
+        bad = [int(i) for i, ok in zip(wanted, found & served, strict=True) if not ok]
+        if bad:
+            raise ValueError(f"{name}: no visible record with id(s) {bad[:10]}")
+        return positions
 
     # -- export cursor -------------------------------------------------------------------
     def export_page(
