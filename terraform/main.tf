@@ -112,6 +112,7 @@ locals {
     ST_PAGE_SIZE        = tostring(var.st_page_size)
     WINDOW_DAYS         = tostring(var.window_days)
     WINDOW_TARGET_PAGES = tostring(var.window_target_pages)
+    DELETE_GUARD_SHARE  = tostring(var.delete_guard_share)
     # Pages one fetch keeps outstanding: its share of the rate budget when a page takes
     # about a second to answer (ServiceTitan at 5,000 records per page).
     FETCH_PAGES_IN_FLIGHT           = tostring(max(1, ceil(var.fetch_rate_per_instance)))

@@ -25,6 +25,12 @@ locals {
       topic       = "plan"
       message     = { v = 1, run_type = "reference", entities = [] }
     }
+    weekly-deletes = {
+      description = "Weekly key scan: every current key of the entities ServiceTitan hard-deletes, compared with raw (stkpi deletes; guarded, see DELETE_GUARD_SHARE)."
+      schedule    = var.deletes_schedule
+      topic       = "plan"
+      message     = { v = 1, run_type = "deletes", entities = [] }
+    }
     daily-validation = {
       description = "Daily validations (freshness, volume drop); see the routing note in scheduler.tf."
       schedule    = var.validation_schedule

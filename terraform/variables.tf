@@ -346,6 +346,28 @@ variable "validation_schedule" {
   }
 }
 
+variable "deletes_schedule" {
+  description = "Cron (America/Phoenix) of the weekly key scan that finds records hard-deleted in ServiceTitan (stkpi deletes)."
+  type        = string
+  default     = "0 3 * * 0"
+
+  validation {
+    condition     = length(split(" ", var.deletes_schedule)) == 5
+    error_message = "deletes_schedule must be a 5-field cron expression."
+  }
+}
+
+variable "delete_guard_share" {
+  description = "A key scan that would mark more than this share of an entity deleted in one go marks nothing and turns validation RED (a revoked scope or a truncated answer must never wipe the warehouse)."
+  type        = number
+  default     = 0.02
+
+  validation {
+    condition     = var.delete_guard_share > 0 && var.delete_guard_share <= 1
+    error_message = "delete_guard_share must be in (0, 1]."
+  }
+}
+
 # --- Alerting -----------------------------------------------------------------------------
 
 variable "alert_email" {

@@ -34,8 +34,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from google.cloud import bigquery
-
 from stkpi import logs, sqlfiles
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
@@ -44,6 +42,7 @@ from stkpi.landing import Landing, WindowRef
 from stkpi.registry import Entity
 from stkpi.runwindows import RunWindows
 from stkpi.warehouse import staging_table_id
+from stkpi.windows import iso_z
 
 log = logs.get(__name__)
 
@@ -122,12 +121,11 @@ def apply_key_scan(
     plan = run.plan
     max_share = plan.max_delete_share or ctx.settings.delete_guard_share
     sql_args = _sql_args(entity, run, window_ids, ctx)
-    params = _params(entity, run)
     # beside the run's other per-window control objects: control/runs/R/scan/<entity>/..
     name = Landing.control_name(run.run_id, "scan", WindowRef(entity.name, "decision"))
     doc = ctx.landing.read_json(name)
     if doc is None:
-        counts = _count(ctx, sql_args, params)
+        counts = _count(ctx, sql_args)
         ctx.landing.create_json_once(name, decide(entity.name, counts, max_share).to_doc())
         doc = ctx.landing.read_json(name) or {}  # a twin's decision, if it was first
     decision = ScanDecision.from_doc(doc)
@@ -136,7 +134,7 @@ def apply_key_scan(
         for statement in sqlfiles.statements(
             sqlfiles.render("stage/mark_deleted.sql", ctx.settings, **sql_args)
         ):
-            _query(ctx, statement, params)
+            ctx.bigquery.query(statement).result()
         crash_point("scan.after_mark", entity=entity.name)
     ctx.state.run_event(
         run_id=run.run_id,
@@ -160,7 +158,11 @@ def apply_key_scan(
 def _sql_args(
     entity: Entity, run: RunWindows, window_ids: list[str], ctx: PipelineContext
 ) -> dict[str, str]:
+    """Placeholders of the scan's SQL. Times are rendered as literals from the stored plan
+    (never from user text): the BigQuery emulator loses named parameters in a DML
+    statement with a subquery (docs/EMULATOR_GAPS.md)."""
     key = entity.key[0]
+    plan = run.plan
     tables = [
         f"`{ctx.settings.gcp_project}.{ctx.settings.dataset('stage')}."
         f"{staging_table_id(entity, run.run_id, w)}`"
@@ -175,36 +177,23 @@ def _sql_args(
     scope = "TRUE"
     if entity.kind == "transactional":
         col = entity.for_key_scan().scan_column
-        scope = f"T.{col} >= @scan_start AND T.{col} < @scan_end"
-    return {"table": entity.raw_table, "key": key, "source": source, "scope": scope}
-
-
-def _params(entity: Entity, run: RunWindows) -> dict[str, datetime]:
-    plan = run.plan
-    starts = [w.start for w in plan.windows if w.entity == entity.name]
+        starts = [w.start for w in plan.windows if w.entity == entity.name]
+        lo = min(starts) if starts else plan.start
+        scope = f"T.{col} >= {_ts(lo)} AND T.{col} < {_ts(plan.end)}"
     return {
-        "scan_start": min(starts) if starts else plan.start,
-        "scan_end": plan.end,
-        "scanned_at": plan.end,
+        "table": entity.raw_table,
+        "key": key,
+        "source": source,
+        "scope": scope,
+        "scanned_at": _ts(plan.end),
     }
 
 
-def _query(ctx: PipelineContext, sql: str, params: dict[str, datetime]) -> list[Any]:
-    """Run ``sql`` with the timestamp parameters it names (a reference entity's scope
-    names none)."""
-    config = bigquery.QueryJobConfig(
-        query_parameters=[
-            bigquery.ScalarQueryParameter(k, "TIMESTAMP", v)
-            for k, v in params.items()
-            if f"@{k}" in sql
-        ]
-    )
-    return list(ctx.bigquery.query(sql, job_config=config).result())
+def _ts(value: datetime) -> str:
+    return f"TIMESTAMP '{iso_z(value)}'"
 
 
-def _count(
-    ctx: PipelineContext, sql_args: dict[str, str], params: dict[str, datetime]
-) -> ScanCounts:
+def _count(ctx: PipelineContext, sql_args: dict[str, str]) -> ScanCounts:
     sql = sqlfiles.render("stage/key_scan_counts.sql", ctx.settings, **sql_args)
-    row = _query(ctx, sql, params)[0]
+    row = next(iter(ctx.bigquery.query(sql).result()))
     return ScanCounts(**{k: int(row[k] or 0) for k in ScanCounts.__dataclass_fields__})

@@ -1,5 +1,6 @@
-"""What `stkpi status` shows: runs, windows by state, rows and lag per raw table, dead
-letters. Read-only; every number comes from st_ops, the raw tables or Pub/Sub."""
+"""What `stkpi status` shows: runs, windows by state, rows and lag per raw table, the
+last key scan per entity, dead letters. Read-only; every number comes from st_ops, the
+raw tables or Pub/Sub."""
 
 from __future__ import annotations
 
@@ -28,7 +29,32 @@ def collect_status(ctx: PipelineContext) -> dict[str, Any]:
                 "lag_hours": (now - newest).total_seconds() / 3600 if newest else None,
             }
         )
-    return {"runs": runs, "entities": entities, "dead_letters": dead_letters(ctx)}
+    return {
+        "runs": runs,
+        "entities": entities,
+        "scans": key_scans(ctx),
+        "dead_letters": dead_letters(ctx),
+    }
+
+
+def key_scans(ctx: PipelineContext) -> list[dict[str, Any]]:
+    """The last key scan of each entity, its counts flattened (stkpi.key_scan)."""
+    from stkpi.validate_deletes import scan_detail, latest_scans
+
+    out = []
+    for entity, row in sorted(latest_scans(ctx.bigquery, ctx.settings).items()):
+        detail = scan_detail(row.get("detail"))
+        at = row.get("event_time")
+        out.append(
+            {
+                "entity": entity,
+                "run_id": row.get("run_id"),
+                "event_time": at.isoformat() if hasattr(at, "isoformat") else at,
+                "marked": int(row.get("marked") or 0),
+                **detail,
+            }
+        )
+    return out
 
 
 def dead_letters(ctx: PipelineContext) -> dict[str, int]:

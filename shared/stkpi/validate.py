@@ -19,6 +19,8 @@ Checks (``CheckResult.name`` = ``<category>.<subject>``):
   (``stkpi.reconcile.judge``): YELLOW explained differences, RED unexplained ones.
 - ``pipeline.failed_windows`` / ``pipeline.stuck_windows`` / ``pipeline.dead_letters`` /
   ``pipeline.runs_without_rebuild``.
+- ``deletes.<entity>``: rows the key scan marked deleted per week; RED when the latest
+  scan's guard refused it (stkpi.validate_deletes).
 
 A check that cannot run (a missing table, an emulator error) is RED with the error, never a
 crash that hides the other checks. Results are appended to ``${ops}.validation_results``,
@@ -1139,6 +1141,8 @@ def run_validations(
     ``dead_letters``: a callable returning dead-lettered message counts per topic (the CLI
     passes one for the local stack); without it the dead-letter check is left out.
     """
+    from stkpi.validate_deletes import deletes_checks
+
     now = now or dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -1151,6 +1155,7 @@ def run_validations(
         *v.kpis(),
         *v.reconciliation(),
         *v.pipeline(dead_letters),
+        *deletes_checks(v),
     ]
     # Logged before storing: a failing insert must not silence the alerts.
     log_contract.log_validations(results, run_id=run_id)

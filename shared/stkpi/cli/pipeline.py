@@ -1,4 +1,4 @@
-"""``stkpi backfill``, ``stkpi daily``, ``stkpi status``: drive and watch the pipeline.
+"""``stkpi backfill``, ``daily``, ``deletes``, ``status``: drive and watch the pipeline.
 
 Commands publish plan messages exactly as Cloud Scheduler does, then (with ``--wait``)
 follow the run through the landing bucket's control objects: windows loaded out of
@@ -145,6 +145,39 @@ def register(app: typer.Typer) -> None:
             wait_for_run(ctx, run_id, timeout=timeout)
 
     @app.command()
+    def deletes(
+        entities: Annotated[
+            str, typer.Option(help="comma-separated deletable entities; empty = all")
+        ] = "",
+        max_share: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0001,
+                max=1.0,
+                help="mark at most this share of an entity deleted in one go (default: the "
+                "deployment's DELETE_GUARD_SHARE, 0.02); raise it only for deletes you know "
+                "are real",
+            ),
+        ] = None,
+        wait: Annotated[bool, typer.Option(help="follow the run until rebuilt")] = True,
+        timeout: Annotated[float, typer.Option(help="seconds to wait")] = 3600.0,
+    ) -> None:
+        """Key scan: find records deleted in ServiceTitan and mark them deleted in raw
+        (what the weekly Cloud Scheduler job sends)."""
+        names = [e.strip() for e in entities.split(",") if e.strip()]
+        run_id = f"deletes-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        body: dict = {"run_type": "deletes", "entities": names, "run_id": run_id}
+        if max_share is not None:
+            body["max_delete_share"] = max_share
+        msg = decode(PlanMessage, body)
+        ctx = pipeline_context()
+        publish_plan(ctx, msg)
+        console.print(f"published key scan [bold]{run_id}[/]")
+        if wait:
+            wait_for_run(ctx, run_id, timeout=timeout)
+            render_scans(collect_status(ctx)["scans"])
+
+    @app.command()
     def status() -> None:
         """Runs, windows by state, rows and lag per entity, dead letters."""
         report = collect_status(pipeline_context())
@@ -180,10 +213,32 @@ def render_status(report: dict) -> None:
             "-" if lag is None else f"{lag:.1f}",
         )
     console.print(entities)
+    render_scans(report.get("scans", []))
     dead = report.get("dead_letters", {})
     total = sum(dead.values())
     style = "red" if total else "green"
     console.print(f"[{style}]dead letters: {total}[/] {dead if total else ''}")
+
+
+def render_scans(scans: list[dict]) -> None:
+    """The last key scan per entity (stkpi.key_scan): what it saw and marked, or why not."""
+    table = Table(title="Key scans (last per entity)")
+    for col in ("entity", "run", "at", "keys seen", "marked", "reappeared", "result"):
+        table.add_column(col)
+    for s in scans:
+        guarded = bool(s.get("guarded"))
+        table.add_row(
+            s["entity"],
+            str(s.get("run_id") or "-"),
+            str(s.get("event_time") or "-"),
+            str(s.get("keys_seen", "-")),
+            str(s.get("marked", 0)),
+            str(s.get("to_unmark", 0)),
+            f"[red]GUARDED: {s.get('reason')}[/]" if guarded else "[green]applied[/]",
+        )
+    if not scans:
+        table.add_row("-", "no key scan yet (stkpi deletes)", "", "", "", "", "")
+    console.print(table)
 
 
 def register_demo(app: typer.Typer) -> None:

@@ -225,7 +225,9 @@ class Tenant:
         table = self.tables[name]
         wanted = np.asarray(sorted(set(ids)), dtype=table.ids.dtype)
         positions = np.searchsorted(table.ids, wanted)
-        found = (positions < table.size) & (table.ids[np.minimum(positions, table.size - 1)] == wanted)
+        found = (positions < table.size) & (
+            table.ids[np.minimum(positions, table.size - 1)] == wanted
+        )
         served = np.isin(positions, visible)
         bad = [int(i) for i, ok in zip(wanted, found & served, strict=True) if not ok]
         if bad:
