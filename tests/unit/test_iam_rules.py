@@ -422,6 +422,9 @@ SAMPLE = {
               f"UNION ALL SELECT * FROM `{P}.st_stage.jobs__r__w2`)",
     "hours": "672", "min_gap_hours": "1", "st_keys": "ARRAY<STRING>['leads:1']",
     **registry_sql(f"{P}.st_mart"),  # the KPI registry's union and columns
+    # the key scan's range and mark time (stkpi.key_scan renders them from the plan)
+    "scope": "T.created_on >= TIMESTAMP '2000-01-01T00:00:00Z'",
+    "scanned_at": "TIMESTAMP '2026-01-04T00:00:00Z'",
 }  # fmt: skip
 SQL_FILES = sorted(p.relative_to(SQL_DIR).as_posix() for p in SQL_DIR.rglob("*.sql"))
 
