@@ -29,7 +29,7 @@ VersionsOf = Callable[[str], Mapping[str, Any]]  # entity name -> {key: modified
 class EntityComparison:
     entity: str
     expected: int  # records the simulator serves
-    in_raw: int  # rows in the raw table
+    in_raw: int  # live rows in the raw table (not marked deleted)
     duplicates: int  # rows beyond one per key
     missing: int  # keys the simulator serves that raw lacks
     outdated: int  # keys raw holds at another modifiedOn than the simulator's
@@ -88,7 +88,7 @@ def compare_entity(
     return EntityComparison(
         entity=entity,
         expected=len(want),
-        in_raw=sum(per_key.values()),
+        in_raw=sum(live_keys.values()),
         duplicates=sum(per_key.values()) - len(per_key),
         missing=len(missing),
         outdated=len(outdated),

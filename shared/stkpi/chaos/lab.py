@@ -188,6 +188,17 @@ class ChaosLab:
     def compare(self, entities: list[str] | None = None) -> list[EntityComparison]:
         return compare_raw(self.ctx.bigquery, self.ctx.settings, self.sim.versions, entities)
 
+    def marked_deleted(self, entity: str) -> set[str]:
+        """Keys the key scan marked deleted in one raw table."""
+        from stkpi import sqlfiles
+        from stkpi.registry import get_entity
+
+        ent = get_entity(entity)
+        sql = sqlfiles.render(
+            "ops/deleted_keys.sql", self.ctx.settings, table=ent.raw_table, key=ent.key[0]
+        )
+        return {r["k"] for r in self.ctx.bigquery.query(sql).result()}
+
     def rebuilds(self, run_id: str) -> dict[str, int]:
         """Run events of one run: {'rebuild_started': n, 'rebuilt': n}."""
         rows = self.ctx.state.query_file("ops/run_event_counts.sql", run_id=run_id)

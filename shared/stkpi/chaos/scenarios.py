@@ -11,10 +11,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from stkpi.chaos.lab import ChaosLab
 from stkpi.deadletters import list_dead_letters, replay_dead_letters
-from stkpi.messages import WindowMessage
+from stkpi.messages import PlanMessage, WindowMessage
+from stkpi.registry import DELETABLE
+from stkpi.sim.config import HISTORY_START
 from stkpi.status import collect_status
 
 
@@ -73,6 +76,63 @@ def run_revoking_tokens(
         revoker.done.set()
         lab.clear_faults()
     trial.check(revoker.fired, "tokens revoked mid-run")
+
+
+class DeleteAfter(threading.Thread):
+    """Hard-deletes ``fraction`` of each deletable transactional entity in the simulator
+    once it has served ``requests`` more requests: while a run pages them."""
+
+    def __init__(self, lab: ChaosLab, requests: int, fraction: float) -> None:
+        super().__init__(name="delete-records", daemon=True)
+        self.lab, self.fraction = lab, fraction
+        self.target = lab.sim.stats()["requests"] + requests
+        self.done = threading.Event()
+        self.deleted: dict[str, list[int]] = {}
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            if self.lab.sim.stats()["requests"] >= self.target:
+                for name in ("estimates", "appointments", "payments", "customers", "locations"):
+                    self.deleted[name] = self.lab.sim.delete(name, fraction=self.fraction)
+                return
+
+
+def deletes(lab: ChaosLab, trial: Trial) -> None:
+    """Records hard-deleted while a daily run pages, then the weekly key scan: the keys
+    that still exist are copied exactly (the common check), and the scan marks exactly
+    the deleted records raw holds (some deleted before any run fetched them never
+    reached raw)."""
+    deleter = DeleteAfter(lab, requests=5, fraction=0.01)  # 1%: under the 2% guard
+    deleter.start()
+    try:
+        trial.runs.append(lab.daily("chaos-daily-deletes"))
+        lab.wait("chaos-daily-deletes")
+    finally:
+        deleter.done.set()
+        deleter.join(timeout=30)
+    trial.check(bool(deleter.deleted), "records deleted while the daily run paged")
+    scan = PlanMessage(
+        run_type="deletes",
+        start=HISTORY_START,
+        end=lab.sim.now + timedelta(minutes=1),  # the simulator's present, see lab.daily
+        window_days=3660,
+        run_id="chaos-key-scan",
+    )
+    trial.runs.append(lab.publish(scan))
+    lab.wait("chaos-key-scan")
+    marked = deleted = 0
+    for name in DELETABLE:
+        gone = {str(k) for k in lab.sim.deleted(name)}
+        keys = lab.marked_deleted(name)
+        trial.check(
+            keys <= gone, f"{name}: every mark is a deleted record ({len(keys - gone)} not)"
+        )
+        marked, deleted = marked + len(keys), deleted + len(gone)
+    trial.check(marked > 0, f"the scan marked {marked} of {deleted} deleted records")
+    scans = {s["entity"]: s for s in collect_status(lab.ctx)["scans"]}
+    guarded = sorted(e for e, s in scans.items() if s.get("guarded"))
+    trial.check(not guarded, f"no scan stopped by its guard ({guarded})")
+    trial.notes.append(f"marked {marked} of {deleted} deleted (the rest never reached raw)")
 
 
 def api_faults(lab: ChaosLab, trial: Trial) -> None:
@@ -258,6 +318,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "crash while a window splits",
         "SIGKILL after a window recorded its split, before its children were handed on",
         split_crash,
+    ),
+    Scenario(
+        "deletes during a daily run",
+        "1% of estimates, appointments, payments, customers, locations hard-deleted "
+        "while a daily run pages; then the key scan",
+        deletes,
     ),
     Scenario(
         "all at once",
