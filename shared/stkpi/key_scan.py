@@ -158,9 +158,10 @@ def apply_key_scan(
 def _sql_args(
     entity: Entity, run: RunWindows, window_ids: list[str], ctx: PipelineContext
 ) -> dict[str, str]:
-    """Placeholders of the scan's SQL. Times are rendered as literals from the stored plan
-    (never from user text): the BigQuery emulator loses named parameters in a DML
-    statement with a subquery (docs/EMULATOR_GAPS.md)."""
+    """Placeholders of the scan's SQL. Times are rendered as TIMESTAMP literals from the
+    stored plan's datetimes (never from user text), so the SQL files need no query
+    parameters: the BigQuery emulator counts an ``@name`` written in a SQL comment as a
+    parameter and refuses the statement (docs/EMULATOR_GAPS.md #10)."""
     key = entity.key[0]
     plan = run.plan
     tables = [

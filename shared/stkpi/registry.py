@@ -421,7 +421,7 @@ _BY_NAME: dict[str, Entity] = {e.name: e for e in ENTITIES}
 TRANSACTIONAL: tuple[str, ...] = tuple(e.name for e in ENTITIES if e.kind == "transactional")
 REFERENCE: tuple[str, ...] = tuple(e.name for e in ENTITIES if e.kind == "reference")
 # Entities ServiceTitan hard-deletes (SERVICETITAN.md): what a key scan covers. Invoice
-# items are nested in the invoice record, not an entity of their own (see docs/DELETES.md).
+# items are nested in the invoice record, not an entity of their own (docs/DEPLOY.md, "Deletes").
 DELETABLE: tuple[str, ...] = tuple(e.name for e in ENTITIES if e.deletes)
 
 

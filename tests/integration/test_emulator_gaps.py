@@ -214,3 +214,48 @@ def test_gap_conditional_delete_ignores_the_generation(gcs_emulator) -> None:
         blob.upload_from_string(b"3", if_generation_match=first)
     bucket.blob("x").delete(if_generation_match=first)  # GCS: 412; the emulator deletes
     assert bucket.get_blob("x") is None
+
+
+# --- named parameters in DML with a subquery -----------------------------------------------
+
+
+def _dml_table(client: bigquery.Client, dataset: str) -> str:
+    table = f"{dataset}.marks"
+    client.query(
+        f"CREATE TABLE `{table}` (id INT64, created_on TIMESTAMP, deleted_at TIMESTAMP)"
+    ).result()
+    client.query(
+        f"INSERT INTO `{table}` (id, created_on) VALUES "
+        "(1, TIMESTAMP '2024-01-01'), (2, TIMESTAMP '2024-01-02'), (3, TIMESTAMP '2024-01-03')"
+    ).result()
+    return table
+
+
+def _ts_params(**values: str) -> bigquery.QueryJobConfig:
+    return bigquery.QueryJobConfig(
+        query_parameters=[
+            bigquery.ScalarQueryParameter(k, "TIMESTAMP", v) for k, v in values.items()
+        ]
+    )
+
+
+def test_gap_parameter_named_in_a_comment_counts_as_a_parameter(bq_emulator, dataset) -> None:
+    client = bq_emulator.client
+    table = _dml_table(client, dataset)
+    params = _ts_params(at="2024-02-01T00:00:00Z", lo="2024-01-01T00:00:00Z")
+    update = f"UPDATE `{table}` AS T SET deleted_at = @at WHERE T.created_on >= @lo"
+    client.query("-- a plain comment\n" + update, job_config=params).result()  # fine
+    with pytest.raises(BadRequest, match="Parameter argument/count mismatch"):
+        client.query("-- sets deleted_at to @at\n" + update, job_config=params).result()
+
+
+def test_portable_dml_with_literal_timestamps(bq_emulator, dataset) -> None:
+    # sql/stage/mark_deleted.sql: times rendered from the stored plan, no parameters
+    client = bq_emulator.client
+    table = _dml_table(client, dataset)
+    client.query(
+        f"UPDATE `{table}` AS T SET deleted_at = TIMESTAMP '2024-02-01T00:00:00Z' "
+        "WHERE T.created_on >= TIMESTAMP '2024-01-01T00:00:00Z' AND T.id NOT IN (SELECT 2 AS id)"
+    ).result()
+    rows = client.query(f"SELECT id FROM `{table}` WHERE deleted_at IS NOT NULL").result()
+    assert sorted(r["id"] for r in rows) == [1, 3]

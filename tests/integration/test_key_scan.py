@@ -10,6 +10,7 @@ test_pipeline_invariants. Tests share one tenant and warehouse and run in file o
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from stkpi.messages import PlanMessage
 from stkpi.planner import RunPlan, floor_hour
 from stkpi.pump import InProcessPump
 from stkpi.registry import DELETABLE
+from stkpi.runwindows import RunWindows
 from stkpi.sim.config import HISTORY_START, SimConfig
 from stkpi.sim.server import running_simulator
 from stkpi.status import collect_status
@@ -130,6 +132,7 @@ def test_scan_marks_exactly_the_records_deleted_in_servicetitan(
 
     # A crash after the estimates' decision, before its mark: nothing marked yet.
     crash_file.write_text("scan.after_decision entity=estimates\n")
+    requests_before = pipe.sim.stats()["requests"]
     msg = _scan(pipe, "ks-scan-1")
     pipe.ctx.bus.publish(pipe.ctx.settings.topic_plan, msg)
     pipe.pump.run_until(lambda: _crash_consumed(crash_file), timeout=600)
@@ -139,6 +142,16 @@ def test_scan_marks_exactly_the_records_deleted_in_servicetitan(
 
     done = Landing.rebuild_done_name("ks-scan-1")
     pipe.pump.run_until(lambda: pipe.ctx.landing.exists(done), timeout=600)
+    # Cost: one request per page of keys, plus at most one part-full page per window
+    # (docs/PERFORMANCE.md has the production figure: one request per 5,000 keys).
+    requests = pipe.sim.stats()["requests"] - requests_before
+    served = pipe.sim.tenant.counts()
+    keys = sum(served[e] for e in DELETABLE)
+    plan = RunPlan.from_manifest(pipe.ctx.landing.read_json(Landing.plan_name("ks-scan-1")))
+    windows = len(RunWindows.read(plan, pipe.ctx.landing).windows())
+    page = pipe.ctx.settings.st_page_size
+    assert requests <= sum(math.ceil(served[e] / page) for e in DELETABLE) + windows, (
+        requests, keys, windows)  # fmt: skip
     plan_end = RunPlan.from_manifest(pipe.ctx.landing.read_json(Landing.plan_name("ks-scan-1"))).end
     for entity in DELETABLE:
         marked = _marked(pipe, entity)
