@@ -181,7 +181,7 @@ def test_deletes_validation_is_red_when_the_guard_stopped_the_scan() -> None:
     doc = decide("estimates", counts, 0.02).to_doc()
     red = judge_deletes("estimates", {"run_id": "s", "detail": doc}, {})
     assert red.status == "RED" and "above the 2% guard" in red.message
-    assert "--max-share" in red.next_step
+    assert red.next_step.endswith("--max-share 0.51")  # the refused 50% + a point
 
 
 def test_deletes_validation_shows_marks_per_week() -> None:
