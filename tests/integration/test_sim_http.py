@@ -208,3 +208,25 @@ def test_clock_advance_over_http_shows_new_records(sim: SimHandle) -> None:
     finally:
         admin.set_now(start)
         admin.close()
+
+
+def test_deleted_records_vanish_over_http_even_with_active_any(sim: SimHandle) -> None:
+    admin = SimAdmin(sim.base_url)
+    headers = _headers(sim)
+    customers = _fetch_all(sim, "customers", headers, active="Any")
+    gone = [customers[0]["id"], next(c["id"] for c in customers if not c["active"])]
+    try:
+        assert admin.delete("customers", ids=gone) == sorted(gone)
+        left = {c["id"] for c in _fetch_all(sim, "customers", headers, active="Any")}
+        assert not left & set(gone) and len(left) == len(customers) - 2
+        assert admin.deleted("customers") == sorted(gone)
+        bad = requests.post(
+            f"{sim.base_url}/_sim/delete", json={"entity": "customers", "ids": [1]}, timeout=10
+        )
+        assert bad.status_code == 400
+        assert (
+            bad.json()["detail"] == "delete customers: customers: no visible record with id(s) [1]"
+        )
+    finally:
+        admin.restore("customers", gone)
+        admin.close()

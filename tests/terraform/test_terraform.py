@@ -397,6 +397,19 @@ def test_schedules_run_in_phoenix_and_publish_v1_messages() -> None:
     assert "base64encode(jsonencode(" in _s(target["data"])
 
 
+def test_weekly_key_scan_publishes_what_stkpi_deletes_publishes() -> None:
+    from stkpi.cli.pipeline import deletes_message
+    from stkpi.messages import PlanMessage
+
+    loc = _locals()
+    sched = loc["schedules"]["weekly-deletes"]
+    assert sched["topic"] == "plan" and _s(sched["schedule"]) == "var.deletes_schedule"
+    scheduled = PlanMessage.model_validate(sched["message"])
+    assert scheduled == deletes_message([])  # the CLI's message, less its run id
+    assert deletes_message([], None, "r1").model_copy(update={"run_id": None}) == scheduled
+    assert _s(loc["common_env"]["DELETE_GUARD_SHARE"]) == "tostring(var.delete_guard_share)"
+
+
 def test_scheduled_messages_pass_the_message_schemas() -> None:
     from stkpi.messages import PlanMessage, RebuildMessage
 

@@ -48,6 +48,20 @@ def publish_plan(ctx: PipelineContext, msg: PlanMessage) -> None:
     ctx.bus.publish(ctx.settings.topic_plan, msg)
 
 
+def deletes_message(
+    entities: list[str], max_share: float | None = None, run_id: str | None = None
+) -> PlanMessage:
+    """The key scan's plan message: what the weekly scheduler job publishes
+    (terraform/scheduler.tf, weekly-deletes), plus the CLI's run id and guard override.
+    A bad entity is one clear line (``BadMessageError``), not a traceback."""
+    body: dict = {"run_type": "deletes", "entities": entities}
+    if run_id is not None:
+        body["run_id"] = run_id
+    if max_share is not None:
+        body["max_delete_share"] = max_share
+    return decode(PlanMessage, body)
+
+
 def wait_for_run(
     ctx: PipelineContext, run_id: str, *, timeout: float, show: bool = True
 ) -> dict[str, int]:
@@ -166,10 +180,7 @@ def register(app: typer.Typer) -> None:
         (what the weekly Cloud Scheduler job sends)."""
         names = [e.strip() for e in entities.split(",") if e.strip()]
         run_id = f"deletes-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-        body: dict = {"run_type": "deletes", "entities": names, "run_id": run_id}
-        if max_share is not None:
-            body["max_delete_share"] = max_share
-        msg = decode(PlanMessage, body)
+        msg = deletes_message(names, max_share, run_id)
         ctx = pipeline_context()
         publish_plan(ctx, msg)
         console.print(f"published key scan [bold]{run_id}[/]")
