@@ -78,7 +78,7 @@ class Entity:
         names = {c.name for c in self.columns}
         if self.scan_params is None or self.scan_column not in names:
             raise PermanentError(f"{self.name} has no createdOn filter: it cannot be key-scanned")
-        return replace(self, window_params=self.scan_params, cursor_field="createdOn")
+        return replace(self, window_params=self.scan_params)
 
     def column(self, name: str) -> Column:
         for col in self.columns:
