@@ -634,7 +634,7 @@ def judge_kpis(
             others = [v for w, v in values.items() if w != week]
             if len(others) < config.kpi_jump_min_history:
                 continue
-            kind = by_week[week].kind or _kind(kpi, config)
+            kind = by_week[week].kind or kpis.kind_of(kpi)
             jump = _jump(value, others, kind, config)
             if jump is not None:
                 jumps.append(
@@ -685,10 +685,6 @@ def _small_base(row: KpiRow, config: ValidationConfig) -> bool:
     its range nor as a jump: 0 -> 100% warranty is one warranty job."""
     floor = config.kpi_range_min_denominator.get(row.kpi)
     return floor is not None and row.denominator is not None and abs(row.denominator) < floor
-
-
-def _kind(kpi: str, config: ValidationConfig) -> str:
-    return kpis.kind_of(kpi)
 
 
 def _jump(value: float, others: Sequence[float], kind: str, config: ValidationConfig) -> str | None:

@@ -162,10 +162,6 @@ def _sort_key(name: str) -> tuple[int, str]:
     return (1 if name in BUCKET_NOTES else 0, name.lower())
 
 
-def _kind(kpi: str) -> str:
-    return kind_of(kpi)
-
-
 def _kpi_tables(
     data: ReportData, section: Section, level: str, kpis: tuple[str, ...], span: Weeks
 ) -> dict[str, KpiTable]:
@@ -179,7 +175,7 @@ def _kpi_tables(
             by_kpi[r["kpi"]][r[key]][r["week_start"]] = r
     tables = {}
     for kpi in kpis:
-        kind = _kind(kpi)
+        kind = kind_of(kpi)
         table = KpiTable(kpi, KPI_LABELS.get(kpi, kpi), kind, level, span.weeks)
         cells_by_name = by_kpi.get(kpi)
         if not section.ok:
@@ -291,7 +287,7 @@ def _headline(data: ReportData, span: Weeks) -> dict[str, Any]:
     rows = []
     for role, kpis in (("Sales", SALES_KPIS), ("Production", PRODUCTION_KPIS)):
         for kpi in kpis:
-            kind = _kind(kpi)
+            kind = kind_of(kpi)
             totals = tenant_totals(data.kpi_bu, kpi, kind, span.weeks)
             by_week = dict(zip(span.weeks, totals, strict=True))
 
