@@ -1,7 +1,7 @@
 """Shared fixtures: local emulators and the whole local stack, started once per session.
 
 Each fixture stops what it started even when tests fail (fixture finalizers, plus an
-atexit net in ``stkpi.localstack.process``). Emulators are shared: ``local_stack`` reuses
+atexit net in ``stkpi_tools.localstack.process``). Emulators are shared: ``local_stack`` reuses
 the ``bq_emulator``/``gcs_emulator``/``pubsub_emulator`` processes, so a session never
 runs two of a kind, and their client variables (``*_EMULATOR_HOST``) are set in
 ``os.environ`` for the session so ``stkpi.gcp`` clients reach them.
@@ -17,7 +17,7 @@ import pytest
 from google.cloud import bigquery
 
 from stkpi.config import Settings
-from stkpi.localstack import (
+from stkpi_tools.localstack import (
     DEFAULT_PROJECT,
     Service,
     Stack,
@@ -26,8 +26,8 @@ from stkpi.localstack import (
     start_gcs,
     start_pubsub,
 )
-from stkpi.localstack.services import gcs_root_of
-from stkpi.localstack.settings_env import local_settings_env, settings_from
+from stkpi_tools.localstack.services import gcs_root_of
+from stkpi_tools.localstack.settings_env import local_settings_env, settings_from
 
 
 @dataclass
@@ -138,7 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
     import signal
     import threading
 
-    from stkpi.localstack.process import _kill_owned
+    from stkpi_tools.localstack.process import _kill_owned
 
     def _on_term(signum: int, frame: object) -> None:
         _kill_owned()
@@ -151,7 +151,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # Belt and braces: nothing the session started may outlive it.
-    from stkpi.localstack.process import _kill_owned
+    from stkpi_tools.localstack.process import _kill_owned
 
     _kill_owned()
 

@@ -13,6 +13,7 @@ Two kinds reach a topic's dead-letter topic (terraform/pubsub.tf names them):
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,65 @@ from google.cloud import pubsub_v1
 
 from stkpi.config import Settings
 from stkpi.gcp import topic_path
-from stkpi.localstack.wiring import pull_waiting, settle
+
+PULL_BATCH = 100
+
+
+EMPTY_PULLS = 3  # an immediate pull may come back empty while messages wait
+
+
+def pull_waiting(subscriber: pubsub_v1.SubscriberClient, path: str) -> list:
+    """Every message waiting on a subscription, leased to this caller (not acked).
+
+    A ``return_immediately`` pull may answer empty although messages are waiting (Pub/Sub
+    documents it; the emulator does it right after a message was released), so only
+    ``EMPTY_PULLS`` empty answers in a row, a moment apart, mean "nothing waiting"."""
+    got: list = []
+    empty = 0
+    while empty < EMPTY_PULLS:
+        resp = subscriber.pull(
+            request={"subscription": path, "max_messages": PULL_BATCH, "return_immediately": True},
+            timeout=30,
+        )
+        if resp.received_messages:
+            got.extend(resp.received_messages)
+            empty = 0
+        else:
+            empty += 1
+            time.sleep(0.1 * empty)
+    return got
+
+
+def settle(
+    subscriber: pubsub_v1.SubscriberClient, path: str, ack_ids: list[str], *, ack: bool
+) -> None:
+    """Ack leased messages (consumed), or release them at once for the next reader."""
+    for i in range(0, len(ack_ids), PULL_BATCH):
+        batch = ack_ids[i : i + PULL_BATCH]
+        if ack:
+            subscriber.acknowledge(request={"subscription": path, "ack_ids": batch})
+        else:
+            subscriber.modify_ack_deadline(
+                request={"subscription": path, "ack_ids": batch, "ack_deadline_seconds": 0}
+            )
+
+
+def count_dead_letters(settings: Settings, *, ack: bool = True) -> dict[str, int]:
+    """Messages waiting on each pipeline topic's dead-letter subscription (consumed when
+    ``ack``), by topic."""
+    subscriber = pubsub_v1.SubscriberClient()
+    counts: dict[str, int] = {}
+    try:
+        for topic in settings.pipeline_topics:
+            path = subscriber.subscription_path(
+                settings.gcp_project, settings.dead_letter_subscription(topic)
+            )
+            waiting = pull_waiting(subscriber, path)
+            settle(subscriber, path, [m.ack_id for m in waiting], ack=ack)
+            counts[topic] = len(waiting)
+    finally:
+        subscriber.close()
+    return counts
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ def key_scans(ctx: PipelineContext) -> list[dict[str, Any]]:
 
 def dead_letters(ctx: PipelineContext) -> dict[str, int]:
     """Messages waiting on the dead-letter subscriptions (left there, not consumed)."""
-    from stkpi.localstack.wiring import count_dead_letters
+    from stkpi.deadletters import count_dead_letters
 
     try:
         return count_dead_letters(ctx.settings, ack=False)

@@ -2,7 +2,7 @@
 
 One lab (fresh emulators, simulator, four function servers behind the dispatcher) runs
 every scenario in order; each is judged by comparing raw with the simulator key for key
-(see ``stkpi.chaos.runner``). The table is printed so a CI log shows what was proven.
+(see ``stkpi_tools.chaos.runner``). The table is printed so a CI log shows what was proven.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from stkpi.chaos.lab import LabConfig
-from stkpi.chaos.runner import run_chaos, write_report
-from stkpi.chaos.scenarios import SCENARIOS, by_name
-from stkpi.cli.chaos import render
+from stkpi_tools.chaos.lab import LabConfig
+from stkpi_tools.chaos.runner import run_chaos, write_report
+from stkpi_tools.chaos.scenarios import SCENARIOS, by_name
+from stkpi_tools.cli.chaos import render
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration]
 

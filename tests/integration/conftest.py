@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from stkpi.sim.config import SimConfig
-from stkpi.sim.server import SimHandle, running_simulator
+from stkpi_tools.sim.config import SimConfig
+from stkpi_tools.sim.server import SimHandle, running_simulator
 
 
 @pytest.fixture

@@ -10,21 +10,21 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from stkpi.chaos.compare import compare_raw
 from stkpi.context import PipelineContext
 from stkpi.landing import Landing
 from stkpi.messages import PlanMessage
-from stkpi.pump import InProcessPump
 from stkpi.registry import get_entity
 from stkpi.rows import to_row
 from stkpi.windows import parse_ts
+from stkpi_tools.chaos.compare import compare_raw
+from stkpi_tools.pump import InProcessPump
 
 
 @dataclass
 class Pipeline:
     ctx: PipelineContext
     pump: InProcessPump
-    sim: Any  # stkpi.sim handle
+    sim: Any  # stkpi_tools.sim handle
 
     def run(self, msg: PlanMessage, *, timeout: float = 600.0) -> str:
         """Publish ``msg`` to the plan topic, as the scheduler or the CLI does, and deliver

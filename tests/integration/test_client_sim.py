@@ -23,9 +23,9 @@ from stkpi.servicetitan import (
     ServiceTitanClient,
     paging_may_have_skipped,
 )
-from stkpi.sim.config import FaultConfig, SimConfig
-from stkpi.sim.server import running_simulator
 from stkpi.windows import parse_ts
+from stkpi_tools.sim.config import FaultConfig, SimConfig
+from stkpi_tools.sim.server import running_simulator
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-CLI = "import sys; from stkpi.cli import main; sys.argv[0] = 'stkpi'; main()"
+CLI = "import sys; from stkpi_tools.cli import main; sys.argv[0] = 'stkpi'; main()"
 
 
 def _text(page: str) -> str:

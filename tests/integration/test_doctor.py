@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from stkpi.registry import ENTITIES
-from stkpi.sim.server import SimHandle
+from stkpi_tools.sim.server import SimHandle
 
 _STKPI = Path(sys.executable).with_name("stkpi")
-_COMMAND = [str(_STKPI)] if _STKPI.exists() else [sys.executable, "-m", "stkpi.cli"]
+_COMMAND = [str(_STKPI)] if _STKPI.exists() else [sys.executable, "-m", "stkpi_tools.cli"]
 _ST_VARS = ("ST_", "GCP_PROJECT", "LANDING_BUCKET")
 
 
@@ -189,9 +189,9 @@ def test_a_missing_setting_is_one_config_error(sim: SimHandle, tmp_path: Path) -
 
 
 def test_rate_limit_headers_are_reported_when_the_api_sends_them() -> None:
-    from stkpi.cli.doctor import _Observer, rate_limit_check
     from stkpi.config import load_settings
     from stkpi.servicetitan.errors import Redactor
+    from stkpi_tools.cli.doctor import _Observer, rate_limit_check
 
     settings = load_settings(
         {
@@ -214,7 +214,7 @@ def test_rate_limit_headers_are_reported_when_the_api_sends_them() -> None:
 
 
 def test_dotenv_lines(tmp_path: Path) -> None:
-    from stkpi.dotenv import read_dotenv
+    from stkpi_tools.dotenv import read_dotenv
 
     path = tmp_path / ".env"
     path.write_text(

@@ -13,10 +13,10 @@ import pytest
 from stkpi.config import load_settings
 from stkpi.context import PipelineContext
 from stkpi.deadletters import list_dead_letters
-from stkpi.localstack import Stack
-from stkpi.localstack.provision import patched_environ
 from stkpi.messages import PlanMessage
-from stkpi.terraform.topology import terraform_dir
+from stkpi_tools.localstack import Stack
+from stkpi_tools.localstack.provision import patched_environ
+from stkpi_tools.terraform.topology import terraform_dir
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ from google.api_core.exceptions import Forbidden, PermissionDenied
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, pubsub_v1, storage
 
-from stkpi.localstack.iam import (
+from stkpi_tools.localstack.iam import (
     STORAGE_TELEMETRY_PROBE,
     Grant,
     Policy,
@@ -33,8 +33,8 @@ from stkpi.localstack.iam import (
     principal_env,
     start_gate,
 )
-from stkpi.localstack.process import Service, free_port, pgid_alive
-from stkpi.localstack.provision import patched_environ
+from stkpi_tools.localstack.process import Service, free_port, pgid_alive
+from stkpi_tools.localstack.provision import patched_environ
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ against an API that suddenly answers with half an entity marks nothing and turns
 validation RED; a crash mid-scan (fetch, or between the decision and the mark) marks
 nothing until the scan completes; the daily MERGE never clears a mark.
 
-The steps run in this process fed by Pub/Sub pull subscriptions (``stkpi.pump``), as in
+The steps run in this process fed by Pub/Sub pull subscriptions (``stkpi_tools.pump``), as in
 test_pipeline_invariants. Tests share one tenant and warehouse and run in file order.
 """
 
@@ -21,19 +21,19 @@ from stkpi.config import load_settings
 from stkpi.context import PipelineContext
 from stkpi.gcp import storage_client
 from stkpi.landing import Landing, WindowRef
-from stkpi.localstack import DEFAULT_PROJECT
-from stkpi.localstack.settings_env import local_settings_env, local_topology
-from stkpi.localstack.wiring import wire
 from stkpi.messages import PlanMessage
 from stkpi.planner import RunPlan, floor_hour
-from stkpi.pump import InProcessPump
 from stkpi.registry import DELETABLE
 from stkpi.runwindows import RunWindows
-from stkpi.sim.config import HISTORY_START, SimConfig
-from stkpi.sim.server import running_simulator
 from stkpi.status import collect_status
 from stkpi.validate import RED, run_validations
 from stkpi.warehouse import ensure_tables
+from stkpi_tools.localstack import DEFAULT_PROJECT
+from stkpi_tools.localstack.settings_env import local_settings_env, local_topology
+from stkpi_tools.localstack.wiring import wire
+from stkpi_tools.pump import InProcessPump
+from stkpi_tools.sim.config import HISTORY_START, SimConfig
+from stkpi_tools.sim.server import running_simulator
 
 pytestmark = pytest.mark.integration
 

@@ -20,14 +20,14 @@ from stkpi import runtime
 from stkpi.context import PipelineContext
 from stkpi.landing import Landing, WindowRef
 from stkpi.lanes import first_wave, hand_off, wake_idle_lanes
-from stkpi.localstack import DEFAULT_PROJECT
-from stkpi.localstack.provision import ensure_bucket
-from stkpi.localstack.settings_env import local_settings_env, settings_from
-from stkpi.localstack.wiring import drain, ensure_subscription, ensure_topic
 from stkpi.messages import PlanMessage, WindowMessage
 from stkpi.planner import RunPlan, plan_run
 from stkpi.runwindows import RunWindows
 from stkpi.splits import split
+from stkpi_tools.localstack import DEFAULT_PROJECT
+from stkpi_tools.localstack.provision import ensure_bucket
+from stkpi_tools.localstack.settings_env import local_settings_env, settings_from
+from stkpi_tools.localstack.wiring import drain, ensure_subscription, ensure_topic
 
 pytestmark = pytest.mark.integration
 

@@ -18,14 +18,14 @@ import pytest
 
 from stkpi.config import load_settings
 from stkpi.gcp import bigquery_client
-from stkpi.localstack import StackInfo
-from stkpi.localstack.provision import patched_environ
-from stkpi.sim.config import SimConfig
-from stkpi.sim.server import running_simulator
+from stkpi_tools.localstack import StackInfo
+from stkpi_tools.localstack.provision import patched_environ
+from stkpi_tools.sim.config import SimConfig
+from stkpi_tools.sim.server import running_simulator
 
 pytestmark = pytest.mark.integration
 
-CLI = "import sys; from stkpi.cli import main; sys.argv[0] = 'stkpi'; main()"
+CLI = "import sys; from stkpi_tools.cli import main; sys.argv[0] = 'stkpi'; main()"
 SECRET = "acme-secret-must-not-leak"
 TOKYO = ZoneInfo("Asia/Tokyo")
 

@@ -39,13 +39,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from stkpi.localstack import StackInfo
-from stkpi.localstack.process import pgid_alive
+from stkpi_tools.localstack import StackInfo
+from stkpi_tools.localstack.process import pgid_alive
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = "import sys; from stkpi.cli import main; sys.argv[0] = 'stkpi'; main()"
+CLI = "import sys; from stkpi_tools.cli import main; sys.argv[0] = 'stkpi'; main()"
 NOT_FROM_THE_README = ("ST_", "REPORT_", "GCP_", "LANDING_", "BQ_", "STKPI_", "PUBSUB_")
 
 # Problems seen on the walk that belong to code this test does not own: the step's output

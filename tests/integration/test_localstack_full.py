@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from stkpi.config import load_settings
-from stkpi.localstack import StackInfo
-from stkpi.localstack.process import pgid_alive, tcp_open
+from stkpi_tools.localstack import StackInfo
+from stkpi_tools.localstack.process import pgid_alive, tcp_open
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from google.cloud import pubsub_v1
 
-from stkpi.localstack import start_function
-from stkpi.localstack.wiring import drain, ensure_subscription, ensure_topic
+from stkpi_tools.localstack import start_function
+from stkpi_tools.localstack.wiring import drain, ensure_subscription, ensure_topic
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,10 @@ import pytest
 import requests
 from google.cloud import pubsub_v1
 
-from stkpi.localstack import Stack, StackInfo
-from stkpi.localstack.process import pgid_alive
-from stkpi.localstack.settings_env import settings_from
-from stkpi.localstack.wiring import count_dead_letters
+from stkpi.deadletters import count_dead_letters
+from stkpi_tools.localstack import Stack, StackInfo
+from stkpi_tools.localstack.process import pgid_alive
+from stkpi_tools.localstack.settings_env import settings_from
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,7 @@
 """DESIGN.md invariants 1-7 on the local emulators, with faults injected on purpose.
 
 The four steps run in this process, fed by Pub/Sub pull subscriptions with the deployed
-retry and dead-letter policies (``stkpi.pump``). Every test ends by comparing the raw
+retry and dead-letter policies (``stkpi_tools.pump``). Every test ends by comparing the raw
 tables with the simulator's records key for key. Tests share one simulated tenant and
 warehouse and run in file order: each leaves raw equal to the simulator.
 """
@@ -20,21 +20,22 @@ from pipeline_harness import (
 
 from stkpi.config import load_settings
 from stkpi.context import PipelineContext
+from stkpi.deadletters import count_dead_letters
 from stkpi.entity_merge import StagingIncompleteError
 from stkpi.gcp import storage_client
 from stkpi.landing import Landing, WindowRef, window_prefix
 from stkpi.load import load_window
-from stkpi.localstack import DEFAULT_PROJECT
-from stkpi.localstack.settings_env import local_settings_env, local_topology
-from stkpi.localstack.wiring import count_dead_letters, wire
 from stkpi.messages import LoadMessage, PlanMessage, WindowMessage
 from stkpi.planner import RunPlan, floor_hour
-from stkpi.pump import InProcessPump
 from stkpi.registry import get_entity
 from stkpi.runwindows import RunWindows
-from stkpi.sim.config import HISTORY_START, SimConfig
-from stkpi.sim.server import running_simulator
 from stkpi.warehouse import ensure_tables
+from stkpi_tools.localstack import DEFAULT_PROJECT
+from stkpi_tools.localstack.settings_env import local_settings_env, local_topology
+from stkpi_tools.localstack.wiring import wire
+from stkpi_tools.pump import InProcessPump
+from stkpi_tools.sim.config import HISTORY_START, SimConfig
+from stkpi_tools.sim.server import running_simulator
 
 pytestmark = pytest.mark.integration
 

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from stkpi.cli.pipeline import publish_plan, wait_for_run
 from stkpi.config import load_settings
 from stkpi.context import PipelineContext
-from stkpi.localstack import Stack
 from stkpi.messages import PlanMessage
 from stkpi.planner import floor_hour
-from stkpi.sim.admin import SimAdmin
-from stkpi.sim.config import HISTORY_START
+from stkpi_tools.cli.pipeline import publish_plan, wait_for_run
+from stkpi_tools.localstack import Stack
+from stkpi_tools.sim.admin import SimAdmin
+from stkpi_tools.sim.config import HISTORY_START
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -63,12 +63,12 @@ def runs(request, tmp_path_factory):
             f"SELECT * FROM `{ops}.reconciliation` ORDER BY run_id, kpi, bu, week_start").result()]  # fmt: skip
         after_runs = admin.stats()
         cli = subprocess.run(
-            [sys.executable, "-m", "stkpi.cli", "reconcile", "--json"],
+            [sys.executable, "-m", "stkpi_tools.cli", "reconcile", "--json"],
             env={**os.environ, **info.env()}, cwd=Path(info.root), capture_output=True,
             text=True, timeout=600,
         )  # fmt: skip
         table = subprocess.run(
-            [sys.executable, "-m", "stkpi.cli", "reconcile", "--no-save"],
+            [sys.executable, "-m", "stkpi_tools.cli", "reconcile", "--no-save"],
             env={**os.environ, **info.env(), "COLUMNS": "200"}, cwd=Path(info.root),
             capture_output=True, text=True, timeout=600,
         )  # fmt: skip

@@ -34,11 +34,11 @@ from stkpi.reconcile.reports_api import MemoryCallLog, ReportFetcher, ReportingA
 from stkpi.reconcile.run import reconcile, result_rows, store
 from stkpi.report import build_report
 from stkpi.servicetitan.client import ServiceTitanClient
-from stkpi.sim.config import SimConfig
-from stkpi.sim.server import running_simulator
 from stkpi.state import OpsState
 from stkpi.validate import CheckResult, store_results
 from stkpi.warehouse import ensure_tables
+from stkpi_tools.sim.config import SimConfig
+from stkpi_tools.sim.server import running_simulator
 
 pytestmark = pytest.mark.integration
 
@@ -430,7 +430,7 @@ def test_rebuild_publishes_the_report_to_the_landing_bucket(warehouse, gcs_emula
 def test_stkpi_report_command_writes_the_page(warehouse, bq_emulator, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from stkpi.cli import app
+    from stkpi_tools.cli import app
 
     for key, value in bq_emulator.env.items():
         monkeypatch.setenv(key, value)

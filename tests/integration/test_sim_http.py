@@ -11,9 +11,9 @@ import pytest
 import requests
 
 from stkpi.registry import ENTITIES, get_entity
-from stkpi.sim.admin import SimAdmin
-from stkpi.sim.config import SimConfig
-from stkpi.sim.server import SimHandle, running_simulator
+from stkpi_tools.sim.admin import SimAdmin
+from stkpi_tools.sim.config import SimConfig
+from stkpi_tools.sim.server import SimHandle, running_simulator
 
 
 @pytest.fixture(scope="module")

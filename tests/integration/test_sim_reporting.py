@@ -16,10 +16,10 @@ from stkpi.config import Settings
 from stkpi.reconcile.reports_api import ReportingApi
 from stkpi.servicetitan.client import ServiceTitanClient
 from stkpi.servicetitan.errors import FetchError, RequestRejectedError
-from stkpi.sim.config import SimConfig
-from stkpi.sim.reporting import report_id
-from stkpi.sim.reports import run_report
-from stkpi.sim.server import running_simulator
+from stkpi_tools.sim.config import SimConfig
+from stkpi_tools.sim.reporting import report_id
+from stkpi_tools.sim.reports import run_report
+from stkpi_tools.sim.server import running_simulator
 
 pytestmark = pytest.mark.integration
 

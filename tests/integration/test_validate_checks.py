@@ -555,7 +555,7 @@ def _cli_env(monkeypatch: pytest.MonkeyPatch, t: Tenant, bq_emulator) -> None:
 def test_cli_json_and_exit_status(tenant: Tenant, bq_emulator, monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    from stkpi.cli import app
+    from stkpi_tools.cli import app
 
     _cli_env(monkeypatch, tenant, bq_emulator)
     runner = CliRunner()

@@ -337,7 +337,7 @@ def cli_env(built, bq_emulator, monkeypatch):
 def _cli(*args: str) -> str:
     from typer.testing import CliRunner
 
-    from stkpi.cli import app
+    from stkpi_tools.cli import app
 
     result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output

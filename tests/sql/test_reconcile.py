@@ -25,9 +25,9 @@ from stkpi.reconcile.mapping import load_report_map, sources_for
 from stkpi.reconcile.reports_api import MemoryCallLog, ReportFetcher, ReportingApi
 from stkpi.reconcile.run import reconcile
 from stkpi.servicetitan.client import ServiceTitanClient
-from stkpi.sim.config import SimConfig
-from stkpi.sim.server import running_simulator
 from stkpi.warehouse import ensure_tables
+from stkpi_tools.sim.config import SimConfig
+from stkpi_tools.sim.server import running_simulator
 
 pytestmark = pytest.mark.integration
 

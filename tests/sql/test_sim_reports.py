@@ -1,7 +1,7 @@
-"""ServiceTitan's reports (stkpi.sim.reports) on the hand-made fixture tenant kpi_tenant.py.
+"""ServiceTitan's reports (stkpi_tools.sim.reports) on the hand-made fixture tenant kpi_tenant.py.
 
 Pure: no emulator. Every expected number is worked out by hand below from the fixture's
-records, with ServiceTitan's own definitions (stkpi.sim.reports docstring), which differ
+records, with ServiceTitan's own definitions (stkpi_tools.sim.reports docstring), which differ
 from KPIS.md on purpose: leads per job, test customers included, revenue by invoice date.
 Phoenix is UTC-7 all year. W1 = 2025-08-18..24, W2 = 2025-08-25..31.
 """
@@ -13,7 +13,7 @@ import datetime as dt
 import pytest
 from kpi_tenant import TENANT
 
-from stkpi.sim.reports import REPORT_BY_KEY, run_report
+from stkpi_tools.sim.reports import REPORT_BY_KEY, run_report
 
 W1 = (dt.date(2025, 8, 18), dt.date(2025, 8, 24))
 W2 = (dt.date(2025, 8, 25), dt.date(2025, 8, 31))

@@ -1,6 +1,6 @@
 """The alerts of terraform/monitoring.tf can fire, and Google would accept them.
 
-Filters are read from terraform/ through ``stkpi.terraform.Module`` (interpolations
+Filters are read from terraform/ through ``stkpi_tools.terraform.Module`` (interpolations
 evaluated, never copied here);
 log lines are the ones the code emits (``stkpi.log_contract`` through ``stkpi.logs``'
 formatter), turned into LogEntries the way Cloud Logging does for a Cloud Run service.
@@ -33,7 +33,6 @@ from filters import (
 )
 
 from stkpi import log_contract, logs
-from stkpi.terraform import Instance, Module
 from stkpi.validate import (
     GREEN,
     RED,
@@ -44,6 +43,7 @@ from stkpi.validate import (
     judge_volume,
 )
 from stkpi.validation_config import ValidationConfig
+from stkpi_tools.terraform import Instance, Module
 
 TF = Path(__file__).resolve().parents[2] / "terraform"
 

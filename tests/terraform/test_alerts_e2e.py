@@ -35,14 +35,15 @@ from test_alerts import (
 )
 
 from stkpi.config import Settings, load_settings
-from stkpi.localstack.services import start_function
-from stkpi.localstack.settings_env import local_topology
-from stkpi.localstack.stack import functions_dir
-from stkpi.localstack.wiring import count_dead_letters, wire
+from stkpi.deadletters import count_dead_letters
 from stkpi.registry import TRANSACTIONAL
-from stkpi.terraform.hcl import Module
 from stkpi.validation_config import ValidationConfig
 from stkpi.warehouse import ensure_tables
+from stkpi_tools.localstack.services import start_function
+from stkpi_tools.localstack.settings_env import local_topology
+from stkpi_tools.localstack.stack import functions_dir
+from stkpi_tools.localstack.wiring import wire
+from stkpi_tools.terraform.hcl import Module
 
 pytestmark = pytest.mark.integration
 

@@ -156,7 +156,7 @@ def test_remote_state_example_uses_gcs() -> None:
 
 
 def test_topics_are_the_four_pipeline_topics() -> None:
-    from stkpi.terraform.hcl import Module
+    from stkpi_tools.terraform.hcl import Module
 
     topics = Module(TF, {"project_id": "p"}).local("topics")
     assert set(topics.values()) == {"st-plan", "st-windows", "st-loads", "st-rebuild"}
@@ -398,8 +398,8 @@ def test_schedules_run_in_phoenix_and_publish_v1_messages() -> None:
 
 
 def test_weekly_key_scan_publishes_what_stkpi_deletes_publishes() -> None:
-    from stkpi.cli.pipeline import deletes_message
     from stkpi.messages import PlanMessage
+    from stkpi_tools.cli.pipeline import deletes_message
 
     loc = _locals()
     sched = loc["schedules"]["weekly-deletes"]

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from stkpi.bench import cpu
-from stkpi.bench.figures import cpu_per_thousand, latest_per_window, stage_figures
-from stkpi.bench.profiles import FRIENDLY, ST, parse_profiles
-from stkpi.bench.report import HEADER, markdown, rows
-from stkpi.bench.runner import cpu_figures, profile_config
+from stkpi_tools.bench import cpu
+from stkpi_tools.bench.figures import cpu_per_thousand, latest_per_window, stage_figures
+from stkpi_tools.bench.profiles import FRIENDLY, ST, parse_profiles
+from stkpi_tools.bench.report import HEADER, markdown, rows
+from stkpi_tools.bench.runner import cpu_figures, profile_config
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 

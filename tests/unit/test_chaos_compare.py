@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from stkpi.chaos.compare import compare_entity
+from stkpi_tools.chaos.compare import compare_entity
 
 T1 = "2025-01-01T00:00:00Z"
 T2 = "2025-01-02T00:00:00Z"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from stkpi.cli import app
+from stkpi_tools.cli import app
 
 
 @pytest.mark.parametrize(

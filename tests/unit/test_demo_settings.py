@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from stkpi.demo import SERVICETITAN_API, backfill_since, own_tenant_settings
 from stkpi.errors import ConfigError
-from stkpi.sim.config import HISTORY_START
+from stkpi_tools.demo import SERVICETITAN_API, backfill_since, own_tenant_settings
+from stkpi_tools.sim.config import HISTORY_START
 
 SECRET = "s3cret-never-printed"
 TENANT = {
@@ -24,7 +24,7 @@ TENANT = {
     "ST_CLIENT_SECRET": SECRET,
     "ST_APP_KEY": "acme-app-key",
 }
-CLI = "import sys; from stkpi.cli import main; sys.argv[0] = 'stkpi'; main()"
+CLI = "import sys; from stkpi_tools.cli import main; sys.argv[0] = 'stkpi'; main()"
 
 
 def test_settings_from_the_environment_default_to_servicetitans_api(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 import requests
 
-from stkpi.localstack.dispatcher import post_event
+from stkpi_tools.localstack.dispatcher import post_event
 
 KEEP = b"HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n"
 CLOSE = b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"

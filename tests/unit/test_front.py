@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from stkpi.localstack.front import Door
+from stkpi_tools.localstack.front import Door
 
 
 def _envelope(message_id: str, **extra: object) -> bytes:

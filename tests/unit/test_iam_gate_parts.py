@@ -8,8 +8,8 @@ import json
 import pytest
 from google.cloud.storage._media._upload import construct_multipart_request
 
-from stkpi.localstack.iam import NoRule, principal_env
-from stkpi.localstack.iam.gate import (
+from stkpi_tools.localstack.iam import NoRule, principal_env
+from stkpi_tools.localstack.iam.gate import (
     Body,
     Ledger,
     denial_message,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from stkpi.localstack.iam import Grant, Policy, PolicyError, load_roles
-from stkpi.localstack.iam.policy import ROLES_FILE
-from stkpi.localstack.iam.refresh_roles import BASE_ROLES
+from stkpi_tools.localstack.iam import Grant, Policy, PolicyError, load_roles
+from stkpi_tools.localstack.iam.policy import ROLES_FILE
+from stkpi_tools.localstack.iam.refresh_roles import BASE_ROLES
 
 TERRAFORM = Path(__file__).resolve().parents[2] / "terraform"
 P = "proj"
@@ -32,7 +32,7 @@ def test_every_role_terraform_grants_has_permission_data() -> None:
     missing = sorted(roles - set(load_roles()))
     assert not missing, (
         f"terraform/ grants {missing} but stkpi/localstack/iam/roles.json has no permissions "
-        "for them: run python -m stkpi.localstack.iam.refresh_roles --git-dir <iam-dataset> ROLE"
+        "for them: run python -m stkpi_tools.localstack.iam.refresh_roles --git-dir <iam-dataset> ROLE"
     )
 
 
@@ -136,14 +136,14 @@ def test_json_round_trip_keeps_only_the_roles_in_use() -> None:
 
 
 def test_grants_from_the_terraform_topology_are_accepted() -> None:
-    from stkpi.terraform.topology import Grant as TopologyGrant
+    from stkpi_tools.terraform.topology import Grant as TopologyGrant
 
     pol = Policy([TopologyGrant(SA, "roles/bigquery.jobUser", f"projects/{P}")], load_roles())
     assert pol.allows(SA, "bigquery.jobs.create", f"projects/{P}")
 
 
 def test_terraforms_evaluated_grants_build_a_policy() -> None:
-    from stkpi.localstack.settings_env import local_topology
+    from stkpi_tools.localstack.settings_env import local_topology
 
     grants = local_topology("stkpi-local").grants
     pol = Policy(grants, load_roles())  # raises if terraform grants a role without data

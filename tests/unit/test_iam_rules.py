@@ -12,12 +12,12 @@ from google.cloud import bigquery
 from google.cloud.bigquery.job import CopyJob, ExtractJob, LoadJob, QueryJob
 from google.pubsub_v1 import types
 
-from stkpi.localstack.iam import NoRule
-from stkpi.localstack.iam import rules_bigquery as bq
-from stkpi.localstack.iam import rules_pubsub as ps
-from stkpi.localstack.iam import rules_storage as gcs
 from stkpi.marts import registry_sql
 from stkpi.sqlfiles import statements
+from stkpi_tools.localstack.iam import NoRule
+from stkpi_tools.localstack.iam import rules_bigquery as bq
+from stkpi_tools.localstack.iam import rules_pubsub as ps
+from stkpi_tools.localstack.iam import rules_storage as gcs
 
 P = "proj"
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"

@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from stkpi.chaos.compare import compare_entity
 from stkpi.errors import BadMessageError, PermanentError
 from stkpi.key_scan import ScanCounts, ScanDecision, decide
 from stkpi.messages import PlanMessage, WindowMessage, decode
 from stkpi.planner import KEY_SCAN_START, RunPlan, plan_run
 from stkpi.registry import DELETABLE, ENTITIES, get_entity
-from stkpi.sim.config import SimConfig
-from stkpi.sim.faults import FaultState
-from stkpi.sim.tenant import Filters, Tenant
 from stkpi.splits import split
 from stkpi.validate_deletes import judge_deletes
+from stkpi_tools.chaos.compare import compare_entity
+from stkpi_tools.sim.config import SimConfig
+from stkpi_tools.sim.faults import FaultState
+from stkpi_tools.sim.tenant import Filters, Tenant
 
 NOW = datetime(2025, 10, 1, 12, 34, tzinfo=UTC)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from stkpi.registry import ENTITIES, get_entity
-from stkpi.sim.config import FaultConfig, SimConfig
-from stkpi.sim.faults import FaultState
-from stkpi.sim.server import create_app
+from stkpi_tools.sim.config import FaultConfig, SimConfig
+from stkpi_tools.sim.faults import FaultState
+from stkpi_tools.sim.server import create_app
 
 
 def test_fault_state_denies_only_the_listed_modules() -> None:

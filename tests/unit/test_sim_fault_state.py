@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stkpi.sim.config import FaultConfig
-from stkpi.sim.faults import FaultState
+from stkpi_tools.sim.config import FaultConfig
+from stkpi_tools.sim.faults import FaultState
 
 
 def test_damaged_copies_spread_over_requests_by_default() -> None:

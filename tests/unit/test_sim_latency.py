@@ -14,9 +14,9 @@ import pytest
 import requests
 
 from stkpi.registry import get_entity
-from stkpi.sim import api
-from stkpi.sim.config import FaultConfig, SimConfig
-from stkpi.sim.server import create_app, running_simulator
+from stkpi_tools.sim import api
+from stkpi_tools.sim.config import FaultConfig, SimConfig
+from stkpi_tools.sim.server import create_app, running_simulator
 
 # The bench's ServiceTitan profile: ~1 s for a page of 5,000, ~80 ms for a count request.
 ST_PROFILE = {"latency_ms": 80, "latency_per_record_ms": 0.184}

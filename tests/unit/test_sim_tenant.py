@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from stkpi.registry import ENTITIES, get_entity, record_key
-from stkpi.sim import catalog
-from stkpi.sim.clock import parse_time
-from stkpi.sim.config import SimConfig
-from stkpi.sim.generate import PRODUCTION_VOLUMES
-from stkpi.sim.tenant import Filters, Tenant
+from stkpi_tools.sim import catalog
+from stkpi_tools.sim.clock import parse_time
+from stkpi_tools.sim.config import SimConfig
+from stkpi_tools.sim.generate import PRODUCTION_VOLUMES
+from stkpi_tools.sim.tenant import Filters, Tenant
 
 
 @pytest.fixture(scope="module")

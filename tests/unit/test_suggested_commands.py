@@ -10,7 +10,7 @@ Where the commands are found:
 - ``README.md`` and ``docs/*.md``: lines of fenced code blocks that start with
   ``./dev stkpi``, ``stkpi`` or ``./dev demo``, and every ``stkpi ...`` inside backticks or
   in prose;
-- every string literal of ``shared/stkpi/`` and ``functions/`` that is not a docstring
+- every string literal of ``shared/stkpi/``, ``shared/stkpi_tools/`` and ``functions/`` that is not a docstring
   (messages, next steps, help texts; f-string fields become placeholders); docstrings
   document the code, they are never printed as advice;
 - the two functions that build ``stkpi explain`` commands from data (the report's hover
@@ -45,7 +45,7 @@ from typing import Any
 import pytest
 import typer
 
-from stkpi.cli import app
+from stkpi_tools.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -187,7 +187,7 @@ def collect() -> list[Suggestion]:
     found: list[Suggestion] = []
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         found += _markdown_suggestions(doc)
-    for package in (ROOT / "shared" / "stkpi", ROOT / "functions"):
+    for package in (ROOT / "shared" / "stkpi", ROOT / "shared" / "stkpi_tools", ROOT / "functions"):
         for path in sorted(package.rglob("*.py")):
             found += _python_suggestions(path)
     return found

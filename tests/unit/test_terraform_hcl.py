@@ -1,4 +1,4 @@
-"""stkpi.terraform.hcl: the evaluator of Terraform expressions, construct by construct on
+"""stkpi_tools.terraform.hcl: the evaluator of Terraform expressions, construct by construct on
 small inline configurations, then on the real terraform/ directory."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import hcl2
 import pytest
 
-from stkpi.terraform.hcl import (
+from stkpi_tools.terraform.hcl import (
     CycleError,
     HclError,
     HclSet,

@@ -1,4 +1,4 @@
-"""stkpi.terraform.topology: the deployment's shape evaluated from terraform/.
+"""stkpi_tools.terraform.topology: the deployment's shape evaluated from terraform/.
 
 The assertions are about structure and relationships (every function has a push
 subscription on its topic, every dead-letter topic has a hold, env names resolve to
@@ -16,8 +16,8 @@ from typing import Any
 import hcl2
 import pytest
 
-from stkpi.terraform.hcl import MissingVariable
-from stkpi.terraform.topology import (
+from stkpi_tools.terraform.hcl import MissingVariable
+from stkpi_tools.terraform.topology import (
     Grant,
     Topology,
     TopologyError,

@@ -8,7 +8,6 @@ import json
 import pytest
 from rich.console import Console
 
-from stkpi.cli.validate import render_table, to_json
 from stkpi.errors import ConfigError
 from stkpi.validate import (
     GREEN,
@@ -31,6 +30,7 @@ from stkpi.validate import (
     worst,
 )
 from stkpi.validation_config import ValidationConfig, config_from_mapping, load_validation_config
+from stkpi_tools.cli.validate import render_table, to_json
 
 CFG = ValidationConfig()
 NOW = dt.datetime(2025, 9, 10, 15, tzinfo=dt.UTC)
@@ -390,7 +390,7 @@ def _parses_with_the_real_cli(command: str) -> None:
 
     import typer
 
-    from stkpi.cli import app
+    from stkpi_tools.cli import app
 
     group = typer.main.get_command(app)
     name, sub, *args = shlex.split(command)

@@ -10,7 +10,7 @@ reports, already mapped to our BU names and weeks). A cell is
 - ``unexplained``: anything else (a record missing from raw, one ServiceTitan does not
   have, a changed amount, a BU or date we cannot account for).
 
-Rules (ServiceTitan's definitions vs KPIS.md, stkpi.sim.reports): our exclusions
+Rules (ServiceTitan's definitions vs KPIS.md, stkpi_tools.sim.reports): our exclusions
 (``test customer``, ``customer already counted this week (leads per job)``, ``job not
 Completed``, ``invoice without a job link``, the role of the BU), ``date basis`` (the
 record is dated differently, e.g. an invoice by its date vs its job's completion), and

@@ -1,0 +1,269 @@
+"""``ChaosLab``: the local stack with every fault lever in reach, and the probes a verdict needs.
+
+The stack is the deployed shape: four functions-framework servers fed by Pub/Sub pull
+subscriptions through the dispatcher (fan-out, ack, retry policy, dead-letter topics), the
+simulator in its own process. Levers: simulator faults (``/_sim/faults``), crash points
+armed in ``STKPI_CRASH_FILE`` (exceptions or SIGKILL of a function process), duplicate
+delivery in the dispatcher (``/faults``). Probes: raw against the simulator key for key,
+rebuild events, dispatcher and simulator counters, dead-letter queues, process memory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from stkpi.config import load_settings
+from stkpi.context import PipelineContext
+from stkpi.deadletters import DeadLetter, count_dead_letters, list_dead_letters
+from stkpi.landing import Landing
+from stkpi.messages import PlanMessage
+from stkpi.planner import floor_hour
+from stkpi_tools.chaos.compare import EntityComparison, compare_raw
+from stkpi_tools.cli.pipeline import wait_for_run
+from stkpi_tools.localstack import Stack, StackInfo
+from stkpi_tools.localstack.process import group_pids, memory_kib
+from stkpi_tools.localstack.provision import patched_environ
+from stkpi_tools.localstack.stack import FUNCTIONS
+from stkpi_tools.sim.admin import SimAdmin
+from stkpi_tools.sim.config import HISTORY_START, FaultConfig
+
+FUNCTION_SERVICES = tuple(f"fn-{fn}" for fn in FUNCTIONS)  # their names in StackInfo
+API_FAULT_COUNTERS = ("status_429", "status_401", "body_truncate", "body_malformed")
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    scale: float = 0.1
+    seed: int = 11
+    concurrency: int = 8  # deliveries at once per function (the dispatcher's fan-out)
+    page_size: int = 500
+    sim_rate_limit: float = 60.0
+    client_rate_limit: float = 50.0
+    window_days: int = 180
+    days_of_room: int = 30  # simulated days the lab may advance (one per daily run)
+    run_timeout: float = 900.0
+
+
+@dataclass(frozen=True)
+class Counters:
+    """Cumulative counters read at one moment; subtract two to get one scenario's."""
+
+    redeliveries: int
+    duplicated: int
+    api_faults: int
+    api_requests: int
+
+    def __sub__(self, other: Counters) -> Counters:
+        return Counters(*(getattr(self, f) - getattr(other, f) for f in self.__dataclass_fields__))
+
+
+class ChaosLab:
+    def __init__(self, root: Path, config: LabConfig | None = None) -> None:
+        self.root = Path(root).resolve()
+        self.config = config or LabConfig()
+        self.crash_file = self.root / "crash-armed"
+        self.stack: Stack | None = None
+        self.info: StackInfo | None = None
+        self.ctx: PipelineContext | None = None
+        self.sim: SimAdmin | None = None
+        self._exit = ExitStack()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def __enter__(self) -> ChaosLab:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # a half-started lab: stop whatever did start
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        cfg = self.config
+        # A fresh landing bucket each time: fake-gcs keeps objects on disk, and a run id
+        # reused from an earlier lab would find its old control objects.
+        shutil.rmtree(self.root / "stack", ignore_errors=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.crash_file.write_text("")
+        # The simulator's clock starts behind the wall clock so the lab can move it a day
+        # per daily run without passing the present of the other services.
+        sim_now = floor_hour(datetime.now(UTC)) - timedelta(days=cfg.days_of_room)
+        self.stack = Stack(
+            self.root / "stack",
+            sim_args={
+                "scale": cfg.scale,
+                "seed": cfg.seed,
+                "now": sim_now.isoformat(),
+                "rate_limit": cfg.sim_rate_limit,
+            },
+            dispatcher_concurrency=cfg.concurrency,
+            settings_env={
+                "STKPI_CRASH_FILE": str(self.crash_file),
+                "ST_PAGE_SIZE": str(cfg.page_size),
+                "ST_RATE_LIMIT_PER_SECOND": str(cfg.client_rate_limit),
+                "WINDOW_DAYS": str(cfg.window_days),
+            },
+        )
+        self._exit.callback(self.stack.stop)
+        self.info = self.stack.start()
+        env = self.info.env()
+        self._exit.enter_context(patched_environ(env))
+        self.ctx = PipelineContext(load_settings(env))
+        self.sim = SimAdmin(env["ST_API_BASE_URL"])
+        self._exit.callback(self.sim.close)
+
+    def stop(self) -> None:
+        self._exit.close()
+
+    # -- levers --------------------------------------------------------------------------
+
+    def arm(self, *lines: str) -> None:
+        """Arm crash points (see ``stkpi.crashpoints``)."""
+        with self.crash_file.open("a") as fh:
+            fh.write("".join(f"{ln}\n" for ln in lines))
+
+    def armed(self) -> list[str]:
+        return [ln for ln in self.crash_file.read_text().splitlines() if ln.strip()]
+
+    def disarm(self) -> None:
+        self.crash_file.write_text("")
+
+    def duplicate_deliveries(self, rate: float) -> None:
+        url = self.info.url("dispatcher") + "/faults"
+        requests.post(url, json={"duplicate_rate": rate}, timeout=10).raise_for_status()
+
+    def clear_faults(self) -> None:
+        self.sim.set_faults(**asdict(FaultConfig()))  # every fault back to its default
+        self.duplicate_deliveries(0.0)
+        self.disarm()
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def backfill(self, run_id: str, entities: list[str] | None = None, **extra: Any) -> str:
+        if entities:
+            extra["entities"] = entities
+        msg = PlanMessage(
+            run_type="backfill",
+            start=HISTORY_START,
+            end=extra.pop("end", self.sim.now + timedelta(minutes=1)),  # see daily()
+            window_days=extra.pop("window_days", self.config.window_days),
+            run_id=run_id,
+            **extra,
+        )
+        return self.publish(msg)
+
+    def daily(self, run_id: str, *, advance_hours: float = 24) -> str:
+        """Move the simulated clock (new records, edits of old ones), then run daily up to
+        the simulator's present (its clock, not the wall clock, is the API's now here).
+
+        The run starts a minute after that present, as a real one starts a little after
+        the hour: a record stamped exactly at the simulator's now is inside the window
+        rather than left for the next run."""
+        if advance_hours:
+            self.sim.advance(advance_hours)
+        end = self.sim.now + timedelta(minutes=1)
+        return self.publish(PlanMessage(run_type="daily", run_id=run_id, end=end))
+
+    def publish(self, msg: PlanMessage) -> str:
+        self.ctx.bus.publish(self.ctx.settings.topic_plan, msg)
+        return msg.run_id
+
+    def wait(self, run_id: str, timeout: float | None = None) -> None:
+        wait_for_run(self.ctx, run_id, timeout=timeout or self.config.run_timeout, show=False)
+
+    # -- probes --------------------------------------------------------------------------
+
+    def compare(self, entities: list[str] | None = None) -> list[EntityComparison]:
+        return compare_raw(self.ctx.bigquery, self.ctx.settings, self.sim.versions, entities)
+
+    def marked_deleted(self, entity: str) -> set[str]:
+        """Keys the key scan marked deleted in one raw table."""
+        from stkpi import sqlfiles
+        from stkpi.registry import get_entity
+
+        ent = get_entity(entity)
+        sql = sqlfiles.render(
+            "ops/deleted_keys.sql", self.ctx.settings, table=ent.raw_table, key=ent.key[0]
+        )
+        return {r["k"] for r in self.ctx.bigquery.query(sql).result()}
+
+    def rebuilds(self, run_id: str) -> dict[str, int]:
+        """Run events of one run: {'rebuild_started': n, 'rebuilt': n}."""
+        rows = self.ctx.state.query_file("ops/run_event_counts.sql", run_id=run_id)
+        return {r["state"]: int(r["n"]) for r in rows}
+
+    def window_states(self, run_id: str) -> dict[str, int]:
+        rows = self.ctx.state.query_file("ops/window_states.sql", run_id=run_id)
+        return {r["state"]: int(r["n"]) for r in rows}
+
+    def counters(self) -> Counters:
+        disp = requests.get(self.info.url("dispatcher"), timeout=10).json()
+        sim = self.sim.stats()
+        faults = sum(int(sim["counters"].get(k, 0)) for k in API_FAULT_COUNTERS)
+        return Counters(
+            redeliveries=sum(v for k, v in disp.items() if k.endswith(".failed")),
+            duplicated=sum(v for k, v in disp.items() if k.endswith(".duplicated")),
+            api_faults=faults + int(sim["server_errors_5xx"]),
+            api_requests=int(sim["requests"]),
+        )
+
+    def doors(self) -> dict[str, dict[str, int]]:
+        """The front doors' counters per function: capacity, admitted, refused_429, peak."""
+        return requests.get(self.info.url("front"), timeout=10).json()
+
+    def capacity(self, function: str) -> int:
+        """max_instance_count x concurrency of a function, as terraform/ declares it."""
+        return int(self.doors()[function]["capacity"])
+
+    def planned_windows(self, run_id: str) -> int:
+        plan = self.ctx.landing.read_json(Landing.plan_name(run_id)) or {}
+        return len(plan.get("windows", []))
+
+    def split_windows(self, run_id: str) -> int:
+        """How many windows of ``run_id`` split themselves by count (``stkpi.splits``)."""
+        return len(self.ctx.landing.listing(Landing.control_dir(run_id, "split")))
+
+    def list_dead_letters(self) -> list[DeadLetter]:
+        return list_dead_letters(self.ctx.settings)
+
+    def dead_letters(self, *, consume: bool = False) -> dict[str, int]:
+        return count_dead_letters(self.ctx.settings, ack=consume)
+
+    def memory(self) -> dict[str, dict[str, int]]:
+        """Per function server: current and peak RSS (KiB) of the process that handles the
+        deliveries (gunicorn's worker, not the master that forked it)."""
+        out = {}
+        for name in FUNCTION_SERVICES:
+            leader = self.info.pids[name]
+            pids = group_pids(leader)
+            workers = [p for p in pids if p != leader] or pids
+            procs = [m for m in (memory_kib(p) for p in workers) if m]
+            out[name] = {
+                "rss_kib": max((m["rss"] for m in procs), default=0),
+                "peak_kib": max((m["peak"] for m in procs), default=0),
+                "processes": len(pids),
+            }
+        return out
+
+    def functions_alive(self) -> bool:
+        alive = self.info.alive()
+        return all(alive.get(name) for name in FUNCTION_SERVICES)
+
+    def wait_until(self, predicate, timeout: float, what: str, poll: float = 1.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(poll)
+        raise TimeoutError(f"{what}: not true after {timeout:.0f}s")

@@ -1,0 +1,122 @@
+"""``stkpi kpi-build``, ``stkpi explain`` and ``stkpi diagnose``: build and trace the KPIs.
+
+Every query is a file under ``sql/marts/explain/``; this module only fills parameters and
+prints tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stkpi.errors import ConfigError
+from stkpi.kpi_config import sql_string
+from stkpi.marts import KPIS
+
+diagnose_app = typer.Typer(help="Diagnose KPI inputs (time zones, invoice links).")
+
+
+def _context() -> tuple[Any, Any]:
+    """BigQuery as the CLI's caller: the environment, completed by a running local stack
+    (as ``backfill`` and ``status`` do), so the README's commands work after ``local up``."""
+    from stkpi.config import load_settings
+    from stkpi.gcp import bigquery_client
+    from stkpi_tools.cli.env import apply_stack_env
+
+    apply_stack_env()
+    settings = load_settings()
+    return bigquery_client(settings), settings
+
+
+def _date(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _query(relpath: str, **extra: str) -> list[dict[str, Any]]:
+    from stkpi.sqlfiles import render
+
+    client, settings = _context()
+    sql = render(relpath, settings, **extra).strip().rstrip(";")
+    return [dict(r.items()) for r in client.query(sql).result()]
+
+
+def _print(rows: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    if not rows:
+        Console().print(f"{title}: no rows")
+        return
+    for col in rows[0]:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    Console().print(table)
+
+
+def explain(
+    kpi: str = typer.Option(..., help=f"one of: {', '.join(KPIS)}"),
+    bu: str = typer.Option(..., help="normalized BU name, 'unmapped' or 'unlinked'"),
+    week: str = typer.Option(..., help="week start (a Monday), YYYY-MM-DD"),
+) -> None:
+    """Show a KPI cell (value, numerator, denominator) and the records behind it."""
+    if kpi not in KPIS:
+        raise ConfigError(f"unknown KPI {kpi!r}; known: {', '.join(KPIS)}")
+    monday = _date(week, "--week")
+    if monday.weekday() != 0:
+        raise ConfigError(f"--week must be a Monday; {monday} is a {monday:%A}")
+    client, settings = _context()
+    mart = f"{settings.gcp_project}.{settings.dataset('mart')}"
+    cell = [
+        dict(r.items())
+        for r in client.query(
+            f"SELECT * FROM `{mart}.kpi_{kpi}` "
+            f"WHERE bu = {sql_string(bu)} AND week_start = DATE '{monday}'"
+        ).result()
+    ]
+    _print(cell, f"kpi_{kpi} {bu} week of {monday}")
+    rows = _query(
+        "marts/explain/kpi_contributions.sql",
+        kpi=sql_string(kpi),
+        bu=sql_string(bu),
+        week_start=f"DATE '{monday}'",
+    )
+    _print(rows, "contributing records (excluded ones last, with the reason)")
+
+
+@diagnose_app.command("total-booked")
+def diagnose_total_booked(
+    date: str = typer.Option(..., help="local day in the report time zone, YYYY-MM-DD"),
+) -> None:
+    """Total Booked of one day per BU, by report-TZ date vs. by UTC date."""
+    day = _date(date, "--date")
+    _print(
+        _query("marts/explain/total_booked_on_date.sql", day=f"DATE '{day}'"),
+        f"Total Booked on {day}",
+    )
+
+
+@diagnose_app.command("invoice-links")
+def diagnose_invoice_links() -> None:
+    """How invoices were linked to jobs (by id, by number, unlinked) and their coverage."""
+    _print(_query("marts/explain/invoice_links.sql"), "invoice -> job links")
+
+
+def kpi_build() -> None:
+    """Rebuild seeds, dims and KPI marts now (what rebuild_dims does after a run)."""
+    from stkpi.marts import build_marts
+
+    client, settings = _context()
+    counts = build_marts(client, settings)
+    _print([{"table": k, "rows": v} for k, v in counts.items()], "KPI layer rebuilt")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("explain")(explain)
+    app.command("kpi-build")(kpi_build)
+    app.add_typer(diagnose_app, name="diagnose")

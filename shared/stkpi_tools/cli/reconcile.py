@@ -1,0 +1,164 @@
+"""``stkpi reconcile``: our KPIs vs ServiceTitan's own reports, by KPI, BU and week, and
+``stkpi reconcile discover``: the tenant's report categories, reports and fields, to fill in
+``sql/seeds/report_map.csv``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from stkpi.errors import ConfigError
+
+reconcile_app = typer.Typer(
+    help="Reconcile the KPIs with ServiceTitan's Reporting API (see `discover`).",
+    invoke_without_command=True,
+)
+
+
+def _monday(value: str) -> dt.date:
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--week must be a date YYYY-MM-DD, got {value!r}") from None
+    if day.weekday() != 0:
+        raise ConfigError(f"--week must be a Monday; {day} is a {day:%A}")
+    return day
+
+
+def _money(value: Any) -> str:
+    return "" if value is None else f"{float(value):,.2f}"
+
+
+def print_cells(rec: Any, console: Console, *, records: int = 10) -> None:
+    """The reconciliation table, then the differing records of each cell that differs
+    (``records`` per cell; ``--json`` lists them all)."""
+    table = Table(title=f"Reconciliation with ServiceTitan, weeks {', '.join(map(str, rec.weeks))}")
+    for col in ("kpi", "bu", "week", "ours", "ServiceTitan", "difference", "status", "rules"):
+        table.add_column(
+            col, justify="right" if col in ("ours", "ServiceTitan", "difference") else "left"
+        )
+    for c in rec.cells:
+        style = {"match": "green", "explained": "yellow", "unexplained": "bold red"}[c.status]
+        table.add_row(c.kpi, c.bu, str(c.week), _money(c.ours), _money(c.st),
+                      _money(c.difference), f"[{style}]{c.status}[/]", ", ".join(c.rules))  # fmt: skip
+    console.print(table)
+    for c in rec.cells:
+        if c.status == "match":
+            continue
+        detail = Table(title=f"{c.kpi} {c.bu} week of {c.week}: {c.status}. {c.note}".strip())
+        for col in ("record", "ours", "ours date", "ServiceTitan", "ST date", "rule / why"):
+            detail.add_column(col)
+        for r in c.records[:records]:
+            detail.add_row(r.record_id, _money(r.ours_amount), str(r.ours_date or ""),
+                           _money(r.st_amount), str(r.st_date or ""), r.rule or r.note)  # fmt: skip
+        if len(c.records) > records:
+            detail.caption = f"{len(c.records) - records} more: --json lists them all"
+        console.print(detail)
+
+
+def print_stored(pctx: Any, console: Console) -> None:
+    """The latest stored pass (``sql/report/reconciliation.sql``) as the same table."""
+    from stkpi.sqlfiles import render
+
+    sql = render("report/reconciliation.sql", pctx.settings).strip().rstrip(";")
+    rows = [dict(r.items()) for r in pctx.bigquery.query(sql).result()]
+    if not rows:
+        console.print("Reconciliation with ServiceTitan: none stored (see `stkpi reconcile`).")
+        return
+    table = Table(
+        title=f"Reconciliation with ServiceTitan (run {rows[0]['run_id']})", box=box.SIMPLE_HEAD
+    )
+    for col in ("kpi", "bu", "week", "ours", "ST", "diff", "status"):
+        table.add_column(col, justify="right" if col in ("ours", "ST", "diff") else "left")
+    rank = {"unexplained": 0, "explained": 1, "match": 2}
+    empty = [r for r in rows if r["status"] == "match" and not r["ours"] and not r["theirs"]]
+    rows = [r for r in rows if r not in empty]
+    table.caption = f"{len(empty)} more cells are 0 on both sides (match)"
+    for r in sorted(
+        rows, key=lambda r: (r["kpi"], r["week_start"], rank.get(r["status"], 3), r["bu"])
+    ):
+        style = {"match": "green", "explained": "yellow", "unexplained": "bold red"}[r["status"]]
+        status = r["status"] + (f": {r['rules']}" if r["rules"] else "")
+        table.add_row(r["kpi"], r["bu"], f"{r['week_start']:%m-%d}", _money(r["ours"]),
+                      _money(r["theirs"]), _money(r["difference"]), f"[{style}]{status}[/]")  # fmt: skip
+    console.print(table)
+
+
+_WEEK = typer.Option(None, help="a week (its Monday) to reconcile; repeatable")
+
+
+@reconcile_app.callback(invoke_without_command=True)
+def reconcile(
+    ctx: typer.Context,
+    week: list[str] | None = _WEEK,
+    weeks: int = typer.Option(2, min=1, max=8, help="else the last N complete weeks"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    save: bool = typer.Option(True, help="store the result in st_ops.reconciliation"),
+) -> None:
+    """Our value, ServiceTitan's, the difference and match/explained/unexplained per KPI
+    and BU, with the records behind every difference. Exit 1 if any is unexplained."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from stkpi.reconcile.daily import run_reconciliation
+    from stkpi.reconcile.run import last_complete_weeks, result_rows
+    from stkpi_tools.cli.env import pipeline_context
+
+    picked = sorted({_monday(w) for w in week or []})
+    pctx = pipeline_context()
+    chosen = picked or last_complete_weeks(pctx.now().astimezone(pctx.settings.tz).date(), weeks)
+    rec = run_reconciliation(pctx, run_id="adhoc", weeks=chosen, save=save)
+    if as_json:
+        rows = result_rows(rec, run_id="adhoc", tenant_id=str(pctx.settings.st_tenant_id),
+                           at=pctx.now())  # fmt: skip
+        for row in rows:
+            row["records"] = json.loads(row["records"])
+        typer.echo(json.dumps({"weeks": [str(w) for w in rec.weeks], "report_calls":
+                               rec.calls_made, "reports_reused": rec.reused, "cells": rows},
+                              indent=2, default=str))  # fmt: skip
+    else:
+        print_cells(rec, Console())
+    if any(c.status == "unexplained" for c in rec.cells):
+        raise typer.Exit(1)
+
+
+@reconcile_app.command("discover")
+def discover(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """List the tenant's report categories, reports and their fields."""
+    from stkpi.reconcile.reports_api import ReportingApi
+    from stkpi_tools.cli.env import pipeline_context
+
+    pctx = pipeline_context()
+    pctx.settings.require_servicetitan()
+    api = ReportingApi(pctx.servicetitan, str(pctx.settings.st_tenant_id))
+    found = []
+    for category in api.categories():
+        for report in api.reports(category["id"]):
+            desc = api.describe(category["id"], report["id"])
+            found.append({"category": category["id"], "report_id": report["id"],
+                          "name": report.get("name"),
+                          "fields": [f.get("name") for f in desc.get("fields") or []],
+                          "parameters": [p.get("name") for p in desc.get("parameters") or []]})  # fmt: skip
+    if as_json:
+        typer.echo(
+            json.dumps({"tenant_id": pctx.settings.st_tenant_id, "reports": found}, indent=2)
+        )
+        return
+    table = Table(title=f"ServiceTitan reports of tenant {pctx.settings.st_tenant_id}")
+    for col in ("category", "report_id", "name", "fields", "parameters"):
+        table.add_column(col)
+    for r in found:
+        table.add_row(r["category"], str(r["report_id"]), str(r["name"]),
+                      ", ".join(r["fields"]), ", ".join(r["parameters"]))  # fmt: skip
+    Console().print(table)
+    Console().print("Map them in sql/seeds/report_map.csv (one row per tenant, KPI and kind).")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(reconcile_app, name="reconcile")

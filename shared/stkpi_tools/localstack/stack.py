@@ -1,0 +1,448 @@
+"""``Stack``: the whole local stack in one object (or one command: ``stkpi local up``).
+
+The deployment it stands up is terraform/'s, evaluated with terraform/local.tfvars.json
+(``stkpi_tools.localstack.settings_env``): the same topics, subscriptions and policies, each
+function's environment, capacity and service account, and the IAM grants.
+
+Start order: fake-gcs, bqemulator (reading gs:// from fake-gcs's filesystem root), Pub/Sub,
+the ServiceTitan simulator (optional: any ``ST_API_BASE_URL`` will do), provisioning (what
+terraform apply creates), the IAM gate (each principal's calls are judged against its
+grants), the four function servers (each as its service account, through the gate), their
+front doors (capacity, as Cloud Run), then Pub/Sub wiring (push subscriptions to the front
+doors, or pull subscriptions and the dispatcher when ``dispatcher_concurrency`` is set).
+``StackInfo`` is saved as ``<root>/stack.json`` so other processes (``stkpi local down``,
+``stkpi status``) find it; its environment is the operator's (terraform's
+``operator_members``), so the CLI is judged by the gate too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from stkpi import sqlfiles
+from stkpi_tools.localstack.process import (
+    Service,
+    ServiceError,
+    free_port,
+    kill_group,
+    pgid_alive,
+    spawn,
+    tcp_open,
+)
+from stkpi_tools.localstack.provision import provision
+from stkpi_tools.localstack.services import (
+    DEFAULT_PROJECT,
+    start_bigquery,
+    start_front,
+    start_function,
+    start_gcs,
+    start_pubsub,
+    start_simulator,
+)
+from stkpi_tools.localstack.settings_env import (
+    CREDENTIALS,
+    LOCAL_CREDENTIALS,
+    local_settings_env,
+    local_topology,
+    local_variables,
+    settings_from,
+    user_variables,
+)
+from stkpi_tools.terraform.topology import Function, Topology
+
+FUNCTIONS = ("plan_windows", "fetch_window", "load_batch", "rebuild_dims")
+STACK_FILE = "stack.json"
+EMULATORS = ("gcs", "bigquery", "pubsub")
+
+
+def functions_dir() -> Path:
+    """The repo's ``functions/`` folder (a sibling of ``sql/``)."""
+    return sqlfiles.sql_dir().parent / "functions"
+
+
+@dataclass
+class StackInfo:
+    """Where everything runs. ``env()`` is what pipeline processes need."""
+
+    root: str
+    project: str
+    mode: str  # push | dispatcher
+    ports: dict[str, int] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)  # = process group ids
+    logs: dict[str, str] = field(default_factory=dict)
+    env_vars: dict[str, str] = field(default_factory=dict)  # the operator's (CLI) environment
+    owned: list[str] = field(default_factory=list)  # services this stack must stop
+    started_at: float = 0.0
+    tf_variables: dict = field(default_factory=dict)  # what terraform/ was evaluated with
+    iam: bool = True  # calls judged by the IAM gate
+    admin_env_vars: dict[str, str] = field(default_factory=dict)  # emulators, ungated
+
+    def env(self) -> dict[str, str]:
+        """The operator's environment: what the CLI runs with (judged by the IAM gate)."""
+        return dict(self.env_vars)
+
+    def admin_env(self) -> dict[str, str]:
+        """The same settings with the emulators reached directly, as the project owner
+        (terraform apply) would: for tests and tools that inspect or seed the stack."""
+        return {**self.env_vars, **self.admin_env_vars}
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def urls(self) -> dict[str, str]:
+        """Service name -> base URL (the Pub/Sub emulator speaks gRPC on the same port)."""
+        return {name: self.url(name) for name in self.ports}
+
+    def save(self) -> Path:
+        path = Path(self.root) / STACK_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, root: Path | str) -> StackInfo:
+        path = Path(root) / STACK_FILE
+        if not path.exists():
+            raise ServiceError(f"no local stack recorded at {path}")
+        return cls(**json.loads(path.read_text()))
+
+    def alive(self) -> dict[str, bool]:
+        return {name: pgid_alive(pid) for name, pid in self.pids.items()}
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop exactly the recorded process groups this stack started: all are told to
+        stop first, then each is waited for (one after another took ~25 s)."""
+        pids = [self.pids[n] for n in reversed(self.owned) if self.pids.get(n)]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+        for pid in pids:
+            kill_group(pid, grace=grace)
+
+
+class Stack:
+    """The local stack; ``start()`` -> ``StackInfo``, ``stop()``; a context manager too."""
+
+    def __init__(
+        self,
+        root_dir: Path,
+        *,
+        project: str = DEFAULT_PROJECT,
+        with_simulator: bool = True,
+        sim_args: dict | None = None,
+        functions: bool = True,
+        dispatcher_concurrency: int | None = None,
+        st_api_base_url: str | None = None,
+        settings_env: Mapping[str, str] | None = None,
+        function_sources: Mapping[str, tuple[Path, str]] | None = None,
+        function_threads: int | None = None,
+        reuse: Mapping[str, Service] | None = None,
+        detached: bool = False,
+        timeout: float = 120.0,
+        tf_variables: Mapping[str, object] | None = None,
+        iam: bool | None = None,
+        user_settings: Mapping[str, str] | None = None,
+    ) -> None:
+        """``st_api_base_url`` points at another ServiceTitan server (no simulator started);
+        ``settings_env`` overrides Settings variables; ``function_sources`` maps function
+        name -> (main.py, target) (default ``functions/<name>/main.py``, target = name);
+        ``reuse`` takes already running ``gcs``/``bigquery``/``pubsub`` services (not
+        stopped by this stack); ``detached`` services outlive this Python process;
+        ``tf_variables`` are terraform variables over terraform/local.tfvars.json (e.g.
+        ``topic_prefix`` to share a Pub/Sub emulator); ``iam=False`` drops the IAM gate
+        (default: on, unless ``STKPI_IAM_GATE=0`` is set to tell an IAM refusal from
+        another bug while debugging; the test suite and CI always run with it);
+        ``user_settings`` are what a user set in the environment or .env
+        (``settings_env.user_settings``): time zone, page size and rate always, and with
+        ``st_api_base_url`` their auth URL and credentials too. Credentials reach the fetch
+        function's process only, never stack.json."""
+        self.root = Path(root_dir).resolve()
+        self.project = project
+        self.with_simulator = with_simulator and not st_api_base_url
+        self.sim_args = dict(sim_args or {})
+        self.functions = functions
+        self.dispatcher_concurrency = dispatcher_concurrency
+        self.st_api_base_url = st_api_base_url
+        self.settings_env = dict(settings_env or {})
+        self.function_sources = dict(function_sources or {})
+        self.function_threads = function_threads
+        self.reuse = dict(reuse or {})
+        self.detached = detached
+        self.timeout = timeout
+        self.user = dict(user_settings or {})
+        self.tf_variables = {
+            **user_variables(self.user, own_server=not self.with_simulator),
+            **(tf_variables or {}),
+        }
+        self.iam = iam if iam is not None else os.environ.get("STKPI_IAM_GATE", "1") != "0"
+        self.services: dict[str, Service] = {}
+        self._owned: list[str] = []
+        self.info: StackInfo | None = None
+        self._wired: dict[str, dict[str, str]] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def __enter__(self) -> StackInfo:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _add(self, name: str, service: Service, owned: bool = True) -> Service:
+        self.services[name] = service
+        if owned:
+            self._owned.append(name)
+        return service
+
+    def start(self) -> StackInfo:
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> StackInfo:
+        root, kw = self.root, {"detached": self.detached}
+        gcs = self.reuse.get("gcs") or start_gcs(root, **kw)
+        self._add("gcs", gcs, owned="gcs" not in self.reuse)
+        bq = self.reuse.get("bigquery") or start_bigquery(
+            root, project=self.project, gcs_root=gcs.data_dir, **kw
+        )
+        self._add("bigquery", bq, owned="bigquery" not in self.reuse)
+        ps = self.reuse.get("pubsub") or start_pubsub(root, project=self.project, **kw)
+        self._add("pubsub", ps, owned="pubsub" not in self.reuse)
+
+        st_env: dict[str, str] = {}
+        if self.with_simulator:
+            args = dict(self.sim_args)
+            sim = start_simulator(
+                root, scale=args.pop("scale", None), seed=args.pop("seed", None),
+                extra_args=args, timeout=600, **kw,  # production scale takes a while
+            )  # fmt: skip
+            self._add("simulator", sim)
+            st_env = sim.env()  # its fake credentials may be recorded
+            secrets = {k: st_env[k] for k in CREDENTIALS if k in st_env}
+        else:
+            url = self.st_api_base_url or "http://127.0.0.1:9"
+            st_env = {"ST_API_BASE_URL": url, "ST_AUTH_URL": self.user.get("ST_AUTH_URL", url)}
+            secrets = {k: self.user.get(k) or LOCAL_CREDENTIALS[k] for k in CREDENTIALS}
+
+        topology = local_topology(self.project, self.tf_variables)
+        admin = {k: v for name in EMULATORS for k, v in self.services[name].env().items()}
+        env = local_settings_env(self.project, extra=st_env, variables=self.tf_variables)
+        env.update(self.settings_env)
+        if any(k in self.user for k in CREDENTIALS) and not self.with_simulator:
+            for key in CREDENTIALS:  # real credentials: only functions with reads_st_api
+                env.pop(key, None)
+        settings = settings_from({**env, **admin})
+        provision(settings, topology, env=admin, pubsub=False)  # terraform apply's part
+
+        principal_env = self._start_gate(topology, admin) if self.iam else {}
+        endpoints: dict[str, str] = {}
+        if self.functions:
+            endpoints = self._start_functions(topology, env, secrets, admin, principal_env)
+
+        mode = "pull" if self.dispatcher_concurrency else "push"
+        self._wired = provision(
+            settings, topology, env=admin, endpoints=endpoints, mode=mode,
+            storage=False, bigquery=False,
+        )  # fmt: skip
+        if self.dispatcher_concurrency and endpoints:
+            self._add("dispatcher", self._start_dispatcher(topology, admin, endpoints))
+
+        info = StackInfo(
+            root=str(root),
+            project=self.project,
+            mode="dispatcher" if self.dispatcher_concurrency else "push",
+            ports={n: s.port for n, s in self.services.items()},
+            pids={n: s.pid for n, s in self.services.items()},
+            logs={n: str(s.log_path) for n, s in self.services.items()},
+            env_vars={**env, **(principal_env[self._operator()] if self.iam else admin)},
+            owned=list(self._owned),
+            started_at=time.time(),
+            tf_variables=dict(self.tf_variables),
+            iam=self.iam,
+            admin_env_vars=admin,
+        )
+        info.save()
+        self.info = info
+        return info
+
+    def _start_gate(self, topology: Topology, admin: dict[str, str]) -> dict[str, dict[str, str]]:
+        """The IAM gate in front of the emulators, judging each principal by terraform's
+        grants; returns each principal's client environment (its gate ports)."""
+        from stkpi_tools.localstack.iam import load_roles, principal_env, start_gate
+        from stkpi_tools.localstack.iam.policy import Policy
+
+        members = sorted({fn.service_account for fn in topology.functions.values()})
+        members.append(self._operator())
+        config = {
+            "policy": Policy(topology.grants, load_roles()).to_json(),
+            "backends": {
+                "storage": admin["STORAGE_EMULATOR_HOST"],
+                "bigquery": admin["BIGQUERY_EMULATOR_HOST"],
+                "pubsub": admin["PUBSUB_EMULATOR_HOST"],
+            },
+            "principals": {
+                m: {"storage": free_port(), "bigquery": free_port(), "pubsub": free_port()}
+                for m in members
+            },
+            "health_port": free_port(),
+        }
+        self._add("iam-gate", start_gate(self.root, config, detached=self.detached))
+        return {m: principal_env(config["principals"][m]) for m in members}
+
+    def _operator(self) -> str:
+        """The member the CLI runs as: the first of terraform's ``operator_members``."""
+        operators = local_variables(self.project, self.tf_variables).get("operator_members")
+        if not operators:
+            raise ServiceError("terraform/local.tfvars.json names no operator_members")
+        return str(operators[0])
+
+    def _start_functions(
+        self,
+        topology: Topology,
+        env: dict[str, str],
+        secrets: dict[str, str],
+        admin: dict[str, str],
+        principal_env: dict[str, dict[str, str]],
+    ) -> dict[str, str]:
+        """One server per function, as its service account, behind its front door;
+        returns the push endpoint (front door URL) of each."""
+        doors: dict[str, dict[str, object]] = {}
+        for key in FUNCTIONS:
+            fn = topology.functions[key]
+            source, target = self.function_sources.get(
+                key, (functions_dir() / key / "main.py", key)
+            )
+            if not Path(source).exists():
+                raise ServiceError(f"function {key}: {source} does not exist")
+            fenv = _function_env(fn, env, secrets, self.settings_env)
+            fenv.update(principal_env.get(fn.service_account, admin))
+            capacity = fn.max_instances * fn.concurrency
+            workers, threads = _instances(fn.max_instances, capacity, self.function_threads)
+            if workers > 1 and "ST_RATE_LIMIT_PER_SECOND" in self.settings_env:
+                # An override is the function's whole budget; each instance has its share.
+                total = float(self.settings_env["ST_RATE_LIMIT_PER_SECOND"])
+                fenv["ST_RATE_LIMIT_PER_SECOND"] = f"{total / workers:g}"
+            svc = start_function(
+                self.root, key, Path(source), target=target, env=fenv, threads=threads,
+                workers=workers, timeout=self.timeout, detached=self.detached,
+            )  # fmt: skip
+            self._add(f"fn-{key}", svc)
+            doors[key] = {"backend": svc.url, "capacity": capacity, "timeout": fn.timeout_seconds}
+        front = self._add("front", start_front(self.root, doors, detached=self.detached))
+        return {key: f"http://127.0.0.1:{port}/" for key, port in front.extra_ports.items()}
+
+    def _unwire(self) -> None:
+        from google.cloud import pubsub_v1
+
+        from stkpi_tools.localstack.provision import patched_environ
+
+        with patched_environ(self.services["pubsub"].env()):
+            subscriber = pubsub_v1.SubscriberClient()
+            try:
+                for paths in self._wired.values():
+                    with contextlib.suppress(Exception):
+                        subscriber.delete_subscription(
+                            request={"subscription": paths["subscription"]}
+                        )
+            finally:
+                subscriber.close()
+        self._wired = {}
+
+    def _start_dispatcher(
+        self, topology: Topology, admin: dict[str, str], endpoints: dict[str, str]
+    ) -> Service:
+        """Pulls the push subscriptions (created as pull) and POSTs to the front doors."""
+        port = free_port()  # health endpoint
+        config = self.root / "dispatcher.json"
+        subs = {
+            key: topology.subscriptions[fn.subscription] for key, fn in topology.functions.items()
+        }
+        config.write_text(
+            json.dumps(
+                {
+                    "project": self.project,
+                    "endpoints": endpoints,
+                    "subscriptions": {key: sub.name for key, sub in subs.items()},
+                    "concurrency": self.dispatcher_concurrency,
+                    "max_delivery_attempts": max(
+                        s.max_delivery_attempts or 5 for s in subs.values()
+                    ),
+                    "port": port,
+                }
+            )
+        )
+        argv = [sys.executable, "-m", "stkpi_tools.localstack.dispatcher", str(config)]
+        return spawn(
+            "dispatcher", argv, port=port, log_dir=self.root, ready=lambda: tcp_open(port),
+            timeout=30, env=admin, detached=self.detached,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop every service this stack started (reused ones are left running).
+
+        On a reused Pub/Sub emulator the subscriptions this stack created are deleted, so
+        none keeps pushing to a function server that no longer exists. The dispatcher
+        stops first, so it is not left pulling from subscriptions that are gone."""
+        if "dispatcher" in self._owned:
+            with contextlib.suppress(Exception):
+                self.services["dispatcher"].stop()
+            self._owned.remove("dispatcher")
+        if "pubsub" in self.services and "pubsub" not in self._owned and self._wired:
+            self._unwire()
+        for name in reversed(self._owned):
+            with contextlib.suppress(Exception):
+                self.services[name].stop()
+        self._owned.clear()
+        with contextlib.suppress(OSError):
+            (self.root / STACK_FILE).unlink()
+
+
+# Worker processes one local function server may run: a Cloud Run instance each, up to
+# this many (a laptop need not fork 10 load_batch workers to prove what 6 prove).
+LOCAL_MAX_INSTANCES = 6
+
+
+def _instances(max_instances: int, capacity: int, threads: int | None) -> tuple[int, int]:
+    """(worker processes, threads per worker) of a local function server.
+
+    Each gunicorn worker is one instance, as on Cloud Run: its own memory (what the
+    benchmark's peak per function measures), its own interpreter lock and its own token
+    bucket. The threads cover the function's capacity across the workers, plus headroom;
+    the front door still refuses beyond ``max_instance_count x concurrency``. A caller
+    that fixes the threads gets one worker."""
+    if threads:
+        return 1, threads
+    workers = max(1, min(max_instances, LOCAL_MAX_INSTANCES))
+    return workers, math.ceil(capacity / workers) + 2
+
+
+def _function_env(
+    fn: Function,
+    env: Mapping[str, str],
+    secrets: Mapping[str, str],
+    overrides: Mapping[str, str],
+) -> dict[str, str]:
+    """The function's environment as terraform declares it, pointed at the local services:
+    the ServiceTitan server the stack was given, the secrets it is granted (the
+    simulator's credentials, or the user's), and the caller's overrides."""
+    out = dict(fn.env)
+    for name in ("ST_API_BASE_URL", "ST_AUTH_URL", "GOOGLE_CLOUD_PROJECT"):
+        out[name] = env[name]
+    for name in fn.secret_env:
+        out[name] = secrets[name]
+    out.update(overrides)
+    return out

@@ -1,0 +1,242 @@
+"""The ServiceTitan-shaped HTTP API: token endpoint, list and export endpoints.
+
+Routes are derived from ``stkpi.registry`` (``Entity.path``/``export_path`` with a Flask
+placeholder for the tenant), so the simulator serves exactly what the pipeline asks for.
+Checks run in the real API's order: path, auth, app key, tenant, rate limit, then params.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+from flask import Blueprint, Response, current_app, request
+
+from stkpi.registry import ENTITIES, Entity
+from stkpi_tools.sim.clock import parse_time
+from stkpi_tools.sim.state import SimState
+from stkpi_tools.sim.tenant import Filters
+
+MAX_PAGE_SIZE = 5_000
+DEFAULT_PAGE_SIZE = 50
+_TENANT = "<tenant>"
+
+
+class ApiError(Exception):
+    """A 4xx/5xx answered with a problem-details JSON body."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+    def response(self) -> Response:
+        body = {"type": "about:blank", "title": self.title, "status": self.status,
+                "detail": self.detail, **self.extra}  # fmt: skip
+        resp = json_response(body, self.status)
+        if "retry_after" in self.extra:
+            resp.headers["Retry-After"] = str(self.extra["retry_after"])
+        return resp
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    data = json.dumps(body, separators=(",", ":"))
+    return Response(data, status=status, mimetype="application/json")
+
+
+def state() -> SimState:
+    return current_app.extensions["stkpi_sim"]
+
+
+def bad_param(name: str, message: str) -> ApiError:
+    return ApiError(400, "One or more validation errors occurred.", f"{name}: {message}",
+                    parameter=name, errors={name: [message]})  # fmt: skip
+
+
+def _int_param(name: str, default: int, lo: int, hi: int | None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_param(name, f"{raw!r} is not an integer") from None
+    if value < lo or (hi is not None and value > hi):
+        bound = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+        raise bad_param(name, f"must be {bound}, got {value}")
+    return value
+
+
+def _bool_param(name: str, default: bool) -> bool:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise bad_param(name, f"{raw!r} is not a boolean (true/false)")
+
+
+def _time_param(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        return parse_time(raw)
+    except ValueError as exc:
+        raise bad_param(name, str(exc)) from None
+
+
+def _active_param(has_active: bool) -> bool | None:
+    raw = request.args.get("active")
+    if raw is None or raw == "":
+        return True if has_active else None
+    value = {"any": None, "true": True, "false": False}.get(raw.lower(), "bad")
+    if value == "bad":
+        raise bad_param("active", f"{raw!r} is not one of Any, True, False")
+    return value if has_active else None  # type: ignore[return-value]
+
+
+_sleep = time.sleep  # tests replace it to see the answer time without waiting for it
+
+
+def _records_requested(st: SimState) -> int:
+    """The records this request asks for: its ``pageSize`` (the list default when absent;
+    a malformed value counts as none, the request will get its 400), or an export page."""
+    if (request.endpoint or "").rpartition(".")[2].startswith("export_"):
+        return st.config.export_page_size
+    raw = request.args.get("pageSize") or ""
+    if not raw:
+        return DEFAULT_PAGE_SIZE
+    try:
+        return min(max(int(raw), 0), MAX_PAGE_SIZE)
+    except ValueError:
+        return 0
+
+
+def _guard(tenant: str, module: str) -> None:
+    """Auth, app key, tenant, API scope, rate limit and injected request faults."""
+    st = state()
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer ") or not st.tokens.valid(header[7:].strip()):
+        raise ApiError(401, "Unauthorized", "missing, invalid or expired bearer token")
+    app_key = request.headers.get("ST-App-Key")
+    if app_key != st.config.app_key:
+        raise ApiError(403, "Forbidden", "missing or unknown ST-App-Key header")
+    if tenant != st.config.tenant_id:
+        raise ApiError(404, "Not Found", f"tenant {tenant!r} not found")
+    if st.faults.denies(module):
+        raise ApiError(403, "Forbidden", f"the app has no access to the {module!r} API: "
+                       "its scopes do not include it", errors={})  # fmt: skip
+    wait = st.limiter.acquire((app_key, tenant))
+    if wait:
+        raise ApiError(429, "Too Many Requests", "rate limit exceeded", retry_after=wait)
+    if st.faults.take_429():
+        raise ApiError(429, "Too Many Requests", "rate limit exceeded (injected)", retry_after=1)
+    # The answer time of an admitted request (refusals above answer at once, as a gateway
+    # does): fixed + per record requested. No lock is held while sleeping (the settings
+    # are one immutable object read once) and the server runs a thread per request, so
+    # concurrent requests wait side by side, as they would on the real API.
+    delay = st.faults.config.latency_seconds(_records_requested(st))
+    if delay > 0:
+        _sleep(delay)
+    if st.faults.roll_5xx():
+        raise ApiError(503, "Service Unavailable", "transient server error (injected)")
+
+
+def _damage(resp: Response, entity: str, page: int) -> Response:
+    fault = state().faults.take_body_fault(entity, page, request.full_path)
+    if fault is None:
+        return resp
+    body = resp.get_data()
+    state().faults.count(f"body_{fault}")
+    if fault == "truncate":
+        resp.set_data(body[: max(1, len(body) // 2)])
+    else:
+        resp.set_data(body[: max(1, len(body) // 3)] + b'\x00}{"garbage": ,]')
+    return resp
+
+
+def _list(entity: Entity, tenant: str) -> Response:
+    _guard(tenant, entity.module)
+    st = state()
+    page = _int_param("page", 1, 1, None)
+    size = _int_param("pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    include_total = _bool_param("includeTotal", False)
+    filters = Filters(
+        modified_from=_time_param("modifiedOnOrAfter"),
+        modified_before=_time_param("modifiedBefore"),
+        created_from=_time_param("createdOnOrAfter"),
+        created_before=_time_param("createdBefore"),
+        active=_active_param(st.tenant.has_active(entity.name)),
+    )
+    indices = st.tenant.query(entity.name, filters)
+    hidden = st.faults.hidden(entity.name, st.tenant.tables[entity.name].ids[indices])
+    if hidden.any():
+        indices = indices[~hidden]
+    start = (page - 1) * size
+    chunk = indices[start : start + size]
+    body = {
+        "page": page,
+        "pageSize": size,
+        "hasMore": bool(indices.size > start + size),
+        "totalCount": int(indices.size) if include_total else None,
+        "data": st.tenant.render(entity.name, chunk),
+    }
+    resp = _damage(json_response(body), entity.name, page)
+    edits = st.faults.take_edit(entity.name, page)
+    if edits:
+        # Edit rows of this very result set: they jump to modifiedOn=now, between pages.
+        edited = st.tenant.edit(entity.name, edits, salt=page, among=np.asarray(indices))
+        for _ in edited:
+            st.faults.count(f"edited_while_paging_{entity.name}")
+    return resp
+
+
+def _export(entity: Entity, tenant: str) -> Response:
+    _guard(tenant, entity.module)
+    st = state()
+    token = request.args.get("from") or None
+    try:
+        data, has_more, cont = st.tenant.export_page(entity.name, token, st.config.export_page_size)
+    except ValueError as exc:
+        raise bad_param("from", str(exc)) from None
+    resp = json_response({"data": data, "hasMore": has_more, "continueFrom": cont})
+    return _damage(resp, entity.name, -1)
+
+
+def _token() -> Response:
+    st = state()
+    form = request.form
+    if form.get("grant_type") != "client_credentials":
+        return json_response({"error": "unsupported_grant_type"}, 400)
+    if form.get("client_id") != st.config.client_id or (
+        form.get("client_secret") != st.config.client_secret
+    ):
+        return json_response({"error": "invalid_client"}, 401)
+    token, ttl = st.tokens.issue()
+    return json_response({"access_token": token, "expires_in": ttl, "token_type": "Bearer"})
+
+
+def blueprint() -> Blueprint:
+    """The API routes, one list (and maybe export) rule per registry entity."""
+    bp = Blueprint("st_api", __name__)
+    bp.add_url_rule("/connect/token", "token", _token, methods=["POST"])
+    for entity in ENTITIES:
+        bp.add_url_rule(
+            entity.path(_TENANT),
+            f"list_{entity.name}",
+            lambda tenant, _e=entity: _list(_e, tenant),
+            methods=["GET"],
+        )
+        export = entity.export_path(_TENANT)
+        if export is not None:
+            bp.add_url_rule(
+                export,
+                f"export_{entity.name}",
+                lambda tenant, _e=entity: _export(_e, tenant),
+                methods=["GET"],
+            )
+    return bp

@@ -1,0 +1,81 @@
+"""Everything a running simulator holds, and the admin operations on it.
+
+Shared by the HTTP admin endpoints (``/_sim/...``) and the in-process ``SimHandle`` so both
+behave identically.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stkpi_tools.sim.auth import TokenStore
+from stkpi_tools.sim.clock import parse_time
+from stkpi_tools.sim.config import SimConfig
+from stkpi_tools.sim.faults import FaultState
+from stkpi_tools.sim.ratelimit import RateLimiter, ReportLimiter
+from stkpi_tools.sim.reports import RecordSource
+from stkpi_tools.sim.tenant import Tenant
+
+
+class SimState:
+    """Tenant, tokens, rate limiter and faults of one simulator instance."""
+
+    def __init__(self, config: SimConfig, tenant: Tenant | None = None) -> None:
+        self.config = config
+        self.tenant = tenant if tenant is not None else Tenant(config)
+        self.tokens = TokenStore(config.token_ttl_seconds)
+        self.limiter = RateLimiter(config.rate_limit_per_second)
+        self.faults = FaultState(config.faults(), config.seed)
+        # The Reporting API: once a minute per report, computed from these records (the
+        # generated tenant; a test may serve a hand-made fixture tenant instead).
+        self.report_limiter = ReportLimiter(config.report_interval_seconds)
+        self.report_source: RecordSource = self.tenant.snapshot
+
+    def set_faults(self, **changes: Any) -> dict[str, Any]:
+        """Change fault settings; ``revoke_tokens=True`` invalidates every issued token."""
+        if changes.pop("revoke_tokens", False):
+            self.tokens.revoke_all()
+            self.faults.count("tokens_revoked")
+        if "rate_limit_per_second" in changes:
+            self.limiter.per_second = float(changes.pop("rate_limit_per_second"))
+            self.limiter.reset()
+        self.report_limiter.reset()
+        if "token_ttl_seconds" in changes:
+            self.tokens.ttl_seconds = int(changes.pop("token_ttl_seconds"))
+        config = self.faults.update(**changes)
+        return self.fault_settings() | {"fault": config.__dict__}
+
+    def fault_settings(self) -> dict[str, Any]:
+        return {
+            **self.faults.config.__dict__,
+            "rate_limit_per_second": self.limiter.per_second,
+            "token_ttl_seconds": self.tokens.ttl_seconds,
+        }
+
+    def set_clock(self, now: str | None = None, advance_hours: float | None = None) -> str:
+        if now is not None:
+            self.tenant.set_now(parse_time(now))
+        if advance_hours is not None:
+            self.tenant.advance(float(advance_hours))
+        return self.tenant.now_iso()
+
+    def stats(self) -> dict[str, Any]:
+        snap = self.faults.snapshot()
+        counters = snap["counters"]
+        return {
+            "requests": counters.get("requests", 0),
+            "throttled_429": counters.get("status_429", 0),
+            "server_errors_5xx": sum(v for k, v in counters.items() if k.startswith("status_5")),
+            "report_throttled_429": counters.get("report_429", 0),
+            "tokens_issued": self.tokens.issued,
+            "counters": counters,
+            "paths": snap["paths"],
+            "now": self.tenant.now_iso(),
+        }
+
+    def reset(self) -> None:
+        """Clear counters, faults and rate buckets (the tenant's clock and edits stay)."""
+        self.faults.reset()
+        self.limiter.per_second = self.config.rate_limit_per_second
+        self.limiter.reset()
+        self.report_limiter.reset()

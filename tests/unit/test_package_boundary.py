@@ -1,0 +1,33 @@
+"""The runtime package never imports the tooling, not even lazily inside a function: the
+function zips carry ``stkpi`` only, so such an import would fail in the cloud on the first
+call that reaches it (the zip import test sees module-level imports only)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import stkpi
+
+
+def _imported(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+def test_runtime_modules_never_import_the_tooling() -> None:
+    root = Path(stkpi.__file__).parent
+    offenders = {
+        str(path.relative_to(root)): sorted(
+            n for n in _imported(path) if n.split(".")[0] == "stkpi_tools"
+        )
+        for path in sorted(root.rglob("*.py"))
+    }
+    offenders = {k: v for k, v in offenders.items() if v}
+    assert not offenders, f"runtime modules importing the tooling: {offenders}"
+    assert len(list(root.rglob("*.py"))) > 40  # the scan saw the package
