@@ -1,6 +1,6 @@
 """The alerts of terraform/monitoring.tf can fire, and Google would accept them.
 
-Filters are read from terraform/ through ``stkpi_tools.terraform.Module`` (interpolations
+Filters are read from terraform/ through ``stkpi_tools.terraform.hcl.Module`` (interpolations
 evaluated, never copied here);
 log lines are the ones the code emits (``stkpi.log_contract`` through ``stkpi.logs``'
 formatter), turned into LogEntries the way Cloud Logging does for a Cloud Run service.
@@ -43,7 +43,7 @@ from stkpi.validate import (
     judge_volume,
 )
 from stkpi.validation_config import ValidationConfig
-from stkpi_tools.terraform import Instance, Module
+from stkpi_tools.terraform.hcl import Instance, Module
 
 TF = Path(__file__).resolve().parents[2] / "terraform"
 

@@ -136,7 +136,7 @@ def test_json_round_trip_keeps_only_the_roles_in_use() -> None:
 
 
 def test_grants_from_the_terraform_topology_are_accepted() -> None:
-    from stkpi_tools.terraform.topology import Grant as TopologyGrant
+    from stkpi_tools.terraform.grants import Grant as TopologyGrant
 
     pol = Policy([TopologyGrant(SA, "roles/bigquery.jobUser", f"projects/{P}")], load_roles())
     assert pol.allows(SA, "bigquery.jobs.create", f"projects/{P}")

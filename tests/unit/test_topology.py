@@ -16,14 +16,10 @@ from typing import Any
 import hcl2
 import pytest
 
+from stkpi_tools.terraform.grants import Grant
 from stkpi_tools.terraform.hcl import MissingVariable
-from stkpi_tools.terraform.topology import (
-    Grant,
-    Topology,
-    TopologyError,
-    load_topology,
-    terraform_dir,
-)
+from stkpi_tools.terraform.resource_names import TopologyError
+from stkpi_tools.terraform.topology import Topology, load_topology, terraform_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 TF = ROOT / "terraform"

@@ -2,9 +2,10 @@
 
 Topics, subscriptions (push or pull, ack deadline, retry policy, dead-letter policy),
 functions (capacity, timeout, memory, environment, secrets, service account, the push
-subscription that drives each) and IAM grants come from evaluating the resource blocks
-with :mod:`stkpi_tools.terraform.hcl`, not from a second list of names kept in Python. The
-local stack wires its emulators from this, and the CLI finds dead letters with it.
+subscription that drives each) and IAM grants (:mod:`~stkpi_tools.terraform.grants`) come
+from evaluating the resource blocks with :mod:`stkpi_tools.terraform.hcl`, not from a second
+list of names kept in Python. The local stack wires its emulators from this, and the CLI
+finds dead letters with it.
 
 Values Terraform only knows after apply (archive hashes, real service URLs) are either
 not needed here or replaced by the evaluator's placeholders; a field that is optional
@@ -15,36 +16,31 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stkpi import sqlfiles
+from stkpi_tools.terraform.grants import Grant, grants
 from stkpi_tools.terraform.hcl import (
     PROJECT_NUMBER_PLACEHOLDER,
     Block,
-    HclError,
     Instance,
     Module,
     Unknown,
     iter_instances,
     to_string,
 )
+from stkpi_tools.terraform.resource_names import TopologyError, path_name
 
 __all__ = [
     "Function",
-    "Grant",
     "Subscription",
     "Topology",
-    "TopologyError",
     "load_topology",
     "terraform_dir",
 ]
-
-
-class TopologyError(HclError):
-    """terraform/ evaluates, but not to a shape this module can describe."""
 
 
 @dataclass(frozen=True)
@@ -73,18 +69,6 @@ class Function:
     secret_env: tuple[str, ...]  # names of secret_environment_variables
     service_account: str  # member form "serviceAccount:email"
     subscription: str  # name of the push subscription that drives it ("" for event_trigger)
-
-
-@dataclass(frozen=True)
-class Grant:
-    """One IAM grant: ``member`` holds ``role`` on ``resource`` (a canonical resource name:
-    ``projects/p``, ``projects/p/buckets/b``, ``projects/p/datasets/d``,
-    ``projects/p/topics/t``, ``projects/p/subscriptions/s``, ``projects/p/secrets/s``,
-    ``projects/p/services/s``, ``projects/p/serviceAccounts/email``)."""
-
-    member: str
-    role: str
-    resource: str
 
 
 @dataclass(frozen=True)
@@ -161,7 +145,7 @@ def _build(m: Module) -> Topology:
         topics=topics,
         subscriptions=subs,
         functions=functions,
-        grants=_grants(m),
+        grants=grants(m),
         bucket=_landing_bucket(m, functions),
         datasets=_datasets(m),
     )
@@ -207,17 +191,6 @@ def _duration(value: Any, where: str) -> float:
     return float(m.group(1))
 
 
-def _path_name(value: Any, collection: str) -> tuple[str | None, str]:
-    """``projects/p/<collection>/n`` (or a bare ``n``) -> (project or None, n)."""
-    text = to_string(value)
-    m = re.fullmatch(rf"projects/([^/]+)/(?:locations/[^/]+/)?{collection}/([^/]+)", text)
-    if m:
-        return m.group(1), m.group(2)
-    if "/" in text:
-        raise TopologyError(f"{text!r} is neither a {collection} name nor its resource path")
-    return None, text
-
-
 def _subscriptions(m: Module, project: str) -> dict[str, Subscription]:
     fn_by_uri = _function_uris(m)
     out: dict[str, Subscription] = {}
@@ -225,7 +198,7 @@ def _subscriptions(m: Module, project: str) -> dict[str, Subscription]:
         name = to_string(inst.attr("name"))
         if name in out:
             raise TopologyError(f"{inst.address}: subscription name {name!r} is used twice")
-        _, topic = _path_name(inst.attr("topic"), "topics")
+        _, topic = path_name(inst.attr("topic"), "topics")
         push_config = inst.block("push_config")
         retry = inst.block("retry_policy")
         dead = inst.block("dead_letter_policy")
@@ -236,7 +209,7 @@ def _subscriptions(m: Module, project: str) -> dict[str, Subscription]:
             max_b = _duration(retry[0].attr("maximum_backoff", "600s"), retry[0].address)
         dead_topic = attempts = None
         if dead:
-            _, dead_topic = _path_name(dead[0].attr("dead_letter_topic"), "topics")
+            _, dead_topic = path_name(dead[0].attr("dead_letter_topic"), "topics")
             attempts = int(dead[0].attr("max_delivery_attempts", 5))
         function = None
         if push_config:
@@ -325,7 +298,7 @@ def _functions(m: Module, subs: dict[str, Subscription]) -> dict[str, Function]:
 def _event_trigger_topic(inst: Instance) -> str:
     trigger = inst.block("event_trigger")
     if trigger and trigger[0].has("pubsub_topic"):
-        return _path_name(trigger[0].attr("pubsub_topic"), "topics")[1]
+        return path_name(trigger[0].attr("pubsub_topic"), "topics")[1]
     raise TopologyError(
         f"{inst.address}: no push subscription pushes to it and it has no Pub/Sub event_trigger"
     )
@@ -355,79 +328,3 @@ def _datasets(m: Module) -> dict[str, str]:
         layer = inst.key if isinstance(inst.key, str) else inst.name
         out[layer] = to_string(inst.attr("dataset_id"))
     return dict(sorted(out.items()))
-
-
-# ---- grants ---------------------------------------------------------------------------------
-
-
-def _project_of(inst: Instance, from_path: str | None = None) -> str:
-    if from_path and from_path != "-":
-        return from_path
-    return inst.project
-
-
-def _in_project(collection: str, arg: str) -> Callable[[Instance], str]:
-    def resource(inst: Instance) -> str:
-        proj, name = _path_name(inst.attr(arg), collection)
-        return f"projects/{_project_of(inst, proj)}/{collection}/{name}"
-
-    return resource
-
-
-def _project_resource(inst: Instance) -> str:
-    value = to_string(inst.attr("project"))
-    return value if value.startswith("projects/") else f"projects/{value}"
-
-
-def _bucket_resource(inst: Instance) -> str:
-    bucket = to_string(inst.attr("bucket")).removeprefix("b/")
-    return f"projects/{inst.project}/buckets/{bucket}"
-
-
-def _service_account_resource(inst: Instance) -> str:
-    value = to_string(inst.attr("service_account_id"))
-    m = re.fullmatch(r"projects/([^/]+)/serviceAccounts/([^/]+)", value)
-    if m:
-        return f"projects/{_project_of(inst, m.group(1))}/serviceAccounts/{m.group(2)}"
-    if "/" in value:
-        raise TopologyError(f"{inst.address}: service_account_id {value!r} is not a known form")
-    return f"projects/{inst.project}/serviceAccounts/{value}"
-
-
-# IAM resource type (without _iam_member / _iam_binding) -> canonical resource name
-_IAM_RESOURCES: dict[str, Callable[[Instance], str]] = {
-    "google_project": _project_resource,
-    "google_storage_bucket": _bucket_resource,
-    "google_bigquery_dataset": _in_project("datasets", "dataset_id"),
-    "google_pubsub_topic": _in_project("topics", "topic"),
-    "google_pubsub_subscription": _in_project("subscriptions", "subscription"),
-    "google_secret_manager_secret": _in_project("secrets", "secret_id"),
-    "google_cloud_run_v2_service": _in_project("services", "name"),
-    "google_cloud_run_service": _in_project("services", "service"),
-    "google_cloudfunctions2_function": _in_project("functions", "cloud_function"),
-    "google_service_account": _service_account_resource,
-}
-
-
-def _grants(m: Module) -> tuple[Grant, ...]:
-    grants: set[Grant] = set()
-    for rtype in m.resource_types():
-        kind = "member" if rtype.endswith("_iam_member") else None
-        kind = "binding" if rtype.endswith("_iam_binding") else kind
-        if kind is None:
-            continue
-        base = rtype.removesuffix(f"_iam_{kind}")
-        resource_of = _IAM_RESOURCES.get(base)
-        if resource_of is None:
-            raise TopologyError(
-                f"{rtype}: IAM grants on {base} are not modelled (stkpi_tools.terraform.topology)"
-            )
-        for inst in iter_instances(m, rtype):
-            if inst.block("condition"):
-                raise TopologyError(f"{inst.address}: conditional IAM grants are not modelled")
-            role = to_string(inst.attr("role"))
-            resource = resource_of(inst)
-            members = [inst.attr("member")] if kind == "member" else list(inst.attr("members"))
-            for member in members:
-                grants.add(Grant(member=to_string(member), role=role, resource=resource))
-    return tuple(sorted(grants, key=lambda g: (g.resource, g.role, g.member)))
