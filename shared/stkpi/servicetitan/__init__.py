@@ -5,7 +5,7 @@ Public API (stable; other packages import only these names)::
     from stkpi.servicetitan import ServiceTitanClient, Page, FetchError, MalformedPageError, AuthError
 """
 
-from stkpi.servicetitan.client import ClientStats, ServiceTitanClient
+from stkpi.servicetitan.client import ServiceTitanClient
 from stkpi.servicetitan.drift import paging_may_have_skipped
 from stkpi.servicetitan.errors import (
     AuthError,
@@ -16,6 +16,7 @@ from stkpi.servicetitan.errors import (
 )
 from stkpi.servicetitan.pages import ExportPage, Page
 from stkpi.servicetitan.retry import RetryPolicy
+from stkpi.servicetitan.stats import ClientStats
 
 __all__ = [
     "AuthError",
