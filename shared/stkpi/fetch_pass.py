@@ -1,0 +1,142 @@
+"""Read one pass over a window: its pages, several in flight, each written as it comes.
+
+Once the first page's count is known, so is the number of pages, and pages are independent
+requests: up to ``FETCH_PAGES_IN_FLIGHT`` are asked for at once (the client's token bucket
+still paces them), because an API that answers a 5,000-record page in about a second leaves
+the rate limit unused with one request at a time. Memory stays bounded by that many pages
+(invariant 5): each page is converted and written by the thread that fetched it, and
+nothing else is kept. Kept apart from ``stkpi.fetch``, which decides how many passes a
+window needs and what the step hands on.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from stkpi.context import PipelineContext
+from stkpi.crashpoints import crash_point
+from stkpi.errors import StkpiError
+from stkpi.messages import WindowMessage
+from stkpi.registry import Entity
+from stkpi.rows import RecordError, to_row
+from stkpi.servicetitan.pages import Page
+
+
+class PageError(StkpiError):
+    """A page from the API could not be turned into rows (bad record shape)."""
+
+
+@dataclass
+class PassRead:
+    """What one invocation read of one pass over the window."""
+
+    last_file: int
+    written: int = 0
+    totals: list[int] = field(default_factory=list)
+    next_page: int | None = None  # the budget ran out: continue from this page
+
+
+def read_pass(
+    msg: WindowMessage,
+    entity: Entity,
+    ctx: PipelineContext,
+    prefix: str,
+    page_from: int,
+    offset: int,
+    first: Page | None,
+    pass_count: int | None,
+    deadline: float,
+) -> PassRead:
+    """Read pages ``page_from``.. of the current pass, several at once once the count
+    says how many there are; stop asking for more when the budget is spent."""
+    client = ctx.servicetitan
+    start, end = (None, None) if entity.kind == "reference" else (msg.start, msg.end)
+    size = ctx.settings.st_page_size
+    out = PassRead(last_file=offset + page_from - 1)
+    counting = threading.Lock()
+
+    def write(number: int, page: Page | None = None) -> Page:
+        page = page or client.page(entity, start, end, number)
+        rows = _rows(msg, entity, page, offset, ctx)
+        written = ctx.landing.write_page(prefix, offset + page.number, rows)
+        with counting:
+            out.written += written
+        crash_point("fetch.after_page", page=page.number, entity=entity.name)
+        return page
+
+    def record(page: Page) -> None:
+        out.last_file = max(out.last_file, offset + page.number)
+        if page.total_count is not None:
+            out.totals.append(page.total_count)
+
+    number = page_from
+    if first is not None:
+        record(write(number, first))
+        if not first.has_more:
+            return out
+        number += 1
+    # Without a count the number of pages is unknown: one page at a time, as listed.
+    in_flight = ctx.settings.fetch_pages_in_flight if pass_count is not None else 1
+    last = math.ceil(pass_count / size) if pass_count is not None else None
+    pending: dict[Future[Page], int] = {}
+    more = True  # the highest page read so far said there are more
+    highest = 0
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="page") as pool:
+        try:
+            while True:
+                while len(pending) < in_flight and more and (last is None or number <= last):
+                    if ctx.monotonic() > deadline and out.last_file >= offset + page_from:
+                        out.next_page = number  # budget spent after at least one page
+                        break
+                    pending[pool.submit(write, number)] = number
+                    number += 1
+                    if last is None:
+                        break  # unknown length: wait for this page's has_more
+                if not pending:
+                    break
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    pending.pop(future)
+                    page = future.result()
+                    record(page)
+                    if page.number >= highest:
+                        highest, more = page.number, page.has_more
+                if out.next_page is not None:
+                    continue  # drain what is in flight, then continue elsewhere
+                if last is not None and number > last and more and not pending:
+                    last = None  # the count was low: read on one page at a time
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    if out.next_page is not None and not more and out.next_page > highest:
+        out.next_page = None  # the last page came back meanwhile: nothing to continue
+    return out
+
+
+def _rows(
+    msg: WindowMessage, entity: Entity, page: Page, offset: int, ctx: PipelineContext
+) -> Iterator[dict[str, Any]]:
+    """The page's rows, one at a time, each record released once converted: a page of
+    5,000 records is then never held twice (records and rows) while it is written."""
+    ingested_at = ctx.now()
+    records = page.records
+    for i, record in enumerate(records):
+        records[i] = None  # type: ignore[call-overload]
+        try:
+            yield to_row(
+                entity,
+                record,
+                run_id=msg.run_id,
+                window_id=msg.window_id,
+                page=offset + page.number,
+                ingested_at=ingested_at,
+            )
+        except RecordError as exc:
+            raise PageError(
+                f"{entity.name} window {msg.window_id} page {page.number}: {exc}"
+            ) from None
