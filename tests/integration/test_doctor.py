@@ -191,7 +191,8 @@ def test_a_missing_setting_is_one_config_error(sim: SimHandle, tmp_path: Path) -
 def test_rate_limit_headers_are_reported_when_the_api_sends_them() -> None:
     from stkpi.config import load_settings
     from stkpi.servicetitan.errors import Redactor
-    from stkpi_tools.cli.doctor import _Observer, rate_limit_check
+    from stkpi_tools.doctor.capacity import rate_limit_check
+    from stkpi_tools.doctor.observer import Observer
 
     settings = load_settings(
         {
@@ -202,7 +203,7 @@ def test_rate_limit_headers_are_reported_when_the_api_sends_them() -> None:
             "ST_RATE_LIMIT_PER_SECOND": "10",
         }
     )
-    seen = _Observer(Redactor())
+    seen = Observer(Redactor())
     check = rate_limit_check(settings, seen)
     assert check.status == "ok" and check.data["source"] == "configured"
     seen.rate_headers = {"X-RateLimit-Limit": "60"}
