@@ -10,6 +10,7 @@ so nothing ever looks for a cloud account.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
@@ -18,32 +19,28 @@ from google.cloud import bigquery, pubsub_v1, storage
 from stkpi.config import Settings
 
 
-def _emulated(var: str) -> str | None:
-    value = os.environ.get(var, "").strip()
-    return value or None
+def _emulator(var: str) -> dict[str, Any]:
+    """The client arguments that point a client at the emulator named by ``var`` (anonymous
+    credentials, its endpoint), or none when ``var`` is unset or blank."""
+    host = os.environ.get(var, "").strip()
+    if not host:
+        return {}
+    return {
+        "credentials": AnonymousCredentials(),
+        "client_options": ClientOptions(api_endpoint=host),
+    }
 
 
 def storage_client(settings: Settings) -> storage.Client:
-    host = _emulated("STORAGE_EMULATOR_HOST")
-    if host:
-        return storage.Client(
-            project=settings.gcp_project,
-            credentials=AnonymousCredentials(),
-            client_options=ClientOptions(api_endpoint=host),
-        )
-    return storage.Client(project=settings.gcp_project)
+    return storage.Client(project=settings.gcp_project, **_emulator("STORAGE_EMULATOR_HOST"))
 
 
 def bigquery_client(settings: Settings) -> bigquery.Client:
-    host = _emulated("BIGQUERY_EMULATOR_HOST")
-    if host:
-        return bigquery.Client(
-            project=settings.gcp_project,
-            credentials=AnonymousCredentials(),
-            client_options=ClientOptions(api_endpoint=host),
-            location=settings.bq_location,
-        )
-    return bigquery.Client(project=settings.gcp_project, location=settings.bq_location)
+    return bigquery.Client(
+        project=settings.gcp_project,
+        location=settings.bq_location,
+        **_emulator("BIGQUERY_EMULATOR_HOST"),
+    )
 
 
 def publisher(settings: Settings) -> pubsub_v1.PublisherClient:

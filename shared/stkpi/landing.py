@@ -27,6 +27,7 @@ import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,6 @@ def page_name(prefix: str, page: int) -> str:
     return f"{prefix}page-{page:05d}.json.gz"
 
 
-def _run_dir(run_id: str) -> str:
-    return f"control/runs/{run_id}/"
-
-
 @dataclass(frozen=True)
 class PageObject:
     name: str
@@ -64,6 +61,16 @@ class WindowRef:
     @property
     def marker(self) -> str:
         return f"{self.entity}/{self.window_id}"
+
+
+def _run_file(name: str, run_id: str) -> str:
+    """``name`` in the run's control folder."""
+    return f"control/runs/{run_id}/{name}"
+
+
+def _window_file(kind: str, run_id: str, ref: WindowRef) -> str:
+    """The run's control object of ``kind`` for window ``ref``."""
+    return _run_file(f"{kind}/{ref.marker}.json", run_id)
 
 
 class Landing:
@@ -203,60 +210,45 @@ class Landing:
             self._bucket.blob(name).delete(if_generation_match=generation)
 
     # -- run control ----------------------------------------------------------------------
+    # Names of the run's control objects (the layout above), each a function of the run id
+    # and, below the run, of the window or entity it is about.
+    plan_name = staticmethod(partial(_run_file, "plan.json"))
+    claim_name = staticmethod(partial(_run_file, "rebuild.claim"))
+    rebuild_done_name = staticmethod(partial(_run_file, "rebuild.done"))
+    rebuild_lock_name = staticmethod(partial(_run_file, "rebuild.lock"))
+    loaded_name = staticmethod(partial(_window_file, "loaded"))
+    # The admission of a window into a lane (``stkpi.lanes``).
+    handoff_name = staticmethod(partial(_window_file, "admitted"))
+
     @staticmethod
     def manifest_name(prefix: str) -> str:
         return f"{prefix}_manifest.json"
 
     @staticmethod
-    def plan_name(run_id: str) -> str:
-        return f"{_run_dir(run_id)}plan.json"
-
-    @staticmethod
-    def loaded_name(run_id: str, ref: WindowRef) -> str:
-        return f"{_run_dir(run_id)}loaded/{ref.marker}.json"
-
-    @staticmethod
     def control_dir(run_id: str, kind: str) -> str:
         """The folder of one kind of per-window control object (``split``, ``admitted``,
         ``handed``, ``parked``, ``loaded``) of a run."""
-        return f"{_run_dir(run_id)}{kind}/"
+        return _run_file(f"{kind}/", run_id)
 
     @staticmethod
     def control_name(run_id: str, kind: str, ref: WindowRef) -> str:
-        return f"{Landing.control_dir(run_id, kind)}{ref.marker}.json"
-
-    @staticmethod
-    def handoff_name(run_id: str, ref: WindowRef) -> str:
-        """The admission of window ``ref`` into a lane (``stkpi.lanes``)."""
-        return Landing.control_name(run_id, "admitted", ref)
+        return _window_file(kind, run_id, ref)
 
     @staticmethod
     def merge_claim_name(run_id: str, entity: str) -> str:
-        return f"{_run_dir(run_id)}merge/{entity}.claim"
+        return _run_file(f"merge/{entity}.claim", run_id)
 
     @staticmethod
     def merged_dir(run_id: str) -> str:
-        return f"{_run_dir(run_id)}merged/"
+        return Landing.control_dir(run_id, "merged")
 
     @staticmethod
     def merged_name(run_id: str, entity: str) -> str:
         return f"{Landing.merged_dir(run_id)}{entity}.json"
 
-    @staticmethod
-    def claim_name(run_id: str) -> str:
-        return f"{_run_dir(run_id)}rebuild.claim"
-
-    @staticmethod
-    def rebuild_done_name(run_id: str) -> str:
-        return f"{_run_dir(run_id)}rebuild.done"
-
-    @staticmethod
-    def rebuild_lock_name(run_id: str) -> str:
-        return f"{_run_dir(run_id)}rebuild.lock"
-
     def loaded_windows(self, run_id: str) -> set[str]:
         """Markers present for ``run_id``, as ``entity/window_id`` strings."""
-        root = f"{_run_dir(run_id)}loaded/"
+        root = Landing.control_dir(run_id, "loaded")
         return {
             b.name[len(root) :].removesuffix(".json") for b in self._bucket.list_blobs(prefix=root)
         }
