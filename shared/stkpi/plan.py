@@ -35,16 +35,8 @@ def plan_and_publish(msg: PlanMessage, ctx: PipelineContext) -> RunPlan:
     )
     name = Landing.plan_name(plan.run_id)
     if ctx.landing.create_json_once(name, plan.manifest()):
-        ctx.state.run_event(
-            run_id=plan.run_id,
-            state="planned",
-            run_type=plan.run_type,
-            entities=plan.entities,
-            windows=len(plan.windows),
-            plan_start=plan.start,
-            plan_end=plan.end,
-            detail={"notes": list(plan.notes)} if plan.notes else None,
-        )
+        notes = {"notes": list(plan.notes)} if plan.notes else None
+        ctx.state.plan_event(plan, "planned", detail=notes)
     else:
         plan = RunPlan.from_manifest(ctx.landing.read_json(name) or plan.manifest())
     crash_point("plan.before_publish")

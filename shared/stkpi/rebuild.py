@@ -103,15 +103,10 @@ def _rebuild(msg: RebuildMessage, ctx: PipelineContext, lease: Lease) -> Rebuild
         raise LeaseLostError(f"run {msg.run_id}: rebuild lease lost mid-rebuild; will retry")
     if not _already_recorded(msg.run_id, ctx):
         ctx.state.advance_sync_state(msg.run_id, marks)
-        ctx.state.run_event(
-            run_id=msg.run_id,
-            state="rebuilt",
-            run_type=plan.run_type,
-            entities=plan.entities,
-            windows=len(plan.windows),
+        ctx.state.plan_event(
+            plan,
+            "rebuilt",
             records=records,
-            plan_start=plan.start,
-            plan_end=plan.end,
             duration_ms=int((ctx.monotonic() - started) * 1000),
             detail={"tables": tables},
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from google.cloud import bigquery
 
@@ -19,9 +19,38 @@ from stkpi.config import Settings
 from stkpi.errors import StkpiError
 from stkpi.windows import iso_z
 
+if TYPE_CHECKING:
+    from stkpi.planner import RunPlan
+
 
 class StateWriteError(StkpiError):
     """BigQuery refused an ops row; the step fails so Pub/Sub retries it."""
+
+
+class EventFields(TypedDict, total=False):
+    """Optional columns of both event tables (absent: NULL)."""
+
+    records: int | None
+    duration_ms: int | None
+    detail: Mapping[str, Any] | None
+
+
+class WindowEventFields(EventFields, total=False):
+    """Optional columns only ``window_events`` has."""
+
+    pages: int | None
+    rows_merged: int | None
+    error: str | None
+
+
+class RunEventFields(EventFields, total=False):
+    """Optional columns only ``run_events`` has (what the run's plan says)."""
+
+    run_type: str | None
+    entities: list[str] | None
+    windows: int | None
+    plan_start: datetime | None
+    plan_end: datetime | None
 
 
 class OpsState:
@@ -32,8 +61,8 @@ class OpsState:
     def _table(self, name: str) -> str:
         return f"{self.settings.gcp_project}.{self.settings.dataset('ops')}.{name}"
 
-    def _insert(self, table: str, row: dict[str, Any]) -> None:
-        errors = self.client.insert_rows_json(self._table(table), [row])
+    def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        errors = self.client.insert_rows_json(self._table(table), rows)
         if errors:
             raise StateWriteError(f"insert into {table} failed: {errors}")
 
@@ -46,61 +75,49 @@ class OpsState:
         state: str,
         start: datetime | None = None,
         end: datetime | None = None,
-        pages: int | None = None,
-        records: int | None = None,
-        rows_merged: int | None = None,
-        duration_ms: int | None = None,
-        error: str | None = None,
-        detail: Mapping[str, Any] | None = None,
+        **fields: Unpack[WindowEventFields],
     ) -> None:
-        self._insert(
-            "window_events",
-            {
-                "run_id": run_id,
-                "entity": entity,
-                "window_id": window_id,
-                "window_start": iso_z(start) if start else None,
-                "window_end": iso_z(end) if end else None,
-                "state": state,
-                "pages": pages,
-                "records": records,
-                "rows_merged": rows_merged,
-                "duration_ms": duration_ms,
-                "error": error[:4000] if error else None,
-                "detail": json.dumps(detail, default=str) if detail else None,
-                "event_time": iso_z(datetime.now(UTC)),
-            },
-        )
+        _known(fields, WindowEventFields)
+        error = fields.get("error")
+        row = {
+            "run_id": run_id,
+            "entity": entity,
+            "window_id": window_id,
+            "window_start": _time(start),
+            "window_end": _time(end),
+            "state": state,
+            "pages": fields.get("pages"),
+            "rows_merged": fields.get("rows_merged"),
+            "error": error[:4000] if error else None,
+        }
+        self._insert("window_events", [{**row, **_event_columns(fields)}])
 
-    def run_event(
-        self,
-        *,
-        run_id: str,
-        state: str,
-        run_type: str | None = None,
-        entities: list[str] | None = None,
-        windows: int | None = None,
-        records: int | None = None,
-        plan_start: datetime | None = None,
-        plan_end: datetime | None = None,
-        duration_ms: int | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> None:
-        self._insert(
-            "run_events",
-            {
-                "run_id": run_id,
-                "run_type": run_type,
-                "state": state,
-                "entities": ",".join(entities) if entities else None,
-                "windows": windows,
-                "records": records,
-                "plan_start": iso_z(plan_start) if plan_start else None,
-                "plan_end": iso_z(plan_end) if plan_end else None,
-                "duration_ms": duration_ms,
-                "detail": json.dumps(detail, default=str) if detail else None,
-                "event_time": iso_z(datetime.now(UTC)),
-            },
+    def run_event(self, *, run_id: str, state: str, **fields: Unpack[RunEventFields]) -> None:
+        _known(fields, RunEventFields)
+        entities = fields.get("entities")
+        row = {
+            "run_id": run_id,
+            "run_type": fields.get("run_type"),
+            "state": state,
+            "entities": ",".join(entities) if entities else None,
+            "windows": fields.get("windows"),
+            "plan_start": _time(fields.get("plan_start")),
+            "plan_end": _time(fields.get("plan_end")),
+        }
+        self._insert("run_events", [{**row, **_event_columns(fields)}])
+
+    def plan_event(self, plan: RunPlan, state: str, **fields: Unpack[EventFields]) -> None:
+        """A run event carrying what ``plan`` says of the run: its type, entities, window
+        count and span."""
+        self.run_event(
+            run_id=plan.run_id,
+            state=state,
+            run_type=plan.run_type,
+            entities=plan.entities,
+            windows=len(plan.windows),
+            plan_start=plan.start,
+            plan_end=plan.end,
+            **fields,
         )
 
     def advance_sync_state(self, run_id: str, marks: Mapping[str, datetime]) -> None:
@@ -110,9 +127,7 @@ class OpsState:
             for e, ts in sorted(marks.items())
         ]
         if rows:
-            errors = self.client.insert_rows_json(self._table("sync_state"), rows)
-            if errors:
-                raise StateWriteError(f"insert into sync_state failed: {errors}")
+            self._insert("sync_state", rows)
 
     def high_water_marks(self) -> dict[str, datetime]:
         rows = self.query_file("ops/high_water_marks.sql")
@@ -128,3 +143,25 @@ class OpsState:
         )
         sql = sqlfiles.render(relpath, self.settings)
         return [dict(row.items()) for row in self.client.query(sql, job_config=config).result()]
+
+
+def _known(fields: Mapping[str, Any], allowed: type) -> None:
+    """Refuse a column the table does not have, as a misspelt keyword argument would be."""
+    unknown = sorted(set(fields) - allowed.__optional_keys__)  # type: ignore[attr-defined]
+    if unknown:
+        raise TypeError(f"unexpected event fields: {', '.join(unknown)}")
+
+
+def _time(value: datetime | None) -> str | None:
+    return iso_z(value) if value else None
+
+
+def _event_columns(fields: EventFields) -> dict[str, Any]:
+    """The columns every event has: counts, ``detail`` as JSON, and the time it is recorded."""
+    detail = fields.get("detail")
+    return {
+        "records": fields.get("records"),
+        "duration_ms": fields.get("duration_ms"),
+        "detail": json.dumps(detail, default=str) if detail else None,
+        "event_time": iso_z(datetime.now(UTC)),
+    }
