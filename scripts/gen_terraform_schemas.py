@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""Generate terraform/schemas/{raw,ops}/<table>.json from the DDL in sql/raw and sql/ops.
+"""Generate terraform/schemas/{raw,ops}/<table>.json from the raw and ops tables' DDL.
 
-The SQL files are the single source of truth for table shapes; Terraform creates the same
-tables (so a deploy has every table before the first run) from these generated files. Each
-JSON holds the BigQuery schema plus the partition field and clustering columns read from
-the DDL's ``PARTITION BY DATE(x)`` / ``CLUSTER BY a, b``; a view file yields its query with
-the ``${...}`` placeholders kept (Terraform fills them in).
+The DDL is the single source of truth for table shapes: the raw tables' is rendered from
+the entity registry (``stkpi.raw_ddl``, one per ``ENTITIES`` row), the ops tables' and
+views' are the files in sql/ops. Terraform creates the same tables (so a deploy has every
+table before the first run) from these generated files. Each JSON holds the BigQuery schema
+plus the partition field and clustering columns read from the DDL's
+``PARTITION BY DATE(x)`` / ``CLUSTER BY a, b``; a view file yields its query with the
+``${...}`` placeholders kept (Terraform fills them in).
 
-    python scripts/gen_terraform_schemas.py          # rewrite the files
-    python scripts/gen_terraform_schemas.py --check  # exit 1 if any file is stale
+    .venv/bin/python scripts/gen_terraform_schemas.py          # rewrite the files
+    .venv/bin/python scripts/gen_terraform_schemas.py --check  # exit 1 if any file is stale
 
-``tests/terraform`` runs the check, so a DDL change without regenerating fails CI.
+(the project's virtualenv: the raw DDL is rendered by ``stkpi``, imported from ``shared/``).
+
+``tests/terraform`` runs the check, so a registry or DDL change without regenerating fails CI.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("raw", "ops")
 OUT = ROOT / "terraform" / "schemas"
+# Where a raw table's schema comes from (the JSON's ``source``; it also marks a file as
+# generated, so one left behind by a removed entity is deleted).
+RAW_SOURCE = "shared/stkpi/registry.py"
 
 _TABLE = re.compile(
     r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+`[^`]*\.(?P<name>\w+)`\s*\((?P<body>.*?)\n\)"
@@ -90,17 +96,32 @@ def parse_ddl(sql: str) -> dict[str, Any] | None:
     }
 
 
+def _render(spec: dict[str, Any], layer: str, source: str) -> tuple[Path, str]:
+    spec["source"] = source
+    return OUT / layer / f"{spec['name']}.json", json.dumps(spec, indent=2) + "\n"
+
+
 def render_all() -> dict[Path, str]:
+    # This checkout's stkpi, whichever copy the interpreter has installed.
+    sys.path.insert(0, str(ROOT / "shared"))
+    from stkpi.raw_ddl import ddl_text
+    from stkpi.registry import ENTITIES
+
     files: dict[Path, str] = {}
-    for layer in LAYERS:
-        for sql_file in sorted((ROOT / "sql" / layer).glob("*.sql")):
-            spec = parse_ddl(sql_file.read_text())
-            if spec is None:
-                continue
-            if spec["name"] != sql_file.stem:
-                raise ValueError(f"{sql_file}: defines {spec['name']}, not {sql_file.stem}")
-            spec["source"] = f"sql/{layer}/{sql_file.name}"
-            files[OUT / layer / f"{sql_file.stem}.json"] = json.dumps(spec, indent=2) + "\n"
+    for entity in ENTITIES:
+        spec = parse_ddl(ddl_text(entity))
+        if spec is None or spec["name"] != entity.raw_table:
+            raise ValueError(f"{entity.name}: the rendered DDL does not create its raw table")
+        path, text = _render(spec, "raw", RAW_SOURCE)
+        files[path] = text
+    for sql_file in sorted((ROOT / "sql" / "ops").glob("*.sql")):
+        spec = parse_ddl(sql_file.read_text())
+        if spec is None:
+            continue
+        if spec["name"] != sql_file.stem:
+            raise ValueError(f"{sql_file}: defines {spec['name']}, not {sql_file.stem}")
+        path, text = _render(spec, "ops", f"sql/ops/{sql_file.name}")
+        files[path] = text
     return files
 
 
@@ -118,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         for p in stale:
             print(f"stale: {p}", file=sys.stderr)
         if stale:
-            print("run: python scripts/gen_terraform_schemas.py", file=sys.stderr)
+            print("run: .venv/bin/python scripts/gen_terraform_schemas.py", file=sys.stderr)
         return 1 if stale else 0
     for p in generated - set(want):
         p.unlink()

@@ -29,9 +29,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from stkpi import sqlfiles
+from stkpi import raw_ddl, sqlfiles
 from stkpi.config import Settings
-from stkpi.registry import Entity
+from stkpi.registry import ENTITIES, Entity
 from stkpi.rows import LINEAGE_COLUMNS
 
 # Long enough for a stalled run to be replayed; its entity MERGE drops them anyway.
@@ -71,11 +71,12 @@ def ensure_datasets(client: bigquery.Client, settings: Settings) -> None:
 
 
 def ensure_tables(client: bigquery.Client, settings: Settings) -> None:
-    """Create raw and ops tables and ops views from their DDL files (idempotent)."""
+    """Create raw tables (DDL rendered from the registry), ops tables and ops views from
+    their DDL files (idempotent)."""
     ensure_datasets(client, settings)
-    root = sqlfiles.sql_dir()
-    for path in sorted((root / "raw").glob("*.sql")):
-        run_file(client, settings, f"raw/{path.name}")
+    for entity in ENTITIES:
+        for statement in sqlfiles.statements(raw_ddl.render(entity, settings)):
+            client.query(statement).result()
     for name in (
         "window_events",
         "run_events",

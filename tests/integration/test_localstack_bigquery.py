@@ -12,7 +12,9 @@ import pytest
 from google.api_core.exceptions import Conflict, NotFound
 from google.cloud import bigquery
 
-from stkpi.sqlfiles import render, statements
+from stkpi import raw_ddl
+from stkpi.registry import get_entity
+from stkpi.sqlfiles import statements
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +39,13 @@ def test_bq_emulator_answers_a_query(bq_emulator) -> None:
 def test_raw_ddl_creates_partitioned_table(bq_emulator) -> None:
     client, settings = bq_emulator.client, bq_emulator.settings
     client.create_dataset(f"{bq_emulator.project}.{settings.dataset('raw')}", exists_ok=True)
-    for stmt in statements(render("raw/jobs.sql", settings)):
+    for stmt in statements(raw_ddl.render(get_entity("jobs"), settings)):
         client.query(stmt).result()
     table = client.get_table(f"{bq_emulator.project}.{settings.dataset('raw')}.jobs")
     names = [f.name for f in table.schema]
     assert names[0] == "id" and "payload" in names and "_window_id" in names
     # Re-running the DDL is a no-op (IF NOT EXISTS).
-    for stmt in statements(render("raw/jobs.sql", settings)):
+    for stmt in statements(raw_ddl.render(get_entity("jobs"), settings)):
         client.query(stmt).result()
 
 

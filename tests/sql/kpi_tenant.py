@@ -16,10 +16,11 @@ from typing import Any
 
 from google.cloud import bigquery
 
+from stkpi import raw_ddl
 from stkpi.config import Settings
 from stkpi.kpi_config import sql_string
 from stkpi.registry import dig, get_entity, record_key
-from stkpi.sqlfiles import render, statements
+from stkpi.sqlfiles import statements
 
 W1, W2, W3 = dt.date(2025, 8, 18), dt.date(2025, 8, 25), dt.date(2025, 9, 1)
 
@@ -328,12 +329,12 @@ def load_tenant(
     settings: Settings,
     tenant: dict[str, list[dict[str, Any]]] | None = None,
 ) -> None:
-    """Create the raw tables from sql/raw DDL and insert the fixture records (``tenant``,
+    """Create the raw tables (DDL rendered from the registry) and insert the fixture records (``tenant``,
     default ``TENANT``: a test may load a copy with records removed, added or changed)."""
     client.create_dataset(f"{settings.gcp_project}.{settings.dataset('raw')}", exists_ok=True)
     for name, records in (TENANT if tenant is None else tenant).items():
         entity = get_entity(name)
-        for stmt in statements(render(f"raw/{name}.sql", settings)):
+        for stmt in statements(raw_ddl.render(entity, settings)):
             client.query(stmt).result()
         cols = [c.name for c in entity.columns] + ["payload", "_run_id", "_window_id", "_page"]
         rows = []

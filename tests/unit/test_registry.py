@@ -7,9 +7,9 @@ import re
 import pytest
 
 from stkpi.errors import PermanentError
+from stkpi.raw_ddl import ddl_text
 from stkpi.registry import ENTITIES, get_entity, record_key
 from stkpi.rows import LINEAGE_COLUMNS, RAW_ONLY_COLUMNS, RecordError, to_row
-from stkpi.sqlfiles import sql_dir
 from stkpi.windows import parse_ts
 
 # Frozen on purpose: a change to an endpoint, key or partition must show up in review.
@@ -40,8 +40,8 @@ def test_registry_snapshot() -> None:
 
 
 @pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: e.name)
-def test_ddl_file_matches_registry_columns(entity) -> None:
-    ddl = (sql_dir() / "raw" / f"{entity.name}.sql").read_text()
+def test_raw_ddl_has_the_registry_columns_then_the_audit_columns(entity) -> None:
+    ddl = ddl_text(entity)
     body = ddl[ddl.index("(") + 1 : ddl.rindex(")")]
     declared = re.findall(r"^\s+(\w+)\s+(\w+)", body, flags=re.M)
     expected = [(c.name, c.type) for c in entity.columns] + [*LINEAGE_COLUMNS, *RAW_ONLY_COLUMNS]
