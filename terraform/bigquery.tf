@@ -1,7 +1,8 @@
 # BigQuery: the five layer datasets, the raw tables (one per entity) and the ops tables
-# and views. Table shapes come from the DDL in sql/raw and sql/ops, the single source of
-# truth, via schemas/<layer>/<table>.json (scripts/gen_terraform_schemas.py; a test fails
-# when they are stale). Dims and marts are built by rebuild_dims from sql/, not here.
+# and views. Table shapes come from their DDL (raw: rendered from the entity registry by
+# stkpi.raw_ddl; ops: sql/ops), the single source of truth, via
+# schemas/<layer>/<table>.json (scripts/gen_terraform_schemas.py; a test fails when they
+# are stale). Dims and marts are built by rebuild_dims from sql/, not here.
 
 locals {
   raw_specs = {

@@ -1,8 +1,11 @@
 """The entity registry: every ServiceTitan endpoint the pipeline copies, declared as data.
 
-One generic engine (client, simulator, DDL, landing, loader) runs off these records, so
-adding an entity is a registry entry plus a ``sql/raw/<name>.sql`` DDL file, not new code.
-No endpoint path appears anywhere else in the project.
+One generic engine (client, DDL, landing, loader) runs off these records, so adding an
+entity is a registry entry, not new code: its raw table's DDL is rendered from the entry
+(``stkpi.raw_ddl``, which Terraform's ``terraform/schemas/raw/<name>.json`` is generated
+from by ``scripts/gen_terraform_schemas.py``). The simulator, which is tooling, declares
+how it generates each entity on its own side (``stkpi.sim.entities``); this module never
+imports it. No endpoint path appears anywhere else in the project.
 
 Column ``sources`` are dotted paths into the API record, tried in order: the first non-null
 wins. That is how an invoice's job link is read from either the nested ``job.id`` or a

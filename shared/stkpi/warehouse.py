@@ -71,8 +71,8 @@ def ensure_datasets(client: bigquery.Client, settings: Settings) -> None:
 
 
 def ensure_tables(client: bigquery.Client, settings: Settings) -> None:
-    """Create raw tables (DDL rendered from the registry), ops tables and ops views from
-    their DDL files (idempotent)."""
+    """Create raw tables (DDL rendered from the entity registry), ops tables and ops views
+    (DDL files in sql/ops); idempotent."""
     ensure_datasets(client, settings)
     for entity in ENTITIES:
         for statement in sqlfiles.statements(raw_ddl.render(entity, settings)):

@@ -43,7 +43,7 @@ def ensure_bucket(settings: Settings) -> None:
 
 
 def ensure_warehouse(settings: Settings) -> None:
-    """Datasets of every layer, then raw and ops tables from their DDL files."""
+    """Datasets of every layer, then raw and ops tables (``warehouse.ensure_tables``)."""
     from stkpi.warehouse import ensure_tables
 
     client = gcp.bigquery_client(settings)
