@@ -4,8 +4,8 @@ One generic engine (client, DDL, landing, loader) runs off these records, so add
 entity is a registry entry, not new code: its raw table's DDL is rendered from the entry
 (``stkpi.raw_ddl``, which Terraform's ``terraform/schemas/raw/<name>.json`` is generated
 from by ``scripts/gen_terraform_schemas.py``). The simulator, which is tooling, declares
-how it generates each entity on its own side (``stkpi.sim.entities``); this module never
-imports it. No endpoint path appears anywhere else in the project.
+how it generates each entity on its own side (``stkpi_tools.sim.entities``); this module
+never imports it. No endpoint path appears anywhere else in the project.
 
 Column ``sources`` are dotted paths into the API record, tried in order: the first non-null
 wins. That is how an invoice's job link is read from either the nested ``job.id`` or a

@@ -11,7 +11,7 @@ from stkpi.registry import ENTITIES, get_entity, record_key
 from stkpi_tools.sim import catalog
 from stkpi_tools.sim.clock import parse_time
 from stkpi_tools.sim.config import SimConfig
-from stkpi_tools.sim.generate import PRODUCTION_VOLUMES
+from stkpi_tools.sim.entities import VOLUMES
 from stkpi_tools.sim.tenant import Filters, Tenant
 
 
@@ -32,7 +32,7 @@ def test_other_seed_gives_another_tenant() -> None:
 
 @pytest.mark.parametrize("name", ["jobs", "invoices", "estimates", "payments", "customers"])
 def test_volumes_follow_scale(tenant: Tenant, name: str) -> None:
-    expected = PRODUCTION_VOLUMES[name] * 0.01
+    expected = VOLUMES[name] * 0.01
     assert abs(tenant.counts()[name] - expected) / expected < 0.1
 
 

@@ -5,7 +5,8 @@ the client at this server instead. Routes are derived from ``stkpi.registry`` (n
 strings live here), records are generated lazily from compact numpy arrays so production
 volumes build in seconds, and faults can be injected at start or at runtime.
 
-Modules: ``config`` (SimConfig, fake credentials), ``clock`` (time helpers), ``generate``
+Modules: ``config`` (SimConfig, fake credentials), ``clock`` (time helpers), ``entities``
+(per entity: its generator step, renderer, seed code, ids and volume), ``generate``
 (arrays), ``records`` (one dict per record on demand), ``tenant`` (visibility, filters,
 edits), ``faults``, ``ratelimit``, ``auth``, ``server`` (Flask app + in-process runner),
 ``admin`` (HTTP client for the ``/_sim`` endpoints).

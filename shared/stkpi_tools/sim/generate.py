@@ -1,9 +1,11 @@
 """Generate a tenant's arrays: vectorised, deterministic for a seed, fast at production scale.
 
 Each entity draws from its own numpy generator seeded by ``(seed, entity code)``, so adding
-an entity never changes another's data. Only what other records refer to, or what decides
-visibility and state over time, is stored here (ids, birth, event times, parent indices,
-amounts in integer cents); names and other decoration are rendered later (``records``).
+an entity never changes another's data. Which step builds which entity, and each one's
+code, first id and volume, is the simulator's entity table (``stkpi_tools.sim.entities``).
+Only what other records refer to, or what decides visibility and state over time, is
+stored here (ids, birth, event times, parent indices, amounts in integer cents); names and
+other decoration are rendered later (``records``).
 
 The timeline runs from 2022-01-01 (customers and reference data a little earlier) to
 ``now + horizon_days``: records born after ``now`` appear when the clock is advanced.
@@ -11,6 +13,8 @@ Volumes: ``scale`` times the production counts visible at ``now``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -20,42 +24,7 @@ from stkpi_tools.sim.clock import DAY, HOUR, NEVER, to_epoch
 from stkpi_tools.sim.config import TIMELINE_START, SimConfig
 from stkpi_tools.sim.tables import Table
 
-PRODUCTION_VOLUMES = {
-    "customers": 74_124,
-    "jobs": 226_588,
-    "estimates": 220_464,
-    "invoices": 172_833,
-    "payments": 192_856,
-    "payroll_adjustments": 12_000,
-    "purchase_orders": 34_000,
-    "technicians": 160,
-}
-ENTITY_CODES = {
-    "business_units": 1, "technicians": 2, "job_types": 3, "activity_codes": 4,
-    "campaigns": 5, "customers": 6, "locations": 7, "jobs": 8, "appointments": 9,
-    "estimates": 10, "invoices": 11, "payments": 12, "gross_pay_items": 13,
-    "payroll_adjustments": 14, "purchase_orders": 15, "inventory_bills": 16, "returns": 17,
-}  # fmt: skip
-ID_BASE = {
-    "business_units": 1_001, "technicians": 7_001, "job_types": 2_001, "activity_codes": 301,
-    "campaigns": 501, "customers": 10_000_000, "locations": 20_000_000, "jobs": 40_000_000,
-    "appointments": 50_000_000, "estimates": 60_000_000, "invoices": 70_000_000,
-    "payments": 80_000_000, "gross_pay_items": 0, "payroll_adjustments": 90_000_000,
-    "purchase_orders": 95_000_000, "inventory_bills": 96_000_000, "returns": 97_000_000,
-}  # fmt: skip
 JOB_NUMBER_BASE = 100_000  # job numbers differ from ids so a client mixing them up is caught
-
-
-def _rng(config: SimConfig, name: str) -> np.random.Generator:
-    return np.random.default_rng([config.seed, ENTITY_CODES[name]])
-
-
-def _ids(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Increasing ids with gaps (real ids are not dense)."""
-    if ID_BASE[name] == 0:
-        return np.arange(n, dtype=np.int64)
-    steps = rng.integers(1, 4, size=n, dtype=np.int64)
-    return ID_BASE[name] + np.cumsum(steps)
 
 
 def _versions(*columns: np.ndarray) -> np.ndarray:
@@ -83,10 +52,21 @@ def _cents(rng: np.random.Generator, n: int, mean_log: float, sigma: float) -> n
 
 
 class Timeline:
-    """The instants and counts every generator shares."""
+    """The instants, counts and per-entity streams every generator shares.
 
-    def __init__(self, config: SimConfig) -> None:
+    ``codes``, ``id_bases`` and ``volumes`` are the simulator's entity table
+    (``stkpi_tools.sim.entities``), passed in so the generators need not import it.
+    """
+
+    def __init__(
+        self,
+        config: SimConfig,
+        codes: Mapping[str, int],
+        id_bases: Mapping[str, int],
+        volumes: Mapping[str, int],
+    ) -> None:
         self.config = config
+        self.codes, self.id_bases, self.volumes = codes, id_bases, volumes
         self.t0 = to_epoch(TIMELINE_START)
         self.now = to_epoch(config.now)
         self.end = self.now + config.horizon_days * DAY
@@ -94,52 +74,54 @@ class Timeline:
 
     def count(self, name: str, minimum: int = 5) -> int:
         """Records to generate so about ``scale`` x production are visible at ``now``."""
-        target = PRODUCTION_VOLUMES[name] * self.config.scale * self.span_ratio
+        target = self.volumes[name] * self.config.scale * self.span_ratio
         return max(minimum, round(target))
+
+    def rng(self, name: str) -> np.random.Generator:
+        """The entity's own stream: adding an entity never changes another's data."""
+        return np.random.default_rng([self.config.seed, self.codes[name]])
+
+    def ids(self, name: str, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Increasing ids with gaps (real ids are not dense)."""
+        if self.id_bases[name] == 0:
+            return np.arange(n, dtype=np.int64)
+        steps = rng.integers(1, 4, size=n, dtype=np.int64)
+        return self.id_bases[name] + np.cumsum(steps)
 
     def uniform_births(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.sort(rng.integers(self.t0, self.end, size=n, dtype=np.int64))
 
 
-def build_tables(config: SimConfig) -> dict[str, Table]:
-    """All entities' arrays for ``config`` (reference first: others point into them)."""
-    tl = Timeline(config)
-    tables: dict[str, Table] = {}
-    _reference(config, tl, tables)
-    _customers_locations(config, tl, tables)
-    _jobs_appointments(config, tl, tables)
-    _estimates(config, tl, tables)
-    _invoices_payments(config, tl, tables)
-    _payroll(config, tl, tables)
-    _purchasing(config, tl, tables)
-    return tables
+# A generator step: builds one or more entities' tables into ``tables``, reading the
+# tables of the entities it refers to (built by earlier steps).
+Step = Callable[[SimConfig, Timeline, dict[str, Table]], None]
 
 
 def _fixed(name: str, active: list[bool], rng: np.random.Generator, tl: Timeline) -> Table:
     """A small reference table born before the timeline, some rows edited later."""
     n = len(active)
-    ids = ID_BASE[name] + np.arange(n, dtype=np.int64)
+    ids = tl.id_bases[name] + np.arange(n, dtype=np.int64)
     birth = tl.t0 - 400 * DAY + np.arange(n, dtype=np.int64) * DAY
     edit = _maybe(rng, n, 0.4, rng.integers(tl.t0, tl.end, n, dtype=np.int64))
     return Table(get_entity(name), ids, birth, _versions(birth, edit), np.array(active))
 
 
-def _reference(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
+def reference(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
     tables["business_units"] = _fixed(
-        "business_units", [bu[1] for bu in cat.BUSINESS_UNITS], _rng(config, "business_units"), tl
+        "business_units", [bu[1] for bu in cat.BUSINESS_UNITS], tl.rng("business_units"), tl
     )
     tables["job_types"] = _fixed(
-        "job_types", [jt[1] for jt in cat.JOB_TYPES], _rng(config, "job_types"), tl
+        "job_types", [jt[1] for jt in cat.JOB_TYPES], tl.rng("job_types"), tl
     )
     tables["activity_codes"] = _fixed(
-        "activity_codes", [a[2] for a in cat.ACTIVITY_CODES], _rng(config, "activity_codes"), tl
+        "activity_codes", [a[2] for a in cat.ACTIVITY_CODES], tl.rng("activity_codes"), tl
     )
     tables["campaigns"] = _fixed(
-        "campaigns", [c[1] for c in cat.CAMPAIGNS], _rng(config, "campaigns"), tl
+        "campaigns", [c[1] for c in cat.CAMPAIGNS], tl.rng("campaigns"), tl
     )
 
-    rng = _rng(config, "technicians")
-    n = max(12, round(PRODUCTION_VOLUMES["technicians"] * config.scale))
+    rng = tl.rng("technicians")
+    n = max(12, round(tl.volumes["technicians"] * config.scale))
     n_bus = len(cat.BUSINESS_UNITS) - 2  # techs work for active BUs
     bu = rng.integers(0, n_bus, n)
     bu[:n_bus] = np.arange(n_bus)  # every active BU has someone, even at tiny scales
@@ -158,7 +140,7 @@ def _reference(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> Non
     edit = _maybe(rng, n, 0.3, birth + _days(rng, n, 30, 900))
     tables["technicians"] = Table(
         get_entity("technicians"),
-        ID_BASE["technicians"] + np.arange(n, dtype=np.int64),
+        tl.id_bases["technicians"] + np.arange(n, dtype=np.int64),
         birth,
         _versions(birth, edit),
         active,
@@ -166,8 +148,8 @@ def _reference(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> Non
     )
 
 
-def _customers_locations(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
-    rng = _rng(config, "customers")
+def customers_locations(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
+    rng = tl.rng("customers")
     n = tl.count("customers", minimum=20)
     early = rng.random(n) < 0.05  # customers from before the timeline
     birth = np.where(
@@ -187,14 +169,14 @@ def _customers_locations(config: SimConfig, tl: Timeline, tables: dict[str, Tabl
     edit = _maybe(rng, n, 0.25, birth + _days(rng, n, 1, 400))
     tables["customers"] = Table(
         get_entity("customers"),
-        _ids("customers", n, rng),
+        tl.ids("customers", n, rng),
         birth,
         _versions(birth, edit),
         active,
         {"region": region, "commercial": commercial, "test": test},
     )
 
-    lrng = _rng(config, "locations")
+    lrng = tl.rng("locations")
     extra = round(n * 0.1)
     owner = np.concatenate([np.arange(n), lrng.integers(0, n, extra)])
     lbirth = birth[owner] + lrng.integers(60, 600, n + extra, dtype=np.int64)
@@ -207,7 +189,7 @@ def _customers_locations(config: SimConfig, tl: Timeline, tables: dict[str, Tabl
     ledit = _maybe(lrng, owner.size, 0.1, lbirth + _days(lrng, owner.size, 1, 500))
     tables["locations"] = Table(
         get_entity("locations"),
-        _ids("locations", owner.size, lrng),
+        tl.ids("locations", owner.size, lrng),
         lbirth,
         _versions(lbirth, ledit),
         lactive,
@@ -216,8 +198,8 @@ def _customers_locations(config: SimConfig, tl: Timeline, tables: dict[str, Tabl
     tables["customers"].cols["first_location"] = position[:n].astype(np.int64)
 
 
-def _jobs_appointments(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
-    rng = _rng(config, "jobs")
+def jobs_appointments(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
+    rng = tl.rng("jobs")
     cust = tables["customers"]
     n = tl.count("jobs", minimum=40)
     birth = tl.uniform_births(rng, n)
@@ -281,7 +263,7 @@ def _jobs_appointments(config: SimConfig, tl: Timeline, tables: dict[str, Table]
     campaign = np.where(rng.random(n) < 0.05, -1, campaign)
     tables["jobs"] = Table(
         get_entity("jobs"),
-        _ids("jobs", n, rng),
+        tl.ids("jobs", n, rng),
         birth,
         _versions(birth, started, t1, late_edit),
         None,
@@ -300,7 +282,7 @@ def _jobs_appointments(config: SimConfig, tl: Timeline, tables: dict[str, Table]
         },
     )
 
-    arng = _rng(config, "appointments")
+    arng = tl.rng("appointments")
     idx2 = np.flatnonzero(has2)
     job = np.concatenate([np.arange(n), idx2])
     a_birth = np.concatenate([a1_birth, a2_birth[idx2]])
@@ -315,7 +297,7 @@ def _jobs_appointments(config: SimConfig, tl: Timeline, tables: dict[str, Table]
     dispatched = np.where(a_cancel < NEVER, NEVER, a_start - arng.integers(600, 7200, m))
     tables["appointments"] = Table(
         get_entity("appointments"),
-        _ids("appointments", m, arng),
+        tl.ids("appointments", m, arng),
         a_birth,
         _versions(a_birth, dispatched, a_done, a_cancel),
         None,
@@ -335,8 +317,8 @@ def _jobs_appointments(config: SimConfig, tl: Timeline, tables: dict[str, Table]
     tables["jobs"].cols["last_appt"] = last_appt
 
 
-def _estimates(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
-    rng = _rng(config, "estimates")
+def estimates(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
+    rng = tl.rng("estimates")
     jobs = tables["jobs"]
     eligible = np.flatnonzero((jobs.cols["role"] == 0) & (jobs.cols["outcome"] != 1))
     n = tl.count("estimates", minimum=30)
@@ -361,7 +343,7 @@ def _estimates(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> Non
     late_edit = _maybe(rng, n, 0.05, birth + _days(rng, n, 30, 300))
     tables["estimates"] = Table(
         get_entity("estimates"),
-        _ids("estimates", n, rng),
+        tl.ids("estimates", n, rng),
         birth,
         _versions(birth, sold_at, dismissed_at, late_edit),
         None,
@@ -376,8 +358,8 @@ def _estimates(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> Non
     )
 
 
-def _invoices_payments(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
-    rng = _rng(config, "invoices")
+def invoices_payments(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
+    rng = tl.rng("invoices")
     jobs = tables["jobs"]
     done = (jobs.cols["role"] > 0) & (jobs.cols["outcome"] == 0)
     eligible = np.flatnonzero(done)
@@ -402,10 +384,10 @@ def _invoices_payments(config: SimConfig, tl: Timeline, tables: dict[str, Table]
     v = rng.random(n)
     # 0 nested {id, number, type}; 1 job null; 2 nested number only; 3 top-level jobId/jobNumber
     link = np.where(v < 0.007, 1, np.where(v < 0.011, 2, np.where(v < 0.021, 3, 0))).astype(np.int8)
-    ids = _ids("invoices", n, rng)
+    ids = tl.ids("invoices", n, rng)
 
     # Payments, in integer cents so every invoice's applied amounts sum exactly.
-    prng = _rng(config, "payments")
+    prng = tl.rng("payments")
     payable = np.flatnonzero(total > 0)
     w = prng.random(payable.size)
     # none / partial only / deposit + rest / paid in full
@@ -463,7 +445,7 @@ def _invoices_payments(config: SimConfig, tl: Timeline, tables: dict[str, Table]
     p_edit = _maybe(prng, m, 0.03, p_birth + _days(prng, m, 1, 60))
     tables["payments"] = Table(
         get_entity("payments"),
-        _ids("payments", m, prng),
+        tl.ids("payments", m, prng),
         p_birth,
         _versions(p_birth, p_edit),
         None,
@@ -511,8 +493,8 @@ def _invoices_payments(config: SimConfig, tl: Timeline, tables: dict[str, Table]
     jobs.cols["first_invoice"] = first_invoice
 
 
-def _payroll(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
-    rng = _rng(config, "gross_pay_items")
+def payroll(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
+    rng = tl.rng("gross_pay_items")
     jobs = tables["jobs"]
     worked = np.flatnonzero(
         (jobs.cols["role"] > 0) & (jobs.cols["outcome"] == 0) & (jobs.cols["last_appt"] >= 0)
@@ -573,7 +555,7 @@ def _payroll(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
         cols,
     )
 
-    arng = _rng(config, "payroll_adjustments")
+    arng = tl.rng("payroll_adjustments")
     m = tl.count("payroll_adjustments")
     posted = tl.uniform_births(arng, m)
     t1 = jobs.cols["t1"][worked]
@@ -591,7 +573,7 @@ def _payroll(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
     edit = _maybe(arng, m, 0.05, posted + _days(arng, m, 1, 30))
     tables["payroll_adjustments"] = Table(
         get_entity("payroll_adjustments"),
-        _ids("payroll_adjustments", m, arng),
+        tl.ids("payroll_adjustments", m, arng),
         posted,
         _versions(posted, edit),
         None,
@@ -605,8 +587,8 @@ def _payroll(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
     )
 
 
-def _purchasing(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
-    rng = _rng(config, "purchase_orders")
+def purchasing(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
+    rng = tl.rng("purchase_orders")
     jobs = tables["jobs"]
     prod = np.flatnonzero(jobs.cols["role"] == 1)
     n = tl.count("purchase_orders")
@@ -621,14 +603,14 @@ def _purchasing(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> No
     total = _cents(rng, n, 6.0, 0.8)
     tables["purchase_orders"] = Table(
         get_entity("purchase_orders"),
-        _ids("purchase_orders", n, rng),
+        tl.ids("purchase_orders", n, rng),
         date,
         _versions(date, sent, received, cancel_at),
         None,
         {"job": job, "total": total, "sent": sent, "received": received, "cancel": cancel_at},
     )
 
-    brng = _rng(config, "inventory_bills")
+    brng = tl.rng("inventory_bills")
     po = np.flatnonzero(~canceled & (brng.random(n) < 0.8))
     bill_date = received[po] + _days(brng, po.size, 0, 10)
     order = np.argsort(bill_date, kind="stable")
@@ -637,14 +619,14 @@ def _purchasing(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> No
     b_edit = _maybe(brng, po.size, 0.05, bill_date + _days(brng, po.size, 1, 30))
     tables["inventory_bills"] = Table(
         get_entity("inventory_bills"),
-        _ids("inventory_bills", po.size, brng),
+        tl.ids("inventory_bills", po.size, brng),
         bill_date,
         _versions(bill_date, b_edit),
         None,
         {"po": po, "total": b_total, "no_job": brng.random(po.size) < 0.12},
     )
 
-    rrng = _rng(config, "returns")
+    rrng = tl.rng("returns")
     rpo = np.flatnonzero(~canceled & (rrng.random(n) < 0.07))
     r_date = received[rpo] + _days(rrng, rpo.size, 2, 30)
     order = np.argsort(r_date, kind="stable")
@@ -652,7 +634,7 @@ def _purchasing(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> No
     r_total = np.round(total[rpo] * rrng.uniform(0.05, 0.4, rpo.size)).astype(np.int64)
     tables["returns"] = Table(
         get_entity("returns"),
-        _ids("returns", rpo.size, rrng),
+        tl.ids("returns", rpo.size, rrng),
         r_date,
         _versions(r_date, np.full(rpo.size, NEVER, dtype=np.int64)),
         None,

@@ -9,7 +9,7 @@ nothing refers to (names, line items) comes from a per-record RNG seeded by
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ import numpy as np
 from stkpi_tools.sim import catalog as cat
 from stkpi_tools.sim.clock import DAY, NEVER, iso, to_epoch
 from stkpi_tools.sim.config import TIMELINE_START
-from stkpi_tools.sim.generate import ENTITY_CODES, ID_BASE, JOB_NUMBER_BASE
+from stkpi_tools.sim.generate import JOB_NUMBER_BASE
 from stkpi_tools.sim.tables import Table
 
 
@@ -29,14 +29,17 @@ def money(cents: int | np.integer) -> float:
 
 @dataclass(frozen=True)
 class View:
-    """What a renderer sees: all tables, the clock, the seed."""
+    """What a renderer sees: all tables, the clock, the seed, and the entities' codes and
+    first ids (``stkpi_tools.sim.entities``)."""
 
     tables: dict[str, Table]
     now: int
     seed: int
+    codes: Mapping[str, int]
+    id_bases: Mapping[str, int]
 
     def rng(self, name: str, record_id: int) -> random.Random:
-        return random.Random((self.seed * 1_000 + ENTITY_CODES[name]) * 10**12 + int(record_id))
+        return random.Random((self.seed * 1_000 + self.codes[name]) * 10**12 + int(record_id))
 
     def id_of(self, name: str, index: int | np.integer) -> int | None:
         return None if index < 0 else int(self.tables[name].ids[index])
@@ -56,14 +59,14 @@ def job_number(index: int | np.integer) -> str:
     return str(JOB_NUMBER_BASE + int(index))
 
 
-def _business_unit(v: View, i: int, mod: int) -> dict[str, Any]:
+def business_unit(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["business_units"]
     name = cat.BUSINESS_UNITS[i][0]
     return {"id": int(t.ids[i]), "name": name, "officialName": name,
             "active": bool(t.active[i]), "modifiedOn": iso(mod)}  # fmt: skip
 
 
-def _technician(v: View, i: int, mod: int) -> dict[str, Any]:
+def technician(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["technicians"]
     r = v.rng("technicians", t.ids[i])
     return {
@@ -75,20 +78,20 @@ def _technician(v: View, i: int, mod: int) -> dict[str, Any]:
     }
 
 
-def _job_type(v: View, i: int, mod: int) -> dict[str, Any]:
+def job_type(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["job_types"]
     return {"id": int(t.ids[i]), "name": cat.JOB_TYPES[i][0],
             "active": bool(t.active[i]), "modifiedOn": iso(mod)}  # fmt: skip
 
 
-def _activity_code(v: View, i: int, mod: int) -> dict[str, Any]:
+def activity_code(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["activity_codes"]
     code, name, _ = cat.ACTIVITY_CODES[i]
     return {"id": int(t.ids[i]), "code": code, "name": name,
             "active": bool(t.active[i]), "modifiedOn": iso(mod)}  # fmt: skip
 
 
-def _campaign(v: View, i: int, mod: int) -> dict[str, Any]:
+def campaign(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["campaigns"]
     return {"id": int(t.ids[i]), "name": cat.CAMPAIGNS[i][0],
             "active": bool(t.active[i]), "modifiedOn": iso(mod)}  # fmt: skip
@@ -104,7 +107,7 @@ def customer_name(v: View, i: int) -> str:
     return _person(r)
 
 
-def _customer(v: View, i: int, mod: int) -> dict[str, Any]:
+def customer(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["customers"]
     return {
         "id": int(t.ids[i]),
@@ -117,7 +120,7 @@ def _customer(v: View, i: int, mod: int) -> dict[str, Any]:
     }
 
 
-def _location(v: View, i: int, mod: int) -> dict[str, Any]:
+def location(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["locations"]
     c = int(t.cols["customer"][i])
     region = int(v.tables["customers"].cols["region"][c])
@@ -145,7 +148,7 @@ def _invoice_total(v: View, inv: int) -> int:
     return int(t.cols["sub"][inv] + t.cols["tax"][inv])
 
 
-def _job(v: View, i: int, mod: int) -> dict[str, Any]:
+def job(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["jobs"]
     c = t.cols
     if v.happened(c["t1"][i]):
@@ -173,7 +176,7 @@ def _job(v: View, i: int, mod: int) -> dict[str, Any]:
     }
 
 
-def _appointment(v: View, i: int, mod: int) -> dict[str, Any]:
+def appointment(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["appointments"]
     c = t.cols
     if v.happened(c["cancel"][i]):
@@ -204,7 +207,7 @@ def _split(r: random.Random, cents: int, parts: int) -> list[int]:
     return [bounds[k + 1] - bounds[k] for k in range(parts)]
 
 
-def _estimate(v: View, i: int, mod: int) -> dict[str, Any]:
+def estimate(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["estimates"]
     c = t.cols
     sold = v.happened(c["sold_at"][i])
@@ -245,7 +248,7 @@ def _estimate(v: View, i: int, mod: int) -> dict[str, Any]:
     }
 
 
-def _invoice(v: View, i: int, mod: int) -> dict[str, Any]:
+def invoice(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["invoices"]
     c = t.cols
     jobs = v.tables["jobs"]
@@ -260,7 +263,7 @@ def _invoice(v: View, i: int, mod: int) -> dict[str, Any]:
     cust = int(jobs.cols["customer"][j])
     record: dict[str, Any] = {
         "id": int(t.ids[i]),
-        "number": str(int(t.ids[i]) - ID_BASE["invoices"]),
+        "number": str(int(t.ids[i]) - v.id_bases["invoices"]),
         "invoiceDate": iso(t.birth[i]),
         "subTotal": money(c["sub"][i]),
         "salesTax": money(c["tax"][i]),
@@ -289,7 +292,7 @@ def _invoice(v: View, i: int, mod: int) -> dict[str, Any]:
     return record
 
 
-def _payment(v: View, i: int, mod: int) -> dict[str, Any]:
+def payment(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["payments"]
     c = t.cols
     applied = [
@@ -311,7 +314,7 @@ def _payment(v: View, i: int, mod: int) -> dict[str, Any]:
     }
 
 
-def _gross_pay_item(v: View, i: int, mod: int) -> dict[str, Any]:
+def gross_pay_item(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["gross_pay_items"]
     c = t.cols
     jobs = v.tables["jobs"]
@@ -336,7 +339,7 @@ def _gross_pay_item(v: View, i: int, mod: int) -> dict[str, Any]:
     }
 
 
-def _payroll_adjustment(v: View, i: int, mod: int) -> dict[str, Any]:
+def payroll_adjustment(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["payroll_adjustments"]
     c = t.cols
     return {
@@ -352,7 +355,7 @@ def _payroll_adjustment(v: View, i: int, mod: int) -> dict[str, Any]:
     }
 
 
-def _purchase_order(v: View, i: int, mod: int) -> dict[str, Any]:
+def purchase_order(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["purchase_orders"]
     c = t.cols
     if v.happened(c["cancel"][i]):
@@ -365,7 +368,7 @@ def _purchase_order(v: View, i: int, mod: int) -> dict[str, Any]:
         status = "Pending"
     return {
         "id": int(t.ids[i]),
-        "number": f"PO-{int(t.ids[i]) - ID_BASE['purchase_orders']}",
+        "number": f"PO-{int(t.ids[i]) - v.id_bases['purchase_orders']}",
         "jobId": v.id_of("jobs", c["job"][i]),
         "vendorId": 3_000 + int(t.ids[i]) % 17,
         "total": money(c["total"][i]),
@@ -379,7 +382,7 @@ def _po_job(v: View, po: int, no_job: bool) -> int | None:
     return None if no_job else v.id_of("jobs", v.tables["purchase_orders"].cols["job"][po])
 
 
-def _inventory_bill(v: View, i: int, mod: int) -> dict[str, Any]:
+def inventory_bill(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["inventory_bills"]
     po = int(t.cols["po"][i])
     return {
@@ -393,7 +396,7 @@ def _inventory_bill(v: View, i: int, mod: int) -> dict[str, Any]:
     }
 
 
-def _return(v: View, i: int, mod: int) -> dict[str, Any]:
+def return_(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["returns"]
     po = int(t.cols["po"][i])
     return {
@@ -404,24 +407,3 @@ def _return(v: View, i: int, mod: int) -> dict[str, Any]:
         "returnDate": iso(t.birth[i]),
         "modifiedOn": iso(mod),
     }
-
-
-RENDERERS: dict[str, Renderer] = {
-    "business_units": _business_unit,
-    "technicians": _technician,
-    "job_types": _job_type,
-    "activity_codes": _activity_code,
-    "campaigns": _campaign,
-    "customers": _customer,
-    "locations": _location,
-    "jobs": _job,
-    "appointments": _appointment,
-    "estimates": _estimate,
-    "invoices": _invoice,
-    "payments": _payment,
-    "gross_pay_items": _gross_pay_item,
-    "payroll_adjustments": _payroll_adjustment,
-    "purchase_orders": _purchase_order,
-    "inventory_bills": _inventory_bill,
-    "returns": _return,
-}

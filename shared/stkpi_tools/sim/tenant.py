@@ -19,8 +19,7 @@ import numpy as np
 from stkpi.registry import ENTITIES, get_entity, record_key
 from stkpi_tools.sim.clock import HOUR, NEVER, iso, to_epoch
 from stkpi_tools.sim.config import SimConfig
-from stkpi_tools.sim.generate import build_tables
-from stkpi_tools.sim.records import RENDERERS, View
+from stkpi_tools.sim.entities import SIM_ENTITIES, build_tables, view
 from stkpi_tools.sim.tables import Table
 
 
@@ -116,9 +115,9 @@ class Tenant:
     def render(self, name: str, indices: np.ndarray | list[int]) -> list[dict[str, Any]]:
         """Full API dicts for ``indices`` as of the current clock."""
         _, mod = self.visible(name)
-        view = View(self.tables, self._now, self.config.seed)
-        renderer = RENDERERS[name]
-        return [renderer(view, int(i), int(mod[i])) for i in indices]
+        seen = view(self.tables, self._now, self.config.seed)
+        renderer = SIM_ENTITIES[name].render
+        return [renderer(seen, int(i), int(mod[i])) for i in indices]
 
     def iter_snapshot(self, name: str, batch: int = 2_000) -> Iterator[dict[str, Any]]:
         """Every visible record (active or not) of an entity: the tests' ground truth."""
