@@ -29,9 +29,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from stkpi import raw_ddl, sqlfiles
+from stkpi import raw_ddl, registry, sqlfiles
 from stkpi.config import Settings
-from stkpi.registry import ENTITIES, Entity
+from stkpi.registry import Entity
 from stkpi.rows import LINEAGE_COLUMNS
 
 # Long enough for a stalled run to be replayed; its entity MERGE drops them anyway.
@@ -74,7 +74,7 @@ def ensure_tables(client: bigquery.Client, settings: Settings) -> None:
     """Create raw tables (DDL rendered from the entity registry), ops tables and ops views
     (DDL files in sql/ops); idempotent."""
     ensure_datasets(client, settings)
-    for entity in ENTITIES:
+    for entity in registry.ENTITIES:
         for statement in sqlfiles.statements(raw_ddl.render(entity, settings)):
             client.query(statement).result()
     for name in (
