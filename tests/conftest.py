@@ -9,6 +9,10 @@ runs two of a kind, and their client variables (``*_EMULATOR_HOST``) are set in
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +32,35 @@ from stkpi_tools.localstack import (
 )
 from stkpi_tools.localstack.services import gcs_root_of
 from stkpi_tools.localstack.settings_env import local_settings_env, settings_from
+
+
+@contextlib.contextmanager
+def _fatal_if_it_dies(service: Service) -> Iterator[Service]:
+    """End this test process at once if ``service`` exits before the session stops it.
+
+    The clients' retries would otherwise wait on a dead emulator for many minutes per call
+    (bqemulator has been seen to die of SIGSEGV under load): a crashed emulator becomes one
+    clear line and a crashed pytest worker (xdist reports its test and starts a fresh worker
+    with fresh emulators), not an hour of silence until CI's time limit."""
+    stopping = threading.Event()
+
+    def watch() -> None:
+        popen = service.popen
+        code = popen.wait() if popen is not None else None
+        if not stopping.is_set():
+            sys.__stderr__.write(
+                f"\nFATAL: the {service.name} emulator (pid {service.pid}) exited with "
+                f"{code} while tests used it; its log: {service.log_path}\n"
+            )
+            sys.__stderr__.flush()
+            os._exit(70)
+
+    threading.Thread(target=watch, name=f"watch-{service.name}", daemon=True).start()
+    try:
+        yield service
+    finally:
+        stopping.set()
+        service.stop()
 
 
 @dataclass
@@ -78,8 +111,7 @@ def bq_emulator(stack_root: Path, _session_env: pytest.MonkeyPatch) -> Iterator[
     """
     from stkpi.gcp import bigquery_client
 
-    service = start_bigquery(stack_root, project=DEFAULT_PROJECT)
-    try:
+    with _fatal_if_it_dies(start_bigquery(stack_root, project=DEFAULT_PROJECT)) as service:
         for key, value in service.env().items():
             _session_env.setenv(key, value)
         settings, env = _settings(service.env())
@@ -93,8 +125,6 @@ def bq_emulator(stack_root: Path, _session_env: pytest.MonkeyPatch) -> Iterator[
             gcs_root=gcs_root_of(stack_root),
         )
         client.close()
-    finally:
-        service.stop()
 
 
 @pytest.fixture(scope="session")
@@ -102,8 +132,7 @@ def gcs_emulator(stack_root: Path, _session_env: pytest.MonkeyPatch) -> Iterator
     """fake-gcs-server (filesystem backend at ``<stack_root>/gcs``) + a ``storage.Client``."""
     from stkpi.gcp import storage_client
 
-    service = start_gcs(stack_root)
-    try:
+    with _fatal_if_it_dies(start_gcs(stack_root)) as service:
         for key, value in service.env().items():
             _session_env.setenv(key, value)
         settings, env = _settings(service.env())
@@ -114,29 +143,22 @@ def gcs_emulator(stack_root: Path, _session_env: pytest.MonkeyPatch) -> Iterator
             env=env,
             client=storage_client(settings),
         )
-    finally:
-        service.stop()
 
 
 @pytest.fixture(scope="session")
 def pubsub_emulator(stack_root: Path, _session_env: pytest.MonkeyPatch) -> Iterator[Emulator]:
     """The gcloud Pub/Sub emulator (``PUBSUB_EMULATOR_HOST`` set for the session)."""
-    service = start_pubsub(stack_root, project=DEFAULT_PROJECT)
-    try:
+    with _fatal_if_it_dies(start_pubsub(stack_root, project=DEFAULT_PROJECT)) as service:
         for key, value in service.env().items():
             _session_env.setenv(key, value)
         settings, env = _settings(service.env())
         yield Emulator(service=service, project=DEFAULT_PROJECT, settings=settings, env=env)
-    finally:
-        service.stop()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # SIGTERM would end pytest without atexit handlers or fixture teardown: stop the
     # services this process started first, then die of the signal as usual.
-    import os
     import signal
-    import threading
 
     from stkpi_tools.localstack.process import _kill_owned
 
