@@ -35,7 +35,9 @@ from stkpi.errors import ConfigError, StkpiError
 from stkpi.messages import PlanMessage
 from stkpi.planner import floor_hour
 from stkpi.status import collect_status
-from stkpi_tools.cli.pipeline import publish_plan, render_status, wait_for_run
+from stkpi_tools.render import print_stored, render_status
+from stkpi_tools.runs import publish_plan, wait_for_run
+from stkpi_tools.stack_root import stack_root
 
 console = Console()
 DEMO_ROOT = Path(".stkpi") / "demo"
@@ -145,7 +147,6 @@ def run_demo(
     own_tenant: OwnTenant | None = None,
     since: str | None = None,
 ) -> None:
-    from stkpi_tools.cli.env import stack_root
     from stkpi_tools.localstack import Stack, StackInfo
     from stkpi_tools.localstack.process import pgid_alive
     from stkpi_tools.sim.admin import SimAdmin
@@ -287,7 +288,6 @@ def render_table_counts(ctx: PipelineContext) -> None:
 def render_reconciliation(ctx: PipelineContext, sim_url: str | None) -> None:
     """The last rebuild's reconciliation with ServiceTitan's reports (ops.reconciliation),
     then, on the simulator, how many report calls it refused (the limit: never exceeded)."""
-    from stkpi_tools.cli.reconcile import print_stored
     from stkpi_tools.sim.admin import SimAdmin
 
     print_stored(ctx, console)

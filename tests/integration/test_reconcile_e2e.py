@@ -23,8 +23,8 @@ from stkpi.config import load_settings
 from stkpi.context import PipelineContext
 from stkpi.messages import PlanMessage
 from stkpi.planner import floor_hour
-from stkpi_tools.cli.pipeline import publish_plan, wait_for_run
 from stkpi_tools.localstack import Stack
+from stkpi_tools.runs import publish_plan, wait_for_run
 from stkpi_tools.sim.admin import SimAdmin
 from stkpi_tools.sim.config import HISTORY_START
 

@@ -399,7 +399,7 @@ def test_schedules_run_in_phoenix_and_publish_v1_messages() -> None:
 
 def test_weekly_key_scan_publishes_what_stkpi_deletes_publishes() -> None:
     from stkpi.messages import PlanMessage
-    from stkpi_tools.cli.pipeline import deletes_message
+    from stkpi_tools.runs import deletes_message
 
     loc = _locals()
     sched = loc["schedules"]["weekly-deletes"]

@@ -4,16 +4,10 @@ local stack's recorded endpoints (``.stkpi/stack/stack.json``) when one is runni
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from stkpi.config import load_settings
 from stkpi.context import PipelineContext
-
-DEFAULT_STACK_ROOT = Path(".stkpi") / "stack"
-
-
-def stack_root() -> Path:
-    return Path(os.environ.get("STKPI_STACK_ROOT", DEFAULT_STACK_ROOT))
+from stkpi_tools.stack_root import stack_root
 
 
 def apply_stack_env() -> bool:

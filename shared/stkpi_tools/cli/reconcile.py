@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from stkpi.errors import ConfigError
+from stkpi_tools.render import print_cells
 
 reconcile_app = typer.Typer(
     help="Reconcile the KPIs with ServiceTitan's Reporting API (see `discover`).",
@@ -30,65 +29,6 @@ def _monday(value: str) -> dt.date:
     if day.weekday() != 0:
         raise ConfigError(f"--week must be a Monday; {day} is a {day:%A}")
     return day
-
-
-def _money(value: Any) -> str:
-    return "" if value is None else f"{float(value):,.2f}"
-
-
-def print_cells(rec: Any, console: Console, *, records: int = 10) -> None:
-    """The reconciliation table, then the differing records of each cell that differs
-    (``records`` per cell; ``--json`` lists them all)."""
-    table = Table(title=f"Reconciliation with ServiceTitan, weeks {', '.join(map(str, rec.weeks))}")
-    for col in ("kpi", "bu", "week", "ours", "ServiceTitan", "difference", "status", "rules"):
-        table.add_column(
-            col, justify="right" if col in ("ours", "ServiceTitan", "difference") else "left"
-        )
-    for c in rec.cells:
-        style = {"match": "green", "explained": "yellow", "unexplained": "bold red"}[c.status]
-        table.add_row(c.kpi, c.bu, str(c.week), _money(c.ours), _money(c.st),
-                      _money(c.difference), f"[{style}]{c.status}[/]", ", ".join(c.rules))  # fmt: skip
-    console.print(table)
-    for c in rec.cells:
-        if c.status == "match":
-            continue
-        detail = Table(title=f"{c.kpi} {c.bu} week of {c.week}: {c.status}. {c.note}".strip())
-        for col in ("record", "ours", "ours date", "ServiceTitan", "ST date", "rule / why"):
-            detail.add_column(col)
-        for r in c.records[:records]:
-            detail.add_row(r.record_id, _money(r.ours_amount), str(r.ours_date or ""),
-                           _money(r.st_amount), str(r.st_date or ""), r.rule or r.note)  # fmt: skip
-        if len(c.records) > records:
-            detail.caption = f"{len(c.records) - records} more: --json lists them all"
-        console.print(detail)
-
-
-def print_stored(pctx: Any, console: Console) -> None:
-    """The latest stored pass (``sql/report/reconciliation.sql``) as the same table."""
-    from stkpi.sqlfiles import render
-
-    sql = render("report/reconciliation.sql", pctx.settings).strip().rstrip(";")
-    rows = [dict(r.items()) for r in pctx.bigquery.query(sql).result()]
-    if not rows:
-        console.print("Reconciliation with ServiceTitan: none stored (see `stkpi reconcile`).")
-        return
-    table = Table(
-        title=f"Reconciliation with ServiceTitan (run {rows[0]['run_id']})", box=box.SIMPLE_HEAD
-    )
-    for col in ("kpi", "bu", "week", "ours", "ST", "diff", "status"):
-        table.add_column(col, justify="right" if col in ("ours", "ST", "diff") else "left")
-    rank = {"unexplained": 0, "explained": 1, "match": 2}
-    empty = [r for r in rows if r["status"] == "match" and not r["ours"] and not r["theirs"]]
-    rows = [r for r in rows if r not in empty]
-    table.caption = f"{len(empty)} more cells are 0 on both sides (match)"
-    for r in sorted(
-        rows, key=lambda r: (r["kpi"], r["week_start"], rank.get(r["status"], 3), r["bu"])
-    ):
-        style = {"match": "green", "explained": "yellow", "unexplained": "bold red"}[r["status"]]
-        status = r["status"] + (f": {r['rules']}" if r["rules"] else "")
-        table.add_row(r["kpi"], r["bu"], f"{r['week_start']:%m-%d}", _money(r["ours"]),
-                      _money(r["theirs"]), _money(r["difference"]), f"[{style}]{status}[/]")  # fmt: skip
-    console.print(table)
 
 
 _WEEK = typer.Option(None, help="a week (its Monday) to reconcile; repeatable")

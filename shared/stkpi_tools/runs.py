@@ -1,0 +1,82 @@
+"""Publish a plan message and follow its run to the rebuild.
+
+Shared by the CLI (``stkpi backfill`` / ``daily`` / ``deletes``), the demo and the chaos lab,
+so none of them imports another's command module: each publishes exactly what Cloud
+Scheduler publishes and reads the run's progress from the landing bucket's control
+objects (windows loaded out of planned, then the rebuild marker).
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from stkpi.context import PipelineContext
+from stkpi.errors import StkpiError
+from stkpi.landing import Landing
+from stkpi.messages import PlanMessage, decode
+from stkpi.planner import RunPlan
+from stkpi.runwindows import RunWindows
+
+console = Console()
+
+
+class RunFailedError(StkpiError):
+    """A run did not finish in time; the status says which windows are stuck."""
+
+
+def publish_plan(ctx: PipelineContext, msg: PlanMessage) -> None:
+    ctx.bus.publish(ctx.settings.topic_plan, msg)
+
+
+def deletes_message(
+    entities: list[str], max_share: float | None = None, run_id: str | None = None
+) -> PlanMessage:
+    """The key scan's plan message: what the weekly scheduler job publishes
+    (terraform/scheduler.tf, weekly-deletes), plus the CLI's run id and guard override.
+    A bad entity is one clear line (``BadMessageError``), not a traceback."""
+    body: dict = {"run_type": "deletes", "entities": entities}
+    if run_id is not None:
+        body["run_id"] = run_id
+    if max_share is not None:
+        body["max_delete_share"] = max_share
+    return decode(PlanMessage, body)
+
+
+def wait_for_run(
+    ctx: PipelineContext, run_id: str, *, timeout: float, show: bool = True
+) -> dict[str, int]:
+    """Block until ``run_id`` is rebuilt; returns {windows, loaded}. Raises on timeout."""
+    landing = ctx.landing
+    deadline = time.monotonic() + timeout
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show,
+    )
+    with progress:
+        task = progress.add_task(f"{run_id}: waiting for plan", total=None)
+        total = 0
+        loaded = 0
+        while time.monotonic() < deadline:
+            doc = landing.read_json(Landing.plan_name(run_id))
+            if doc is not None:
+                # Windows split by count while the run goes: count its leaves as they are now.
+                total = len(RunWindows.read(RunPlan.from_manifest(doc), landing).leaves())
+                loaded = len(landing.loaded_windows(run_id))
+                progress.update(
+                    task, total=total, completed=loaded, description=f"{run_id}: windows loaded"
+                )
+                if landing.exists(Landing.rebuild_done_name(run_id)):
+                    progress.update(task, description=f"{run_id}: rebuilt")
+                    return {"windows": total, "loaded": loaded}
+            time.sleep(0.5)
+    raise RunFailedError(
+        f"run {run_id} not finished after {timeout:.0f}s ({loaded}/{total} windows loaded); "
+        "see `stkpi status` for failed or stuck windows"
+    )
