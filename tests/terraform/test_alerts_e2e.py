@@ -39,9 +39,9 @@ from stkpi.deadletters import count_dead_letters
 from stkpi.registry import TRANSACTIONAL
 from stkpi.validation_config import ValidationConfig
 from stkpi.warehouse import ensure_tables
+from stkpi_tools.localstack.functions import functions_dir
 from stkpi_tools.localstack.services import start_function
 from stkpi_tools.localstack.settings_env import local_topology
-from stkpi_tools.localstack.stack import functions_dir
 from stkpi_tools.localstack.wiring import wire
 from stkpi_tools.terraform.hcl import Module
 

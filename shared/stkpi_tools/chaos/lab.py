@@ -28,9 +28,9 @@ from stkpi.messages import PlanMessage
 from stkpi.planner import floor_hour
 from stkpi_tools.chaos.compare import EntityComparison, compare_raw
 from stkpi_tools.localstack import Stack, StackInfo
+from stkpi_tools.localstack.functions import FUNCTIONS
 from stkpi_tools.localstack.process import group_pids, memory_kib
 from stkpi_tools.localstack.provision import patched_environ
-from stkpi_tools.localstack.stack import FUNCTIONS
 from stkpi_tools.runs import wait_for_run
 from stkpi_tools.sim.admin import SimAdmin
 from stkpi_tools.sim.config import HISTORY_START, FaultConfig

@@ -15,7 +15,8 @@ from stkpi_tools.localstack.services import (
     start_pubsub,
     start_simulator,
 )
-from stkpi_tools.localstack.stack import Stack, StackInfo
+from stkpi_tools.localstack.stack import Stack
+from stkpi_tools.localstack.stack_info import StackInfo
 
 __all__ = [
     "DEFAULT_PROJECT",

@@ -230,7 +230,7 @@ def start_function(
     fenv = {
         "PYTHONUNBUFFERED": "1",
         "THREADS": str(threads),
-        "WORKERS": str(workers),  # each a Cloud Run instance (stkpi_tools.localstack.stack)
+        "WORKERS": str(workers),  # each a Cloud Run instance (stkpi_tools.localstack.functions)
         **(env or {}),
     }
     return spawn(

@@ -19,25 +19,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
-import signal
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from stkpi import sqlfiles
-from stkpi_tools.localstack.process import (
-    Service,
-    ServiceError,
-    free_port,
-    kill_group,
-    pgid_alive,
-    spawn,
-    tcp_open,
+from stkpi_tools.localstack.functions import (
+    FUNCTIONS,
+    function_env,
+    function_instances,
+    functions_dir,
 )
+from stkpi_tools.localstack.process import Service, ServiceError, free_port, spawn, tcp_open
 from stkpi_tools.localstack.provision import provision
 from stkpi_tools.localstack.services import (
     DEFAULT_PROJECT,
@@ -57,77 +51,10 @@ from stkpi_tools.localstack.settings_env import (
     settings_from,
     user_variables,
 )
-from stkpi_tools.terraform.topology import Function, Topology
+from stkpi_tools.localstack.stack_info import STACK_FILE, StackInfo
+from stkpi_tools.terraform.topology import Topology
 
-FUNCTIONS = ("plan_windows", "fetch_window", "load_batch", "rebuild_dims")
-STACK_FILE = "stack.json"
 EMULATORS = ("gcs", "bigquery", "pubsub")
-
-
-def functions_dir() -> Path:
-    """The repo's ``functions/`` folder (a sibling of ``sql/``)."""
-    return sqlfiles.sql_dir().parent / "functions"
-
-
-@dataclass
-class StackInfo:
-    """Where everything runs. ``env()`` is what pipeline processes need."""
-
-    root: str
-    project: str
-    mode: str  # push | dispatcher
-    ports: dict[str, int] = field(default_factory=dict)
-    pids: dict[str, int] = field(default_factory=dict)  # = process group ids
-    logs: dict[str, str] = field(default_factory=dict)
-    env_vars: dict[str, str] = field(default_factory=dict)  # the operator's (CLI) environment
-    owned: list[str] = field(default_factory=list)  # services this stack must stop
-    started_at: float = 0.0
-    tf_variables: dict = field(default_factory=dict)  # what terraform/ was evaluated with
-    iam: bool = True  # calls judged by the IAM gate
-    admin_env_vars: dict[str, str] = field(default_factory=dict)  # emulators, ungated
-
-    def env(self) -> dict[str, str]:
-        """The operator's environment: what the CLI runs with (judged by the IAM gate)."""
-        return dict(self.env_vars)
-
-    def admin_env(self) -> dict[str, str]:
-        """The same settings with the emulators reached directly, as the project owner
-        (terraform apply) would: for tests and tools that inspect or seed the stack."""
-        return {**self.env_vars, **self.admin_env_vars}
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}"
-
-    def urls(self) -> dict[str, str]:
-        """Service name -> base URL (the Pub/Sub emulator speaks gRPC on the same port)."""
-        return {name: self.url(name) for name in self.ports}
-
-    def save(self) -> Path:
-        path = Path(self.root) / STACK_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
-        tmp.replace(path)
-        return path
-
-    @classmethod
-    def load(cls, root: Path | str) -> StackInfo:
-        path = Path(root) / STACK_FILE
-        if not path.exists():
-            raise ServiceError(f"no local stack recorded at {path}")
-        return cls(**json.loads(path.read_text()))
-
-    def alive(self) -> dict[str, bool]:
-        return {name: pgid_alive(pid) for name, pid in self.pids.items()}
-
-    def stop(self, grace: float = 10.0) -> None:
-        """Stop exactly the recorded process groups this stack started: all are told to
-        stop first, then each is waited for (one after another took ~25 s)."""
-        pids = [self.pids[n] for n in reversed(self.owned) if self.pids.get(n)]
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
-        for pid in pids:
-            kill_group(pid, grace=grace)
 
 
 class Stack:
@@ -328,10 +255,10 @@ class Stack:
             )
             if not Path(source).exists():
                 raise ServiceError(f"function {key}: {source} does not exist")
-            fenv = _function_env(fn, env, secrets, self.settings_env)
+            fenv = function_env(fn, env, secrets, self.settings_env)
             fenv.update(principal_env.get(fn.service_account, admin))
             capacity = fn.max_instances * fn.concurrency
-            workers, threads = _instances(fn.max_instances, capacity, self.function_threads)
+            workers, threads = function_instances(fn.max_instances, capacity, self.function_threads)
             if workers > 1 and "ST_RATE_LIMIT_PER_SECOND" in self.settings_env:
                 # An override is the function's whole budget; each instance has its share.
                 total = float(self.settings_env["ST_RATE_LIMIT_PER_SECOND"])
@@ -409,40 +336,3 @@ class Stack:
         self._owned.clear()
         with contextlib.suppress(OSError):
             (self.root / STACK_FILE).unlink()
-
-
-# Worker processes one local function server may run: a Cloud Run instance each, up to
-# this many (a laptop need not fork 10 load_batch workers to prove what 6 prove).
-LOCAL_MAX_INSTANCES = 6
-
-
-def _instances(max_instances: int, capacity: int, threads: int | None) -> tuple[int, int]:
-    """(worker processes, threads per worker) of a local function server.
-
-    Each gunicorn worker is one instance, as on Cloud Run: its own memory (what the
-    benchmark's peak per function measures), its own interpreter lock and its own token
-    bucket. The threads cover the function's capacity across the workers, plus headroom;
-    the front door still refuses beyond ``max_instance_count x concurrency``. A caller
-    that fixes the threads gets one worker."""
-    if threads:
-        return 1, threads
-    workers = max(1, min(max_instances, LOCAL_MAX_INSTANCES))
-    return workers, math.ceil(capacity / workers) + 2
-
-
-def _function_env(
-    fn: Function,
-    env: Mapping[str, str],
-    secrets: Mapping[str, str],
-    overrides: Mapping[str, str],
-) -> dict[str, str]:
-    """The function's environment as terraform declares it, pointed at the local services:
-    the ServiceTitan server the stack was given, the secrets it is granted (the
-    simulator's credentials, or the user's), and the caller's overrides."""
-    out = dict(fn.env)
-    for name in ("ST_API_BASE_URL", "ST_AUTH_URL", "GOOGLE_CLOUD_PROJECT"):
-        out[name] = env[name]
-    for name in fn.secret_env:
-        out[name] = secrets[name]
-    out.update(overrides)
-    return out
