@@ -9,13 +9,8 @@ import pytest
 from google.cloud.storage._media._upload import construct_multipart_request
 
 from stkpi_tools.localstack.iam import NoRule, principal_env
-from stkpi_tools.localstack.iam.gate import (
-    Body,
-    Ledger,
-    denial_message,
-    error_json,
-    read_multipart_metadata,
-)
+from stkpi_tools.localstack.iam.decisions import Ledger, denial_message
+from stkpi_tools.localstack.iam.http_io import Body, error_json, read_multipart_metadata
 
 
 def body(data: bytes, **headers: str) -> Body:

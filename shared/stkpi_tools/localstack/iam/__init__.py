@@ -3,7 +3,9 @@ emulators (which allow everything).
 
 - ``policy``: ``Grant``, ``Policy`` (``allows``, ``missing``), ``load_roles`` (roles.json).
 - ``rules_storage`` / ``rules_bigquery`` / ``rules_pubsub``: call -> IAM checks (pure).
-- ``gate``: the proxy process (``python -m stkpi_tools.localstack.iam.gate CONFIG.json``).
+- ``gate``: the proxy process (``python -m stkpi_tools.localstack.iam.gate CONFIG.json``);
+  its HTTP side ``http_proxy`` (on ``http_io``), its gRPC side ``grpc_proxy``, what it
+  decided and counts ``decisions``.
 - ``start_gate`` / ``principal_env``: start it like the other local services, and the
   client environment that makes one principal's calls go through it.
 
