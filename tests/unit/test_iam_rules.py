@@ -18,6 +18,7 @@ from stkpi.registry import ENTITIES, Entity
 from stkpi.sqlfiles import statements
 from stkpi_tools.localstack.iam import NoRule
 from stkpi_tools.localstack.iam import rules_bigquery as bq
+from stkpi_tools.localstack.iam import rules_bigquery_sql as bqsql
 from stkpi_tools.localstack.iam import rules_pubsub as ps
 from stkpi_tools.localstack.iam import rules_storage as gcs
 
@@ -258,7 +259,7 @@ def test_a_cte_name_is_not_a_table_and_unqualified_names_use_the_default_dataset
 
 def test_statement_kinds() -> None:
     def data(sql: str, default: tuple[str, str] | None = None) -> list:
-        return bq.sql_checks(sql, P, default)
+        return bqsql.sql_checks(sql, P, default)
 
     assert data("INSERT INTO ops.t (a) SELECT a FROM raw.s") == [
         ("bigquery.tables.updateData", tbl("ops", "t")),
@@ -304,24 +305,26 @@ def test_statement_kinds() -> None:
 
 
 def test_information_schema_needs_list_and_get_or_job_listing() -> None:
-    assert bq.sql_checks(f"SELECT * FROM `{P}.raw.INFORMATION_SCHEMA.TABLES`", P) == [
+    assert bqsql.sql_checks(f"SELECT * FROM `{P}.raw.INFORMATION_SCHEMA.TABLES`", P) == [
         ("bigquery.tables.list", ds("raw")),
         ("bigquery.tables.get", ds("raw")),
     ]
-    assert bq.sql_checks("SELECT * FROM `region-us`.INFORMATION_SCHEMA.JOBS_BY_USER", P) == [
+    assert bqsql.sql_checks("SELECT * FROM `region-us`.INFORMATION_SCHEMA.JOBS_BY_USER", P) == [
         ("bigquery.jobs.list", f"projects/{P}")
     ]
-    assert bq.sql_checks("SELECT * FROM `region-us`.INFORMATION_SCHEMA.JOBS", P) == [
+    assert bqsql.sql_checks("SELECT * FROM `region-us`.INFORMATION_SCHEMA.JOBS", P) == [
         ("bigquery.jobs.listAll", f"projects/{P}")
     ]
-    assert bq.sql_checks("SELECT * FROM raw.__TABLES__", P) == [("bigquery.tables.list", ds("raw"))]
+    assert bqsql.sql_checks("SELECT * FROM raw.__TABLES__", P) == [
+        ("bigquery.tables.list", ds("raw"))
+    ]
 
 
 def test_sql_that_cannot_be_judged_is_refused() -> None:
     with pytest.raises(NoRule, match="cannot judge"):
-        bq.sql_checks("BEGIN SELECT 1; END", P)
+        bqsql.sql_checks("BEGIN SELECT 1; END", P)
     with pytest.raises(NoRule, match="cannot judge"):
-        bq.sql_checks("SELECT FROM WHERE (", P)
+        bqsql.sql_checks("SELECT FROM WHERE (", P)
 
 
 def test_query_destination_table_is_written_and_created_if_needed() -> None:
@@ -439,7 +442,7 @@ SQL_FILES = sorted(
 def _judge(label: str, text: str) -> None:
     datasets = {SAMPLE[k] for k in ("raw", "stage", "dim", "mart", "ops")}
     for statement in statements(text):
-        for permission, resource in bq.sql_checks(statement, P):
+        for permission, resource in bqsql.sql_checks(statement, P):
             assert permission.startswith("bigquery."), (statement, permission)
             parts = resource.split("/")
             assert parts[:2] == ["projects", P], resource

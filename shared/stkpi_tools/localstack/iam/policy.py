@@ -81,6 +81,15 @@ def gcs_object(p: str, bucket_name: str, name: str) -> str:
     return f"projects/{p}/buckets/{bucket_name}/objects/{name}"
 
 
+def split_gcs_uri(uri: str) -> tuple[str, str]:
+    """``gs://bucket/name`` -> (bucket, name); BigQuery jobs and EXPORT DATA name objects
+    so, and any other scheme has no rule."""
+    if not uri.startswith("gs://"):
+        raise NoRule(f"iam gate: no rule for a job reading or writing {uri!r} (only gs://)")
+    b, _, name = uri[len("gs://") :].partition("/")
+    return b, name
+
+
 def dataset(p: str, d: str) -> str:
     return f"projects/{p}/datasets/{d}"
 

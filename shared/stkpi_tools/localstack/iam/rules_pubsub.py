@@ -25,8 +25,9 @@ from google.pubsub_v1 import types
 
 from stkpi_tools.localstack.iam.policy import Check, NoRule
 
-PUBLISHER = "/google.pubsub.v1.Publisher/"
-SUBSCRIBER = "/google.pubsub.v1.Subscriber/"
+PACKAGE = "/google.pubsub.v1."
+PUBLISHER = PACKAGE + "Publisher/"
+SUBSCRIBER = PACKAGE + "Subscriber/"
 
 
 def _project_of(name: str, kind: str) -> str:
@@ -46,8 +47,58 @@ def _subscription(name: str) -> str:
     return name
 
 
-def _consume(req: object) -> list[Check]:
-    return [("pubsub.subscriptions.consume", _subscription(req.subscription))]  # type: ignore[attr-defined]
+def _new_topic(name: str) -> str:
+    """CreateTopic is granted on the project the topic is created in."""
+    return _project_of(name, "topics")
+
+
+def _project(name: str) -> str:
+    if not name.startswith("projects/") or name.count("/") != 1:
+        raise NoRule(f"iam gate: {name!r} is not a project name (projects/P)")
+    return name
+
+
+# What each kind of name in a request is checked on.
+_ON: dict[str, Callable[[str], str]] = {
+    "topic": _topic,
+    "subscription": _subscription,
+    "new topic": _new_topic,
+    "project": _project,
+}
+
+# The calls that need one permission on one resource the request names:
+# method -> (request type, permission, request field holding the name, kind of name).
+# fmt: off
+_ONE_CHECK: dict[str, tuple[type, str, str, str]] = {
+    "Publisher/CreateTopic": (types.Topic, "pubsub.topics.create", "name", "new topic"),
+    "Publisher/UpdateTopic": (types.UpdateTopicRequest, "pubsub.topics.update", "topic.name", "topic"),
+    "Publisher/Publish": (types.PublishRequest, "pubsub.topics.publish", "topic", "topic"),
+    "Publisher/GetTopic": (types.GetTopicRequest, "pubsub.topics.get", "topic", "topic"),
+    "Publisher/ListTopics": (types.ListTopicsRequest, "pubsub.topics.list", "project", "project"),
+    "Publisher/ListTopicSubscriptions": (types.ListTopicSubscriptionsRequest, "pubsub.topics.get", "topic", "topic"),
+    "Publisher/ListTopicSnapshots": (types.ListTopicSnapshotsRequest, "pubsub.topics.get", "topic", "topic"),
+    "Publisher/DeleteTopic": (types.DeleteTopicRequest, "pubsub.topics.delete", "topic", "topic"),
+    "Subscriber/GetSubscription": (types.GetSubscriptionRequest, "pubsub.subscriptions.get", "subscription", "subscription"),
+    "Subscriber/UpdateSubscription": (types.UpdateSubscriptionRequest, "pubsub.subscriptions.update", "subscription.name", "subscription"),
+    "Subscriber/ListSubscriptions": (types.ListSubscriptionsRequest, "pubsub.subscriptions.list", "project", "project"),
+    "Subscriber/DeleteSubscription": (types.DeleteSubscriptionRequest, "pubsub.subscriptions.delete", "subscription", "subscription"),
+    "Subscriber/ModifyPushConfig": (types.ModifyPushConfigRequest, "pubsub.subscriptions.update", "subscription", "subscription"),
+    "Subscriber/ModifyAckDeadline": (types.ModifyAckDeadlineRequest, "pubsub.subscriptions.consume", "subscription", "subscription"),
+    "Subscriber/Acknowledge": (types.AcknowledgeRequest, "pubsub.subscriptions.consume", "subscription", "subscription"),
+    "Subscriber/Pull": (types.PullRequest, "pubsub.subscriptions.consume", "subscription", "subscription"),
+    "Subscriber/StreamingPull": (types.StreamingPullRequest, "pubsub.subscriptions.consume", "subscription", "subscription"),
+}
+# fmt: on
+
+
+def _one_check(permission: str, field: str, kind: str) -> Callable[[object], list[Check]]:
+    def judge(request: object) -> list[Check]:
+        name = request
+        for attr in field.split("."):
+            name = getattr(name, attr)
+        return [(permission, _ON[kind](str(name)))]
+
+    return judge
 
 
 def _create_subscription(req: types.Subscription) -> list[Check]:
@@ -59,7 +110,7 @@ def _create_subscription(req: types.Subscription) -> list[Check]:
 
 
 def _seek(req: types.SeekRequest) -> list[Check]:
-    out = _consume(req)
+    out = [("pubsub.subscriptions.consume", _subscription(req.subscription))]
     if req.snapshot:
         _project_of(req.snapshot, "snapshots")
         out.append(("pubsub.snapshots.seek", req.snapshot))
@@ -73,65 +124,12 @@ def _create_snapshot(req: types.CreateSnapshotRequest) -> list[Check]:
     ]
 
 
-# method -> (request type, checks of the decoded request)
+# full gRPC method -> (request type, checks of the decoded request)
 _RULES: dict[str, tuple[type, Callable[[object], list[Check]]]] = {
-    PUBLISHER + "CreateTopic": (
-        types.Topic,
-        lambda r: [("pubsub.topics.create", _project_of(r.name, "topics"))],
-    ),
-    PUBLISHER + "UpdateTopic": (
-        types.UpdateTopicRequest,
-        lambda r: [("pubsub.topics.update", _topic(r.topic.name))],
-    ),
-    PUBLISHER + "Publish": (
-        types.PublishRequest,
-        lambda r: [("pubsub.topics.publish", _topic(r.topic))],
-    ),
-    PUBLISHER + "GetTopic": (
-        types.GetTopicRequest,
-        lambda r: [("pubsub.topics.get", _topic(r.topic))],
-    ),
-    PUBLISHER + "ListTopics": (
-        types.ListTopicsRequest,
-        lambda r: [("pubsub.topics.list", r.project)],
-    ),
-    PUBLISHER + "ListTopicSubscriptions": (
-        types.ListTopicSubscriptionsRequest,
-        lambda r: [("pubsub.topics.get", _topic(r.topic))],
-    ),
-    PUBLISHER + "ListTopicSnapshots": (
-        types.ListTopicSnapshotsRequest,
-        lambda r: [("pubsub.topics.get", _topic(r.topic))],
-    ),
-    PUBLISHER + "DeleteTopic": (
-        types.DeleteTopicRequest,
-        lambda r: [("pubsub.topics.delete", _topic(r.topic))],
-    ),
+    PACKAGE + method: (kind, _one_check(permission, field, on))
+    for method, (kind, permission, field, on) in _ONE_CHECK.items()
+} | {
     SUBSCRIBER + "CreateSubscription": (types.Subscription, _create_subscription),
-    SUBSCRIBER + "GetSubscription": (
-        types.GetSubscriptionRequest,
-        lambda r: [("pubsub.subscriptions.get", _subscription(r.subscription))],
-    ),
-    SUBSCRIBER + "UpdateSubscription": (
-        types.UpdateSubscriptionRequest,
-        lambda r: [("pubsub.subscriptions.update", _subscription(r.subscription.name))],
-    ),
-    SUBSCRIBER + "ListSubscriptions": (
-        types.ListSubscriptionsRequest,
-        lambda r: [("pubsub.subscriptions.list", r.project)],
-    ),
-    SUBSCRIBER + "DeleteSubscription": (
-        types.DeleteSubscriptionRequest,
-        lambda r: [("pubsub.subscriptions.delete", _subscription(r.subscription))],
-    ),
-    SUBSCRIBER + "ModifyPushConfig": (
-        types.ModifyPushConfigRequest,
-        lambda r: [("pubsub.subscriptions.update", _subscription(r.subscription))],
-    ),
-    SUBSCRIBER + "ModifyAckDeadline": (types.ModifyAckDeadlineRequest, _consume),
-    SUBSCRIBER + "Acknowledge": (types.AcknowledgeRequest, _consume),
-    SUBSCRIBER + "Pull": (types.PullRequest, _consume),
-    SUBSCRIBER + "StreamingPull": (types.StreamingPullRequest, _consume),
     SUBSCRIBER + "Seek": (types.SeekRequest, _seek),
     SUBSCRIBER + "CreateSnapshot": (types.CreateSnapshotRequest, _create_snapshot),
 }
@@ -153,8 +151,4 @@ def checks(method: str, payload: bytes) -> list[Check]:
         request = kind.deserialize(payload)  # type: ignore[attr-defined]
     except Exception as exc:  # a request the real service would reject too
         raise NoRule(f"iam gate: cannot decode {method} request: {exc}") from None
-    if method.endswith(("/ListTopics", "/ListSubscriptions")):
-        proj = request.project
-        if not proj.startswith("projects/") or proj.count("/") != 1:
-            raise NoRule(f"iam gate: {proj!r} is not a project name (projects/P)")
     return judge(request)
