@@ -28,6 +28,10 @@ console = Console()
 # The options the run commands share, declared once.
 Wait = Annotated[bool, typer.Option(help="follow the run until rebuilt")]
 Timeout = Annotated[float, typer.Option(help="seconds to wait")]
+Entities = Annotated[str, typer.Option(help="comma-separated entity names; empty = all")]
+DeletableEntities = Annotated[
+    str, typer.Option(help="comma-separated deletable entities; empty = all")
+]
 WindowDays = Annotated[
     int | None,
     typer.Option(
@@ -82,9 +86,7 @@ def register(app: typer.Typer) -> None:
     def backfill(
         start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD (UTC)")],
         end: Annotated[str, typer.Option(help="day after the last, YYYY-MM-DD (UTC)")],
-        entities: Annotated[
-            str, typer.Option(help="comma-separated entity names; empty = all")
-        ] = "",
+        entities: Entities = "",
         window_days: WindowDays = None,
         wait: Wait = True,
         timeout: Timeout = 3600.0,
@@ -110,9 +112,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def deletes(
-        entities: Annotated[
-            str, typer.Option(help="comma-separated deletable entities; empty = all")
-        ] = "",
+        entities: DeletableEntities = "",
         max_share: MaxShare = None,
         wait: Wait = True,
         timeout: Timeout = 3600.0,

@@ -20,19 +20,19 @@ import base64
 import json
 import logging
 import random
-import signal
-import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import requests
 from google.api_core.exceptions import DeadlineExceeded, GoogleAPICallError
 from google.cloud import pubsub_v1
+
+from stkpi_tools.localstack.process import serve_until_signalled
 
 log = logging.getLogger("stkpi.dispatcher")
 
@@ -235,10 +235,7 @@ def _serve_stats(dispatcher: Dispatcher, port: int) -> ThreadingHTTPServer:
     return server
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    config = json.loads(Path(args[0]).read_text())
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+def _start(config: dict) -> list[Callable[[], None]]:
     dispatcher = Dispatcher(
         project=config["project"],
         endpoints=config["endpoints"],
@@ -246,15 +243,14 @@ def main(argv: list[str] | None = None) -> None:
         concurrency=int(config.get("concurrency") or 8),
         max_delivery_attempts=int(config.get("max_delivery_attempts") or 5),
     )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     dispatcher.start()
     server = _serve_stats(dispatcher, int(config["port"]))
     log.info("dispatcher running: %s", json.dumps(config["endpoints"]))
-    stop.wait()
-    server.shutdown()
-    dispatcher.stop()
+    return [server.shutdown, dispatcher.stop]
+
+
+def main(argv: list[str] | None = None) -> None:
+    serve_until_signalled(argv, _start)
 
 
 if __name__ == "__main__":

@@ -25,15 +25,15 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import signal
-import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from stkpi_tools.localstack.process import serve_until_signalled
 
 log = logging.getLogger("stkpi.front")
 
@@ -188,18 +188,14 @@ def serve(config: dict[str, Any]) -> list[ThreadingHTTPServer]:
     return servers
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    config = json.loads(Path(args[0]).read_text())
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+def _start(config: dict) -> list[Callable[[], None]]:
     servers = serve(config)
     log.info("front doors open: %s", json.dumps(config["functions"]))
-    stop.wait()
-    for server in servers:
-        server.shutdown()
+    return [server.shutdown for server in servers]
+
+
+def main(argv: list[str] | None = None) -> None:
+    serve_until_signalled(argv, _start)
 
 
 if __name__ == "__main__":

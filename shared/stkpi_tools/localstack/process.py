@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
+import logging
 import os
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -241,3 +245,21 @@ def memory_kib(pid: int) -> dict[str, int]:
     except OSError:
         pass
     return out
+
+
+def serve_until_signalled(
+    argv: Sequence[str] | None, start: Callable[[dict], list[Callable[[], None]]]
+) -> None:
+    """The ``main`` of the stack's own helper processes (front doors, dispatcher): read the
+    JSON config named on the command line, log at INFO, ``start(config)``, and on SIGTERM
+    or SIGINT call the stop functions it returned, in order."""
+    args = sys.argv[1:] if argv is None else argv
+    config = json.loads(Path(args[0]).read_text())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stoppers = start(config)
+    stop.wait()
+    for stop_one in stoppers:
+        stop_one()
