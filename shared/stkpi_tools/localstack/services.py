@@ -65,35 +65,17 @@ def start_bigquery(
         "BQEMU_LOG_FORMAT": "json",
     }
     argv = [
-        _venv_bin("bqemulator"),
-        "start",
-        "--rest-host",
-        LOOPBACK,
-        "--rest-port",
-        str(port),
-        "--grpc-host",
-        LOOPBACK,
-        "--grpc-port",
-        str(grpc_port),
-        "--ephemeral",
-        "--project",
-        project,
-        "--log-level",
-        "warning",
-    ]
+        _venv_bin("bqemulator"), "start",
+        "--rest-host", LOOPBACK, "--rest-port", str(port),
+        "--grpc-host", LOOPBACK, "--grpc-port", str(grpc_port),
+        "--ephemeral", "--project", project, "--log-level", "warning",
+    ]  # fmt: skip
     url = f"http://{LOOPBACK}:{port}"
     service = spawn(
-        "bigquery",
-        argv,
-        port=port,
-        log_dir=root,
+        "bigquery", argv, port=port, log_dir=root, timeout=timeout, detached=detached,
         ready=lambda: http_ok(f"{url}/bigquery/v2/projects/{project}/datasets"),
-        timeout=timeout,
-        env=env,
-        client_env={"BIGQUERY_EMULATOR_HOST": url},
-        detached=detached,
-        extra_ports={"grpc": grpc_port},
-    )
+        env=env, client_env={"BIGQUERY_EMULATOR_HOST": url}, extra_ports={"grpc": grpc_port},
+    )  # fmt: skip
     service.data_dir = gcs
     return service
 
@@ -123,34 +105,17 @@ def start_gcs(root: Path, *, timeout: float = 30.0, detached: bool = False) -> S
     port = free_port()
     url = f"http://{LOOPBACK}:{port}"
     argv = [
-        str(fake_gcs_binary()),
-        "-scheme",
-        "http",
-        "-backend",
-        "filesystem",
-        "-filesystem-root",
-        str(data),
-        "-host",
-        LOOPBACK,
-        "-port",
-        str(port),
-        "-public-host",
-        f"{LOOPBACK}:{port}",
-        "-external-url",
-        url,
-        "-log-level",
-        "warn",
-    ]
+        str(fake_gcs_binary()), "-scheme", "http",
+        "-backend", "filesystem", "-filesystem-root", str(data),
+        "-host", LOOPBACK, "-port", str(port),
+        "-public-host", f"{LOOPBACK}:{port}", "-external-url", url,
+        "-log-level", "warn",
+    ]  # fmt: skip
     service = spawn(
-        "gcs",
-        argv,
-        port=port,
-        log_dir=root,
+        "gcs", argv, port=port, log_dir=root, timeout=timeout, detached=detached,
         ready=lambda: http_ok(f"{url}/storage/v1/b"),
-        timeout=timeout,
         client_env={"STORAGE_EMULATOR_HOST": url},
-        detached=detached,
-    )
+    )  # fmt: skip
     service.data_dir = data
     return service
 
@@ -174,29 +139,16 @@ def start_pubsub(
         raise ServiceError("gcloud not found: install google-cloud-cli and its pubsub emulator")
     port = free_port()
     argv = [
-        gcloud,
-        "beta",
-        "emulators",
-        "pubsub",
-        "start",
-        f"--host-port={LOOPBACK}:{port}",
-        f"--project={project}",
-        f"--data-dir={data}",
-        "--verbosity=warning",
-        "--quiet",
-    ]
+        gcloud, "beta", "emulators", "pubsub", "start",
+        f"--host-port={LOOPBACK}:{port}", f"--project={project}", f"--data-dir={data}",
+        "--verbosity=warning", "--quiet",
+    ]  # fmt: skip
     env = {"CLOUDSDK_CORE_DISABLE_PROMPTS": "1", "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "1"}
     return spawn(
-        "pubsub",
-        argv,
-        port=port,
-        log_dir=root,
-        ready=lambda: http_ok(f"http://{LOOPBACK}:{port}/"),
-        timeout=timeout,
-        env=env,
+        "pubsub", argv, port=port, log_dir=root, timeout=timeout, detached=detached,
+        ready=lambda: http_ok(f"http://{LOOPBACK}:{port}/"), env=env,
         client_env={"PUBSUB_EMULATOR_HOST": f"{LOOPBACK}:{port}", "PUBSUB_PROJECT_ID": project},
-        detached=detached,
-    )
+    )  # fmt: skip
 
 
 def start_function(
@@ -215,18 +167,10 @@ def start_function(
     ``source``: Pub/Sub push envelopes reach it through its front door (``start_front``)."""
     port = free_port()
     argv = [
-        _venv_bin("functions-framework"),
-        "--target",
-        target or name,
-        "--source",
-        str(source),
-        "--signature-type",
-        "http",
-        "--host",
-        LOOPBACK,
-        "--port",
-        str(port),
-    ]
+        _venv_bin("functions-framework"), "--target", target or name,
+        "--source", str(source), "--signature-type", "http",
+        "--host", LOOPBACK, "--port", str(port),
+    ]  # fmt: skip
     fenv = {
         "PYTHONUNBUFFERED": "1",
         "THREADS": str(threads),
@@ -234,17 +178,9 @@ def start_function(
         **(env or {}),
     }
     return spawn(
-        f"fn-{name}",
-        argv,
-        port=port,
-        log_dir=Path(root),
-        ready=lambda: tcp_open(port),
-        timeout=timeout,
-        env=fenv,
-        client_env={},
-        cwd=Path(source).parent,
-        detached=detached,
-    )
+        f"fn-{name}", argv, port=port, log_dir=Path(root), timeout=timeout, detached=detached,
+        ready=lambda: tcp_open(port), env=fenv, client_env={}, cwd=Path(source).parent,
+    )  # fmt: skip
 
 
 def start_front(
@@ -264,16 +200,10 @@ def start_front(
     config_path.write_text(json.dumps({"functions": functions, "health_port": port}))
     argv = [sys.executable, "-m", "stkpi_tools.localstack.front", str(config_path)]
     return spawn(
-        "front",
-        argv,
-        port=port,
-        log_dir=Path(root),
+        "front", argv, port=port, log_dir=Path(root), timeout=30, detached=detached,
         ready=lambda: tcp_open(port) and all(tcp_open(f["port"]) for f in functions.values()),
-        timeout=30,
-        client_env={},
-        detached=detached,
-        extra_ports={name: f["port"] for name, f in functions.items()},
-    )
+        client_env={}, extra_ports={name: f["port"] for name, f in functions.items()},
+    )  # fmt: skip
 
 
 def start_simulator(
@@ -309,16 +239,10 @@ def start_simulator(
         return "simulator listening on" in _read_from(log, offset) and tcp_open(port)
 
     service = spawn(
-        "simulator",
-        argv,
-        port=port,
-        log_dir=Path(root),
-        ready=listening,
-        timeout=timeout,
-        env={"PYTHONUNBUFFERED": "1"},
+        "simulator", argv, port=port, log_dir=Path(root), timeout=timeout, detached=detached,
+        ready=listening, env={"PYTHONUNBUFFERED": "1"},
         client_env={"ST_API_BASE_URL": url, "ST_AUTH_URL": url},
-        detached=detached,
-    )
+    )  # fmt: skip
     # The simulator prints `export KEY=VALUE` lines (its URL and fake credentials).
     for line in _read_from(log, offset).splitlines():
         if line.startswith("export ") and "=" in line:
