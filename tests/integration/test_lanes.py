@@ -27,7 +27,12 @@ from stkpi.splits import split
 from stkpi_tools.localstack import DEFAULT_PROJECT
 from stkpi_tools.localstack.provision import ensure_bucket
 from stkpi_tools.localstack.settings_env import local_settings_env, settings_from
-from stkpi_tools.localstack.wiring import drain, ensure_subscription, ensure_topic
+from stkpi_tools.localstack.wiring import (
+    drain,
+    ensure_subscription,
+    ensure_topic,
+    pull_subscription,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -48,8 +53,9 @@ def lanes(gcs_emulator, pubsub_emulator) -> Iterator[tuple[PipelineContext, str,
     )
     ensure_bucket(settings)
     pub, sub = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
-    topic = ensure_topic(pub, settings.gcp_project, settings.topic_windows)
-    counted = ensure_subscription(sub, settings.gcp_project, f"lanes-{tag}-count", topic)
+    ensure_topic(pub, settings.gcp_project, settings.topic_windows)
+    watch = pull_subscription(f"lanes-{tag}-count", settings.topic_windows)
+    counted = ensure_subscription(sub, settings.gcp_project, watch)
     sub.close()
     msg = PlanMessage(
         run_type="backfill",

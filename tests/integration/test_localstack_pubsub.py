@@ -6,13 +6,19 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from google.cloud import pubsub_v1
 
 from stkpi_tools.localstack import start_function
-from stkpi_tools.localstack.wiring import drain, ensure_subscription, ensure_topic
+from stkpi_tools.localstack.wiring import (
+    drain,
+    ensure_subscription,
+    ensure_topic,
+    pull_subscription,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -52,19 +58,19 @@ def _wire(project: str, endpoint: str) -> tuple[str, str]:
     pub, sub = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
     name = f"tp-{uuid.uuid4().hex[:8]}"
     topic = ensure_topic(pub, project, name)
-    dead = ensure_topic(pub, project, f"{name}-dead")
-    dead_sub = ensure_subscription(sub, project, f"{name}-dead-sub", dead)
-    ensure_subscription(
-        sub,
-        project,
-        f"{name}-push",
-        topic,
-        push_endpoint=endpoint,
-        dead_letter_topic_path=dead,
-        max_delivery_attempts=5,
-        min_backoff=0.1,
-        max_backoff=1.0,
+    ensure_topic(pub, project, f"{name}-dead")
+    dead_sub = ensure_subscription(
+        sub, project, pull_subscription(f"{name}-dead-sub", f"{name}-dead")
     )
+    push = replace(
+        pull_subscription(f"{name}-push", name),
+        push=True,
+        min_backoff_seconds=0.1,
+        max_backoff_seconds=1.0,
+        dead_letter_topic=f"{name}-dead",
+        max_delivery_attempts=5,
+    )
+    ensure_subscription(sub, project, push, push_endpoint=endpoint)
     sub.close()
     return topic, dead_sub
 

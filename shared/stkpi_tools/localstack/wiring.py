@@ -19,7 +19,7 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud import pubsub_v1
 from google.protobuf import duration_pb2
 
-from stkpi_tools.terraform.topology import Topology
+from stkpi_tools.terraform.topology import Subscription, Topology
 
 
 def _duration(seconds: float) -> duration_pb2.Duration:
@@ -35,34 +35,52 @@ def ensure_topic(publisher: pubsub_v1.PublisherClient, project: str, topic: str)
     return path
 
 
+def pull_subscription(name: str, topic: str) -> Subscription:
+    """A pull subscription of the topic named ``topic`` with Pub/Sub's defaults (no retry
+    or dead-letter policy): what a test or tool creates to watch a topic."""
+    return Subscription(
+        name=name,
+        topic=topic,
+        push=False,
+        ack_deadline_seconds=60,
+        min_backoff_seconds=None,
+        max_backoff_seconds=None,
+        dead_letter_topic=None,
+        max_delivery_attempts=None,
+        function=None,
+    )
+
+
 def ensure_subscription(
     subscriber: pubsub_v1.SubscriberClient,
     project: str,
-    name: str,
-    topic_path: str,
+    sub: Subscription,
     *,
     push_endpoint: str | None = None,
-    dead_letter_topic_path: str | None = None,
-    max_delivery_attempts: int | None = None,
-    min_backoff: float | None = None,
-    max_backoff: float | None = None,
-    ack_deadline: int = 60,
 ) -> str:
-    """Create a subscription (push when ``push_endpoint``); an existing one is updated."""
-    path = subscriber.subscription_path(project, name)
-    request: dict = {"name": path, "topic": topic_path, "ack_deadline_seconds": ack_deadline}
+    """Create ``sub`` with terraform's policies (ack deadline, dead letters, retry), pushing
+    to ``push_endpoint`` when given, else pulled; an existing one gets the endpoint."""
+    path = subscriber.subscription_path(project, sub.name)
+    request: dict = {
+        "name": path,
+        "topic": pubsub_v1.PublisherClient.topic_path(project, sub.topic),
+        "ack_deadline_seconds": sub.ack_deadline_seconds,
+    }
     if push_endpoint:
         request["push_config"] = {"push_endpoint": push_endpoint}
-    if dead_letter_topic_path:
+    if sub.dead_letter_topic:
         request["dead_letter_policy"] = {
-            "dead_letter_topic": dead_letter_topic_path,
-            "max_delivery_attempts": max_delivery_attempts or 5,
+            "dead_letter_topic": pubsub_v1.PublisherClient.topic_path(
+                project, sub.dead_letter_topic
+            ),
+            "max_delivery_attempts": sub.max_delivery_attempts or 5,
         }
-    if min_backoff is not None or max_backoff is not None:
+    low, high = sub.min_backoff_seconds, sub.max_backoff_seconds
+    if low is not None or high is not None:
         request["retry_policy"] = {
             # Pub/Sub's defaults for a side left unset; 0 s is a valid backoff, kept as is
-            "minimum_backoff": _duration(10.0 if min_backoff is None else min_backoff),
-            "maximum_backoff": _duration(600.0 if max_backoff is None else max_backoff),
+            "minimum_backoff": _duration(10.0 if low is None else low),
+            "maximum_backoff": _duration(600.0 if high is None else high),
         }
     try:
         subscriber.create_subscription(request=request)
@@ -98,19 +116,8 @@ def wire(
             ensure_topic(publisher, project, topic)
         for sub in topology.subscriptions.values():
             endpoint = (endpoints or {}).get(sub.function or "") if sub.push else None
-            dead = sub.dead_letter_topic
-            ensure_subscription(
-                subscriber,
-                project,
-                sub.name,
-                publisher.topic_path(project, sub.topic),
-                push_endpoint=endpoint if mode == "push" else None,
-                dead_letter_topic_path=publisher.topic_path(project, dead) if dead else None,
-                max_delivery_attempts=sub.max_delivery_attempts,
-                min_backoff=sub.min_backoff_seconds,
-                max_backoff=sub.max_backoff_seconds,
-                ack_deadline=sub.ack_deadline_seconds,
-            )
+            push = endpoint if mode == "push" else None
+            ensure_subscription(subscriber, project, sub, push_endpoint=push)
         return {
             key: {
                 "topic": publisher.topic_path(project, fn.topic),
