@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 from stkpi.registry import ENTITIES
-from stkpi_tools.sim import generate as gen
 from stkpi_tools.sim.config import SimConfig
 from stkpi_tools.sim.entities import CODES, ID_BASES, SIM_ENTITIES, VOLUMES, build_tables
+from stkpi_tools.sim.generate.timeline import Timeline
 
 
 def test_every_registry_entity_has_one_row_and_its_own_random_stream() -> None:
@@ -18,7 +18,7 @@ def test_every_registry_entity_has_one_row_and_its_own_random_stream() -> None:
 
 def test_each_step_builds_exactly_the_entities_that_name_it_after_those_it_reads() -> None:
     config = SimConfig(scale=0.003)
-    tl = gen.Timeline(config, CODES, ID_BASES, VOLUMES)
+    tl = Timeline(config, CODES, ID_BASES, VOLUMES)
     tables: dict = {}
     done: list = []
     for spec in SIM_ENTITIES.values():

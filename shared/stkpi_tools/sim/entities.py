@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stkpi_tools.sim import generate as gen
 from stkpi_tools.sim import records as rec
 from stkpi_tools.sim.config import SimConfig
+from stkpi_tools.sim.generate import back_office, crm, sales
+from stkpi_tools.sim.generate.timeline import Step, Timeline
 from stkpi_tools.sim.tables import Table
 
 
@@ -29,31 +30,33 @@ class SimEntity:
 
     code: int
     id_base: int
-    generate: gen.Step
+    generate: Step
     render: rec.Renderer
     volume: int | None = None
 
 
 SIM_ENTITIES: dict[str, SimEntity] = {
-    "business_units": SimEntity(1, 1_001, gen.reference, rec.business_unit),
-    "technicians": SimEntity(2, 7_001, gen.reference, rec.technician, volume=160),
-    "job_types": SimEntity(3, 2_001, gen.reference, rec.job_type),
-    "activity_codes": SimEntity(4, 301, gen.reference, rec.activity_code),
-    "campaigns": SimEntity(5, 501, gen.reference, rec.campaign),
-    "customers": SimEntity(6, 10_000_000, gen.customers_locations, rec.customer, volume=74_124),
-    "locations": SimEntity(7, 20_000_000, gen.customers_locations, rec.location),
-    "jobs": SimEntity(8, 40_000_000, gen.jobs_appointments, rec.job, volume=226_588),
-    "appointments": SimEntity(9, 50_000_000, gen.jobs_appointments, rec.appointment),
-    "estimates": SimEntity(10, 60_000_000, gen.estimates, rec.estimate, volume=220_464),
-    "invoices": SimEntity(11, 70_000_000, gen.invoices_payments, rec.invoice, volume=172_833),
-    "payments": SimEntity(12, 80_000_000, gen.invoices_payments, rec.payment, volume=192_856),
-    "gross_pay_items": SimEntity(13, 0, gen.payroll, rec.gross_pay_item),
+    "business_units": SimEntity(1, 1_001, crm.reference, rec.business_unit),
+    "technicians": SimEntity(2, 7_001, crm.reference, rec.technician, volume=160),
+    "job_types": SimEntity(3, 2_001, crm.reference, rec.job_type),
+    "activity_codes": SimEntity(4, 301, crm.reference, rec.activity_code),
+    "campaigns": SimEntity(5, 501, crm.reference, rec.campaign),
+    "customers": SimEntity(6, 10_000_000, crm.customers_locations, rec.customer, volume=74_124),
+    "locations": SimEntity(7, 20_000_000, crm.customers_locations, rec.location),
+    "jobs": SimEntity(8, 40_000_000, crm.jobs_appointments, rec.job, volume=226_588),
+    "appointments": SimEntity(9, 50_000_000, crm.jobs_appointments, rec.appointment),
+    "estimates": SimEntity(10, 60_000_000, sales.estimates, rec.estimate, volume=220_464),
+    "invoices": SimEntity(11, 70_000_000, sales.invoices_payments, rec.invoice, volume=172_833),
+    "payments": SimEntity(12, 80_000_000, sales.invoices_payments, rec.payment, volume=192_856),
+    "gross_pay_items": SimEntity(13, 0, back_office.payroll, rec.gross_pay_item),
     "payroll_adjustments": SimEntity(
-        14, 90_000_000, gen.payroll, rec.payroll_adjustment, volume=12_000
+        14, 90_000_000, back_office.payroll, rec.payroll_adjustment, volume=12_000
     ),
-    "purchase_orders": SimEntity(15, 95_000_000, gen.purchasing, rec.purchase_order, volume=34_000),
-    "inventory_bills": SimEntity(16, 96_000_000, gen.purchasing, rec.inventory_bill),
-    "returns": SimEntity(17, 97_000_000, gen.purchasing, rec.return_),
+    "purchase_orders": SimEntity(
+        15, 95_000_000, back_office.purchasing, rec.purchase_order, volume=34_000
+    ),
+    "inventory_bills": SimEntity(16, 96_000_000, back_office.purchasing, rec.inventory_bill),
+    "returns": SimEntity(17, 97_000_000, back_office.purchasing, rec.return_),
 }
 
 CODES: dict[str, int] = {name: s.code for name, s in SIM_ENTITIES.items()}
@@ -63,9 +66,9 @@ VOLUMES: dict[str, int] = {n: s.volume for n, s in SIM_ENTITIES.items() if s.vol
 
 def build_tables(config: SimConfig) -> dict[str, Table]:
     """Every entity's arrays for ``config``: each distinct step once, in table order."""
-    tl = gen.Timeline(config, CODES, ID_BASES, VOLUMES)
+    tl = Timeline(config, CODES, ID_BASES, VOLUMES)
     tables: dict[str, Table] = {}
-    done: list[gen.Step] = []
+    done: list[Step] = []
     for spec in SIM_ENTITIES.values():
         if spec.generate not in done:
             spec.generate(config, tl, tables)

@@ -18,7 +18,7 @@ import numpy as np
 from stkpi_tools.sim import catalog as cat
 from stkpi_tools.sim.clock import DAY, NEVER, iso, to_epoch
 from stkpi_tools.sim.config import TIMELINE_START
-from stkpi_tools.sim.generate import JOB_NUMBER_BASE
+from stkpi_tools.sim.generate.timeline import JOB_NUMBER_BASE
 from stkpi_tools.sim.tables import Table
 
 
