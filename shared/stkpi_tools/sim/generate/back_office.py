@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from stkpi.registry import get_entity
 from stkpi_tools.sim import catalog as cat
 from stkpi_tools.sim.clock import DAY, NEVER
 from stkpi_tools.sim.config import SimConfig
-from stkpi_tools.sim.generate.timeline import Timeline, cents, days, maybe, versions
+from stkpi_tools.sim.generate.timeline import Timeline, by_time, cents, days, maybe, table
 from stkpi_tools.sim.tables import Table
 
 
@@ -69,13 +68,8 @@ def payroll(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
     }
     cols = {k: v[order] for k, v in cols.items()}
     birth = birth[order]
-    tables["gross_pay_items"] = Table(
-        get_entity("gross_pay_items"),
-        np.arange(n, dtype=np.int64),
-        birth,
-        versions(birth, cols["edit_at"]),
-        None,
-        cols,
+    tables["gross_pay_items"] = table(
+        "gross_pay_items", np.arange(n, dtype=np.int64), birth, (cols["edit_at"],), cols
     )
 
     arng = tl.rng("payroll_adjustments")
@@ -94,12 +88,11 @@ def payroll(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
     )
     amount = cents(arng, m, 4.5, 0.8) * np.where(arng.random(m) < 0.2, -1, 1)
     edit = maybe(arng, m, 0.05, posted + days(arng, m, 1, 30))
-    tables["payroll_adjustments"] = Table(
-        get_entity("payroll_adjustments"),
+    tables["payroll_adjustments"] = table(
+        "payroll_adjustments",
         tl.ids("payroll_adjustments", m, arng),
         posted,
-        versions(posted, edit),
-        None,
+        (edit,),
         {
             "job": adj_job,
             "invoice": adj_inv,
@@ -117,49 +110,43 @@ def purchasing(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> Non
     n = tl.count("purchase_orders")
     job = prod[rng.integers(0, prod.size, n)]
     date = jobs.birth[job] + days(rng, n, 1, 10)
-    order = np.argsort(date, kind="stable")
-    job, date = job[order], date[order]
+    date, job = by_time(date, job)
     canceled = rng.random(n) < 0.06
     cancel_at = np.where(canceled, date + days(rng, n, 1, 5), NEVER)
     sent = np.where(canceled, NEVER, date + rng.integers(600, DAY, n))
     received = np.where(canceled, NEVER, sent + days(rng, n, 1, 7))
     total = cents(rng, n, 6.0, 0.8)
-    tables["purchase_orders"] = Table(
-        get_entity("purchase_orders"),
+    tables["purchase_orders"] = table(
+        "purchase_orders",
         tl.ids("purchase_orders", n, rng),
         date,
-        versions(date, sent, received, cancel_at),
-        None,
+        (sent, received, cancel_at),
         {"job": job, "total": total, "sent": sent, "received": received, "cancel": cancel_at},
     )
 
     brng = tl.rng("inventory_bills")
     po = np.flatnonzero(~canceled & (brng.random(n) < 0.8))
     bill_date = received[po] + days(brng, po.size, 0, 10)
-    order = np.argsort(bill_date, kind="stable")
-    po, bill_date = po[order], bill_date[order]
+    bill_date, po = by_time(bill_date, po)
     b_total = np.round(total[po] * brng.uniform(0.95, 1.05, po.size)).astype(np.int64)
     b_edit = maybe(brng, po.size, 0.05, bill_date + days(brng, po.size, 1, 30))
-    tables["inventory_bills"] = Table(
-        get_entity("inventory_bills"),
+    tables["inventory_bills"] = table(
+        "inventory_bills",
         tl.ids("inventory_bills", po.size, brng),
         bill_date,
-        versions(bill_date, b_edit),
-        None,
+        (b_edit,),
         {"po": po, "total": b_total, "no_job": brng.random(po.size) < 0.12},
     )
 
     rrng = tl.rng("returns")
     rpo = np.flatnonzero(~canceled & (rrng.random(n) < 0.07))
     r_date = received[rpo] + days(rrng, rpo.size, 2, 30)
-    order = np.argsort(r_date, kind="stable")
-    rpo, r_date = rpo[order], r_date[order]
+    r_date, rpo = by_time(r_date, rpo)
     r_total = np.round(total[rpo] * rrng.uniform(0.05, 0.4, rpo.size)).astype(np.int64)
-    tables["returns"] = Table(
-        get_entity("returns"),
+    tables["returns"] = table(
+        "returns",
         tl.ids("returns", rpo.size, rrng),
         r_date,
-        versions(r_date, np.full(rpo.size, NEVER, dtype=np.int64)),
-        None,
+        (np.full(rpo.size, NEVER, dtype=np.int64),),
         {"po": rpo, "total": np.maximum(r_total, 100), "no_job": rrng.random(rpo.size) < 0.15},
     )

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from stkpi.registry import get_entity
 from stkpi_tools.sim import catalog as cat
 from stkpi_tools.sim.clock import DAY, HOUR, NEVER
 from stkpi_tools.sim.config import SimConfig
-from stkpi_tools.sim.generate.timeline import Timeline, days, maybe, versions
+from stkpi_tools.sim.generate.timeline import Timeline, by_time, days, maybe, table
 from stkpi_tools.sim.tables import Table
 
 
@@ -22,7 +21,7 @@ def _fixed(name: str, active: list[bool], rng: np.random.Generator, tl: Timeline
     ids = tl.id_bases[name] + np.arange(n, dtype=np.int64)
     birth = tl.t0 - 400 * DAY + np.arange(n, dtype=np.int64) * DAY
     edit = maybe(rng, n, 0.4, rng.integers(tl.t0, tl.end, n, dtype=np.int64))
-    return Table(get_entity(name), ids, birth, versions(birth, edit), np.array(active))
+    return table(name, ids, birth, (edit,), {}, np.array(active))
 
 
 def reference(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None:
@@ -54,16 +53,15 @@ def reference(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None
         rng.integers(tl.t0, tl.end, n, dtype=np.int64),
         tl.t0 - rng.integers(30, 700, n, dtype=np.int64) * DAY,
     )
-    order = np.argsort(birth, kind="stable")
-    birth, bu, active = birth[order], bu[order], active[order]
+    birth, bu, active = by_time(birth, bu, active)
     edit = maybe(rng, n, 0.3, birth + days(rng, n, 30, 900))
-    tables["technicians"] = Table(
-        get_entity("technicians"),
+    tables["technicians"] = table(
+        "technicians",
         tl.id_bases["technicians"] + np.arange(n, dtype=np.int64),
         birth,
-        versions(birth, edit),
-        active,
+        (edit,),
         {"bu": bu.astype(np.int16)},
+        active,
     )
 
 
@@ -86,13 +84,13 @@ def customers_locations(config: SimConfig, tl: Timeline, tables: dict[str, Table
     active[test & (rng.random(n) < 0.5)] = False
     active[rng.choice(n, size=min(n, 3), replace=False)] = False
     edit = maybe(rng, n, 0.25, birth + days(rng, n, 1, 400))
-    tables["customers"] = Table(
-        get_entity("customers"),
+    tables["customers"] = table(
+        "customers",
         tl.ids("customers", n, rng),
         birth,
-        versions(birth, edit),
-        active,
+        (edit,),
         {"region": region, "commercial": commercial, "test": test},
+        active,
     )
 
     lrng = tl.rng("locations")
@@ -106,13 +104,13 @@ def customers_locations(config: SimConfig, tl: Timeline, tables: dict[str, Table
     owner, lbirth = owner[order], lbirth[order]
     lactive = active[owner] & (lrng.random(owner.size) >= 0.03)
     ledit = maybe(lrng, owner.size, 0.1, lbirth + days(lrng, owner.size, 1, 500))
-    tables["locations"] = Table(
-        get_entity("locations"),
+    tables["locations"] = table(
+        "locations",
         tl.ids("locations", owner.size, lrng),
         lbirth,
-        versions(lbirth, ledit),
-        lactive,
+        (ledit,),
         {"customer": owner.astype(np.int64)},
+        lactive,
     )
     tables["customers"].cols["first_location"] = position[:n].astype(np.int64)
 
@@ -180,12 +178,11 @@ def jobs_appointments(config: SimConfig, tl: Timeline, tables: dict[str, Table])
     sold_by = np.where(rng.random(n) < 0.1, -1, sold_by)
     campaign = rng.integers(0, len(cat.CAMPAIGNS), n)
     campaign = np.where(rng.random(n) < 0.05, -1, campaign)
-    tables["jobs"] = Table(
-        get_entity("jobs"),
+    tables["jobs"] = table(
+        "jobs",
         tl.ids("jobs", n, rng),
         birth,
-        versions(birth, started, t1, late_edit),
-        None,
+        (started, t1, late_edit),
         {
             "customer": customer,
             "location": cust.cols["first_location"][customer],
@@ -209,17 +206,16 @@ def jobs_appointments(config: SimConfig, tl: Timeline, tables: dict[str, Table])
     a_end = a_start + dur[job]
     a_cancel = np.concatenate([a1_cancel, np.full(idx2.size, NEVER, dtype=np.int64)])
     a_done = np.where(a_cancel < NEVER, NEVER, a_end)
-    order = np.argsort(a_birth, kind="stable")
-    job, a_birth, a_start, a_end = job[order], a_birth[order], a_start[order], a_end[order]
-    a_cancel, a_done = a_cancel[order], a_done[order]
+    a_birth, job, a_start, a_end, a_cancel, a_done = by_time(
+        a_birth, job, a_start, a_end, a_cancel, a_done
+    )
     m = job.size
     dispatched = np.where(a_cancel < NEVER, NEVER, a_start - arng.integers(600, 7200, m))
-    tables["appointments"] = Table(
-        get_entity("appointments"),
+    tables["appointments"] = table(
+        "appointments",
         tl.ids("appointments", m, arng),
         a_birth,
-        versions(a_birth, dispatched, a_done, a_cancel),
-        None,
+        (dispatched, a_done, a_cancel),
         {
             "job": job,
             "start": a_start,

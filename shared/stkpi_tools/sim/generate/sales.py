@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from stkpi.registry import get_entity
 from stkpi_tools.sim import catalog as cat
 from stkpi_tools.sim.clock import DAY, HOUR, NEVER
 from stkpi_tools.sim.config import SimConfig
-from stkpi_tools.sim.generate.timeline import Timeline, cents, days, maybe, versions
+from stkpi_tools.sim.generate.timeline import Timeline, by_time, cents, days, maybe, table
 from stkpi_tools.sim.tables import Table
 
 
@@ -24,8 +23,7 @@ def estimates(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None
     first = rng.permutation(eligible)[: min(n, eligible.size)]
     job = np.concatenate([first, rng.choice(eligible, size=n - first.size)])
     birth = jobs.cols["last_start"][job] + rng.integers(HOUR, 3 * HOUR, n)
-    order = np.argsort(birth, kind="stable")
-    job, birth = job[order], birth[order]
+    birth, job = by_time(birth, job)
     u = rng.random(n)
     weeks_later = birth + (np.minimum(7 + rng.exponential(25, n), 200) * DAY).astype(np.int64)
     same_day = birth + rng.integers(HOUR, 8 * HOUR, n)
@@ -40,12 +38,11 @@ def estimates(config: SimConfig, tl: Timeline, tables: dict[str, Table]) -> None
     tech = tables["technicians"]
     sales_techs = np.flatnonzero(np.isin(tech.cols["bu"], list(cat.BU_SALES.values())))
     late_edit = maybe(rng, n, 0.05, birth + days(rng, n, 30, 300))
-    tables["estimates"] = Table(
-        get_entity("estimates"),
+    tables["estimates"] = table(
+        "estimates",
         tl.ids("estimates", n, rng),
         birth,
-        versions(birth, sold_at, dismissed_at, late_edit),
-        None,
+        (sold_at, dismissed_at, late_edit),
         {
             "job": job,
             "sold_at": sold_at,
@@ -69,8 +66,7 @@ def invoices_payments(config: SimConfig, tl: Timeline, tables: dict[str, Table])
     is_first = np.arange(n) < first.size
     t1 = jobs.cols["t1"][job]
     birth = np.where(is_first, t1 + rng.integers(HOUR, 48 * HOUR, n), t1 + days(rng, n, 1, 45))
-    order = np.argsort(birth, kind="stable")
-    job, birth, is_first = job[order], birth[order], is_first[order]
+    birth, job, is_first = by_time(birth, job, is_first)
     warranty = jobs.cols["role"][job] == 2
     sub = np.where(is_first, cents(rng, n, 8.2, 0.7), cents(rng, n, 6.5, 0.9))
     u = rng.random(n)
@@ -136,18 +132,14 @@ def invoices_payments(config: SimConfig, tl: Timeline, tables: dict[str, Table])
     )
 
     p_birth = paid + prng.integers(60, 3 * HOUR, paid.size)
-    order = np.argsort(p_birth, kind="stable")
-    inv_a, amt_a, inv_b, amt_b, paid, p_birth = (
-        a[order] for a in (inv_a, amt_a, inv_b, amt_b, paid, p_birth)
-    )
+    p_birth, inv_a, amt_a, inv_b, amt_b, paid = by_time(p_birth, inv_a, amt_a, inv_b, amt_b, paid)
     m = paid.size
     p_edit = maybe(prng, m, 0.03, p_birth + days(prng, m, 1, 60))
-    tables["payments"] = Table(
-        get_entity("payments"),
+    tables["payments"] = table(
+        "payments",
         tl.ids("payments", m, prng),
         p_birth,
-        versions(p_birth, p_edit),
-        None,
+        (p_edit,),
         {
             "inv_a": inv_a,
             "amt_a": amt_a,
@@ -172,12 +164,11 @@ def invoices_payments(config: SimConfig, tl: Timeline, tables: dict[str, Table])
     inv_amt[inv, slot] = amt
     pay_times = np.where(inv_pay >= 0, p_birth[np.maximum(inv_pay, 0)], NEVER)
     late_edit = maybe(rng, n, 0.05, birth + days(rng, n, 10, 300))
-    tables["invoices"] = Table(
-        get_entity("invoices"),
+    tables["invoices"] = table(
+        "invoices",
         ids,
         birth,
-        versions(birth, pay_times[:, 0], pay_times[:, 1], late_edit),
-        None,
+        (pay_times[:, 0], pay_times[:, 1], late_edit),
         {
             "job": job,
             "sub": sub,
