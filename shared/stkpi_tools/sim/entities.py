@@ -17,10 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stkpi_tools.sim import records as rec
 from stkpi_tools.sim.config import SimConfig
 from stkpi_tools.sim.generate import back_office, crm, sales
 from stkpi_tools.sim.generate.timeline import Step, Timeline
+from stkpi_tools.sim.records import back_office as bo_rec
+from stkpi_tools.sim.records import crm as crm_rec
+from stkpi_tools.sim.records import sales as sales_rec
+from stkpi_tools.sim.records.view import Renderer, View
 from stkpi_tools.sim.tables import Table
 
 
@@ -31,32 +34,36 @@ class SimEntity:
     code: int
     id_base: int
     generate: Step
-    render: rec.Renderer
+    render: Renderer
     volume: int | None = None
 
 
 SIM_ENTITIES: dict[str, SimEntity] = {
-    "business_units": SimEntity(1, 1_001, crm.reference, rec.business_unit),
-    "technicians": SimEntity(2, 7_001, crm.reference, rec.technician, volume=160),
-    "job_types": SimEntity(3, 2_001, crm.reference, rec.job_type),
-    "activity_codes": SimEntity(4, 301, crm.reference, rec.activity_code),
-    "campaigns": SimEntity(5, 501, crm.reference, rec.campaign),
-    "customers": SimEntity(6, 10_000_000, crm.customers_locations, rec.customer, volume=74_124),
-    "locations": SimEntity(7, 20_000_000, crm.customers_locations, rec.location),
-    "jobs": SimEntity(8, 40_000_000, crm.jobs_appointments, rec.job, volume=226_588),
-    "appointments": SimEntity(9, 50_000_000, crm.jobs_appointments, rec.appointment),
-    "estimates": SimEntity(10, 60_000_000, sales.estimates, rec.estimate, volume=220_464),
-    "invoices": SimEntity(11, 70_000_000, sales.invoices_payments, rec.invoice, volume=172_833),
-    "payments": SimEntity(12, 80_000_000, sales.invoices_payments, rec.payment, volume=192_856),
-    "gross_pay_items": SimEntity(13, 0, back_office.payroll, rec.gross_pay_item),
+    "business_units": SimEntity(1, 1_001, crm.reference, crm_rec.business_unit),
+    "technicians": SimEntity(2, 7_001, crm.reference, crm_rec.technician, volume=160),
+    "job_types": SimEntity(3, 2_001, crm.reference, crm_rec.job_type),
+    "activity_codes": SimEntity(4, 301, crm.reference, crm_rec.activity_code),
+    "campaigns": SimEntity(5, 501, crm.reference, crm_rec.campaign),
+    "customers": SimEntity(6, 10_000_000, crm.customers_locations, crm_rec.customer, volume=74_124),
+    "locations": SimEntity(7, 20_000_000, crm.customers_locations, crm_rec.location),
+    "jobs": SimEntity(8, 40_000_000, crm.jobs_appointments, crm_rec.job, volume=226_588),
+    "appointments": SimEntity(9, 50_000_000, crm.jobs_appointments, crm_rec.appointment),
+    "estimates": SimEntity(10, 60_000_000, sales.estimates, sales_rec.estimate, volume=220_464),
+    "invoices": SimEntity(
+        11, 70_000_000, sales.invoices_payments, sales_rec.invoice, volume=172_833
+    ),
+    "payments": SimEntity(
+        12, 80_000_000, sales.invoices_payments, sales_rec.payment, volume=192_856
+    ),
+    "gross_pay_items": SimEntity(13, 0, back_office.payroll, bo_rec.gross_pay_item),
     "payroll_adjustments": SimEntity(
-        14, 90_000_000, back_office.payroll, rec.payroll_adjustment, volume=12_000
+        14, 90_000_000, back_office.payroll, bo_rec.payroll_adjustment, volume=12_000
     ),
     "purchase_orders": SimEntity(
-        15, 95_000_000, back_office.purchasing, rec.purchase_order, volume=34_000
+        15, 95_000_000, back_office.purchasing, bo_rec.purchase_order, volume=34_000
     ),
-    "inventory_bills": SimEntity(16, 96_000_000, back_office.purchasing, rec.inventory_bill),
-    "returns": SimEntity(17, 97_000_000, back_office.purchasing, rec.return_),
+    "inventory_bills": SimEntity(16, 96_000_000, back_office.purchasing, bo_rec.inventory_bill),
+    "returns": SimEntity(17, 97_000_000, back_office.purchasing, bo_rec.return_),
 }
 
 CODES: dict[str, int] = {name: s.code for name, s in SIM_ENTITIES.items()}
@@ -76,6 +83,6 @@ def build_tables(config: SimConfig) -> dict[str, Table]:
     return tables
 
 
-def view(tables: dict[str, Table], now: int, seed: int) -> rec.View:
+def view(tables: dict[str, Table], now: int, seed: int) -> View:
     """What a renderer sees of ``tables`` at ``now``."""
-    return rec.View(tables, now, seed, CODES, ID_BASES)
+    return View(tables, now, seed, CODES, ID_BASES)
