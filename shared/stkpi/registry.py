@@ -94,6 +94,17 @@ def _c(name: str, type_: BqType, *sources: str) -> Column:
     return Column(name, type_, tuple(sources))
 
 
+def _camel(name: str) -> str:
+    """The API's spelling of a column name: ``business_unit_id`` -> ``businessUnitId``."""
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def _of(type_: BqType, *names: str) -> tuple[Column, ...]:
+    """Columns of one type, each read from the API field its name spells (``_camel``)."""
+    return tuple(Column(name, type_, (_camel(name),)) for name in names)
+
+
 def _audit(created: bool = True) -> tuple[Column, ...]:
     cols = [_c("modified_on", "TIMESTAMP", "modifiedOn")]
     if created:
@@ -102,322 +113,145 @@ def _audit(created: bool = True) -> tuple[Column, ...]:
 
 
 _ANY = {"active": "Any"}
+_ID = _c("id", "INT64", "id")
+_ACTIVE = _c("active", "BOOL", "active")
+
+
+def _transactional(
+    name: str,
+    module: str,
+    resource: str,
+    partition_field: str,
+    columns: tuple[Column, ...],
+    *,
+    key: str = "id",
+    created: bool = True,
+    **options: Any,
+) -> Entity:
+    """An entity windowed by ``modifiedOn``: its key column first (``id`` unless said),
+    then ``columns``, then the audit columns (``created_on`` unless ``created`` is False)."""
+    return Entity(
+        name=name,
+        module=module,
+        resource=resource,
+        kind="transactional",
+        key=(key,),
+        partition_field=partition_field,
+        columns=((_ID,) if key == "id" else ()) + columns + _audit(created),
+        **options,
+    )
+
+
+def _reference(
+    name: str, module: str, resource: str, *columns: Column, deletes: bool = False
+) -> Entity:
+    """A small list read whole, inactive rows included: ``id``, ``columns``, ``active``."""
+    return Entity(
+        name=name,
+        module=module,
+        resource=resource,
+        kind="reference",
+        key=("id",),
+        partition_field=None,
+        window_params=None,
+        extra_params=_ANY,
+        deletes=deletes,
+        columns=(_ID, *columns, _ACTIVE, *_audit(created=False)),
+    )
+
+
+_NAME = _c("name", "STRING", "name")
+_JOB_ID = _c("job_id", "INT64", "jobId")
+_TOTAL = _c("total", "NUMERIC", "total")
 
 ENTITIES: tuple[Entity, ...] = (
-    Entity(
-        name="jobs",
-        module="jpm",
-        resource="jobs",
-        kind="transactional",
-        key=("id",),
-        partition_field="created_on",
+    _transactional(
+        "jobs", "jpm", "jobs", "created_on",
+        (*_of("STRING", "number"),
+         *_of("INT64", "customer_id", "location_id", "business_unit_id", "job_type_id"),
+         *_of("STRING", "job_status"), *_of("TIMESTAMP", "completed_on"),
+         *_of("INT64", "campaign_id", "sold_by_id"), _TOTAL),
         export_resource="jobs",
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("number", "STRING", "number"),
-            _c("customer_id", "INT64", "customerId"),
-            _c("location_id", "INT64", "locationId"),
-            _c("business_unit_id", "INT64", "businessUnitId"),
-            _c("job_type_id", "INT64", "jobTypeId"),
-            _c("job_status", "STRING", "jobStatus"),
-            _c("completed_on", "TIMESTAMP", "completedOn"),
-            _c("campaign_id", "INT64", "campaignId"),
-            _c("sold_by_id", "INT64", "soldById"),
-            _c("total", "NUMERIC", "total"),
-            *_audit(),
-        ),
     ),
-    Entity(
-        name="appointments",
-        module="jpm",
-        resource="appointments",
-        kind="transactional",
-        key=("id",),
-        partition_field="created_on",
+    _transactional(
+        "appointments", "jpm", "appointments", "created_on",
+        (_JOB_ID, _c("start_at", "TIMESTAMP", "start"), _c("end_at", "TIMESTAMP", "end"),
+         *_of("STRING", "status")),
         deletes=True,
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("job_id", "INT64", "jobId"),
-            _c("start_at", "TIMESTAMP", "start"),
-            _c("end_at", "TIMESTAMP", "end"),
-            _c("status", "STRING", "status"),
-            *_audit(),
-        ),
     ),
-    Entity(
-        name="invoices",
-        module="accounting",
-        resource="invoices",
-        kind="transactional",
-        key=("id",),
-        partition_field="created_on",
+    _transactional(
+        "invoices", "accounting", "invoices", "created_on",
+        (*_of("STRING", "number"), *_of("TIMESTAMP", "invoice_date"),
+         *_of("NUMERIC", "sub_total", "total", "balance"),
+         _c("job_id", "INT64", "job.id", "jobId"),
+         _c("job_number", "STRING", "job.number", "jobNumber"),
+         _c("business_unit_id", "INT64", "businessUnit.id"),
+         _c("customer_id", "INT64", "customer.id")),
         export_resource="invoices",
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("number", "STRING", "number"),
-            _c("invoice_date", "TIMESTAMP", "invoiceDate"),
-            _c("sub_total", "NUMERIC", "subTotal"),
-            _c("total", "NUMERIC", "total"),
-            _c("balance", "NUMERIC", "balance"),
-            _c("job_id", "INT64", "job.id", "jobId"),
-            _c("job_number", "STRING", "job.number", "jobNumber"),
-            _c("business_unit_id", "INT64", "businessUnit.id"),
-            _c("customer_id", "INT64", "customer.id"),
-            *_audit(),
-        ),
     ),
-    Entity(
-        name="estimates",
-        module="sales",
-        resource="estimates",
-        kind="transactional",
-        key=("id",),
-        partition_field="created_on",
-        lookback_days=180,
+    _transactional(
+        "estimates", "sales", "estimates", "created_on",
+        (_JOB_ID, _c("status", "STRING", "status.name"), *_of("TIMESTAMP", "sold_on"),
+         *_of("INT64", "sold_by"), *_of("NUMERIC", "subtotal", "total")),
+        lookback_days=180, deletes=True,
+    ),
+    _transactional(
+        "payments", "accounting", "payments", "created_on",
+        (*_of("TIMESTAMP", "paid_on"), _TOTAL),
         deletes=True,
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("job_id", "INT64", "jobId"),
-            _c("status", "STRING", "status.name"),
-            _c("sold_on", "TIMESTAMP", "soldOn"),
-            _c("sold_by", "INT64", "soldBy"),
-            _c("subtotal", "NUMERIC", "subtotal"),
-            _c("total", "NUMERIC", "total"),
-            *_audit(),
-        ),
     ),
-    Entity(
-        name="payments",
-        module="accounting",
-        resource="payments",
-        kind="transactional",
-        key=("id",),
-        partition_field="created_on",
+    _transactional(
+        "gross_pay_items", "payroll", "gross-pay-items", "item_date",
+        (_c("item_key", "STRING"),  # filled from key_hash_fields, see record_key()
+         *_of("INT64", "employee_id", "payroll_id"), _c("item_date", "TIMESTAMP", "date"),
+         *_of("STRING", "activity"), *_of("NUMERIC", "amount", "paid_duration_hours"),
+         *_of("INT64", "source_entity_id"), *_of("STRING", "source_entity_type"),
+         *_of("INT64", "job_id", "invoice_id")),
+        key="item_key", created=False,
+        key_hash_fields=("employeeId", "payrollId", "sourceEntityId", "sourceEntityType",
+                         "activity", "date", "jobId"),
+    ),
+    _transactional(
+        "payroll_adjustments", "payroll", "payroll-adjustments", "posted_on",
+        (*_of("INT64", "employee_id"), *_of("TIMESTAMP", "posted_on"),
+         *_of("NUMERIC", "amount"), *_of("INT64", "job_id", "invoice_id"),
+         *_of("STRING", "memo")),
+        created=False,
+    ),
+    _transactional(
+        "customers", "crm", "customers", "created_on",
+        (_NAME, *_of("STRING", "type"), _ACTIVE),
+        extra_params=_ANY, export_resource="customers", deletes=True,
+    ),
+    _transactional(
+        "locations", "crm", "locations", "created_on",
+        (*_of("INT64", "customer_id"), _NAME, _c("state", "STRING", "address.state"), _ACTIVE),
+        extra_params=_ANY, deletes=True,
+    ),
+    _transactional(
+        "purchase_orders", "inventory", "purchase-orders", "po_date",
+        (_JOB_ID, _TOTAL, _c("po_date", "TIMESTAMP", "date"), *_of("STRING", "status")),
+        created=False,
+    ),
+    _transactional(
+        "inventory_bills", "accounting", "inventory-bills", "bill_date",
+        (_JOB_ID, *_of("INT64", "purchase_order_id"), _TOTAL, *_of("TIMESTAMP", "bill_date")),
+        created=False,
+    ),
+    _transactional(
+        "returns", "inventory", "returns", "return_date",
+        (_JOB_ID, _TOTAL, *_of("TIMESTAMP", "return_date")),
+        created=False,
+    ),
+    _reference("business_units", "settings", "business-units", _NAME, deletes=True),
+    _reference(
+        "technicians", "settings", "technicians", _NAME, *_of("INT64", "business_unit_id"),
         deletes=True,
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("paid_on", "TIMESTAMP", "paidOn"),
-            _c("total", "NUMERIC", "total"),
-            *_audit(),
-        ),
     ),
-    Entity(
-        name="gross_pay_items",
-        module="payroll",
-        resource="gross-pay-items",
-        kind="transactional",
-        key=("item_key",),
-        key_hash_fields=(
-            "employeeId",
-            "payrollId",
-            "sourceEntityId",
-            "sourceEntityType",
-            "activity",
-            "date",
-            "jobId",
-        ),
-        partition_field="item_date",
-        columns=(
-            _c("item_key", "STRING"),  # filled from key_hash_fields, see record_key()
-            _c("employee_id", "INT64", "employeeId"),
-            _c("payroll_id", "INT64", "payrollId"),
-            _c("item_date", "TIMESTAMP", "date"),
-            _c("activity", "STRING", "activity"),
-            _c("amount", "NUMERIC", "amount"),
-            _c("paid_duration_hours", "NUMERIC", "paidDurationHours"),
-            _c("source_entity_id", "INT64", "sourceEntityId"),
-            _c("source_entity_type", "STRING", "sourceEntityType"),
-            _c("job_id", "INT64", "jobId"),
-            _c("invoice_id", "INT64", "invoiceId"),
-            *_audit(created=False),
-        ),
-    ),
-    Entity(
-        name="payroll_adjustments",
-        module="payroll",
-        resource="payroll-adjustments",
-        kind="transactional",
-        key=("id",),
-        partition_field="posted_on",
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("employee_id", "INT64", "employeeId"),
-            _c("posted_on", "TIMESTAMP", "postedOn"),
-            _c("amount", "NUMERIC", "amount"),
-            _c("job_id", "INT64", "jobId"),
-            _c("invoice_id", "INT64", "invoiceId"),
-            _c("memo", "STRING", "memo"),
-            *_audit(created=False),
-        ),
-    ),
-    Entity(
-        name="customers",
-        module="crm",
-        resource="customers",
-        kind="transactional",
-        key=("id",),
-        partition_field="created_on",
-        extra_params=_ANY,
-        export_resource="customers",
-        deletes=True,
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("name", "STRING", "name"),
-            _c("type", "STRING", "type"),
-            _c("active", "BOOL", "active"),
-            *_audit(),
-        ),
-    ),
-    Entity(
-        name="locations",
-        module="crm",
-        resource="locations",
-        kind="transactional",
-        key=("id",),
-        partition_field="created_on",
-        extra_params=_ANY,
-        deletes=True,
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("customer_id", "INT64", "customerId"),
-            _c("name", "STRING", "name"),
-            _c("state", "STRING", "address.state"),
-            _c("active", "BOOL", "active"),
-            *_audit(),
-        ),
-    ),
-    Entity(
-        name="purchase_orders",
-        module="inventory",
-        resource="purchase-orders",
-        kind="transactional",
-        key=("id",),
-        partition_field="po_date",
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("job_id", "INT64", "jobId"),
-            _c("total", "NUMERIC", "total"),
-            _c("po_date", "TIMESTAMP", "date"),
-            _c("status", "STRING", "status"),
-            *_audit(created=False),
-        ),
-    ),
-    Entity(
-        name="inventory_bills",
-        module="accounting",
-        resource="inventory-bills",
-        kind="transactional",
-        key=("id",),
-        partition_field="bill_date",
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("job_id", "INT64", "jobId"),
-            _c("purchase_order_id", "INT64", "purchaseOrderId"),
-            _c("total", "NUMERIC", "total"),
-            _c("bill_date", "TIMESTAMP", "billDate"),
-            *_audit(created=False),
-        ),
-    ),
-    Entity(
-        name="returns",
-        module="inventory",
-        resource="returns",
-        kind="transactional",
-        key=("id",),
-        partition_field="return_date",
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("job_id", "INT64", "jobId"),
-            _c("total", "NUMERIC", "total"),
-            _c("return_date", "TIMESTAMP", "returnDate"),
-            *_audit(created=False),
-        ),
-    ),
-    Entity(
-        name="business_units",
-        module="settings",
-        resource="business-units",
-        kind="reference",
-        key=("id",),
-        partition_field=None,
-        window_params=None,
-        extra_params=_ANY,
-        deletes=True,
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("name", "STRING", "name"),
-            _c("active", "BOOL", "active"),
-            *_audit(created=False),
-        ),
-    ),
-    Entity(
-        name="technicians",
-        module="settings",
-        resource="technicians",
-        kind="reference",
-        key=("id",),
-        partition_field=None,
-        window_params=None,
-        extra_params=_ANY,
-        deletes=True,
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("name", "STRING", "name"),
-            _c("business_unit_id", "INT64", "businessUnitId"),
-            _c("active", "BOOL", "active"),
-            *_audit(created=False),
-        ),
-    ),
-    Entity(
-        name="job_types",
-        module="jpm",
-        resource="job-types",
-        kind="reference",
-        key=("id",),
-        partition_field=None,
-        window_params=None,
-        extra_params=_ANY,
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("name", "STRING", "name"),
-            _c("active", "BOOL", "active"),
-            *_audit(created=False),
-        ),
-    ),
-    Entity(
-        name="activity_codes",
-        module="payroll",
-        resource="activity-codes",
-        kind="reference",
-        key=("id",),
-        partition_field=None,
-        window_params=None,
-        extra_params=_ANY,
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("code", "STRING", "code"),
-            _c("name", "STRING", "name"),
-            _c("active", "BOOL", "active"),
-            *_audit(created=False),
-        ),
-    ),
-    Entity(
-        name="campaigns",
-        module="marketing",
-        resource="campaigns",
-        kind="reference",
-        key=("id",),
-        partition_field=None,
-        window_params=None,
-        extra_params=_ANY,
-        columns=(
-            _c("id", "INT64", "id"),
-            _c("name", "STRING", "name"),
-            _c("active", "BOOL", "active"),
-            *_audit(created=False),
-        ),
-    ),
-)
+    _reference("job_types", "jpm", "job-types", _NAME),
+    _reference("activity_codes", "payroll", "activity-codes", *_of("STRING", "code"), _NAME),
+    _reference("campaigns", "marketing", "campaigns", _NAME),
+)  # fmt: skip
 
 _BY_NAME: dict[str, Entity] = {e.name: e for e in ENTITIES}
 
