@@ -41,72 +41,55 @@ class Kpi:
         return f"kpi_{self.name}"
 
 
+_UNBOUNDED_ABOVE = (0.0, None)  # counts and most money: never negative
+
+
+def _kpi(
+    name: str,
+    label: str,
+    kind: Kind,
+    role: Role,
+    date_basis: str,
+    what: str,
+    valid_range: tuple[float | None, float | None] | None = _UNBOUNDED_ABOVE,
+    min_denominator: float | None = None,
+    called: str | None = None,
+) -> Kpi:
+    """A KPI whose description names it (``called``, else its label) and its role's BUs
+    before ``what`` it counts; ranges default to "not negative" (ratios give theirs)."""
+    description = f"{called or label} ({role} BUs): {what}"
+    return Kpi(name, label, kind, role, date_basis, description, valid_range, min_denominator)
+
+
 KPIS: tuple[Kpi, ...] = (
-    Kpi(
-        "leads", "Leads", "count", "Sales", "job createdOn",
-        "Leads (Sales BUs): distinct non-test customers with a job whose job type contains "
-        "'estimate', by job createdOn.",
-        valid_range=(0.0, None),
-    ),
-    Kpi(
-        "estimates", "Estimates", "count", "Sales", "estimate createdOn",
-        "Estimates (Sales BUs): estimates created in the week, any status.",
-        valid_range=(0.0, None),
-    ),
-    Kpi(
-        "total_booked", "Total Booked", "money", "Sales", "estimate soldOn",
-        "Total Booked (Sales BUs): subtotal of estimates Sold, by soldOn.",
-        valid_range=(0.0, None),
-    ),
-    Kpi(
-        "success_rate", "Success Rate", "ratio", "Sales", "job completedOn",
-        "Success Rate / close rate (Sales BUs): completed estimate-type jobs with a Sold "
-        "estimate / completed estimate-type jobs, by job completedOn.",
-        valid_range=(0.0, 1.0),
-        min_denominator=5.0,  # opportunities
-    ),
-    Kpi(
-        "estimates_scheduled", "Estimates Scheduled", "count", "Sales", "appointment start",
-        "Estimates Scheduled (Sales BUs): non-canceled appointments of estimate-type jobs "
-        "starting in the week.",
-        valid_range=(0.0, None),
-    ),
-    Kpi(
-        "produced", "$ Produced", "money", "Production", "job completedOn",
-        "$ Produced (Production BUs): subtotal of every invoice of the jobs completed in the "
-        "week.",
-    ),
-    Kpi(
-        "gpm", "GPM %", "ratio", "Production", "job completedOn",
-        "GPM % (Production BUs): (produced - labor - materials) / produced over the jobs "
-        "completed in the week.",
-        valid_range=(-0.5, 0.9),
-        min_denominator=5000.0,  # dollars produced
-    ),
-    Kpi(
-        "future_bookings", "Future Bookings", "money", "Production", "as of the week's Sunday",
-        "Future Bookings (Production BUs): as of the week's Sunday, sold estimates on open "
-        "jobs with an appointment after that day.",
-        valid_range=(0.0, None),
-    ),
-    Kpi(
-        "collected", "$ Collected", "money", "Production", "payment paidOn",
-        "$ Collected (Production BUs): payment amounts applied in the week (paidOn), by the "
-        "BU of the invoice paid.",
-    ),
-    Kpi(
-        "warranty_pct", "Warranty % of Production", "ratio", "Production", "job completedOn",
-        "Warranty % of Production (Production BUs): warranty jobs / jobs completed in the "
-        "week.",
-        valid_range=(0.0, 1.0),
-        min_denominator=5.0,  # completed jobs
-    ),
-    Kpi(
-        "outstanding_ar", "Outstanding A/R", "money", "Production", "as of the week's Sunday",
-        "Outstanding A/R (Production BUs): as of the week's Sunday, open invoice balances "
-        "(total - payments by then, floored at 0 per invoice).",
-        valid_range=(0.0, None),
-    ),
+    _kpi("leads", "Leads", "count", "Sales", "job createdOn",
+         "distinct non-test customers with a job whose job type contains 'estimate', by job "
+         "createdOn."),
+    _kpi("estimates", "Estimates", "count", "Sales", "estimate createdOn",
+         "estimates created in the week, any status."),
+    _kpi("total_booked", "Total Booked", "money", "Sales", "estimate soldOn",
+         "subtotal of estimates Sold, by soldOn."),
+    _kpi("success_rate", "Success Rate", "ratio", "Sales", "job completedOn",
+         "completed estimate-type jobs with a Sold estimate / completed estimate-type jobs, by "
+         "job completedOn.", (0.0, 1.0), 5.0,  # min_denominator: opportunities
+         called="Success Rate / close rate"),
+    _kpi("estimates_scheduled", "Estimates Scheduled", "count", "Sales", "appointment start",
+         "non-canceled appointments of estimate-type jobs starting in the week."),
+    _kpi("produced", "$ Produced", "money", "Production", "job completedOn",
+         "subtotal of every invoice of the jobs completed in the week.", None),
+    _kpi("gpm", "GPM %", "ratio", "Production", "job completedOn",
+         "(produced - labor - materials) / produced over the jobs completed in the week.",
+         (-0.5, 0.9), 5000.0),  # min_denominator: dollars produced
+    _kpi("future_bookings", "Future Bookings", "money", "Production", "as of the week's Sunday",
+         "as of the week's Sunday, sold estimates on open jobs with an appointment after that "
+         "day."),
+    _kpi("collected", "$ Collected", "money", "Production", "payment paidOn",
+         "payment amounts applied in the week (paidOn), by the BU of the invoice paid.", None),
+    _kpi("warranty_pct", "Warranty % of Production", "ratio", "Production", "job completedOn",
+         "warranty jobs / jobs completed in the week.", (0.0, 1.0), 5.0),  # 5 completed jobs
+    _kpi("outstanding_ar", "Outstanding A/R", "money", "Production", "as of the week's Sunday",
+         "as of the week's Sunday, open invoice balances (total - payments by then, floored at "
+         "0 per invoice)."),
 )  # fmt: skip
 
 BY_NAME: dict[str, Kpi] = {k.name: k for k in KPIS}
