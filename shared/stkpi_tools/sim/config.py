@@ -23,8 +23,11 @@ HISTORY_START = datetime(2019, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
-class FaultConfig:
+class FaultSettings:
     """Faults that can be set at start and changed at runtime (POST /_sim/faults).
+
+    Declared once for both the runtime settings (``FaultConfig``) and the start-time ones
+    (``SimConfig``, which carries them next to the tenant's).
 
     Counts (``burst_429``, ``truncate_pages``, ``malformed_pages``) are consumed as requests
     hit them; ``fault_entity``/``fault_page`` narrow truncation/malformation to one entity
@@ -60,6 +63,11 @@ class FaultConfig:
     hide_fraction: float = 0.0
     hide_entity: str | None = None
 
+
+@dataclass(frozen=True)
+class FaultConfig(FaultSettings):
+    """The fault settings in force, and how they change and slow answers down."""
+
     def updated(self, **changes: Any) -> FaultConfig:
         """A copy with ``changes``; unknown names are a clear error, not silently ignored."""
         known = {f.name for f in fields(self)}
@@ -91,8 +99,9 @@ class FaultConfig:
 
 
 @dataclass(frozen=True)
-class SimConfig:
-    """Everything that decides the simulated tenant and how the server behaves."""
+class SimConfig(FaultSettings):
+    """Everything that decides the simulated tenant and how the server behaves: the
+    start-time faults (``FaultSettings``) and the fields below."""
 
     scale: float = 0.002
     seed: int = 42
@@ -106,23 +115,8 @@ class SimConfig:
     app_key: str = SIM_APP_KEY
     export_page_size: int = 500
     report_interval_seconds: float = 60.0  # Reporting API: the same report once a minute
-    latency_ms: int = 0
-    latency_per_record_ms: float = 0.0
-    error_rate: float = 0.0
-    burst_429: int = 0
-    truncate_pages: int = 0
-    malformed_pages: int = 0
-    fault_entity: str | None = None
-    fault_page: int | None = None
-    damage_same_request: bool = False
-    edit_after_page: int | None = None
-    edit_count: int = 0
-    edit_entity: str | None = None
-    denied_modules: tuple[str, ...] = ()
-    hide_fraction: float = 0.0
-    hide_entity: str | None = None
 
     def faults(self) -> FaultConfig:
         """The start-time fault settings."""
-        names = {f.name for f in fields(FaultConfig)}
+        names = {f.name for f in fields(FaultSettings)}
         return FaultConfig(**{n: getattr(self, n) for n in names})
