@@ -89,12 +89,25 @@ class SimHandle:
 
     base_url: str
     auth_url: str
-    tenant_id: str
-    client_id: str
-    client_secret: str
-    app_key: str
     tenant: Tenant
     state: SimState
+
+    # The fake credentials are the simulator's settings: read there, never copied.
+    @property
+    def tenant_id(self) -> str:
+        return self.state.config.tenant_id
+
+    @property
+    def client_id(self) -> str:
+        return self.state.config.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.state.config.client_secret
+
+    @property
+    def app_key(self) -> str:
+        return self.state.config.app_key
 
     @property
     def now(self) -> datetime:
@@ -171,16 +184,7 @@ def running_simulator(config: SimConfig | None = None) -> Iterator[SimHandle]:
     url = f"http://127.0.0.1:{server.server_port}"
     st: SimState = app.extensions["stkpi_sim"]
     try:
-        yield SimHandle(
-            base_url=url,
-            auth_url=url,
-            tenant_id=config.tenant_id,
-            client_id=config.client_id,
-            client_secret=config.client_secret,
-            app_key=config.app_key,
-            tenant=st.tenant,
-            state=st,
-        )
+        yield SimHandle(base_url=url, auth_url=url, tenant=st.tenant, state=st)
     finally:
         server.shutdown()
         thread.join(timeout=10)
