@@ -29,21 +29,22 @@ BU_GUARANTEED = 8
 BU_FLAGSTAFF_SALES = 9
 BU_FLAGSTAFF_PRODUCTION = 10
 
-# (name, active, class) ; classes: est-res, est-comm, prod-res, prod-comm, warranty
-JOB_TYPES: tuple[tuple[str, bool, str], ...] = (
-    ("ESTIMATE-RES-INT", True, "est-res"),
-    ("ESTIMATE-RES-EXT", True, "est-res"),
-    ("Estimate- Cabinets", True, "est-res"),
-    ("ESTIMATE-FLOOR COATINGS-EPOXY", True, "est-res"),
-    ("Estimate - Stucco (old)", False, "est-res"),
-    ("COMM-ESTIMATE", True, "est-comm"),
-    ("RES-INT", True, "prod-res"),
-    ("RES-EXT", True, "prod-res"),
-    ("CABINETS", True, "prod-res"),
-    ("FLOOR COATINGS-EPOXY", True, "prod-res"),
-    ("RES-DRYWALL (legacy)", False, "prod-res"),
-    ("COMM-REPAINT", True, "prod-comm"),
-    ("WARRANTY", True, "warranty"),
+# Job types by class (est-res, est-comm, prod-res, prod-comm, warranty), in id order;
+# the retired ones only ``active=Any`` returns.
+_JOB_TYPE_CLASSES: dict[str, tuple[str, ...]] = {
+    "est-res": ("ESTIMATE-RES-INT", "ESTIMATE-RES-EXT", "Estimate- Cabinets",
+                "ESTIMATE-FLOOR COATINGS-EPOXY", "Estimate - Stucco (old)"),
+    "est-comm": ("COMM-ESTIMATE",),
+    "prod-res": ("RES-INT", "RES-EXT", "CABINETS", "FLOOR COATINGS-EPOXY", "RES-DRYWALL (legacy)"),
+    "prod-comm": ("COMM-REPAINT",),
+    "warranty": ("WARRANTY",),
+}  # fmt: skip
+_RETIRED_JOB_TYPES = {"Estimate - Stucco (old)", "RES-DRYWALL (legacy)"}
+# (name, active, class)
+JOB_TYPES: tuple[tuple[str, bool, str], ...] = tuple(
+    (name, name not in _RETIRED_JOB_TYPES, cls)
+    for cls, names in _JOB_TYPE_CLASSES.items()
+    for name in names
 )
 EST_RES_TYPES = (0, 1, 2, 3, 4)
 EST_RES_P = (0.40, 0.33, 0.12, 0.10, 0.05)
@@ -64,22 +65,15 @@ ACTIVITY_CODES: tuple[tuple[str, str, bool], ...] = (
 )
 PAY_ACTIVITIES = ("Regular", "Overtime")
 
-CAMPAIGNS: tuple[tuple[str, bool], ...] = (
-    ("Google Ads", True),
-    ("Facebook", True),
-    ("Yelp", True),
-    ("Angi", True),
-    ("HomeAdvisor", True),
-    ("Referral", True),
-    ("Repeat Customer", True),
-    ("Yard Sign", True),
-    ("Website", True),
-    ("Nextdoor", True),
-    ("Commercial Outreach", True),
-    ("Direct Mail 2022", False),
-    ("Radio KTAR (old)", False),
-    ("Val-Pak 2023", False),
-)
+_RETIRED_CAMPAIGNS = ("Direct Mail 2022", "Radio KTAR (old)", "Val-Pak 2023")
+# (name, active): the retired ones last
+CAMPAIGNS: tuple[tuple[str, bool], ...] = tuple(
+    (name, name not in _RETIRED_CAMPAIGNS)
+    for name in (
+        "Google Ads", "Facebook", "Yelp", "Angi", "HomeAdvisor", "Referral", "Repeat Customer",
+        "Yard Sign", "Website", "Nextdoor", "Commercial Outreach", *_RETIRED_CAMPAIGNS,
+    )
+)  # fmt: skip
 
 JOB_OUTCOMES = ("Completed", "Canceled", "Hold")
 FIRST_NAMES = (

@@ -83,6 +83,11 @@ class _QuietHandler(WSGIRequestHandler):
         return
 
 
+def _setting(name: str) -> Any:
+    """A read-only attribute of the handle that is the running simulator's setting ``name``."""
+    return property(lambda handle: getattr(handle.state.config, name))
+
+
 @dataclass
 class SimHandle:
     """A running simulator: where it is, the fake credentials, and admin operations."""
@@ -93,21 +98,10 @@ class SimHandle:
     state: SimState
 
     # The fake credentials are the simulator's settings: read there, never copied.
-    @property
-    def tenant_id(self) -> str:
-        return self.state.config.tenant_id
-
-    @property
-    def client_id(self) -> str:
-        return self.state.config.client_id
-
-    @property
-    def client_secret(self) -> str:
-        return self.state.config.client_secret
-
-    @property
-    def app_key(self) -> str:
-        return self.state.config.app_key
+    tenant_id = _setting("tenant_id")
+    client_id = _setting("client_id")
+    client_secret = _setting("client_secret")
+    app_key = _setting("app_key")
 
     @property
     def now(self) -> datetime:

@@ -56,17 +56,18 @@ def payroll_adjustment(v: View, i: int, mod: int) -> dict[str, Any]:
     }
 
 
+# Status columns, latest stage first
+_PURCHASE_ORDER_STAGES: tuple[tuple[str, str], ...] = (
+    ("cancel", "Canceled"),
+    ("received", "Received"),
+    ("sent", "Sent"),
+)
+
+
 def purchase_order(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["purchase_orders"]
     c = t.cols
-    status = v.status(
-        (
-            (c["cancel"][i], "Canceled"),
-            (c["received"][i], "Received"),
-            (c["sent"][i], "Sent"),
-        ),
-        "Pending",
-    )
+    status = v.status(t, i, _PURCHASE_ORDER_STAGES, "Pending")
     return {
         "id": int(t.ids[i]),
         "number": f"PO-{int(t.ids[i]) - v.id_bases['purchase_orders']}",
@@ -83,28 +84,29 @@ def _po_job(v: View, po: int, no_job: bool) -> int | None:
     return None if no_job else v.id_of("jobs", v.tables["purchase_orders"].cols["job"][po])
 
 
-def inventory_bill(v: View, i: int, mod: int) -> dict[str, Any]:
-    t = v.tables["inventory_bills"]
+def _po_document(v: View, entity: str, i: int, mod: int, /, **fields: Any) -> dict[str, Any]:
+    """A bill or return of a purchase order: its id, the order and its job, ``fields``."""
+    t = v.tables[entity]
     po = int(t.cols["po"][i])
     return {
         "id": int(t.ids[i]),
         "purchaseOrderId": v.id_of("purchase_orders", po),
         "jobId": _po_job(v, po, bool(t.cols["no_job"][i])),
-        "referenceNumber": f"B{int(t.ids[i]) % 1_000_000:06d}",
-        "total": money(t.cols["total"][i]),
-        "billDate": iso(t.birth[i]),
+        **fields,
         "modifiedOn": iso(mod),
     }
+
+
+def inventory_bill(v: View, i: int, mod: int) -> dict[str, Any]:
+    t = v.tables["inventory_bills"]
+    reference = f"B{int(t.ids[i]) % 1_000_000:06d}"
+    total, billed = money(t.cols["total"][i]), iso(t.birth[i])
+    return _po_document(
+        v, "inventory_bills", i, mod, referenceNumber=reference, total=total, billDate=billed
+    )
 
 
 def return_(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["returns"]
-    po = int(t.cols["po"][i])
-    return {
-        "id": int(t.ids[i]),
-        "purchaseOrderId": v.id_of("purchase_orders", po),
-        "jobId": _po_job(v, po, bool(t.cols["no_job"][i])),
-        "total": money(t.cols["total"][i]),
-        "returnDate": iso(t.birth[i]),
-        "modifiedOn": iso(mod),
-    }
+    total, returned = money(t.cols["total"][i]), iso(t.birth[i])
+    return _po_document(v, "returns", i, mod, total=total, returnDate=returned)

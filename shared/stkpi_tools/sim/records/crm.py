@@ -115,18 +115,19 @@ def job(v: View, i: int, mod: int) -> dict[str, Any]:
     }
 
 
+# Status columns, latest stage first
+_APPOINTMENT_STAGES: tuple[tuple[str, str], ...] = (
+    ("cancel", "Canceled"),
+    ("done", "Done"),
+    ("start", "Working"),
+    ("dispatched", "Dispatched"),
+)
+
+
 def appointment(v: View, i: int, mod: int) -> dict[str, Any]:
     t = v.tables["appointments"]
     c = t.cols
-    status = v.status(
-        (
-            (c["cancel"][i], "Canceled"),
-            (c["done"][i], "Done"),
-            (c["start"][i], "Working"),
-            (c["dispatched"][i], "Dispatched"),
-        ),
-        "Scheduled",
-    )
+    status = v.status(t, i, _APPOINTMENT_STAGES, "Scheduled")
     return {
         "id": int(t.ids[i]),
         "jobId": v.id_of("jobs", c["job"][i]),

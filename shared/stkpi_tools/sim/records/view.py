@@ -8,7 +8,7 @@ appointments).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,10 +46,10 @@ class View:
     def happened(self, when: int | np.integer) -> bool:
         return int(when) != NEVER and int(when) <= self.now
 
-    def status(self, events: Iterable[tuple[int | np.integer, str]], otherwise: str) -> str:
-        """The name of the first of ``events`` (when, name) that has happened, else
-        ``otherwise``: statuses are checked latest stage first."""
-        return next((name for when, name in events if self.happened(when)), otherwise)
+    def status(self, t: Table, i: int, stages: tuple[tuple[str, str], ...], otherwise: str) -> str:
+        """Record ``i``'s status: the name of the first of ``stages`` (its time column, its
+        name; latest stage first) that has happened, else ``otherwise``."""
+        return next((name for col, name in stages if self.happened(t.cols[col][i])), otherwise)
 
 
 Renderer = Callable[[View, int, int], dict[str, Any]]
