@@ -16,7 +16,13 @@ if [ -z "$ext_src" ]; then echo "duckdb-extension-spatial wheel has no spatial.d
 duck_version=$("$VENV/bin/python" -c 'import duckdb; print(duckdb.__version__)')
 dest="$HOME/.duckdb/extensions/v$duck_version/linux_amd64"
 mkdir -p "$dest"
-cp -f "$ext_src" "$dest/spatial.duckdb_extension"
+# Replace by rename, never in place: every running bqemulator has this file mapped, and
+# rewriting it under them (cp -f truncates the same inode) crashes them all with SIGSEGV.
+if ! cmp -s "$ext_src" "$dest/spatial.duckdb_extension"; then
+  tmp=$(mktemp "$dest/.spatial.XXXXXX")
+  cp "$ext_src" "$tmp"
+  mv -f "$tmp" "$dest/spatial.duckdb_extension"
+fi
 if ! gcloud beta emulators pubsub --help >/dev/null 2>&1; then
   echo "the Google Cloud CLI Pub/Sub emulator is missing: install google-cloud-cli and" >&2
   echo "google-cloud-cli-pubsub-emulator (apt) and java 17" >&2
