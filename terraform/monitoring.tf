@@ -12,7 +12,7 @@
 # before), coverage, join, kpi, pipeline. passed is false exactly when status is RED
 # (YELLOW passes, as for `stkpi validate`); a failed check logs at WARNING, not ERROR, so it
 # does not also count as a function error. The thresholds live in
-# shared/stkpi/validation_config.py; these metrics count outcomes.
+# shared/stkpi/validation/config.py; these metrics count outcomes.
 #
 # Two filter languages: google_logging_metric filters are Cloud Logging queries
 # (field=("a" OR "b") is valid there); alert policy filters are Cloud Monitoring filters,

@@ -9,7 +9,7 @@ volume alerts select ``metric.label.check="freshness"`` / ``"volume_drop"``.
 
 For every validation check, the step that runs the validations (rebuild_dims after a
 rebuild, and the daily scheduled validation, both through
-:func:`stkpi.validate.run_validations`) logs exactly one line::
+:func:`stkpi.validation.runner.run_validations`) logs exactly one line::
 
     {"event": "validation", "check": "<family>", "passed": true|false,
      "status": "GREEN"|"YELLOW"|"RED", "run_id": "...", "entity": "<entity>"|null,
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from stkpi.registry import ENTITIES
 
 if TYPE_CHECKING:
-    from stkpi.validate import CheckResult
+    from stkpi.validation.result import CheckResult
 
 # Field names (jsonPayload.<field>) and the event value the metric filter selects.
 EVENT = "event"

@@ -130,8 +130,9 @@ def run_checks(run_id: str, ctx: PipelineContext) -> None:
     They run after the run is recorded, so freshness sees the sync marks just advanced. A
     validation that cannot run never fails the rebuild (its results would say RED anyway).
     """
-    from stkpi.validate import run_validations, worst
-    from stkpi.validation_config import load_validation_config
+    from stkpi.validation.config import load_validation_config
+    from stkpi.validation.result import worst
+    from stkpi.validation.runner import run_validations
 
     try:
         results = run_validations(

@@ -39,7 +39,8 @@ def collect_status(ctx: PipelineContext) -> dict[str, Any]:
 
 def key_scans(ctx: PipelineContext) -> list[dict[str, Any]]:
     """The last key scan of each entity, its counts flattened (stkpi.key_scan)."""
-    from stkpi.validate_deletes import latest_scans, scan_detail
+    from stkpi.validation.judges.deletes import scan_detail
+    from stkpi.validation.measures import latest_scans
 
     out = []
     for entity, row in sorted(latest_scans(ctx.bigquery, ctx.settings).items()):

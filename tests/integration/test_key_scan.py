@@ -26,7 +26,8 @@ from stkpi.planner import RunPlan, floor_hour
 from stkpi.registry import DELETABLE
 from stkpi.runwindows import RunWindows
 from stkpi.status import collect_status
-from stkpi.validate import RED, run_validations
+from stkpi.validation.result import RED
+from stkpi.validation.runner import run_validations
 from stkpi.warehouse import ensure_tables
 from stkpi_tools.localstack import DEFAULT_PROJECT
 from stkpi_tools.localstack.settings_env import local_settings_env, local_topology

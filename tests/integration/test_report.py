@@ -35,7 +35,8 @@ from stkpi.reconcile.run import reconcile, result_rows, store
 from stkpi.report import build_report
 from stkpi.servicetitan.client import ServiceTitanClient
 from stkpi.state import OpsState
-from stkpi.validate import CheckResult, store_results
+from stkpi.validation.result import CheckResult
+from stkpi.validation.store import store_results
 from stkpi.warehouse import ensure_tables
 from stkpi_tools.sim.config import SimConfig
 from stkpi_tools.sim.server import running_simulator

@@ -20,8 +20,9 @@ from google.cloud import bigquery
 
 from stkpi.config import Settings, load_settings
 from stkpi.marts import build_marts
-from stkpi.validate import GREEN, RED, YELLOW, CheckResult, exit_code, run_validations
-from stkpi.validation_config import ValidationConfig
+from stkpi.validation.config import ValidationConfig
+from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, exit_code
+from stkpi.validation.runner import run_validations
 from stkpi.warehouse import ensure_tables
 
 pytestmark = pytest.mark.integration

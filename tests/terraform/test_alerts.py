@@ -33,16 +33,11 @@ from filters import (
 )
 
 from stkpi import log_contract, logs
-from stkpi.validate import (
-    GREEN,
-    RED,
-    YELLOW,
-    CheckResult,
-    judge_freshness,
-    judge_join,
-    judge_volume,
-)
-from stkpi.validation_config import ValidationConfig
+from stkpi.validation.config import ValidationConfig
+from stkpi.validation.judges.completeness import judge_volume
+from stkpi.validation.judges.freshness import judge_freshness
+from stkpi.validation.judges.joins import judge_join
+from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult
 from stkpi_tools.terraform.hcl import Instance, Module
 
 TF = Path(__file__).resolve().parents[2] / "terraform"

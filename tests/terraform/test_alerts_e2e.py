@@ -37,7 +37,7 @@ from test_alerts import (
 from stkpi.config import Settings, load_settings
 from stkpi.deadletters import count_dead_letters
 from stkpi.registry import TRANSACTIONAL
-from stkpi.validation_config import ValidationConfig
+from stkpi.validation.config import ValidationConfig
 from stkpi.warehouse import ensure_tables
 from stkpi_tools.localstack.functions import functions_dir
 from stkpi_tools.localstack.services import start_function

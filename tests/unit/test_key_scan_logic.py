@@ -15,7 +15,7 @@ from stkpi.messages import PlanMessage, WindowMessage, decode
 from stkpi.planner import KEY_SCAN_START, RunPlan, plan_run
 from stkpi.registry import DELETABLE, ENTITIES, get_entity
 from stkpi.splits import split
-from stkpi.validate_deletes import judge_deletes
+from stkpi.validation.judges.deletes import judge_deletes
 from stkpi_tools.chaos.compare import compare_entity
 from stkpi_tools.sim.config import SimConfig
 from stkpi_tools.sim.faults import FaultState

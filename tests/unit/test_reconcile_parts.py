@@ -11,11 +11,11 @@ import pytest
 
 from stkpi.errors import ConfigError
 from stkpi.kpi_config import load_bu_map
-from stkpi.reconcile.judge import judge_reconciliation
 from stkpi.reconcile.mapping import COLUMNS, load_report_map, sources_for
 from stkpi.reconcile.reports_api import MemoryCallLog, ReportBusyError, ReportFetcher
 from stkpi.reconcile.run import last_complete_weeks, our_bu
-from stkpi.validation_config import ValidationConfig
+from stkpi.validation.config import ValidationConfig
+from stkpi.validation.judges.reconciliation import judge_reconciliation
 
 HEADER = ",".join(COLUMNS)
 

@@ -339,7 +339,11 @@ def test_the_collector_finds_the_known_suggestions() -> None:
     assert "stkpi local down" in texts  # an error message in backticks
     assert any(t.startswith("stkpi backfill --entities") for t in texts)  # validate's next step
     assert any(t.startswith("./dev stkpi report --out") for t in texts)  # README prose
-    assert {"README.md", "docs/DEPLOY.md", "shared/stkpi/validate.py"} <= sources
+    assert {
+        "README.md",
+        "docs/DEPLOY.md",
+        "shared/stkpi/validation/judges/completeness.py",
+    } <= sources
     assert len(SUGGESTIONS) > 40
 
 
@@ -378,7 +382,7 @@ def test_explain_commands_built_from_data_parse_and_name_the_cell(bu: str) -> No
     """The report's hover text and validate's KPI-jump step quote the BU so a shell (and the
     CLI) gets it back whole."""
     from stkpi.report.format import explain_command
-    from stkpi.validate import _explain
+    from stkpi.validation.judges.kpis import _explain
 
     week = dt.date(2025, 8, 18)
     for text in (explain_command("leads", bu, week), _explain("leads", bu, week)):

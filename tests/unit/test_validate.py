@@ -9,27 +9,15 @@ import pytest
 from rich.console import Console
 
 from stkpi.errors import ConfigError
-from stkpi.validate import (
-    GREEN,
-    RED,
-    YELLOW,
-    CheckResult,
-    FreshnessHistory,
-    KpiRow,
-    exit_code,
-    judge_coverage,
-    judge_dead_letters,
-    judge_freshness,
-    judge_join,
-    judge_kpis,
-    judge_volume,
-    kpi_weeks,
-    poisson_cdf,
-    result_rows,
-    usual_silence_hours,
-    worst,
-)
-from stkpi.validation_config import ValidationConfig, config_from_mapping, load_validation_config
+from stkpi.validation.config import ValidationConfig, config_from_mapping, load_validation_config
+from stkpi.validation.judges.completeness import judge_coverage, judge_volume
+from stkpi.validation.judges.freshness import FreshnessHistory, judge_freshness
+from stkpi.validation.judges.joins import judge_join
+from stkpi.validation.judges.kpis import KpiRow, judge_kpis, kpi_weeks
+from stkpi.validation.judges.pipeline import judge_dead_letters
+from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, exit_code, worst
+from stkpi.validation.stats import poisson_cdf, usual_silence_hours
+from stkpi.validation.store import result_rows
 from stkpi_tools.cli.validate import render_table, to_json
 
 CFG = ValidationConfig()

@@ -3,5 +3,6 @@
 ``mapping`` (which report and field feeds which KPI, per tenant: sql/seeds/report_map.csv),
 ``reports_api`` (the Reporting API within its once-a-minute limit), ``run`` (both sides,
 compared and stored), ``compare`` (match / explained / unexplained, record by record),
-``judge`` (the validation), ``daily`` (the rebuild's step and the CLI's entry).
+``daily`` (the rebuild's step and the CLI's entry); its validation is
+stkpi.validation.judges.reconciliation.
 """

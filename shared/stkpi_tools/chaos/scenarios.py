@@ -218,7 +218,7 @@ def poison(lab: ChaosLab, trial: Trial) -> None:
     trial.check(shown >= 4, f"stkpi status shows the dead letters ({shown})")
     row = next((r for r in status["runs"] if r["run_id"] == run), {})
     trial.check(not row.get("rebuilt_at"), "the run waits, unrebuilt, for its dead window")
-    from stkpi.validate import run_validations
+    from stkpi.validation.runner import run_validations
 
     checks = run_validations(
         lab.ctx.bigquery, lab.ctx.settings, run_id=run, store=False,

@@ -19,8 +19,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stkpi.validate import CheckResult, exit_code, run_validations, worst
-from stkpi.validation_config import load_validation_config
+from stkpi.validation.config import load_validation_config
+from stkpi.validation.result import CheckResult, exit_code, worst
+from stkpi.validation.runner import run_validations
 
 _STYLE = {"GREEN": "bold green", "YELLOW": "bold yellow", "RED": "bold red"}
 

@@ -7,9 +7,8 @@ in bulk. Otherwise GREEN, with the rows marked deleted per week of the mark, so 
 whose KPIs moved because records vanished in ServiceTitan says so. An entity never
 scanned is GREEN with a note: until the first scan, deletes are not looked for at all.
 
-Kept apart from stkpi.validate (already long) but built the same way: SQL measures
-(``sql/ops/key_scans_latest.sql``, ``sql/validations/deletes_weekly.sql``), plain Python
-judges, and a check that cannot run is RED through the validator's guard.
+Pure: the latest scan events come from ``sql/ops/key_scans_latest.sql`` and the weekly
+marks from ``sql/validations/deletes_weekly.sql`` (stkpi.validation.measures).
 """
 
 from __future__ import annotations
@@ -18,13 +17,9 @@ import datetime as dt
 import json
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from stkpi import sqlfiles
-from stkpi.registry import DELETABLE
-
-if TYPE_CHECKING:
-    from stkpi.validate import CheckResult, Validator
+from stkpi.validation.result import GREEN, RED, CheckResult
 
 WEEKS = 8  # weeks of marks shown per entity
 
@@ -33,8 +28,6 @@ def judge_deletes(
     entity: str, scan: Mapping[str, Any] | None, weekly: Mapping[dt.date, int]
 ) -> CheckResult:
     """The ``deletes.<entity>`` verdict from its latest scan event and weekly marks."""
-    from stkpi.validate import GREEN, RED, CheckResult
-
     name = f"deletes.{entity}"
     weeks = {d.isoformat(): n for d, n in sorted(weekly.items())}
     total = sum(weekly.values())
@@ -91,46 +84,10 @@ def _above(share: Any) -> float:
 
 
 def scan_detail(raw: Any) -> dict[str, Any]:
+    """A scan event's ``detail`` as a dict, whether stored as JSON text or a record."""
     if isinstance(raw, Mapping):
         return dict(raw)
     try:
         return dict(json.loads(raw or "{}"))
     except (TypeError, ValueError):
         return {}
-
-
-def latest_scans(client: Any, settings: Any) -> dict[str, dict[str, Any]]:
-    """Entity -> its latest ``keys_scanned`` event (``sql/ops/key_scans_latest.sql``)."""
-    sql = sqlfiles.render("ops/key_scans_latest.sql", settings)
-    return {r["entity"]: dict(r.items()) for r in client.query(sql).result()}
-
-
-def deletes_checks(v: Validator) -> list[CheckResult]:
-    """One ``deletes.<entity>`` check per deletable entity."""
-    scans: dict[str, dict[str, Any]] = {}
-
-    def load() -> list[CheckResult]:
-        scans.update(latest_scans(v.client, v.settings))
-        return []
-
-    out = v._guard("deletes.scans", load)
-    if out:  # the scan events could not be read: that RED says why
-        return out
-    since = (v.today - dt.timedelta(days=7 * WEEKS)).isoformat()
-    for entity in DELETABLE:
-
-        def one(entity: str = entity) -> list[CheckResult]:
-            rows = v.query("deletes_weekly", {"since": since}, table=entity)
-            weekly = {_date(r["week_start"]): int(r["deleted"]) for r in rows}
-            return [judge_deletes(entity, scans.get(entity), weekly)]
-
-        out += v._guard(f"deletes.{entity}", one)
-    return out
-
-
-def _date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])

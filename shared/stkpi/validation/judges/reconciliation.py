@@ -1,6 +1,8 @@
-"""The validation of a reconciliation pass: GREEN all match (or differ only by ServiceTitan's
-own report definitions, ``reconcile_expected_rules``), YELLOW other explained differences
-(or unexplained ones under the threshold), RED unexplained differences above it.
+"""``reconciliation.servicetitan``: the validation of a reconciliation pass (stkpi.reconcile).
+
+GREEN all match (or differ only by ServiceTitan's own report definitions,
+``reconcile_expected_rules``), YELLOW other explained differences (or unexplained ones
+under the threshold), RED unexplained differences above it.
 
 Pure: the rows are the latest pass of ``${ops}.reconciliation``
 (``sql/validations/reconciliation_latest.sql``); thresholds come from ValidationConfig.
@@ -11,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stkpi.validate import GREEN, RED, YELLOW, CheckResult
-from stkpi.validation_config import ValidationConfig
+from stkpi.validation.config import ValidationConfig
+from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult
 
 NAME = "reconciliation.servicetitan"
 NEXT = "stkpi reconcile (the records behind each difference); the report's reconciliation panel"
