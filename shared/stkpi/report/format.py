@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from stkpi import kpis
 
@@ -73,3 +73,32 @@ def explain_command(kpi: str, bu: str, week: dt.date) -> str:
 def week_label(week: dt.date) -> str:
     """Column header of a week: its Monday, ``Aug 18``."""
     return f"{week:%b} {week.day}"
+
+
+def lag(now: dt.datetime, ts: dt.datetime | None) -> str:
+    """How old ``ts`` is at ``now``: hours under two days, days beyond."""
+    if ts is None:
+        return "n/a"
+    hours = (now - ts).total_seconds() / 3600
+    return f"{hours:.1f} h" if abs(hours) < 48 else f"{hours / 24:.1f} d"
+
+
+def timestamp(ts: Any) -> str:
+    """A moment in UTC to the minute; text stays as it is, None is empty."""
+    if ts is None:
+        return ""
+    if isinstance(ts, dt.datetime):
+        return ts.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return str(ts)
+
+
+def duration(seconds: float | None) -> str:
+    """A run's length in the unit that reads best: seconds, minutes or hours."""
+    if seconds is None:
+        return "n/a"
+    seconds = float(seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

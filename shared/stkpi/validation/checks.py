@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from stkpi.registry import DELETABLE
@@ -21,12 +22,7 @@ from stkpi.validation.judges.deletes import judge_deletes
 from stkpi.validation.judges.freshness import judge_freshness
 from stkpi.validation.judges.joins import judge_jobs_business_units, judge_join
 from stkpi.validation.judges.kpis import judge_kpis
-from stkpi.validation.judges.pipeline import (
-    judge_dead_letters,
-    judge_failed_windows,
-    judge_runs_without_rebuild,
-    judge_stuck_windows,
-)
+from stkpi.validation.judges.pipeline import judge_dead_letters, judge_listing
 from stkpi.validation.judges.reconciliation import NAME as RECONCILIATION
 from stkpi.validation.judges.reconciliation import judge_reconciliation
 from stkpi.validation.result import CheckResult
@@ -181,21 +177,21 @@ CHECKS: tuple[Check, ...] = (
         name="pipeline.failed_windows",
         sql=("pipeline_failed_windows",),
         measure=measures.failed_windows,
-        judge=judge_failed_windows,
+        judge=partial(judge_listing, "pipeline.failed_windows"),
         thresholds=("pipeline_lookback_hours",),
     ),
     Check(
         name="pipeline.stuck_windows",
         sql=("pipeline_stuck_windows",),
         measure=measures.stuck_windows,
-        judge=judge_stuck_windows,
+        judge=partial(judge_listing, "pipeline.stuck_windows"),
         thresholds=("pipeline_lookback_hours", "stuck_window_hours"),
     ),
     Check(
         name="pipeline.runs_without_rebuild",
         sql=("pipeline_runs_without_rebuild",),
         measure=measures.runs_without_rebuild,
-        judge=judge_runs_without_rebuild,
+        judge=partial(judge_listing, "pipeline.runs_without_rebuild"),
         thresholds=("pipeline_lookback_hours", "rebuild_grace_hours"),
     ),
     Check(

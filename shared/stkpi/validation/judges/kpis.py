@@ -15,7 +15,7 @@ from typing import Any
 from stkpi import kpis
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.fmt import sql_path
-from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult
+from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, Status
 
 
 @dataclass(frozen=True)
@@ -146,15 +146,14 @@ def judge_ranges(rows: Sequence[KpiRow], config: ValidationConfig) -> CheckResul
     range_threshold["min_denominator"] = dict(config.kpi_range_min_denominator)
     if out_of_range:
         o = out_of_range[0]
-        return CheckResult(
+        return _cells(
             "kpi.ranges",
             RED,
             f"{len(out_of_range)} KPI values out of range (first: {o['kpi']}={o['value']:g} "
             f"for {o['bu']} week {o['week']})",
-            {"out_of_range": out_of_range[:20], "count": len(out_of_range)},
+            "out_of_range",
+            out_of_range,
             range_threshold,
-            _explain(o["kpi"], o["bu"], dt.date.fromisoformat(o["week"])),
-            float(len(out_of_range)),
         )
     return CheckResult(
         "kpi.ranges",
@@ -209,16 +208,15 @@ def judge_jumps(
     }
     if jumps:
         j = jumps[0]
-        return CheckResult(
+        return _cells(
             "kpi.jumps",
             YELLOW,
             f"{len(jumps)} weeks outside their BU's usual range (first: {j['kpi']} for "
             f"{j['bu']} {j['value']:g} in week {j['week']}; other weeks "
             f"{j['usual_range'][0]:g}..{j['usual_range'][1]:g})",
-            {"jumps": jumps[:20], "count": len(jumps)},
+            "jumps",
+            jumps,
             jump_threshold,
-            _explain(j["kpi"], j["bu"], dt.date.fromisoformat(j["week"])),
-            float(len(jumps)),
         )
     return CheckResult(
         "kpi.jumps",
@@ -228,6 +226,28 @@ def judge_jumps(
         jump_threshold,
         "",
         0.0,
+    )
+
+
+def _cells(
+    name: str,
+    status: Status,
+    message: str,
+    key: str,
+    cells: Sequence[Mapping[str, Any]],
+    threshold: dict[str, Any],
+) -> CheckResult:
+    """A check that found KPI cells to look at: how many, the first 20 under ``key``, and
+    the ``stkpi explain`` command of the first as the next step."""
+    first = cells[0]
+    return CheckResult(
+        name,
+        status,
+        message,
+        {key: list(cells[:20]), "count": len(cells)},
+        threshold,
+        _explain(first["kpi"], first["bu"], dt.date.fromisoformat(first["week"])),
+        float(len(cells)),
     )
 
 

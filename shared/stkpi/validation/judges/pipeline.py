@@ -3,7 +3,8 @@ offending rows; any row is RED."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from stkpi.validation.config import ValidationConfig
@@ -31,51 +32,52 @@ def judge_rows(
     return CheckResult(name, GREEN, ok, numbers, dict(threshold), "", 0.0)
 
 
-def _lookback(config: ValidationConfig) -> dict[str, Any]:
-    return {"lookback_hours": config.pipeline_lookback_hours}
+@dataclass(frozen=True)
+class Listing:
+    """A pipeline query that lists offending rows: what a row is (``{field}`` filled from
+    the config), what none reads as, its thresholds besides the lookback, where to look."""
+
+    what: str
+    ok: str
+    threshold: Callable[[ValidationConfig], dict[str, Any]]
+    next_step: str
 
 
-def judge_failed_windows(
-    rows: Sequence[Mapping[str, Any]], config: ValidationConfig
-) -> CheckResult:
-    """Windows that failed or were dead-lettered in the lookback (``pipeline_failed_windows``)."""
-    return judge_rows(
-        "pipeline.failed_windows",
-        rows,
-        what="windows failed or dead-lettered",
-        ok="no failed windows",
-        threshold={**_lookback(config), "max": 0},
-        next_step=f"stkpi status; {sql_path('pipeline_failed_windows')} "
-        "(the error column); re-plan: stkpi backfill --entities ... --start ... --end ...",
-    )
-
-
-def judge_stuck_windows(rows: Sequence[Mapping[str, Any]], config: ValidationConfig) -> CheckResult:
-    """Windows idle past ``stuck_window_hours`` without loading (``pipeline_stuck_windows``)."""
-    return judge_rows(
-        "pipeline.stuck_windows",
-        rows,
-        what=f"windows stuck (no progress for {config.stuck_window_hours:g} h)",
-        ok="no stuck windows",
-        threshold={**_lookback(config), "stuck_hours": config.stuck_window_hours},
-        next_step=f"stkpi status; {sql_path('pipeline_stuck_windows')}; "
+LISTINGS: dict[str, Listing] = {
+    "pipeline.failed_windows": Listing(
+        "windows failed or dead-lettered", "no failed windows", lambda c: {"max": 0},
+        f"stkpi status; {sql_path('pipeline_failed_windows')} (the error column); "
+        "re-plan: stkpi backfill --entities ... --start ... --end ...",
+    ),
+    "pipeline.stuck_windows": Listing(
+        "windows stuck (no progress for {stuck_window_hours:g} h)", "no stuck windows",
+        lambda c: {"stuck_hours": c.stuck_window_hours},
+        f"stkpi status; {sql_path('pipeline_stuck_windows')}; "
         "look for the window's function logs (run_id, window_id)",
-    )
+    ),
+    "pipeline.runs_without_rebuild": Listing(
+        "runs without exactly one rebuild", "every run rebuilt once",
+        lambda c: {"grace_hours": c.rebuild_grace_hours},
+        f"stkpi status; {sql_path('pipeline_runs_without_rebuild')}; a run whose windows "
+        "all loaded but never rebuilt needs its rebuild message re-published",
+    ),
+}  # fmt: skip
 
 
-def judge_runs_without_rebuild(
-    rows: Sequence[Mapping[str, Any]], config: ValidationConfig
+def judge_listing(
+    name: str, rows: Sequence[Mapping[str, Any]], config: ValidationConfig
 ) -> CheckResult:
-    """Runs not rebuilt exactly once ``rebuild_grace_hours`` after their plan."""
+    """``name``'s rows over the lookback (``pipeline_lookback_hours``) judged by
+    :func:`judge_rows` as its :data:`LISTINGS` entry says."""
+    spec = LISTINGS[name]
+    threshold = {"lookback_hours": config.pipeline_lookback_hours, **spec.threshold(config)}
     return judge_rows(
-        "pipeline.runs_without_rebuild",
+        name,
         rows,
-        what="runs without exactly one rebuild",
-        ok="every run rebuilt once",
-        threshold={**_lookback(config), "grace_hours": config.rebuild_grace_hours},
-        next_step=f"stkpi status; {sql_path('pipeline_runs_without_rebuild')}; "
-        "a run whose windows all loaded but never rebuilt needs its rebuild "
-        "message re-published",
+        what=spec.what.format_map(vars(config)),
+        ok=spec.ok,
+        threshold=threshold,
+        next_step=spec.next_step,
     )
 
 
