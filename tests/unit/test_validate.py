@@ -130,6 +130,24 @@ def test_coverage_judges_a_month_against_the_median_of_the_months_before() -> No
     assert "2025-08: 5 rows, 12% of the median 40.5" in res.message
 
 
+def test_coverage_allows_the_spread_the_months_before_show() -> None:
+    m = dt.date
+    # The demo tenant's estimates (scale 0.01, two or three to a sales job): Mar..Aug
+    # 42, 28, 35, 35, 52, 59, then Sep 19. Median 38.5; 19 < 19.25 is a drop, and as a
+    # Poisson count P(X <= 19 | 38.5) ~ 4e-4 < 0.001. But those six months spread far
+    # more than Poisson: mean 41.8, variance 136.6, dispersion 3.26. Scaled by it,
+    # P(X <= 5 | 11.8) ~ 0.02: ordinary for this entity, GREEN.
+    est = dict(
+        zip([m(2026, k, 1) for k in range(3, 11)], [42, 28, 35, 35, 52, 59, 19, 30], strict=True)
+    )
+    res = judge_coverage("estimates", est, m(2026, 10, 1), CFG)
+    assert res.status == GREEN, res.message
+    # The same spread does not hide a real gap: 2 rows -> P(X <= 0 | 11.8) ~ 8e-6.
+    gap = {**est, m(2026, 9, 1): 2}
+    res = judge_coverage("estimates", gap, m(2026, 10, 1), CFG)
+    assert res.status == YELLOW and "2026-09: 2 rows" in res.message
+
+
 def test_coverage_of_an_empty_required_entity_is_red() -> None:
     assert judge_coverage("invoices", {}, dt.date(2025, 9, 1), CFG, required=True).status == RED
     assert judge_coverage("returns", {}, dt.date(2025, 9, 1), CFG).status == GREEN

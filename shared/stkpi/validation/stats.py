@@ -11,6 +11,19 @@ def median_baseline(counts: Sequence[int]) -> float:
     return float(statistics.median(counts)) if counts else 0.0
 
 
+def dispersion(counts: Sequence[int]) -> float:
+    """Variance over mean of ``counts``, at least 1: how much more than a Poisson count they
+    spread (quasi-Poisson). Real monthly counts do: seasons, a job with several estimates
+    at once. Dividing a count and its expected mean by this before a Poisson test keeps
+    that ordinary spread from reading as a gap; under 3 counts there is no estimate (1)."""
+    if len(counts) < 3:
+        return 1.0
+    mean = statistics.fmean(counts)
+    if mean <= 0:
+        return 1.0
+    return max(1.0, statistics.variance(counts) / mean)
+
+
 def poisson_sf(k: int, mean: float) -> float:
     """P(X >= k) for a Poisson count with ``mean``: how surprising a high count is."""
     return 1.0 - poisson_cdf(k - 1, mean) if k > 0 else 1.0

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.fmt import pct, sql_path
 from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, Status
-from stkpi.validation.stats import median_baseline, poisson_cdf
+from stkpi.validation.stats import dispersion, median_baseline, poisson_cdf
 
 
 def judge_volume(
@@ -105,8 +105,10 @@ def judge_coverage(
 
     Each complete month is compared with the median of the months before it (not the one
     month before: after a busy August a normal September is not a drop), and only when
-    the shortfall is beyond what chance gives a count of that size (:func:`poisson_cdf`):
-    a small tenant's 3-a-month entity has empty months. Only complete months (before
+    the shortfall is beyond what chance gives a count of that size (:func:`poisson_cdf`,
+    scaled by the baseline months' own :func:`dispersion`): a small tenant's 3-a-month
+    entity has empty months, and estimates that come two or three to a job vary more
+    than a Poisson count of the same mean. Only complete months (before
     ``current_month``) are judged; the current month is reported as partial.
     """
     name = f"coverage.{entity}"
@@ -142,7 +144,8 @@ def judge_coverage(
         baselines[_month_key(cur_m)] = baseline
         if baseline < config.coverage_min_base or cur_n >= (1 - config.coverage_drop) * baseline:
             continue
-        if poisson_cdf(cur_n, baseline) >= config.coverage_p:
+        phi = dispersion(before)  # how much more than Poisson these months vary
+        if poisson_cdf(int(cur_n / phi), baseline / phi) >= config.coverage_p:
             continue  # low, but a small entity's months vary that much
         if cur_n == 0:
             problems.append(f"no rows in {_month_key(cur_m)} (median before {baseline:g})")
