@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,11 +34,41 @@ class ServiceError(StkpiError):
     """A local service did not start (or stop) in time; the message names its log file."""
 
 
+_ISSUED: set[int] = set()  # ports this process handed out: never twice
+_PORTS = random.Random()  # its own generator: a test seeding `random` must not pin ports
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_port() -> int:
-    """A TCP port on the loopback interface that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on the loopback interface that is free right now, below the kernel's
+    ephemeral range.
+
+    A port the kernel picks for ``bind(0)`` comes from the same range it gives outgoing
+    connections their source ports, so between the pick and the service's own bind a
+    client connection can take it ("Address already in use", seen when two test workers
+    start stacks side by side). Below that range only listeners live."""
+    lo, _hi = _ephemeral_range()
+    first = max(1024, lo - 12000)
+    for _ in range(200):
+        port = _PORTS.randrange(first, lo) if lo - first > 100 else 0
+        if port in _ISSUED:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            port = int(sock.getsockname()[1])
+        _ISSUED.add(port)
+        return port
+    raise ServiceError(f"no free TCP port on {LOOPBACK} between {first} and {lo}")
 
 
 def tcp_open(port: int, host: str = LOOPBACK) -> bool:
