@@ -13,7 +13,7 @@ import pytest
 
 from stkpi_tools.chaos.lab import LabConfig
 from stkpi_tools.chaos.runner import run_chaos, write_report
-from stkpi_tools.chaos.scenarios import SCENARIOS, by_name
+from stkpi_tools.chaos.scenarios import SCENARIOS
 from stkpi_tools.cli.chaos import render
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration]
@@ -33,18 +33,3 @@ def test_no_loss_no_duplicates_one_rebuild_under_every_fault(tmp_path: Path) -> 
         if not s["passed"]
     ]
     assert not failures, "\n".join(failures)
-
-
-def test_deletes_during_a_daily_run_are_marked_exactly_and_nothing_else_moves(
-    tmp_path: Path,
-) -> None:
-    # One trial, small tenant (scale 0.01: ~2,200 estimates, ~1,900 payments): the
-    # scenario's own checks (every mark is a deleted record, none guarded) plus the common
-    # ones (live raw rows == the simulator's records key for key: 0 lost, 0 duplicated).
-    report = run_chaos(
-        tmp_path / "lab", by_name(["deletes during a daily run"]), LabConfig(scale=0.01)
-    )
-    render(report)
-    (result,) = report["scenarios"]
-    assert (result["lost"], result["duplicates"]) == (0, 0)
-    assert result["passed"], [c["check"] for c in result["checks"] if not c["ok"]]
