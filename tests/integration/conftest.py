@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,12 @@ def clean_sim(sim: SimHandle) -> Iterator[SimHandle]:
     sim.reset()
     yield sim
     sim.reset()
+
+
+@pytest.fixture(scope="module")
+def crash_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty crash-point file, one per module: a test arms a point by writing its name
+    (``stkpi.crashpoints``); the crash consumes it."""
+    path = tmp_path_factory.mktemp("crash") / "armed"
+    path.write_text("")
+    return path

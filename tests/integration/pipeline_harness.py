@@ -7,17 +7,32 @@ the source of truth, not an expected number written in a test.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from stkpi.config import load_settings
 from stkpi.context import PipelineContext
+from stkpi.gcp import storage_client
 from stkpi.landing import Landing
 from stkpi.messages import PlanMessage
+from stkpi.planner import floor_hour
 from stkpi.registry import get_entity
 from stkpi.rows import to_row
+from stkpi.warehouse import ensure_tables
 from stkpi.windows import parse_ts
 from stkpi_tools.chaos.compare import compare_raw
+from stkpi_tools.localstack import DEFAULT_PROJECT
+from stkpi_tools.localstack.settings_env import local_settings_env, local_topology
+from stkpi_tools.localstack.wiring import wire
 from stkpi_tools.pump import InProcessPump
+from stkpi_tools.sim.config import SimConfig
+from stkpi_tools.sim.server import running_simulator
 
 
 @dataclass
@@ -34,6 +49,53 @@ class Pipeline:
         done = Landing.rebuild_done_name(msg.run_id)
         self.pump.run_until(lambda: self.ctx.landing.exists(done), timeout=timeout)
         return msg.run_id
+
+
+@contextmanager
+def in_process_pipeline(
+    prefix: str, *, seed: int, crash_file: Path, env: Mapping[str, str]
+) -> Iterator[Pipeline]:
+    """A deployment of its own (topics, datasets and bucket named ``<prefix>-...``) on the
+    session's emulators, its steps run in this process, over a small simulated tenant.
+
+    The simulator's clock starts five days behind the wall clock, so a daily plan (which
+    ends at the wall-clock hour) covers everything it serves even after a test advances
+    it a few days. ``crash_file`` arms the crash points (``STKPI_CRASH_FILE``); ``env``
+    adds or overrides the pipeline's settings (page size, window sizing)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("STKPI_CRASH_FILE", str(crash_file))
+    sim_now = floor_hour(datetime.now(UTC)) - timedelta(days=5)
+    config = SimConfig(scale=0.002, seed=seed, now=sim_now, rate_limit_per_second=1000)
+    with running_simulator(config) as sim:
+        variables = {
+            "topic_prefix": f"{prefix}-",
+            "bq_dataset_prefix": prefix,
+            "landing_bucket_name": f"{prefix}-landing",
+            "retry_minimum_backoff_seconds": 0.5,
+            "retry_maximum_backoff_seconds": 2,
+        }
+        settings = load_settings(
+            {
+                **local_settings_env(
+                    DEFAULT_PROJECT, st_base_url=sim.base_url, variables=variables
+                ),
+                **sim.env(),
+                "ST_RATE_LIMIT_PER_SECOND": "500",
+                **env,
+            }
+        )
+        storage = storage_client(settings)
+        if storage.lookup_bucket(settings.landing_bucket) is None:
+            storage.create_bucket(settings.landing_bucket)
+        ctx = PipelineContext(settings)
+        ensure_tables(ctx.bigquery, settings)
+        subs = wire(local_topology(DEFAULT_PROJECT, variables), mode="pull")
+        pump = InProcessPump(ctx, {fn: d["subscription"] for fn, d in subs.items()}, concurrency=3)
+        try:
+            yield Pipeline(ctx, pump, sim)
+        finally:
+            pump.close()
+            mp.undo()
 
 
 def assert_raw_matches_simulator(pipe: Pipeline, entities: list[str] | None = None) -> None:

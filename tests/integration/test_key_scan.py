@@ -11,76 +11,35 @@ test_pipeline_invariants. Tests share one tenant and warehouse and run in file o
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from pipeline_harness import Pipeline, assert_raw_matches_simulator, rebuilds
+from pipeline_harness import (
+    Pipeline,
+    assert_raw_matches_simulator,
+    in_process_pipeline,
+    rebuilds,
+)
 
-from stkpi.config import load_settings
-from stkpi.context import PipelineContext
-from stkpi.gcp import storage_client
 from stkpi.landing import Landing, WindowRef
 from stkpi.messages import PlanMessage
-from stkpi.planner import RunPlan, floor_hour
+from stkpi.planner import RunPlan
 from stkpi.registry import DELETABLE
 from stkpi.runwindows import RunWindows
 from stkpi.status import collect_status
 from stkpi.validation.result import RED
 from stkpi.validation.runner import run_validations
-from stkpi.warehouse import ensure_tables
-from stkpi_tools.localstack import DEFAULT_PROJECT
-from stkpi_tools.localstack.settings_env import local_settings_env, local_topology
-from stkpi_tools.localstack.wiring import wire
-from stkpi_tools.pump import InProcessPump
-from stkpi_tools.sim.config import HISTORY_START, SimConfig
-from stkpi_tools.sim.server import running_simulator
+from stkpi_tools.sim.config import HISTORY_START
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def crash_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("crash") / "armed"
-    path.write_text("")
-    return path
-
-
-@pytest.fixture(scope="module")
 def pipe(bq_emulator, gcs_emulator, pubsub_emulator, crash_file: Path):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("STKPI_CRASH_FILE", str(crash_file))
-    # Five days behind the wall clock: a plan (which ends at the wall-clock hour) covers
-    # everything the simulator serves.
-    sim_now = floor_hour(datetime.now(UTC)) - timedelta(days=5)
-    config = SimConfig(scale=0.002, seed=11, now=sim_now, rate_limit_per_second=1000)
-    with running_simulator(config) as sim:
-        variables = {
-            "topic_prefix": "ks-",
-            "bq_dataset_prefix": "ks",
-            "landing_bucket_name": "ks-landing",
-            "retry_minimum_backoff_seconds": 0.5,
-            "retry_maximum_backoff_seconds": 2,
-        }
-        env = {
-            **local_settings_env(DEFAULT_PROJECT, st_base_url=sim.base_url, variables=variables),
-            **sim.env(),
-            "ST_PAGE_SIZE": "200",
-            "ST_RATE_LIMIT_PER_SECOND": "500",
-        }
-        settings = load_settings(env)
-        storage = storage_client(settings)
-        if storage.lookup_bucket(settings.landing_bucket) is None:
-            storage.create_bucket(settings.landing_bucket)
-        ctx = PipelineContext(settings)
-        ensure_tables(ctx.bigquery, settings)
-        subs = wire(local_topology(DEFAULT_PROJECT, variables), mode="pull")
-        pump = InProcessPump(ctx, {fn: d["subscription"] for fn, d in subs.items()}, concurrency=3)
-        try:
-            yield Pipeline(ctx, pump, sim)
-        finally:
-            pump.close()
-            mp.undo()
+    env = {"ST_PAGE_SIZE": "200"}
+    with in_process_pipeline("ks", seed=11, crash_file=crash_file, env=env) as pipe:
+        yield pipe
 
 
 def _scan(pipe: Pipeline, run_id: str, **fields) -> PlanMessage:

@@ -15,27 +15,21 @@ import pytest
 from pipeline_harness import (
     Pipeline,
     assert_raw_matches_simulator,
+    in_process_pipeline,
     rebuilds,
 )
 
-from stkpi.config import load_settings
 from stkpi.context import PipelineContext
 from stkpi.deadletters import count_dead_letters
 from stkpi.entity_merge import StagingIncompleteError
-from stkpi.gcp import storage_client
 from stkpi.landing import Landing, WindowRef, window_prefix
 from stkpi.load import load_window
 from stkpi.messages import LoadMessage, PlanMessage, WindowMessage
-from stkpi.planner import RunPlan, floor_hour
+from stkpi.planner import RunPlan
 from stkpi.registry import get_entity
 from stkpi.runwindows import RunWindows
-from stkpi.warehouse import ensure_tables
-from stkpi_tools.localstack import DEFAULT_PROJECT
-from stkpi_tools.localstack.settings_env import local_settings_env, local_topology
-from stkpi_tools.localstack.wiring import wire
 from stkpi_tools.pump import InProcessPump
-from stkpi_tools.sim.config import HISTORY_START, SimConfig
-from stkpi_tools.sim.server import running_simulator
+from stkpi_tools.sim.config import HISTORY_START
 
 pytestmark = pytest.mark.integration
 
@@ -55,52 +49,16 @@ CRASH_POINTS = (
 
 
 @pytest.fixture(scope="module")
-def crash_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("crash") / "armed"
-    path.write_text("")
-    return path
-
-
-@pytest.fixture(scope="module")
 def pipe(bq_emulator, gcs_emulator, pubsub_emulator, crash_file: Path):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("STKPI_CRASH_FILE", str(crash_file))
-    # The simulator's clock starts five days behind the wall clock, so the pipeline's daily
-    # plan (which ends at the wall-clock hour) covers everything the simulator serves even
-    # after the tests below advance its clock a day at a time (three times).
-    sim_now = floor_hour(datetime.now(UTC)) - timedelta(days=5)
-    config = SimConfig(scale=0.002, seed=7, now=sim_now, rate_limit_per_second=1000)
-    with running_simulator(config) as sim:
-        # A deployment of its own (terraform variables): other modules share the emulators.
-        variables = {
-            "topic_prefix": "inv-",
-            "bq_dataset_prefix": "inv",
-            "landing_bucket_name": "inv-landing",
-            "retry_minimum_backoff_seconds": 0.5,
-            "retry_maximum_backoff_seconds": 2,
-        }
-        env = {
-            **local_settings_env(DEFAULT_PROJECT, st_base_url=sim.base_url, variables=variables),
-            **sim.env(),
-            "ST_PAGE_SIZE": "40",
-            "ST_RATE_LIMIT_PER_SECOND": "500",
-            "WINDOW_DAYS": "60",
-            # Windows above 2 pages of 40 split: every run here splits some of its windows.
-            "WINDOW_TARGET_PAGES": "2",
-        }
-        settings = load_settings(env)
-        storage = storage_client(settings)
-        if storage.lookup_bucket(settings.landing_bucket) is None:
-            storage.create_bucket(settings.landing_bucket)
-        ctx = PipelineContext(settings)
-        ensure_tables(ctx.bigquery, settings)
-        subs = wire(local_topology(DEFAULT_PROJECT, variables), mode="pull")
-        pump = InProcessPump(ctx, {fn: d["subscription"] for fn, d in subs.items()}, concurrency=3)
-        try:
-            yield Pipeline(ctx, pump, sim)
-        finally:
-            pump.close()
-            mp.undo()
+    # The tests below advance the simulator's clock a day at a time (three times).
+    env = {
+        "ST_PAGE_SIZE": "40",
+        "WINDOW_DAYS": "60",
+        # Windows above 2 pages of 40 split: every run here splits some of its windows.
+        "WINDOW_TARGET_PAGES": "2",
+    }
+    with in_process_pipeline("inv", seed=7, crash_file=crash_file, env=env) as pipe:
+        yield pipe
 
 
 def _sim_now(pipe: Pipeline) -> datetime:
