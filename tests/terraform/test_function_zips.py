@@ -19,10 +19,9 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from test_alerts import TF, example_tfvars
+from test_alerts import TF, example_tfvars, module
 
-from stkpi_tools.terraform.hcl import Module
-from stkpi_tools.terraform.topology import load_topology
+from stkpi_tools.terraform.topology import Topology, load_topology
 
 TOOLING = ("stkpi_tools", "sim", "localstack", "chaos", "bench", "cli", "terraform", "demo")
 FUNCTIONS = sorted(p.name for p in (TF.parent / "functions").iterdir() if p.is_dir())
@@ -32,11 +31,16 @@ FUNCTIONS = sorted(p.name for p in (TF.parent / "functions").iterdir() if p.is_d
 def _sources() -> dict[str, dict[str, str]]:
     """Function name -> {file name in the zip: content}, from the archive_file's source
     blocks (the dynamic ones expanded over library, SQL and function files)."""
-    module = Module(TF, example_tfvars())
     out: dict[str, dict[str, str]] = {}
-    for key, inst in module.instances("archive_file", "function", data=True).items():
+    for key, inst in module().instances("archive_file", "function", data=True).items():
         out[key] = {b.attr("filename"): b.attr("content") for b in inst.block("source")}
     return out
+
+
+@cache
+def _deployed() -> Topology:
+    """The example deploy's topology: each function's environment and secret names."""
+    return load_topology(variables=example_tfvars())
 
 
 def _build_zip(fn: str, directory: Path) -> Path:
@@ -89,7 +93,7 @@ def test_zip_imports_cleanly(fn: str, tmp_path: Path) -> None:
     root = tmp_path / "unzipped"
     with zipfile.ZipFile(_build_zip(fn, tmp_path)) as zf:
         zf.extractall(root)
-    deployed = load_topology(variables=example_tfvars()).functions[fn]
+    deployed = _deployed().functions[fn]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(deployed.env)
     # the secrets come from Secret Manager in the cloud; any value passes the start checks

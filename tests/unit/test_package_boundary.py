@@ -26,28 +26,28 @@ def _imported(path: Path) -> set[str]:
     return names
 
 
+def _offenders(root: Path, paths: list[Path], package: str) -> dict[str, list[str]]:
+    """Module (relative to ``root``) -> the names it imports from ``package``, if any."""
+    found = {
+        str(path.relative_to(root)): sorted(
+            n for n in _imported(path) if n == package or n.startswith(package + ".")
+        )
+        for path in paths
+    }
+    return {k: v for k, v in found.items() if v}
+
+
 def test_runtime_modules_never_import_the_tooling() -> None:
     root = Path(stkpi.__file__).parent
-    offenders = {
-        str(path.relative_to(root)): sorted(
-            n for n in _imported(path) if n.split(".")[0] == "stkpi_tools"
-        )
-        for path in sorted(root.rglob("*.py"))
-    }
-    offenders = {k: v for k, v in offenders.items() if v}
+    modules = sorted(root.rglob("*.py"))
+    offenders = _offenders(root, modules, "stkpi_tools")
     assert not offenders, f"runtime modules importing the tooling: {offenders}"
-    assert len(list(root.rglob("*.py"))) > 40  # the scan saw the package
+    assert len(modules) > 40  # the scan saw the package
 
 
 def test_only_the_cli_imports_the_cli() -> None:
     root = Path(stkpi_tools.__file__).parent
     modules = [p for p in sorted(root.rglob("*.py")) if p.relative_to(root).parts[0] != "cli"]
-    offenders = {
-        str(path.relative_to(root)): sorted(
-            n for n in _imported(path) if n == "stkpi_tools.cli" or n.startswith("stkpi_tools.cli.")
-        )
-        for path in modules
-    }
-    offenders = {k: v for k, v in offenders.items() if v}
+    offenders = _offenders(root, modules, "stkpi_tools.cli")
     assert not offenders, f"tooling modules outside stkpi_tools/cli importing the CLI: {offenders}"
     assert any(p.name == "demo.py" for p in modules) and len(modules) > 40  # the scan saw them
