@@ -21,6 +21,7 @@ from google.cloud import pubsub_v1
 
 from stkpi import logs, runtime
 from stkpi.context import PipelineContext
+from stkpi.deadletters import settle
 from stkpi.errors import StkpiError
 from stkpi.steps import STEPS
 
@@ -116,13 +117,7 @@ class InProcessPump:
             runtime.run_step(fn, model, event_data, work, self.ctx)
         except Exception:
             self.stats.nacked[fn] += 1
-            self._subscriber.modify_ack_deadline(
-                request={
-                    "subscription": sub,
-                    "ack_ids": [received.ack_id],
-                    "ack_deadline_seconds": 0,
-                }
-            )
+            settle(self._subscriber, sub, [received.ack_id], ack=False)
             return
         self.stats.acked[fn] += 1
-        self._subscriber.acknowledge(request={"subscription": sub, "ack_ids": [received.ack_id]})
+        settle(self._subscriber, sub, [received.ack_id], ack=True)

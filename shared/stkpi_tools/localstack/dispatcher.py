@@ -32,6 +32,7 @@ import requests
 from google.api_core.exceptions import DeadlineExceeded, GoogleAPICallError
 from google.cloud import pubsub_v1
 
+from stkpi.deadletters import settle
 from stkpi_tools.localstack.process import serve_until_signalled
 
 log = logging.getLogger("stkpi.dispatcher")
@@ -187,7 +188,7 @@ class Dispatcher:
 
     def _settle(self, fn: str, sub: str, received: Any, ok: bool) -> None:
         if ok:
-            self.subscriber.acknowledge(request={"subscription": sub, "ack_ids": [received.ack_id]})
+            settle(self.subscriber, sub, [received.ack_id], ack=True)
             self._count(f"{fn}.acked")
             return
         # Nack: the emulator applies the subscription's retry policy and, after
@@ -195,9 +196,7 @@ class Dispatcher:
         self._count(f"{fn}.failed")
         if (received.delivery_attempt or 0) >= self.max_attempts:
             self._count(f"{fn}.dead_lettered")
-        self.subscriber.modify_ack_deadline(
-            request={"subscription": sub, "ack_ids": [received.ack_id], "ack_deadline_seconds": 0}
-        )
+        settle(self.subscriber, sub, [received.ack_id], ack=False)
 
 
 def _serve_stats(dispatcher: Dispatcher, port: int) -> ThreadingHTTPServer:

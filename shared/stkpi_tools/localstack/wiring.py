@@ -19,6 +19,7 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud import pubsub_v1
 from google.protobuf import duration_pb2
 
+from stkpi.deadletters import settle
 from stkpi_tools.terraform.topology import Subscription, Topology
 
 
@@ -150,11 +151,8 @@ def drain(subscription_path: str, *, max_messages: int = 1000, timeout: float = 
             if not resp.received_messages:
                 break
             got.extend(resp.received_messages)
-            subscriber.acknowledge(
-                request={
-                    "subscription": subscription_path,
-                    "ack_ids": [m.ack_id for m in resp.received_messages],
-                }
+            settle(
+                subscriber, subscription_path, [m.ack_id for m in resp.received_messages], ack=True
             )
     finally:
         subscriber.close()
