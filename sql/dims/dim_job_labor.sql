@@ -43,8 +43,10 @@ linked AS (
     COALESCE(l.ref_job_id, ij.job_id) AS job_id,
     l.ref_job_id IS NULL AS via_invoice
   FROM lines AS l
+  -- The invoice key only where the line has no job: an equality the engine can hash
+  -- (`ref_job_id IS NULL AND ...` in ON made the emulator's DuckDB loop over every pair).
   LEFT JOIN invoice_jobs AS ij
-    ON l.ref_job_id IS NULL AND ij.invoice_id = l.ref_invoice_id
+    ON ij.invoice_id = IF(l.ref_job_id IS NULL, l.ref_invoice_id, NULL)
 )
 
 SELECT

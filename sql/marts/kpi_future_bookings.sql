@@ -32,21 +32,33 @@ live_appointments AS (
     AND start_date IS NOT NULL
 ),
 
-jobs_with_later_visit AS (
-  SELECT DISTINCT w.week_start, ap.job_id
-  FROM weeks AS w
-  INNER JOIN live_appointments AS ap ON ap.start_date > w.week_end
+-- "A live appointment starting after D" holds exactly while D is before the job's last
+-- live appointment: one date per job instead of every (week, appointment) pair.
+last_visits AS (
+  SELECT job_id, MAX(start_date) AS last_start
+  FROM live_appointments
+  GROUP BY job_id
+),
+
+-- Each estimate counts for the as-of dates D with sold_date <= D < open_until: before its
+-- job's last live visit and before the job was completed.
+open_estimates AS (
+  SELECT
+    e.estimate_id,
+    e.bu,
+    e.subtotal,
+    e.sold_date,
+    IF(j.completed_date IS NULL, v.last_start, LEAST(v.last_start, j.completed_date)) AS open_until
+  FROM sold_estimates AS e
+  INNER JOIN jobs AS j ON j.job_id = e.job_id
+  INNER JOIN last_visits AS v ON v.job_id = e.job_id
+  WHERE COALESCE(j.job_status, '') != 'Canceled'
 ),
 
 as_of AS (
   SELECT w.week_start, e.bu, e.estimate_id, e.subtotal
-  FROM weeks AS w
-  INNER JOIN sold_estimates AS e ON e.sold_date <= w.week_end
-  INNER JOIN jobs AS j ON j.job_id = e.job_id
-  INNER JOIN jobs_with_later_visit AS v
-    ON v.week_start = w.week_start AND v.job_id = e.job_id
-  WHERE COALESCE(j.job_status, '') != 'Canceled'
-    AND (j.completed_date IS NULL OR j.completed_date > w.week_end)
+  FROM open_estimates AS e
+  INNER JOIN weeks AS w ON w.week_end >= e.sold_date AND w.week_end < e.open_until
 ),
 
 weekly AS (

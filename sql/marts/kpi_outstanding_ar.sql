@@ -25,23 +25,52 @@ applications AS (
   FROM `${project}.${dim}.dim_payment_applications`
 ),
 
-as_of AS (
-  SELECT
-    w.week_start,
-    i.bu,
-    i.invoice_id,
-    i.total,
-    COALESCE(SUM(a.applied_amount), 0) AS applied
-  FROM weeks AS w
-  INNER JOIN invoices AS i ON i.invoice_date <= w.week_end
-  LEFT JOIN applications AS a
-    ON a.invoice_id = i.invoice_id AND a.paid_date <= w.week_end
-  GROUP BY w.week_start, i.bu, i.invoice_id, i.total
+-- An invoice's open amount changes only on its invoice date and on the dates payments
+-- are applied to it after that: one segment per change, [from_date, until_date), each
+-- with the open amount as of its first day. A week's as-of date falls in exactly one
+-- segment of every invoice dated on or before it, so joining weeks to segments by range
+-- gives the same rows as joining every week to every earlier invoice and summing its
+-- payments again, at the cost of the rows that exist rather than weeks x invoices.
+change_dates AS (
+  SELECT invoice_id, invoice_date AS from_date FROM invoices
+  UNION DISTINCT
+  SELECT a.invoice_id, a.paid_date AS from_date
+  FROM applications AS a
+  INNER JOIN invoices AS i ON i.invoice_id = a.invoice_id
+  WHERE a.paid_date > i.invoice_date
 ),
 
+balances AS (
+  SELECT
+    c.invoice_id,
+    c.from_date,
+    i.bu,
+    GREATEST(COALESCE(i.total, 0) - COALESCE(SUM(a.applied_amount), 0), 0) AS open_amount
+  FROM change_dates AS c
+  INNER JOIN invoices AS i ON i.invoice_id = c.invoice_id
+  LEFT JOIN applications AS a
+    ON a.invoice_id = c.invoice_id AND a.paid_date <= c.from_date
+  GROUP BY c.invoice_id, c.from_date, i.bu, i.total
+),
+
+segments AS (
+  SELECT
+    invoice_id,
+    bu,
+    open_amount,
+    from_date,
+    COALESCE(
+      LEAD(from_date) OVER (PARTITION BY invoice_id ORDER BY from_date), DATE '9999-12-31'
+    ) AS until_date
+  FROM balances
+),
+
+-- Segments with nothing open add 0 to the sum and to the count: left out.
 open_balances AS (
-  SELECT week_start, bu, invoice_id, GREATEST(COALESCE(total, 0) - applied, 0) AS open_amount
-  FROM as_of
+  SELECT w.week_start, s.bu, s.invoice_id, s.open_amount
+  FROM segments AS s
+  INNER JOIN weeks AS w ON w.week_end >= s.from_date AND w.week_end < s.until_date
+  WHERE s.open_amount > 0
 ),
 
 weekly AS (

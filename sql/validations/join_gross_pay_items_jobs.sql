@@ -24,7 +24,8 @@ items AS (
     COALESCE(j.job_id, ij.job_id) AS resolved_job_id
   FROM `${project}.${raw}.gross_pay_items` AS g
   LEFT JOIN jobs AS j ON j.job_id = g.job_id
-  LEFT JOIN invoice_jobs AS ij ON g.job_id IS NULL AND ij.invoice_id = g.invoice_id
+  -- Hashable equality (see dims/dim_job_labor.sql): the invoice only without a job.
+  LEFT JOIN invoice_jobs AS ij ON ij.invoice_id = IF(g.job_id IS NULL, g.invoice_id, NULL)
 )
 
 SELECT
