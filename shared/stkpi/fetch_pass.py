@@ -3,10 +3,11 @@
 Once the first page's count is known, so is the number of pages, and pages are independent
 requests: up to ``FETCH_PAGES_IN_FLIGHT`` are asked for at once (the client's token bucket
 still paces them), because an API that answers a 5,000-record page in about a second leaves
-the rate limit unused with one request at a time. Memory stays bounded by that many pages
-(invariant 5): each page is converted and written by the thread that fetched it, and
-nothing else is kept. Kept apart from ``stkpi.fetch``, which decides how many passes a
-window needs and what the step hands on.
+the rate limit unused with one request at a time. Memory stays bounded (invariant 5): each
+page is converted and written by the thread that fetched it, nothing else is kept, and at
+most ``PAGES_HELD`` parsed pages are alive in the process at once, whatever the pages in
+flight and the deliveries the instance holds (``PageSlot``). Kept apart from
+``stkpi.fetch``, which decides how many passes a window needs and what the step hands on.
 """
 
 from __future__ import annotations
@@ -25,6 +26,36 @@ from stkpi.messages import WindowMessage
 from stkpi.registry import Entity
 from stkpi.rows import RecordError, to_row
 from stkpi.servicetitan.pages import Page
+
+# Parsed pages alive at once in one process. Parsing and converting a page is CPU work
+# under the interpreter lock, so more than one converting and one waiting its turn only
+# holds more records in memory (a parsed page of 5,000 records is tens of MiB) without
+# going faster; the answers still arrive side by side (their bodies wait as bytes).
+PAGES_HELD = 2
+_PAGES = threading.BoundedSemaphore(PAGES_HELD)
+
+
+class PageSlot:
+    """One turn to hold a parsed page: taken when the body has arrived (``take``, from the
+    client's ``before_parse``, once however often the body is resent), given back when the
+    page is written or has failed (``with``), so no turn is ever kept."""
+
+    def __init__(self, pages: threading.BoundedSemaphore = _PAGES) -> None:
+        self._pages = pages
+        self._held = False
+
+    def take(self) -> None:
+        if not self._held:
+            self._pages.acquire()
+            self._held = True
+
+    def __enter__(self) -> PageSlot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._held:
+            self._held = False
+            self._pages.release()
 
 
 class PageError(StkpiError):
@@ -61,9 +92,11 @@ def read_pass(
     counting = threading.Lock()
 
     def write(number: int, page: Page | None = None) -> Page:
-        page = page or client.page(entity, start, end, number)
-        rows = _rows(msg, entity, page, offset, ctx)
-        written = ctx.landing.write_page(prefix, offset + page.number, rows)
+        with PageSlot() as slot:
+            if page is None:
+                page = client.page(entity, start, end, number, before_parse=slot.take)
+            rows = _rows(msg, entity, page, offset, ctx)
+            written = ctx.landing.write_page(prefix, offset + page.number, rows)
         with counting:
             out.written += written
         crash_point("fetch.after_page", page=page.number, entity=entity.name)

@@ -208,4 +208,8 @@ def test_table_has_one_row_per_scale_and_profile() -> None:
     text = markdown(results)
     assert "60 requests in flight" in text and "1,000 ms a full page" in text
     assert "WINDOW_DAYS=3650" in text
-    assert "6 window lanes x 5 pages in flight = at most 30 requests in flight" in text
+    # Each profile's deployment comes from terraform with its variables: st's 60 req/s,
+    # all for the pipeline, in fetch instances of 10/s = 6 instances (lanes), each with
+    # ceil(10) = 10 pages in flight; friendly's 10 req/s in instances of 5/s = 2 lanes x 5.
+    assert "`st`: 6 window lanes x 10 pages in flight = at most 60 requests" in text
+    assert "`friendly`: 2 window lanes x 5 pages in flight = at most 10 requests" in text

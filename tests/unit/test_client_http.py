@@ -197,6 +197,28 @@ def test_page_from_resumes_mid_window():
     assert query(adapter.requests[0])["page"] == "2"
 
 
+def test_before_parse_runs_once_per_body_after_it_arrived():
+    # Page 2 comes back damaged once, then whole: two bodies, so the hook runs twice, each
+    # time after the request was answered (never before sending, where a caller waiting
+    # for its turn would hold up the request itself).
+    answered: list[int] = []
+    hooked: list[int] = []
+    good = pages_of(RECORDS)
+
+    def api(request) -> Reply:
+        answered.append(int(query(request)["page"]))
+        if len(answered) == 1:
+            return 200, b'{"page": 2, "data": [', {}
+        return good(request)
+
+    client, _, _ = make(api)
+    page = client.page(
+        get_entity("jobs"), START, END, 2, before_parse=lambda: hooked.append(len(answered))
+    )
+    assert [r["id"] for r in page.records] == [3, 4]
+    assert hooked == [1, 2]  # after the first answer, after the second
+
+
 def test_reference_entity_ignores_window_and_asks_for_inactive():
     client, adapter, _ = make(pages_of(RECORDS))
     list(client.iter_pages(get_entity("business_units"), START, END))

@@ -2,9 +2,12 @@
 
 A profile is what the simulator lets a client do (requests/s per app and tenant, the
 largest page) and how long it takes to answer (fixed + per record requested, see
-``stkpi_tools.sim.config.FaultConfig.latency_seconds``). The pipeline is configured to use the
-whole of it (client token bucket = the limit, page size = the largest page), as a deploy
-tuned for that API would be.
+``stkpi_tools.sim.config.FaultConfig.latency_seconds``). The pipeline is deployed for it
+through terraform's own variables (``deployment_variables``): the tenant's limit, the whole
+of it for the pipeline (the benchmark's tenant has no other app) split into fetch instances
+of ``fetch_rate_per_instance``, and the largest page. So the lanes, the instances and the
+pages in flight are the ones ``terraform apply`` would give that tenant, not an override
+that the local stack would have to split by hand.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ class Profile:
     page_size: int  # records per page the client asks for
     latency_ms: int  # fixed part of every answer
     latency_per_record_ms: float  # added per record requested
+    # Requests/s of one fetch instance (terraform's fetch_rate_per_instance): the limit
+    # over this is the number of fetch instances, hence of window lanes.
+    fetch_rate_per_instance: float = 5.0
 
     @property
     def ceiling(self) -> float:
@@ -51,6 +57,15 @@ class Profile:
             "rate_limit_per_second": self.rate_limit,
         }
 
+    def deployment_variables(self) -> dict[str, Any]:
+        """Terraform variables of a deployment for this API (terraform/variables.tf)."""
+        return {
+            "tenant_rate_limit_per_second": self.rate_limit,
+            "rate_limit_safety_factor": 1.0,
+            "fetch_rate_per_instance": min(self.fetch_rate_per_instance, self.rate_limit),
+            "st_page_size": self.page_size,
+        }
+
     def label(self) -> str:
         answer = f"{self.latency_ms} ms"
         if self.latency_per_record_ms:
@@ -68,10 +83,24 @@ class Profile:
 
 # ServiceTitan: 60 requests/s per app and tenant, pages of up to 5,000. Answer time ~1 s
 # for a full page, ~80 ms for a one-record request (80 ms + 0.184 ms x records).
-ST = Profile("st", rate_limit=60.0, page_size=5000, latency_ms=80, latency_per_record_ms=0.184)
+# Fetch instances of 10 requests/s: 6 of them, 10 pages in flight each (a page ~1 s).
+ST = Profile(
+    "st",
+    rate_limit=60.0,
+    page_size=5000,
+    latency_ms=80,
+    latency_per_record_ms=0.184,
+    fetch_rate_per_instance=10.0,
+)
 # The benchmark's profile until issue #19: slower limit, small pages, fixed 200 ms answers.
+# Two fetch instances of 5 requests/s: two lanes share the limit.
 FRIENDLY = Profile(
-    "friendly", rate_limit=10.0, page_size=500, latency_ms=200, latency_per_record_ms=0.0
+    "friendly",
+    rate_limit=10.0,
+    page_size=500,
+    latency_ms=200,
+    latency_per_record_ms=0.0,
+    fetch_rate_per_instance=5.0,
 )
 PROFILES: dict[str, Profile] = {p.name: p for p in (ST, FRIENDLY)}
 

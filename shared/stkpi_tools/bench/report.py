@@ -93,14 +93,15 @@ def markdown(results: dict[str, Any]) -> str:
         else f"plans without a window length (the deployment's WINDOW_DAYS="
         f"{cfg.get('deployment_window_days')}, windows sized by the pipeline)"
     )
-    dep = cfg.get("deployment", {})
     in_flight = ""
-    if "WINDOW_LANES" in dep and "FETCH_PAGES_IN_FLIGHT" in dep:
-        most = dep["WINDOW_LANES"] * dep["FETCH_PAGES_IN_FLIGHT"]
-        in_flight = (
-            f"; {dep['WINDOW_LANES']} window lanes x {dep['FETCH_PAGES_IN_FLIGHT']} pages in "
-            f"flight = at most {most} requests in flight"
-        )
+    for name, p in cfg["profiles"].items():
+        dep = p.get("deployment") or cfg.get("deployment", {})
+        if "WINDOW_LANES" in dep and "FETCH_PAGES_IN_FLIGHT" in dep:
+            most = dep["WINDOW_LANES"] * dep["FETCH_PAGES_IN_FLIGHT"]
+            in_flight += (
+                f"; `{name}`: {dep['WINDOW_LANES']} window lanes x "
+                f"{dep['FETCH_PAGES_IN_FLIGHT']} pages in flight = at most {most} requests"
+            )
     lines += [
         "",
         f"{cfg['concurrency']} deliveries at once per function; {windows}{in_flight}.",

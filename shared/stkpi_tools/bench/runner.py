@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gzip
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -58,11 +58,11 @@ class BenchConfig:
 DEPLOYMENT_KEYS = ("WINDOW_DAYS", "WINDOW_LANES", "FETCH_PAGES_IN_FLIGHT", "WINDOW_TARGET_PAGES")
 
 
-def deployment_settings() -> dict[str, int]:
+def deployment_settings(variables: Mapping[str, Any] | None = None) -> dict[str, int]:
     """The deployment's window and concurrency settings, as terraform/ gives them to the
-    functions (the ones the benchmark does not override): what "What bounds the run"
-    needs to say how many requests the pipeline can keep in flight."""
-    env = local_settings_env(DEFAULT_PROJECT)
+    functions (with a profile's ``variables``): what "What bounds the run" needs to say
+    how many requests the pipeline can keep in flight."""
+    env = local_settings_env(DEFAULT_PROJECT, variables=variables)
     return {k: int(env[k]) for k in DEPLOYMENT_KEYS if env.get(k, "").isdigit()}
 
 
@@ -84,7 +84,8 @@ def bench_one(
         concurrency=cfg.concurrency,
         page_size=profile.page_size,
         sim_rate_limit=profile.rate_limit,
-        client_rate_limit=profile.rate_limit,
+        client_rate_limit=None,  # the deployment's own buckets (profile.deployment_variables)
+        tf_variables=profile.deployment_variables(),
         window_days=cfg.window_days or deployment_window_days(),
         run_timeout=4 * 3600,
     )
@@ -107,7 +108,7 @@ def bench_one(
         out["memory_kib"] = lab.memory()
         if cfg.baseline:
             log(f"{tag}: naive baseline (one process, sequential pages, no windows)")
-            out["baseline"] = _naive(lab)
+            out["baseline"] = _naive(lab, profile)
             ours, naive = out["backfill"], out["baseline"]
             out["speedup"] = (
                 round(ours["records_per_second"] / naive["records_per_second"], 2)
@@ -177,14 +178,18 @@ def cpu_figures(per_service: dict[str, float], records: int) -> dict[str, Any]:
     }
 
 
-def _naive(lab: ChaosLab) -> dict[str, Any]:
+def _naive(lab: ChaosLab, profile: Profile) -> dict[str, Any]:
     before = lab.sim.stats()["requests"]
     cpu_before = cpu.snapshot(lab.info.pids)
     # The old ingestor ran with the project owner's rights (it created its own datasets),
     # so it reaches the emulators directly, as terraform apply does, not through the IAM
     # gate that judges the operator and the functions.
     with patched_environ(lab.info.admin_env_vars):
-        naive = naive_backfill(lab.ctx.settings, lab.sim.now)
+        # One process with the tenant's whole limit as its token bucket.
+        settings = lab.ctx.settings.model_copy(
+            update={"st_rate_limit_per_second": profile.rate_limit}
+        )
+        naive = naive_backfill(settings, lab.sim.now)
     cpu_used = cpu.delta(cpu_before, cpu.snapshot(lab.info.pids))
     naive["requests"] = lab.sim.stats()["requests"] - before
     naive["records_per_request"] = (
@@ -260,4 +265,6 @@ def profile_config(p: Profile) -> dict[str, Any]:
         "one_record_ms": round(1000 * p.latency_seconds(1)),
         "ceiling_records_per_second": p.ceiling,
         "in_flight_needed": round(p.in_flight_needed, 1),
+        "deployment_variables": p.deployment_variables(),
+        "deployment": deployment_settings(p.deployment_variables()),
     }

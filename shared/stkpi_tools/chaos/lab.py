@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,14 @@ class LabConfig:
     concurrency: int = 8  # deliveries at once per function (the dispatcher's fan-out)
     page_size: int = 500
     sim_rate_limit: float = 60.0
-    client_rate_limit: float = 50.0
+    # The fetch's token bucket over the deployment's (split between the local fetch
+    # instances); None keeps terraform's, e.g. when ``tf_variables`` set the tenant's limit.
+    client_rate_limit: float | None = 50.0
     window_days: int = 180
     days_of_room: int = 30  # simulated days the lab may advance (one per daily run)
     run_timeout: float = 900.0
+    # Terraform variables of the lab's deployment over terraform/local.tfvars.json.
+    tf_variables: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,13 @@ class ChaosLab:
         # The simulator's clock starts behind the wall clock so the lab can move it a day
         # per daily run without passing the present of the other services.
         sim_now = floor_hour(datetime.now(UTC)) - timedelta(days=cfg.days_of_room)
+        settings_env = {
+            "STKPI_CRASH_FILE": str(self.crash_file),
+            "ST_PAGE_SIZE": str(cfg.page_size),
+            "WINDOW_DAYS": str(cfg.window_days),
+        }
+        if cfg.client_rate_limit is not None:
+            settings_env["ST_RATE_LIMIT_PER_SECOND"] = str(cfg.client_rate_limit)
         self.stack = Stack(
             self.root / "stack",
             sim_args={
@@ -108,12 +120,8 @@ class ChaosLab:
                 "rate_limit": cfg.sim_rate_limit,
             },
             dispatcher_concurrency=cfg.concurrency,
-            settings_env={
-                "STKPI_CRASH_FILE": str(self.crash_file),
-                "ST_PAGE_SIZE": str(cfg.page_size),
-                "ST_RATE_LIMIT_PER_SECOND": str(cfg.client_rate_limit),
-                "WINDOW_DAYS": str(cfg.window_days),
-            },
+            settings_env=settings_env,
+            tf_variables=dict(cfg.tf_variables),
         )
         self._exit.callback(self.stack.stop)
         self.info = self.stack.start()
