@@ -217,12 +217,24 @@ def _sim_serve(line: str, *, cwd: Path, env: dict, walk: Walk) -> None:
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
+            walk.failures.append(
+                f"{line}\n  -> still running 30 s after Ctrl-C: {_signals(proc.pid)}"
+            )
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
     reader.join(timeout=10)  # the pipe closes with the process
     rest = "".join(lines.get() for _ in range(lines.qsize()))
     if proc.returncode != 0 or "Traceback" in rest:
         walk.failures.append(f"{line}\n  -> exit {proc.returncode} on Ctrl-C\n{rest[-2000:]}")
+
+
+def _signals(pid: int) -> str:
+    """The process's ignored and blocked signal masks (why a Ctrl-C did not stop it)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError as exc:
+        return f"no /proc status ({exc})"
+    return " ".join(ln for ln in status if ln.startswith(("SigIgn", "SigBlk", "State")))
 
 
 def test_readme_using_it_walk(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ nothing but the simulator).
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -73,6 +74,9 @@ def serve(
     for key, value in sim_env(url, url, config).items():
         typer.echo(f"export {key}={value}")
     sys.stdout.flush()
+    # Ctrl-C stops it even when started by a process that ignores SIGINT (a child
+    # inherits an ignored signal, and Python then installs no handler of its own).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
