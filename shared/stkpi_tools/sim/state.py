@@ -6,6 +6,7 @@ behave identically.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from stkpi_tools.sim.auth import TokenStore
@@ -15,6 +16,29 @@ from stkpi_tools.sim.faults import FaultState
 from stkpi_tools.sim.ratelimit import RateLimiter, ReportLimiter
 from stkpi_tools.sim.reports import RecordSource
 from stkpi_tools.sim.tenant import Tenant
+
+
+class ReportSnapshots:
+    """The records the Reporting API computes from, rendered once per tenant state.
+
+    A daily reconciliation asks for six reports within a few seconds; each used to render
+    every job, customer and invoice of the tenant again (about 10 CPU seconds at
+    production scale, the simulator's cost, not the pipeline's). Reports only read them."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self._tenant = tenant
+        self._lock = threading.Lock()
+        self._key: tuple[int, int] | None = None
+        self._records: dict[str, list[dict[str, Any]]] = {}
+
+    def __call__(self, name: str) -> list[dict[str, Any]]:
+        key = self._tenant.state_key()
+        with self._lock:
+            if key != self._key:
+                self._key, self._records = key, {}
+            if name not in self._records:
+                self._records[name] = self._tenant.snapshot(name)
+            return self._records[name]
 
 
 class SimState:
@@ -29,7 +53,7 @@ class SimState:
         # The Reporting API: once a minute per report, computed from these records (the
         # generated tenant; a test may serve a hand-made fixture tenant instead).
         self.report_limiter = ReportLimiter(config.report_interval_seconds)
-        self.report_source: RecordSource = self.tenant.snapshot
+        self.report_source: RecordSource = ReportSnapshots(self.tenant)
 
     def set_faults(self, **changes: Any) -> dict[str, Any]:
         """Change fault settings; ``revoke_tokens=True`` invalidates every issued token."""

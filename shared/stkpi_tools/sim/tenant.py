@@ -68,6 +68,12 @@ class Tenant:
         with self._lock:
             self._now += round(hours * HOUR)
 
+    def state_key(self) -> tuple[int, int]:
+        """What every snapshot depends on: the clock and the count of edits and deletes.
+        Equal keys, equal snapshots."""
+        with self._lock:
+            return self._now, self._generation
+
     # -- visibility ----------------------------------------------------------------------
     def visible(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(visible mask, visible modifiedOn) for an entity at the current clock."""
