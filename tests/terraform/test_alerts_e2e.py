@@ -109,7 +109,10 @@ def tenant(bq_emulator, gcs_emulator) -> Tenant:
                 rid = next(ids)
                 t.ids_by_day.setdefault((entity, day), []).append(rid)
                 rows.append(_record(rid, noon + dt.timedelta(minutes=20 * k)))
-        rows.append(_record(next(ids), now - dt.timedelta(hours=1)))
+        # A fresh record, dated today in the report time zone even in the day's first
+        # hour (an hour ago would then be yesterday, the day the volume check counts).
+        midnight = dt.datetime.combine(today, dt.time(0), settings.tz)
+        rows.append(_record(next(ids), max(now - dt.timedelta(hours=1), midnight)))
         t.insert("raw", entity, rows)
     synced = _iso(now - dt.timedelta(hours=1))
     t.insert(

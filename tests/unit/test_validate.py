@@ -421,3 +421,19 @@ def test_a_ratio_over_a_small_base_is_not_judged_against_its_range() -> None:
     assert ranges.status == RED and ranges.numbers["count"] == 1
     unknown = [*small[:2], KpiRow(weeks[2], "P", "gpm", "ratio", 0.96)]
     assert judge_kpis(unknown, {"P": "Production"}, weeks, cfg)[1].status == RED
+
+
+def test_a_month_of_payroll_is_judged_once_it_has_settled() -> None:
+    from stkpi.validation.measures import date_column, first_unsettled_month
+
+    # Jobs are counted by creation: on December 1st November is complete and judged.
+    assert date_column("jobs") == "created_on"
+    assert first_unsettled_month(dt.date(2026, 12, 1), 0) == dt.date(2026, 12, 1)
+    # Payroll items are counted by the day worked and created after the payroll run.
+    # December 1st minus 14 days is November 17th: November is still partial. December
+    # 14th minus 14 is November 30th: still partial. December 15th minus 14 is December
+    # 1st: November is judged.
+    assert date_column("gross_pay_items") == "item_date"
+    assert first_unsettled_month(dt.date(2026, 12, 1), 14) == dt.date(2026, 11, 1)
+    assert first_unsettled_month(dt.date(2026, 12, 14), 14) == dt.date(2026, 11, 1)
+    assert first_unsettled_month(dt.date(2026, 12, 15), 14) == dt.date(2026, 12, 1)

@@ -129,6 +129,7 @@ CHECKS: tuple[Check, ...] = (
             "coverage_baseline_months",
             "coverage_min_base",
             "coverage_p",
+            "coverage_settle_days",
             "required_entities",
         ),
         subjects=lambda ctx: ctx.config.coverage_entities,

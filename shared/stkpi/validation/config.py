@@ -106,6 +106,10 @@ class ValidationConfig:
     coverage_baseline_months: int = 6
     coverage_min_base: float = 5.0
     coverage_p: float = 0.001
+    # An entity counted by a date other than its creation (payroll items by the day
+    # worked) gets rows for a month after the month ends: its month is judged only once
+    # `coverage_settle_days` have passed since (a pay period and the payroll run after it).
+    coverage_settle_days: int = 14
     joins: Mapping[str, JoinThreshold] = field(default_factory=lambda: dict(DEFAULT_JOINS))
     # A link rate under its target is YELLOW only when the unlinked count is beyond chance:
     # under `join_p` probability for a Poisson count with the mean the target allows. 17

@@ -47,8 +47,18 @@ def _ts(value: dt.datetime) -> str:
 # -- coverage / volume / freshness ----------------------------------------------------------
 
 
+def first_unsettled_month(today: dt.date, settle_days: int) -> dt.date:
+    """The first month not judged yet: the one holding the day ``settle_days`` ago (months
+    before it ended at least that long ago)."""
+    return (today - dt.timedelta(days=settle_days)).replace(day=1)
+
+
 def coverage(ctx: Context, entity: str, _: Shared) -> Inputs:
-    current_month = ctx.today.replace(day=1)
+    # Months before ``current_month`` are judged. A record counted by its creation exists
+    # from the day it is counted on; one counted by another date (the day worked) may be
+    # created weeks later, so its month waits until it has settled.
+    settle = 0 if date_column(entity) == "created_on" else ctx.config.coverage_settle_days
+    current_month = first_unsettled_month(ctx.today, settle)
     month_from = add_months(current_month, -(ctx.config.coverage_months - 1))
     rows = ctx.query(
         "coverage_monthly",
