@@ -13,7 +13,7 @@ from pathlib import Path
 
 from stkpi_tools.chaos.lab import LabConfig
 from stkpi_tools.chaos.runner import run_chaos, write_report
-from stkpi_tools.chaos.scenarios import SCENARIOS, by_name
+from stkpi_tools.chaos.scenarios import by_name
 from stkpi_tools.cli.chaos import render
 
 # Backfills and capacity: the first scenario backfills everything itself.
@@ -49,7 +49,3 @@ def run_lab(names: tuple[str, ...], out: Path) -> None:
         if not s["passed"]
     ]
     assert not failures, "\n".join(failures)
-
-
-def all_scenario_names() -> list[str]:
-    return [s.name for s in SCENARIOS]

@@ -189,7 +189,6 @@ def test_table_has_one_row_per_scale_and_profile() -> None:
         "runs": [_run("st"), _run("friendly")],
         "config": {
             "concurrency": 8, "window_days": None, "deployment_window_days": 3650,
-            "deployment": {"WINDOW_LANES": 6, "FETCH_PAGES_IN_FLIGHT": 5},
             "profiles": {"st": profile_config(ST), "friendly": profile_config(FRIENDLY)},
         },
         "machine": {"platform": "Linux", "cpus": 2, "memory_gib": 23.5, "python": "3.11"},

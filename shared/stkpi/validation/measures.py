@@ -57,14 +57,15 @@ def coverage(ctx: Context, entity: str, _: Shared) -> Inputs:
     # Months before ``current_month`` are judged. A record counted by its creation exists
     # from the day it is counted on; one counted by another date (the day worked) may be
     # created weeks later, so its month waits until it has settled.
-    settle = 0 if date_column(entity) == "created_on" else ctx.config.coverage_settle_days
+    counted_by = date_column(entity)
+    settle = 0 if counted_by == "created_on" else ctx.config.coverage_settle_days
     current_month = first_unsettled_month(ctx.today, settle)
     month_from = add_months(current_month, -(ctx.config.coverage_months - 1))
     rows = ctx.query(
         "coverage_monthly",
         {"month_from": month_from.isoformat()},
         table=entity,
-        date_column=date_column(entity),
+        date_column=counted_by,
     )
     return {
         "entity": entity,

@@ -95,7 +95,7 @@ def markdown(results: dict[str, Any]) -> str:
     )
     in_flight = ""
     for name, p in cfg["profiles"].items():
-        dep = p.get("deployment") or cfg.get("deployment", {})
+        dep = p.get("deployment", {})
         if "WINDOW_LANES" in dep and "FETCH_PAGES_IN_FLIGHT" in dep:
             most = dep["WINDOW_LANES"] * dep["FETCH_PAGES_IN_FLIGHT"]
             in_flight += (

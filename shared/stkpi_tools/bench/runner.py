@@ -245,7 +245,6 @@ def run_bench(root: Path, cfg: BenchConfig, log: Log = print) -> dict[str, Any]:
             "concurrency": cfg.concurrency,
             "window_days": cfg.window_days,
             "deployment_window_days": deployment_window_days(),
-            "deployment": deployment_settings(),
             "baseline": cfg.baseline,
             "seed": cfg.seed,
             "profiles": {p.name: profile_config(p) for p in cfg.profiles},
@@ -256,6 +255,7 @@ def run_bench(root: Path, cfg: BenchConfig, log: Log = print) -> dict[str, Any]:
 
 
 def profile_config(p: Profile) -> dict[str, Any]:
+    variables = p.deployment_variables()
     return {
         "rate_limit": p.rate_limit,
         "page_size": p.page_size,
@@ -265,6 +265,6 @@ def profile_config(p: Profile) -> dict[str, Any]:
         "one_record_ms": round(1000 * p.latency_seconds(1)),
         "ceiling_records_per_second": p.ceiling,
         "in_flight_needed": round(p.in_flight_needed, 1),
-        "deployment_variables": p.deployment_variables(),
-        "deployment": deployment_settings(p.deployment_variables()),
+        "deployment_variables": variables,
+        "deployment": deployment_settings(variables),
     }
