@@ -25,7 +25,10 @@ class Kpi:
     """One KPI. ``description`` says what a number means to an analyst (the Looker column
     description, completed by its kind's unit); ``valid_range`` bounds a plausible value
     (fractions for ratios, ``None`` = unbounded on that side; no range = not judged);
-    ``min_denominator`` is the base under which a ratio's BU-week is too small to judge."""
+    ``min_denominator`` is the base under which a ratio's BU-week is too small to judge;
+    ``late_costs``: it subtracts costs recorded days after the work (payroll items are
+    created when the pay period is processed), so a week that has not settled yet reads
+    too high, never too low."""
 
     name: str
     label: str
@@ -35,6 +38,7 @@ class Kpi:
     description: str
     valid_range: tuple[float | None, float | None] | None = None
     min_denominator: float | None = None
+    late_costs: bool = False
 
     @property
     def mart(self) -> str:
@@ -54,11 +58,14 @@ def _kpi(
     valid_range: tuple[float | None, float | None] | None = _UNBOUNDED_ABOVE,
     min_denominator: float | None = None,
     called: str | None = None,
+    late_costs: bool = False,
 ) -> Kpi:
     """A KPI whose description names it (``called``, else its label) and its role's BUs
     before ``what`` it counts; ranges default to "not negative" (ratios give theirs)."""
     description = f"{called or label} ({role} BUs): {what}"
-    return Kpi(name, label, kind, role, date_basis, description, valid_range, min_denominator)
+    return Kpi(
+        name, label, kind, role, date_basis, description, valid_range, min_denominator, late_costs
+    )
 
 
 KPIS: tuple[Kpi, ...] = (
@@ -79,7 +86,8 @@ KPIS: tuple[Kpi, ...] = (
          "subtotal of every invoice of the jobs completed in the week.", None),
     _kpi("gpm", "GPM %", "ratio", "Production", "job completedOn",
          "(produced - labor - materials) / produced over the jobs completed in the week.",
-         (-0.5, 0.9), 5000.0),  # min_denominator: dollars produced
+         (-0.5, 0.9), 5000.0,  # min_denominator: dollars produced
+         late_costs=True),
     _kpi("future_bookings", "Future Bookings", "money", "Production", "as of the week's Sunday",
          "as of the week's Sunday, sold estimates on open jobs with an appointment after that "
          "day."),

@@ -500,9 +500,13 @@ def test_failed_and_stuck_windows_and_missing_rebuild_are_red(tenant: Tenant) ->
 
 def test_kpi_out_of_range_missing_and_jump(tenant: Tenant) -> None:
     mart = tenant.table("mart", "kpi_weekly")
-    tenant.sql(
-        f"UPDATE `{mart}` SET value = 0.95 WHERE kpi = 'gpm' AND week_start = DATE '2025-09-01'"
-    )
+    # Today is 2025-09-10: week 08-18 (Sunday 08-24) has had its 14 days for labor to
+    # arrive, so 0.95 there is RED; week 09-01 has not, so 0.97 there is provisional.
+    for week, gpm in (("2025-08-18", 0.95), ("2025-09-01", 0.97)):
+        tenant.sql(
+            f"UPDATE `{mart}` SET value = {gpm} WHERE kpi = 'gpm' "
+            f"AND bu = 'Phoenix-Production' AND week_start = DATE '{week}'"
+        )
     tenant.sql(f"DELETE FROM `{mart}` WHERE kpi = 'leads' AND week_start = DATE '2025-08-25'")
     tenant.sql(
         f"UPDATE `{mart}` SET value = 200000 WHERE kpi = 'produced' AND week_start = DATE '2025-08-18'"
@@ -510,7 +514,7 @@ def test_kpi_out_of_range_missing_and_jump(tenant: Tenant) -> None:
     results = tenant.validate()
     assert results["kpi.ranges"].status == RED
     assert results["kpi.ranges"].numbers["out_of_range"] == [
-        {"week": "2025-09-01", "bu": "Phoenix-Production", "kpi": "gpm", "value": 0.95}
+        {"week": "2025-08-18", "bu": "Phoenix-Production", "kpi": "gpm", "value": 0.95}
     ]
     assert results["kpi.ranges"].next_step.startswith("stkpi explain --kpi gpm")
     presence = results["kpi.presence"]

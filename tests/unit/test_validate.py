@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 
 import pytest
 from rich.console import Console
@@ -16,12 +17,13 @@ from stkpi.validation.judges.joins import judge_join
 from stkpi.validation.judges.kpis import KpiRow, judge_kpis, kpi_weeks
 from stkpi.validation.judges.pipeline import judge_dead_letters
 from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, exit_code, worst
-from stkpi.validation.stats import poisson_cdf, usual_silence_hours
+from stkpi.validation.stats import expected_changes, poisson_cdf, usual_silence_hours
 from stkpi.validation.store import result_rows
 from stkpi_tools.cli.validate import render_table, to_json
 
 CFG = ValidationConfig()
 NOW = dt.datetime(2025, 9, 10, 15, tzinfo=dt.UTC)
+KPI_TODAY = NOW.date()
 
 
 def _r(status: str) -> CheckResult:
@@ -201,6 +203,62 @@ def test_freshness_of_a_sparse_entity_follows_its_own_gaps() -> None:
     assert stale.status == RED and "limit 59.4 h" in stale.message
 
 
+def _business_hours_profile(weeks: int) -> list[int]:
+    """One change in each of 16:00-19:00 UTC on every weekday of ``weeks`` weeks: 20 a
+    week, none at night or at the weekend (a small office's payments)."""
+    hourly = [0] * 168
+    monday = dt.datetime(2025, 9, 1, tzinfo=dt.UTC)
+    for day in range(5):
+        for hour in range(16, 20):
+            t = monday + dt.timedelta(days=day, hours=hour)
+            hourly[int(t.timestamp() // 3600) % 168] += weeks  # the bucketing the SQL uses
+    return hourly
+
+
+def test_expected_changes_follow_the_hour_of_the_week() -> None:
+    hourly = _business_hours_profile(4)
+    friday = dt.datetime(2025, 9, 5, tzinfo=dt.UTC)
+    # Friday 16:30..17:30 is half of the 16:00 hour and half of the 17:00 hour: 1 change
+    # a week in each, so 0.5 + 0.5.
+    span = (friday + dt.timedelta(hours=16.5), friday + dt.timedelta(hours=17.5))
+    assert expected_changes(hourly, 4, *span) == pytest.approx(1.0)
+    # Saturday and Sunday bring nothing; the whole week brings its 20.
+    weekend = (friday + dt.timedelta(days=1), friday + dt.timedelta(days=3))
+    assert expected_changes(hourly, 4, *weekend) == 0.0
+    assert expected_changes(hourly, 4, friday, friday + dt.timedelta(days=7)) == 20.0
+
+
+def test_freshness_silence_within_chance_is_green_but_a_working_days_silence_is_red() -> None:
+    # Limit 59.4 h as above. The newest payment came on Friday 01:00 UTC; by Monday 00:00
+    # the data is 71 h old, but the silence held only Friday's four office hours, one
+    # change each a week: 4 expected, P(none) = e^-4 = 0.018 > freshness_p 0.001. GREEN.
+    history = FreshnessHistory(
+        weeks=4,
+        records=80,
+        gaps_hours=[48] * 4 + [10] * 30,
+        hourly=_business_hours_profile(4),
+    )
+    newest = dt.datetime(2025, 9, 5, 1, tzinfo=dt.UTC)
+    monday = dt.datetime(2025, 9, 8, tzinfo=dt.UTC)
+    kw = {"row_count": 500, "newest_modified": newest, "config": CFG, "history": history}
+    quiet = judge_freshness("payments", now=monday, last_sync=monday, **kw)
+    assert quiet.status == GREEN, quiet.message
+    assert quiet.numbers["expected_changes_in_silence"] == 4.0
+    assert quiet.numbers["p_silence"] == pytest.approx(math.exp(-4))
+    assert "within chance" in quiet.message
+    # Tuesday 20:00: Friday's, Monday's and Tuesday's office hours have passed without a
+    # change: 12 expected, P = e^-12 = 6e-6. RED.
+    tuesday = dt.datetime(2025, 9, 9, 20, tzinfo=dt.UTC)
+    stale = judge_freshness("payments", now=tuesday, last_sync=tuesday, **kw)
+    assert stale.status == RED and "12 changes usual by now" in stale.message
+    # The silence ends at the last sync: a sync on Monday morning has not seen Monday's
+    # hours, so Tuesday's check without a newer sync judges 4 expected (its sync age,
+    # 2 days, is RED on its own).
+    old_sync = judge_freshness("payments", now=tuesday, last_sync=monday, **kw)
+    assert old_sync.numbers["expected_changes_in_silence"] == 4.0
+    assert "newest modifiedOn" not in old_sync.message and "last sync" in old_sync.message
+
+
 def test_freshness_of_a_busy_entity_keeps_the_floor() -> None:
     # Twenty 12 h nights: (240 - 33.6) / 20 = 10.32 h; 1.5 x 10.32 < 25, the floor holds.
     history = FreshnessHistory(weeks=4, records=5000, gaps_hours=[12] * 20)
@@ -256,7 +314,7 @@ def _rows(weeks, bu, kpi, values, kind="money"):
 
 
 def test_kpi_presence_ranges_and_jumps() -> None:
-    weeks = kpi_weeks(dt.date(2025, 9, 10), 5)
+    weeks = kpi_weeks(KPI_TODAY, 5)
     assert weeks == [dt.date(2025, 8, d) for d in (4, 11, 18, 25)] + [dt.date(2025, 9, 1)]
     cfg = ValidationConfig(production_kpis=("produced", "gpm"), sales_kpis=("leads",))
     rows = (
@@ -264,7 +322,9 @@ def test_kpi_presence_ranges_and_jumps() -> None:
         + _rows(weeks, "P", "gpm", [0.5, 0.45, 0.95, 0.5, -0.2], kind="ratio")
         + _rows(weeks[:4], "S", "leads", [3, 9, 4, 5], kind="count")
     )
-    presence, ranges, jumps = judge_kpis(rows, {"P": "Production", "S": "Sales"}, weeks, cfg)
+    presence, ranges, jumps = judge_kpis(
+        rows, {"P": "Production", "S": "Sales"}, weeks, cfg, KPI_TODAY
+    )
     assert presence.status == RED
     assert presence.numbers["missing"] == [{"week": "2025-09-01", "bu": "S", "kpi": "leads"}]
     assert ranges.status == RED
@@ -284,24 +344,24 @@ def test_kpi_presence_ranges_and_jumps() -> None:
 
 
 def test_kpi_small_bu_swinging_to_zero_is_not_a_jump_but_a_big_bu_collapse_is() -> None:
-    weeks = kpi_weeks(dt.date(2025, 9, 10), 6)
+    weeks = kpi_weeks(KPI_TODAY, 6)
     cfg = ValidationConfig(production_kpis=("collected",), sales_kpis=())
     small = _rows(weeks, "Small", "collected", [1246, 0, 1357, 0, 1100, 0])
     # Big: 0 is under 48000 / 3, the lowest other week over 3.
     big = _rows(weeks, "Big", "collected", [50000, 52000, 48000, 51000, 49000, 0])
     roles = {"Small": "Production", "Big": "Production"}
-    _, _, jumps = judge_kpis(small, roles, weeks, cfg)
+    _, _, jumps = judge_kpis(small, roles, weeks, cfg, KPI_TODAY)
     assert jumps.status == GREEN
-    _, _, jumps = judge_kpis(small + big, roles, weeks, cfg)
+    _, _, jumps = judge_kpis(small + big, roles, weeks, cfg, KPI_TODAY)
     assert jumps.status == YELLOW
     assert [(j["bu"], j["week"]) for j in jumps.numbers["jumps"]] == [("Big", "2025-09-01")]
     # Too little history (fewer than 3 other weeks) judges nothing.
-    two = judge_kpis(big[-3:], roles, weeks[-3:], cfg)[2]
+    two = judge_kpis(big[-3:], roles, weeks[-3:], cfg, KPI_TODAY)[2]
     assert two.status == GREEN
 
 
 def test_kpi_spike_in_a_bu_that_already_swings_is_not_a_jump() -> None:
-    weeks = kpi_weeks(dt.date(2025, 9, 10), 5)
+    weeks = kpi_weeks(KPI_TODAY, 5)
     cfg = ValidationConfig(production_kpis=("collected",), sales_kpis=())
     # Swinging: the other weeks run from 763 to 7019, over 3 x 763 = 2289, so the BU has no
     # usual range and 28134 (4x the highest) is one big job's payment: GREEN.
@@ -310,17 +370,17 @@ def test_kpi_spike_in_a_bu_that_already_swings_is_not_a_jump() -> None:
     # (over 3 x 7019 = 21057) leaves the usual range: YELLOW for that week only.
     steady = _rows(weeks, "Steady", "collected", [6000, 7019, 6500, 6800, 28134])
     roles = {"Nevada": "Production", "Steady": "Production"}
-    assert judge_kpis(swinging, roles, weeks, cfg)[2].status == GREEN
-    jumps = judge_kpis(swinging + steady, roles, weeks, cfg)[2]
+    assert judge_kpis(swinging, roles, weeks, cfg, KPI_TODAY)[2].status == GREEN
+    jumps = judge_kpis(swinging + steady, roles, weeks, cfg, KPI_TODAY)[2]
     assert jumps.status == YELLOW
     assert [(j["bu"], j["week"]) for j in jumps.numbers["jumps"]] == [("Steady", "2025-09-01")]
 
 
 def test_kpi_steady_values_are_green() -> None:
-    weeks = kpi_weeks(dt.date(2025, 9, 10), 4)
+    weeks = kpi_weeks(KPI_TODAY, 4)
     cfg = ValidationConfig(production_kpis=("produced",), sales_kpis=())
     rows = _rows(weeks, "P", "produced", [1000, 1200, 900, 1100])
-    results = judge_kpis(rows, {"P": "Production"}, weeks, cfg)
+    results = judge_kpis(rows, {"P": "Production"}, weeks, cfg, KPI_TODAY)
     assert [r.status for r in results] == [GREEN, GREEN, GREEN]
 
 
@@ -411,16 +471,50 @@ def test_a_ratio_over_a_small_base_is_not_judged_against_its_range() -> None:
     # gpm 0.96 on $1,200 of revenue is one small invoice against a crew's week: not
     # judged (under the $5,000 floor). The same 0.96 on $42,000 is out of (-0.5, 0.9):
     # RED. A row without a denominator (older marts) is judged as before.
-    weeks = kpi_weeks(dt.date(2025, 9, 10), 3)
+    weeks = kpi_weeks(KPI_TODAY, 3)
     cfg = ValidationConfig(production_kpis=("gpm",), sales_kpis=())
     small = [KpiRow(w, "P", "gpm", "ratio", 0.96, 1200.0) for w in weeks]
-    _, ranges, _ = judge_kpis(small, {"P": "Production"}, weeks, cfg)
+    _, ranges, _ = judge_kpis(small, {"P": "Production"}, weeks, cfg, KPI_TODAY)
     assert ranges.status == GREEN
+    # Judged a month later, when every week's labor is in (see the unsettled test below).
+    settled = KPI_TODAY + dt.timedelta(days=30)
     big = [*small[:2], KpiRow(weeks[2], "P", "gpm", "ratio", 0.96, 42000.0)]
-    _, ranges, _ = judge_kpis(big, {"P": "Production"}, weeks, cfg)
+    _, ranges, _ = judge_kpis(big, {"P": "Production"}, weeks, cfg, settled)
     assert ranges.status == RED and ranges.numbers["count"] == 1
     unknown = [*small[:2], KpiRow(weeks[2], "P", "gpm", "ratio", 0.96)]
-    assert judge_kpis(unknown, {"P": "Production"}, weeks, cfg)[1].status == RED
+    assert judge_kpis(unknown, {"P": "Production"}, weeks, cfg, settled)[1].status == RED
+
+
+def test_a_week_whose_labor_may_not_be_in_is_judged_only_from_below() -> None:
+    # Today 2025-09-10, kpi_settle_days 14: a week has settled when its Sunday is on or
+    # before 2025-08-27. Weeks 08-11 and 08-18 (Sunday 08-24) have; 08-25 and 09-01 not.
+    weeks = kpi_weeks(KPI_TODAY, 4)
+    cfg = ValidationConfig(production_kpis=("gpm",), sales_kpis=())
+    base = [0.5, 0.45, 0.5]
+    # Unsettled 09-01 at 0.96 on $42,000: above 0.9, but labor may be missing: GREEN, and
+    # said so. It is no upward jump either (0.96 > 0.5 + 0.5 would be one).
+    late = _rows(weeks, "P", "gpm", [*base, 0.96], kind="ratio")
+    late = [KpiRow(r.week_start, r.bu, r.kpi, r.kind, r.value, 42000.0) for r in late]
+    _, ranges, jumps = judge_kpis(late, {"P": "Production"}, weeks, cfg, KPI_TODAY)
+    assert ranges.status == GREEN and jumps.status == GREEN
+    assert ranges.numbers["unsettled_high"] == [
+        {"week": "2025-09-01", "bu": "P", "kpi": "gpm", "value": 0.96}
+    ]
+    assert "labor may not be in yet" in ranges.message
+    # The same 0.96 in week 08-18 (Sunday 08-24, settled: its labor had 14 days) is RED.
+    early = [
+        KpiRow(w, "P", "gpm", "ratio", v, 42000.0)
+        for w, v in zip(weeks, [0.5, 0.96, 0.45, 0.5], strict=True)
+    ]
+    _, ranges, _ = judge_kpis(early, {"P": "Production"}, weeks, cfg, KPI_TODAY)
+    assert ranges.status == RED
+    assert [o["week"] for o in ranges.numbers["out_of_range"]] == ["2025-08-18"]
+    # Missing labor cannot make GPM low: -0.8 in the unsettled week is RED and a jump.
+    low = [*late[:3], KpiRow(weeks[3], "P", "gpm", "ratio", -0.8, 42000.0)]
+    _, ranges, jumps = judge_kpis(low, {"P": "Production"}, weeks, cfg, KPI_TODAY)
+    assert ranges.status == RED and jumps.status == YELLOW
+    # A KPI without late costs is judged in every week: collected has none.
+    assert "gpm" in cfg.kpi_late_cost_kpis and "collected" not in cfg.kpi_late_cost_kpis
 
 
 def test_a_month_of_payroll_is_judged_once_it_has_settled() -> None:

@@ -82,7 +82,7 @@ LINK_JOINS = (
 CHECKS: tuple[Check, ...] = (
     Check(
         name="freshness.{subject}",
-        sql=("entity_totals", "freshness_gaps"),
+        sql=("entity_totals", "freshness_gaps", "freshness_hourly"),
         measure=measures.freshness,
         judge=judge_freshness,
         thresholds=(
@@ -92,6 +92,7 @@ CHECKS: tuple[Check, ...] = (
             "freshness_history_weeks",
             "freshness_gap_factor",
             "freshness_min_records",
+            "freshness_p",
             "required_entities",
         ),
         subjects=lambda ctx: ctx.config.freshness_entities,
@@ -158,6 +159,8 @@ CHECKS: tuple[Check, ...] = (
             "kpi_weeks",
             "kpi_ranges",
             "kpi_range_min_denominator",
+            "kpi_late_cost_kpis",
+            "kpi_settle_days",
             "sales_kpis",
             "production_kpis",
             "kpi_jump_factor",

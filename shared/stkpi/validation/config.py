@@ -58,6 +58,9 @@ DEFAULT_KPI_RANGES: dict[str, tuple[float | None, float | None]] = {
     k.name: k.valid_range for k in kpis.KPIS if k.valid_range is not None
 }
 
+# KPIs that read too high until their late costs (payroll) are in.
+DEFAULT_LATE_COST_KPIS: tuple[str, ...] = tuple(k.name for k in kpis.KPIS if k.late_costs)
+
 SALES_KPIS: tuple[str, ...] = kpis.names(role="Sales")
 PRODUCTION_KPIS: tuple[str, ...] = kpis.names(role="Production")
 
@@ -75,13 +78,19 @@ class ValidationConfig:
     # `freshness_gap_factor` x the silence the entity exceeded only 5% of the time over
     # the `freshness_history_weeks` weeks before its newest record). A sparse entity of a
     # small tenant (under `freshness_min_records` records in those weeks) is too sparse to
-    # tell a stop from a lull: only its sync is judged.
+    # tell a stop from a lull: only its sync is judged. Data older than that limit is RED
+    # only when a silence that long is beyond chance: the hours since the newest record
+    # would usually have brought enough changes (by the entity's changes per hour of the
+    # week in those weeks) that none at all has under `freshness_p` probability. A small
+    # tenant's payments may stop on a Friday morning and resume on Monday; a busy
+    # tenant's jobs cannot go quiet for a working afternoon.
     freshness_max_hours: float = 25.0
     freshness_entities: tuple[str, ...] = TRANSACTIONAL
     data_freshness_entities: tuple[str, ...] = CORE_ENTITIES
     freshness_history_weeks: int = 4
     freshness_gap_factor: float = 1.5
     freshness_min_records: int = 10
+    freshness_p: float = 0.001
     # Entities that must have rows and syncs; other entities are checked only once ingested.
     required_entities: tuple[str, ...] = CORE_ENTITIES
     # Volume: the latest complete day vs the median of the same weekday over the
@@ -126,6 +135,11 @@ class ValidationConfig:
     kpi_range_min_denominator: Mapping[str, float] = field(
         default_factory=lambda: dict(DEFAULT_RANGE_MIN_DENOMINATOR)
     )
+    # A KPI that subtracts costs recorded after the work (`kpi_late_cost_kpis`: GPM's labor)
+    # reads too high in a week whose Sunday is under `kpi_settle_days` ago: such a week is
+    # judged against its range and its BU's weeks only from below until it has settled.
+    kpi_late_cost_kpis: tuple[str, ...] = DEFAULT_LATE_COST_KPIS
+    kpi_settle_days: int = 14
     sales_kpis: tuple[str, ...] = SALES_KPIS
     production_kpis: tuple[str, ...] = PRODUCTION_KPIS
     # Jumps, judged against the BU's own weeks: a count or money KPI above
@@ -183,6 +197,8 @@ class ValidationConfig:
             problems.append("volume p-values need 0 < volume_p_red <= volume_p_yellow < 1")
         if not 0 < self.coverage_p < 1:
             problems.append("coverage_p must be in (0, 1)")
+        if not 0 < self.freshness_p < 1:
+            problems.append("freshness_p must be in (0, 1)")
         if not 0 < self.join_p < 1:
             problems.append("join_p must be in (0, 1)")
         if self.coverage_baseline_months < 1:
@@ -197,6 +213,8 @@ class ValidationConfig:
             problems.append("coverage_months must be >= 2")
         if not 0 < self.coverage_drop <= 1:
             problems.append("coverage_drop must be in (0, 1]")
+        if self.kpi_settle_days < 0:
+            problems.append("kpi_settle_days must be >= 0")
         if self.kpi_weeks < 2:
             problems.append("kpi_weeks must be >= 2")
         if self.kpi_jump_factor <= 1:

@@ -111,13 +111,16 @@ def freshness(ctx: Context, entity: str, syncs: Shared) -> Inputs:
 
 
 def freshness_history(ctx: Context, entity: str) -> FreshnessHistory:
-    """The entity's change gaps over the weeks before its newest record
-    (``freshness_gaps.sql``)."""
+    """The entity's change gaps and its changes per hour of the week over the weeks before
+    its newest record (``freshness_gaps.sql``, ``freshness_hourly.sql``)."""
     weeks = ctx.config.freshness_history_weeks
     rows = ctx.query("freshness_gaps", table=entity, hours=str(weeks * 168), min_gap_hours="1.0")
     records = next((int(r["records"] or 0) for r in rows if r["is_total"]), 0)
     gaps = [float(r["gap_hours"]) for r in rows if not r["is_total"]]
-    return FreshnessHistory(weeks, records, gaps)
+    hourly = [0] * 168
+    for r in ctx.query("freshness_hourly", table=entity, hours=str(weeks * 168)):
+        hourly[int(r["hour_of_week"])] += int(r["records"] or 0)
+    return FreshnessHistory(weeks, records, gaps, hourly)
 
 
 # -- joins ----------------------------------------------------------------------------------
@@ -170,7 +173,13 @@ def kpis(ctx: Context, _: None, __: Shared) -> Inputs:
         bu_roles = {r["bu"]: r["role"] for r in ctx.query("kpi_business_units")}
     except NotFound:
         bu_roles = roles_from_rows(rows, ctx.config)
-    return {"rows": rows, "bu_roles": bu_roles, "weeks": weeks, "config": ctx.config}
+    return {
+        "rows": rows,
+        "bu_roles": bu_roles,
+        "weeks": weeks,
+        "config": ctx.config,
+        "today": ctx.today,
+    }
 
 
 def kpis_missing(ctx: Context, error: Exception) -> list[CheckResult]:

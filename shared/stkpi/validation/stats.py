@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import statistics
 from collections.abc import Sequence
@@ -65,3 +66,25 @@ def usual_silence_hours(gaps_hours: Sequence[float], span_hours: float, q: float
         if x >= nxt:
             return max(0.0, x)
     return 0.0
+
+
+def expected_changes(
+    hourly: Sequence[int], weeks: int, start: dt.datetime, end: dt.datetime
+) -> float:
+    """How many changes the span ``start``..``end`` usually brings: each hour's share of the
+    span times the entity's mean count for that hour of the week (``hourly``: 168 counts over
+    ``weeks`` weeks, bucketed by epoch hour mod 168 as ``freshness_hourly.sql`` does).
+
+    A constant rate would expect a small tenant's Saturday to bring as many payments as
+    its Tuesday; the hour of the week knows that offices close.
+    """
+    if len(hourly) != 168:
+        raise ValueError(f"hourly needs 168 counts (one per hour of the week), got {len(hourly)}")
+    t0, t1 = start.timestamp(), end.timestamp()
+    total = 0.0
+    hour = math.floor(t0 / 3600)
+    while hour * 3600 < t1:
+        overlap = min(t1, (hour + 1) * 3600) - max(t0, hour * 3600)
+        total += overlap / 3600 * hourly[hour % 168]
+        hour += 1
+    return total / weeks

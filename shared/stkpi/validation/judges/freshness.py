@@ -5,13 +5,14 @@ usually is? Pure: the rows come from ``entity_totals``, ``freshness_sync`` and
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.fmt import sql_path
 from stkpi.validation.result import GREEN, RED, CheckResult
-from stkpi.validation.stats import usual_silence_hours
+from stkpi.validation.stats import expected_changes, usual_silence_hours
 
 
 def _age_hours(now: dt.datetime, ts: dt.datetime | None) -> float | None:
@@ -28,12 +29,22 @@ class FreshnessHistory:
 
     ``gaps_hours``: the gaps between consecutive ``modifiedOn`` values that are at least
     ``min_gap_hours`` long (shorter ones cannot decide a threshold of hours);
-    ``records``: versions in the ``weeks`` weeks before the newest.
+    ``records``: versions in the ``weeks`` weeks before the newest; ``hourly``: those
+    versions per hour of the week (168 counts, epoch hour mod 168), None when not measured.
     """
 
     weeks: int
     records: int
     gaps_hours: Sequence[float]
+    hourly: Sequence[int] | None = None
+
+    def silence_chance(self, start: dt.datetime, end: dt.datetime) -> tuple[float, float] | None:
+        """(changes usually seen from ``start`` to ``end``, the probability of none at all
+        for a Poisson count with that mean), or None without an hourly profile."""
+        if self.hourly is None:
+            return None
+        expected = expected_changes(self.hourly, self.weeks, start, end)
+        return round(expected, 2), math.exp(-expected)
 
 
 def judge_freshness(
@@ -55,6 +66,12 @@ def judge_freshness(
     ``freshness_gap_factor`` x :func:`usual_silence_hours` of the weeks before the newest
     record). The history ends at the newest record, not now, so an entity that stopped
     weeks ago is judged by how it behaved while it was arriving.
+
+    Past that limit, the silence must also be beyond chance (``history.hourly``): the
+    hours from the newest record to the last sync would usually have brought some changes,
+    and none at all has under ``freshness_p`` probability. A tenant with twenty payments
+    a week can go from Friday 1 am to Monday with none; one with two thousand cannot go
+    an afternoon.
     """
     name = f"freshness.{entity}"
     floor = config.freshness_max_hours
@@ -87,6 +104,7 @@ def judge_freshness(
         "gap_factor": config.freshness_gap_factor,
         "history_weeks": config.freshness_history_weeks,
         "min_records": config.freshness_min_records,
+        "p": config.freshness_p,
     }
     problems = []
     if last_sync is None:
@@ -97,16 +115,26 @@ def judge_freshness(
         problems.append("never synced")
     elif sync_age is not None and sync_age > floor:
         problems.append(f"last sync {sync_age:.1f} h ago (limit {floor:g} h)")
+    chance = None
     if check_data:
         if newest_modified is None:
             problems.append("no rows")
         elif not sparse and data_age is not None and data_age > data_limit:
-            why = f"usual silence {usual:g} h x {config.freshness_gap_factor:g}" if usual else ""
-            problems.append(
-                f"newest modifiedOn {data_age:.1f} h old (limit {data_limit:g} h"
-                + (f"; {why}" if why and data_limit > floor else "")
-                + ")"
-            )
+            horizon = min(now, last_sync) if last_sync is not None else now
+            chance = history.silence_chance(newest_modified, horizon) if history else None
+            numbers["expected_changes_in_silence"] = chance[0] if chance else None
+            numbers["p_silence"] = chance[1] if chance else None
+            if chance is None or chance[1] < config.freshness_p:
+                why = (
+                    f"usual silence {usual:g} h x {config.freshness_gap_factor:g}" if usual else ""
+                )
+                odds = f"; {chance[0]:g} changes usual by now" if chance else ""
+                problems.append(
+                    f"newest modifiedOn {data_age:.1f} h old (limit {data_limit:g} h"
+                    + (f"; {why}" if why and data_limit > floor else "")
+                    + odds
+                    + ")"
+                )
     parts = [f"last sync {_fmt_hours(sync_age)} ago"]
     if newest_modified is not None:
         parts.append(f"newest modifiedOn {_fmt_hours(data_age)} old")
@@ -117,6 +145,11 @@ def judge_freshness(
         )
     elif check_data and newest_modified is not None:
         parts.append(f"limit {data_limit:g} h")
+        if chance is not None and chance[1] >= config.freshness_p:
+            parts.append(
+                f"a silence within chance ({chance[0]:g} changes usual in it, "
+                f"P(none) {chance[1]:.2g})"
+            )
     summary = f"{entity}: " + ", ".join(parts)
     if problems:
         return CheckResult(
