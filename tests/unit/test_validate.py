@@ -11,13 +11,19 @@ from rich.console import Console
 
 from stkpi.errors import ConfigError
 from stkpi.validation.config import ValidationConfig, config_from_mapping, load_validation_config
-from stkpi.validation.judges.completeness import judge_coverage, judge_volume
+from stkpi.validation.judges.completeness import add_months, judge_coverage, judge_volume
 from stkpi.validation.judges.freshness import FreshnessHistory, judge_freshness
 from stkpi.validation.judges.joins import judge_join
 from stkpi.validation.judges.kpis import KpiRow, judge_kpis, kpi_weeks
 from stkpi.validation.judges.pipeline import judge_dead_letters
 from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, exit_code, worst
-from stkpi.validation.stats import expected_changes, poisson_cdf, usual_silence_hours
+from stkpi.validation.stats import (
+    dispersion,
+    expected_changes,
+    poisson_cdf,
+    robust_dispersion,
+    usual_silence_hours,
+)
 from stkpi.validation.store import result_rows
 from stkpi_tools.cli.validate import render_table, to_json
 
@@ -148,6 +154,25 @@ def test_coverage_allows_the_spread_the_months_before_show() -> None:
     gap = {**est, m(2026, 9, 1): 2}
     res = judge_coverage("estimates", gap, m(2026, 10, 1), CFG)
     assert res.status == YELLOW and "2026-09: 2 rows" in res.message
+
+
+def test_coverage_of_a_month_against_one_month_uses_the_spread_of_all_others() -> None:
+    m = dt.date
+    # The demo tenant's payroll items (scale 0.01, one to four per job), 2025-11..2026-11
+    # (2026-11 partial). 2025-12's baseline is 2025-11 alone: 44, so 20 is a drop, and
+    # one month gives no spread, so as a Poisson count P(X <= 20 | 44) = 4e-5: YELLOW in
+    # the demo by chance. The other complete months (22..55) have median 35 and median
+    # absolute deviation 9: sd 1.4826 x 9 = 13.3, variance 178, dispersion 178 / 35 =
+    # 5.09. Scaled by it, P(X <= 3 | 8.65) = 0.027: ordinary for this entity, GREEN.
+    counts = [44, 20, 34, 35, 22, 55, 33, 22, 44, 44, 52, 29, 12]
+    months = dict(zip([add_months(m(2025, 11, 1), k) for k in range(13)], counts, strict=True))
+    res = judge_coverage("gross_pay_items", months, m(2026, 11, 1), CFG)
+    assert res.status == GREEN, res.message
+    assert robust_dispersion([c for c in counts[:12] if c != 20]) == pytest.approx(5.087, abs=1e-3)
+    # The median absolute deviation ignores the odd month out: one empty month among
+    # steady ones does not widen the spread that would hide it (the variance would).
+    assert robust_dispersion([40, 42, 0, 41, 39]) == 1.0
+    assert dispersion([40, 42, 0, 41, 39]) > 7
 
 
 def test_coverage_of_an_empty_required_entity_is_red() -> None:
@@ -382,6 +407,20 @@ def test_kpi_steady_values_are_green() -> None:
     rows = _rows(weeks, "P", "produced", [1000, 1200, 900, 1100])
     results = judge_kpis(rows, {"P": "Production"}, weeks, cfg, KPI_TODAY)
     assert [r.status for r in results] == [GREEN, GREEN, GREEN]
+
+
+def test_a_balance_that_sat_still_has_no_usual_range_to_jump_from() -> None:
+    # A small BU's A/R was one unpaid $1,881.29 invoice for eleven weeks; a new $9,321.61
+    # invoice makes it $11,202.90, six times the "range" 1881.29..1881.29. The still weeks
+    # say nothing of how far one invoice moves this BU: GREEN. A BU whose A/R moved
+    # between 1,800 and 2,100 has a range, and 11,202.90 > 3 x 2,100 leaves it: YELLOW.
+    weeks = kpi_weeks(KPI_TODAY, 12)
+    cfg = ValidationConfig(production_kpis=("outstanding_ar",), sales_kpis=())
+    still = _rows(weeks, "Small", "outstanding_ar", [1881.29] * 11 + [11202.90])
+    assert judge_kpis(still, {"Small": "Production"}, weeks, cfg, KPI_TODAY)[2].status == GREEN
+    moving = _rows(weeks, "Small", "outstanding_ar", [1800, 2100] * 5 + [1900, 11202.90])
+    jumps = judge_kpis(moving, {"Small": "Production"}, weeks, cfg, KPI_TODAY)[2]
+    assert jumps.status == YELLOW and jumps.numbers["jumps"][0]["week"] == weeks[-1].isoformat()
 
 
 def test_dead_letters() -> None:

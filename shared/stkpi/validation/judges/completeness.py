@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.fmt import pct, sql_path
 from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, Status
-from stkpi.validation.stats import dispersion, median_baseline, poisson_cdf
+from stkpi.validation.stats import dispersion, median_baseline, poisson_cdf, robust_dispersion
 
 
 def judge_volume(
@@ -106,7 +106,7 @@ def judge_coverage(
     Each complete month is compared with the median of the months before it (not the one
     month before: after a busy August a normal September is not a drop), and only when
     the shortfall is beyond what chance gives a count of that size (:func:`poisson_cdf`,
-    scaled by the baseline months' own :func:`dispersion`): a small tenant's 3-a-month
+    scaled by the months' :func:`dispersion`): a small tenant's 3-a-month
     entity has empty months, and estimates that come two or three to a job vary more
     than a Poisson count of the same mean. Only complete months (before
     ``current_month``) are judged; the current month is reported as partial.
@@ -144,7 +144,12 @@ def judge_coverage(
         baselines[_month_key(cur_m)] = baseline
         if baseline < config.coverage_min_base or cur_n >= (1 - config.coverage_drop) * baseline:
             continue
-        phi = dispersion(before)  # how much more than Poisson these months vary
+        # How much more than Poisson the entity's months vary: the baseline's own spread,
+        # or the ordinary spread of every other complete month when that is larger. Six
+        # months' variance is a noisy estimate: pay items that come one to four a job vary
+        # 2.5x a Poisson count, and six calm months can read as 1.
+        others = [n for k, (m, n) in enumerate(series) if k != i and m < current_month]
+        phi = max(dispersion(before), robust_dispersion(others))
         if poisson_cdf(int(cur_n / phi), baseline / phi) >= config.coverage_p:
             continue  # low, but a small entity's months vary that much
         if cur_n == 0:

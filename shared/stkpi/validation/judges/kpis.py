@@ -296,7 +296,8 @@ def _jump(value: float, others: Sequence[float], kind: str, config: ValidationCo
     quiet, and the other weeks must be steady (the highest within ``kpi_jump_factor`` x the
     lowest): a BU whose weeks already range from $763 to $7,019 because one painting job is
     a week's whole revenue has no usual range a $28,000 week leaves, while a week the
-    pipeline lost shows in a BU that is steady.
+    pipeline lost shows in a BU that is steady. Steady is not still: a small BU's A/R that
+    was one $1,881 invoice for eleven weeks says nothing of how far a new invoice moves it.
     """
     lo, hi = min(others), max(others)
     if kind == "ratio":
@@ -312,6 +313,8 @@ def _jump(value: float, others: Sequence[float], kind: str, config: ValidationCo
     factor = config.kpi_jump_factor
     if lo <= 0 or hi > factor * lo:
         return None  # the BU's weeks already swing by more than the factor
+    if lo == hi:
+        return None  # a balance that sat still (one old unpaid invoice) has no usual range
     if value > factor * hi and value > 0:
         return f"x {value / hi:.2f} of the highest"
     if value < lo / factor:
