@@ -17,13 +17,7 @@ from stkpi.validation.judges.joins import judge_join
 from stkpi.validation.judges.kpis import KpiRow, judge_kpis, kpi_weeks
 from stkpi.validation.judges.pipeline import judge_dead_letters
 from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, exit_code, worst
-from stkpi.validation.stats import (
-    dispersion,
-    expected_changes,
-    poisson_cdf,
-    robust_dispersion,
-    usual_silence_hours,
-)
+from stkpi.validation.stats import expected_changes, poisson_cdf, usual_silence_hours
 from stkpi.validation.store import result_rows
 from stkpi_tools.cli.validate import render_table, to_json
 
@@ -156,23 +150,23 @@ def test_coverage_allows_the_spread_the_months_before_show() -> None:
     assert res.status == YELLOW and "2026-09: 2 rows" in res.message
 
 
-def test_coverage_of_a_month_against_one_month_uses_the_spread_of_all_others() -> None:
+def test_coverage_does_not_judge_a_month_against_one_month() -> None:
     m = dt.date
-    # The demo tenant's payroll items (scale 0.01, one to four per job), 2025-11..2026-11
-    # (2026-11 partial). 2025-12's baseline is 2025-11 alone: 44, so 20 is a drop, and
-    # one month gives no spread, so as a Poisson count P(X <= 20 | 44) = 4e-5: YELLOW in
-    # the demo by chance. The other complete months (22..55) have median 35 and median
-    # absolute deviation 9: sd 1.4826 x 9 = 13.3, variance 178, dispersion 178 / 35 =
-    # 5.09. Scaled by it, P(X <= 3 | 8.65) = 0.027: ordinary for this entity, GREEN.
-    counts = [44, 20, 34, 35, 22, 55, 33, 22, 44, 44, 52, 29, 12]
+    # The demo tenant's purchase orders (scale 0.01), the 13 months of the window from
+    # 2025-11 (2026-11 partial). 2025-12 has only 2025-11 before it: 1 after 9. As a
+    # Poisson count P(X <= 1 | 9) = 0.0012, at the edge of coverage_p, but the 9 is one
+    # month's count, as noisy as the 1: not a baseline. Not judged: GREEN.
+    counts = [9, 1, 5, 7, 6, 8, 3, 10, 9, 6, 7, 4, 7]
     months = dict(zip([add_months(m(2025, 11, 1), k) for k in range(13)], counts, strict=True))
-    res = judge_coverage("gross_pay_items", months, m(2026, 11, 1), CFG)
+    res = judge_coverage("purchase_orders", months, m(2026, 11, 1), CFG)
     assert res.status == GREEN, res.message
-    assert robust_dispersion([c for c in counts[:12] if c != 20]) == pytest.approx(5.087, abs=1e-3)
-    # The median absolute deviation ignores the odd month out: one empty month among
-    # steady ones does not widen the spread that would hide it (the variance would).
-    assert robust_dispersion([40, 42, 0, 41, 39]) == 1.0
-    assert dispersion([40, 42, 0, 41, 39]) > 7
+    assert "2025-12" not in res.numbers["baseline_median"]
+    assert res.numbers["baseline_median"]["2026-01"] == 5.0  # median of 9 and 1
+    # With two months before it a month is judged: 9, 9 then 0 is P(0 | 9) = 1e-4.
+    gap = dict(months)
+    gap[m(2025, 12, 1)], gap[m(2026, 1, 1)] = 9, 0
+    res = judge_coverage("purchase_orders", gap, m(2026, 11, 1), CFG)
+    assert res.status == YELLOW and "no rows in 2026-01" in res.message
 
 
 def test_coverage_of_an_empty_required_entity_is_red() -> None:

@@ -128,6 +128,7 @@ CHECKS: tuple[Check, ...] = (
             "coverage_months",
             "coverage_drop",
             "coverage_baseline_months",
+            "coverage_min_baseline_months",
             "coverage_min_base",
             "coverage_p",
             "coverage_settle_days",

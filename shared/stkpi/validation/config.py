@@ -113,6 +113,7 @@ class ValidationConfig:
     coverage_months: int = 13
     coverage_drop: float = 0.5
     coverage_baseline_months: int = 6
+    coverage_min_baseline_months: int = 2  # months judged need at least this many before
     coverage_min_base: float = 5.0
     coverage_p: float = 0.001
     # An entity counted by a date other than its creation (payroll items by the day
@@ -203,6 +204,8 @@ class ValidationConfig:
             problems.append("join_p must be in (0, 1)")
         if self.coverage_baseline_months < 1:
             problems.append("coverage_baseline_months must be >= 1")
+        if not 1 <= self.coverage_min_baseline_months <= self.coverage_baseline_months:
+            problems.append("coverage_min_baseline_months must be in 1..coverage_baseline_months")
         if self.freshness_history_weeks < 1:
             problems.append("freshness_history_weeks must be >= 1")
         if self.freshness_gap_factor < 1:

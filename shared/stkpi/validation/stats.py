@@ -25,19 +25,6 @@ def dispersion(counts: Sequence[int]) -> float:
     return max(1.0, statistics.variance(counts) / mean)
 
 
-def robust_dispersion(counts: Sequence[int]) -> float:
-    """:func:`dispersion` from the median and the median absolute deviation, at least 1:
-    the spread of the ordinary months, which a gap or a collapse among them cannot widen
-    (their variance would, and hide them). Under 3 counts there is no estimate (1)."""
-    if len(counts) < 3:
-        return 1.0
-    mid = statistics.median(counts)
-    if mid <= 0:
-        return 1.0
-    mad = statistics.median(abs(c - mid) for c in counts)
-    return max(1.0, (1.4826 * mad) ** 2 / mid)
-
-
 def poisson_sf(k: int, mean: float) -> float:
     """P(X >= k) for a Poisson count with ``mean``: how surprising a high count is."""
     return 1.0 - poisson_cdf(k - 1, mean) if k > 0 else 1.0

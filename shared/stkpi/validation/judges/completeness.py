@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.fmt import pct, sql_path
 from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, Status
-from stkpi.validation.stats import dispersion, median_baseline, poisson_cdf, robust_dispersion
+from stkpi.validation.stats import dispersion, median_baseline, poisson_cdf
 
 
 def judge_volume(
@@ -106,16 +106,21 @@ def judge_coverage(
     Each complete month is compared with the median of the months before it (not the one
     month before: after a busy August a normal September is not a drop), and only when
     the shortfall is beyond what chance gives a count of that size (:func:`poisson_cdf`,
-    scaled by the months' :func:`dispersion`): a small tenant's 3-a-month
+    scaled by the baseline months' own :func:`dispersion`): a small tenant's 3-a-month
     entity has empty months, and estimates that come two or three to a job vary more
     than a Poisson count of the same mean. Only complete months (before
-    ``current_month``) are judged; the current month is reported as partial.
+    ``current_month``) are judged; the current month is reported as partial. A month
+    needs ``coverage_min_baseline_months`` before it: one month's count is as noisy as
+    the month judged (1 after 9 purchase orders is chance, P = 0.01, when the 9 may as
+    well have been 5), and the months at the start of the window were judged against a
+    full baseline while they were in its middle.
     """
     name = f"coverage.{entity}"
     threshold = {
         "max_drop": config.coverage_drop,
         "months": config.coverage_months,
         "baseline_months": config.coverage_baseline_months,
+        "min_baseline_months": config.coverage_min_baseline_months,
         "min_base": config.coverage_min_base,
         "p": config.coverage_p,
     }
@@ -137,19 +142,14 @@ def judge_coverage(
         change = (cur_n - prev_n) / prev_n if prev_n else None
         changes[_month_key(cur_m)] = None if change is None else round(change, 4)
     for i, (cur_m, cur_n) in enumerate(series):
-        if cur_m >= current_month or i == 0:
-            continue  # the partial month; the first month has nothing before it
+        if cur_m >= current_month or i < config.coverage_min_baseline_months:
+            continue  # the partial month; the first months have too few before them
         before = [n for _, n in series[max(0, i - config.coverage_baseline_months) : i]]
         baseline = median_baseline(before)
         baselines[_month_key(cur_m)] = baseline
         if baseline < config.coverage_min_base or cur_n >= (1 - config.coverage_drop) * baseline:
             continue
-        # How much more than Poisson the entity's months vary: the baseline's own spread,
-        # or the ordinary spread of every other complete month when that is larger. Six
-        # months' variance is a noisy estimate: pay items that come one to four a job vary
-        # 2.5x a Poisson count, and six calm months can read as 1.
-        others = [n for k, (m, n) in enumerate(series) if k != i and m < current_month]
-        phi = max(dispersion(before), robust_dispersion(others))
+        phi = dispersion(before)  # how much more than Poisson these months vary
         if poisson_cdf(int(cur_n / phi), baseline / phi) >= config.coverage_p:
             continue  # low, but a small entity's months vary that much
         if cur_n == 0:
