@@ -44,6 +44,12 @@ class Kpi:
     def mart(self) -> str:
         return f"kpi_{self.name}"
 
+    @property
+    def is_balance(self) -> bool:
+        """A level as of a day (A/R, future bookings), not a flow over the week: it can
+        sit still for weeks while nothing happens."""
+        return self.date_basis.startswith("as of")
+
 
 _UNBOUNDED_ABOVE = (0.0, None)  # counts and most money: never negative
 
@@ -111,6 +117,11 @@ def names(role: Role | None = None, kind: Kind | None = None) -> tuple[str, ...]
         for k in KPIS
         if (role is None or k.role == role) and (kind is None or k.kind == kind)
     )
+
+
+def is_balance(name: str) -> bool:
+    kpi = BY_NAME.get(name)
+    return kpi.is_balance if kpi else False
 
 
 def kind_of(name: str) -> Kind:

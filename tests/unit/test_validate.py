@@ -415,6 +415,11 @@ def test_a_balance_that_sat_still_has_no_usual_range_to_jump_from() -> None:
     moving = _rows(weeks, "Small", "outstanding_ar", [1800, 2100] * 5 + [1900, 11202.90])
     jumps = judge_kpis(moving, {"Small": "Production"}, weeks, cfg, KPI_TODAY)[2]
     assert jumps.status == YELLOW and jumps.numbers["jumps"][0]["week"] == weeks[-1].isoformat()
+    # A flow that was the same every week is steady, not still: $ Produced of 1,881.29
+    # eleven weeks running then 11,202.90 leaves that range.
+    flow = _rows(weeks, "Small", "produced", [1881.29] * 11 + [11202.90])
+    cfg = ValidationConfig(production_kpis=("produced",), sales_kpis=())
+    assert judge_kpis(flow, {"Small": "Production"}, weeks, cfg, KPI_TODAY)[2].status == YELLOW
 
 
 def test_dead_letters() -> None:

@@ -213,7 +213,7 @@ def judge_jumps(
             if len(others) < config.kpi_jump_min_history:
                 continue
             kind = by_week[week].kind or kpis.kind_of(kpi)
-            jump = _jump(value, others, kind, config)
+            jump = _jump(value, others, kind, config, balance=kpis.is_balance(kpi))
             if value > max(others) and unsettled(by_week[week], config, today):
                 continue  # its labor may not be in yet
             if jump is not None:
@@ -286,7 +286,14 @@ def _small_base(row: KpiRow, config: ValidationConfig) -> bool:
     return floor is not None and row.denominator is not None and abs(row.denominator) < floor
 
 
-def _jump(value: float, others: Sequence[float], kind: str, config: ValidationConfig) -> str | None:
+def _jump(
+    value: float,
+    others: Sequence[float],
+    kind: str,
+    config: ValidationConfig,
+    *,
+    balance: bool = False,
+) -> str | None:
     """How ``value`` leaves the range of the BU's other weeks, or None when it does not.
 
     Judged against the series' own weeks rather than the week before: a small BU whose
@@ -313,7 +320,7 @@ def _jump(value: float, others: Sequence[float], kind: str, config: ValidationCo
     factor = config.kpi_jump_factor
     if lo <= 0 or hi > factor * lo:
         return None  # the BU's weeks already swing by more than the factor
-    if lo == hi:
+    if balance and lo == hi:
         return None  # a balance that sat still (one old unpaid invoice) has no usual range
     if value > factor * hi and value > 0:
         return f"x {value / hi:.2f} of the highest"
