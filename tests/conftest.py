@@ -171,6 +171,21 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGTERM, _on_term)
 
 
+# Minutes each, so they start first, one per worker, and the short tests fill in around
+# them. pytest-xdist's loadfile otherwise starts the files with the most tests first and
+# leaves the one-test chaos labs for the end, where they run alone (./dev test passes
+# --no-loadscope-reorder so this order is the one it deals out).
+LONG_FIRST = ("chaos", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        marks = {m.name for m in item.iter_markers()}
+        return next((k for k, name in enumerate(LONG_FIRST) if name in marks), len(LONG_FIRST))
+
+    items.sort(key=rank)  # stable: files stay whole and in collection order within a rank
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # Belt and braces: nothing the session started may outlive it.
     from stkpi_tools.localstack.process import _kill_owned

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 CLI = "import sys; from stkpi_tools.cli import main; sys.argv[0] = 'stkpi'; main()"
 

@@ -23,7 +23,7 @@ from stkpi_tools.localstack.provision import patched_environ
 from stkpi_tools.sim.config import SimConfig
 from stkpi_tools.sim.server import running_simulator
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 CLI = "import sys; from stkpi_tools.cli import main; sys.argv[0] = 'stkpi'; main()"
 SECRET = "acme-secret-must-not-leak"

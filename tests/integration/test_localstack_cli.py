@@ -42,7 +42,7 @@ import requests
 from stkpi_tools.localstack import StackInfo
 from stkpi_tools.localstack.process import pgid_alive
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = "import sys; from stkpi_tools.cli import main; sys.argv[0] = 'stkpi'; main()"
