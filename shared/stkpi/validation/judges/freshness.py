@@ -1,6 +1,6 @@
 """``freshness.<entity>``: is the last sync recent, and is the data as new as the entity
-usually is? Pure: the rows come from ``entity_totals``, ``freshness_sync`` and
-``freshness_gaps`` (stkpi.validation.measures)."""
+usually is? Pure: the rows come from ``entity_totals``, ``freshness_sync``,
+``freshness_gaps`` and ``freshness_hourly`` (stkpi.validation.measures)."""
 
 from __future__ import annotations
 
