@@ -120,6 +120,8 @@ def names(role: Role | None = None, kind: Kind | None = None) -> tuple[str, ...]
 
 
 def is_balance(name: str) -> bool:
+    """Whether a KPI is a balance as of a day (A/R) rather than a flow over the week; an
+    unknown name (a row of an older table) reads as a flow, like :func:`kind_of`."""
     kpi = BY_NAME.get(name)
     return kpi.is_balance if kpi else False
 

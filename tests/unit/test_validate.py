@@ -403,23 +403,28 @@ def test_kpi_steady_values_are_green() -> None:
     assert [r.status for r in results] == [GREEN, GREEN, GREEN]
 
 
-def test_a_balance_that_sat_still_has_no_usual_range_to_jump_from() -> None:
-    # A small BU's A/R was one unpaid $1,881.29 invoice for eleven weeks; a new $9,321.61
-    # invoice makes it $11,202.90, six times the "range" 1881.29..1881.29. The still weeks
-    # say nothing of how far one invoice moves this BU: GREEN. A BU whose A/R moved
-    # between 1,800 and 2,100 has a range, and 11,202.90 > 3 x 2,100 leaves it: YELLOW.
+def test_a_balance_is_not_judged_for_jumps_its_flows_are() -> None:
+    # A/R is last week's A/R plus the week's invoices minus its payments. A small BU's
+    # A/R moved between 3,738.15 and 9,161.27 (9,161.27 < 3 x 3,738.15 = 11,214.45:
+    # steady), then a customer paid and it fell to 1,091.31, under 3,738.15 / 3 =
+    # 1,246.05. As a flow that week would leave the usual range (YELLOW); as a balance it
+    # is one payment, and the payment itself is judged in $ Collected: GREEN.
+    weeks = kpi_weeks(KPI_TODAY, 6)
+    series = [3738.15, 9161.27, 5000.00, 6200.00, 4100.00, 1091.31]
+    cfg = ValidationConfig(production_kpis=("outstanding_ar", "produced"), sales_kpis=())
+    ar = _rows(weeks, "Small", "outstanding_ar", series)
+    assert judge_kpis(ar, {"Small": "Production"}, weeks, cfg, KPI_TODAY)[2].status == GREEN
+    # The same numbers as $ Produced (a flow) leave the range: YELLOW, for the last week.
+    flow = _rows(weeks, "Small", "produced", series)
+    jumps = judge_kpis(flow, {"Small": "Production"}, weeks, cfg, KPI_TODAY)[2]
+    assert jumps.status == YELLOW
+    assert [j["week"] for j in jumps.numbers["jumps"]] == [weeks[-1].isoformat()]
+    # Future Bookings is a balance too (booked minus produced): a new $11,202.90 booking
+    # after eleven weeks at 1,881.29 is GREEN, where the flow would be YELLOW.
     weeks = kpi_weeks(KPI_TODAY, 12)
-    cfg = ValidationConfig(production_kpis=("outstanding_ar",), sales_kpis=())
-    still = _rows(weeks, "Small", "outstanding_ar", [1881.29] * 11 + [11202.90])
-    assert judge_kpis(still, {"Small": "Production"}, weeks, cfg, KPI_TODAY)[2].status == GREEN
-    moving = _rows(weeks, "Small", "outstanding_ar", [1800, 2100] * 5 + [1900, 11202.90])
-    jumps = judge_kpis(moving, {"Small": "Production"}, weeks, cfg, KPI_TODAY)[2]
-    assert jumps.status == YELLOW and jumps.numbers["jumps"][0]["week"] == weeks[-1].isoformat()
-    # A flow that was the same every week is steady, not still: $ Produced of 1,881.29
-    # eleven weeks running then 11,202.90 leaves that range.
-    flow = _rows(weeks, "Small", "produced", [1881.29] * 11 + [11202.90])
-    cfg = ValidationConfig(production_kpis=("produced",), sales_kpis=())
-    assert judge_kpis(flow, {"Small": "Production"}, weeks, cfg, KPI_TODAY)[2].status == YELLOW
+    cfg = ValidationConfig(production_kpis=("future_bookings",), sales_kpis=())
+    fb = _rows(weeks, "Small", "future_bookings", [1881.29] * 11 + [11202.90])
+    assert judge_kpis(fb, {"Small": "Production"}, weeks, cfg, KPI_TODAY)[2].status == GREEN
 
 
 def test_dead_letters() -> None:

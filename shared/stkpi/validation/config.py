@@ -143,7 +143,8 @@ class ValidationConfig:
     kpi_settle_days: int = 14
     sales_kpis: tuple[str, ...] = SALES_KPIS
     production_kpis: tuple[str, ...] = PRODUCTION_KPIS
-    # Jumps, judged against the BU's own weeks: a count or money KPI above
+    # Jumps of flows (a balance, A/R or Future Bookings, moves by flows judged here
+    # themselves), judged against the BU's own weeks: a count or money KPI above
     # `kpi_jump_factor` x the highest or below the lowest / `kpi_jump_factor` of the
     # weeks before it in the window (at least `kpi_jump_min_history` of them), when the
     # value or the median of those weeks reaches the minimum base, is YELLOW; a ratio

@@ -195,14 +195,22 @@ def judge_jumps(
     rows: Sequence[KpiRow], weeks: Sequence[dt.date], config: ValidationConfig, today: dt.date
 ) -> CheckResult:
     """``kpi.jumps``: no week outside the range of its BU's other weeks (:func:`_jump`); an
-    unsettled week (:func:`unsettled`) only below them."""
+    unsettled week (:func:`unsettled`) only below them.
+
+    Flows only. A balance as of a day is last week's balance moved by this week's flows:
+    A/R by what was invoiced and collected, Future Bookings by what was booked and
+    produced. Those flows are judged here themselves, and a lost window is coverage's and
+    reconciliation's to find. Judged on its own, a small BU's A/R is a few open invoices,
+    and one paid or one new invoice moves it by any factor (a painting BU's A/R
+    $3,738..$9,161 for weeks, then $1,091 when a customer paid).
+    """
     series: dict[tuple[str, str], dict[dt.date, KpiRow]] = defaultdict(dict)
     for r in rows:
         series[(r.bu, r.kpi)][r.week_start] = r
     jumps: list[dict[str, Any]] = []
     for (bu, kpi), by_week in sorted(series.items()):
-        if bu in BUCKETS:
-            continue
+        if bu in BUCKETS or kpis.is_balance(kpi):
+            continue  # a balance moves by its week's flows, which are judged themselves
         values = {
             w: r.value
             for w, r in by_week.items()
@@ -212,10 +220,10 @@ def judge_jumps(
             others = [v for w, v in values.items() if w != week]
             if len(others) < config.kpi_jump_min_history:
                 continue
-            kind = by_week[week].kind or kpis.kind_of(kpi)
-            jump = _jump(value, others, kind, config, balance=kpis.is_balance(kpi))
             if value > max(others) and unsettled(by_week[week], config, today):
                 continue  # its labor may not be in yet
+            kind = by_week[week].kind or kpis.kind_of(kpi)
+            jump = _jump(value, others, kind, config)
             if jump is not None:
                 jumps.append(
                     {
@@ -291,8 +299,6 @@ def _jump(
     others: Sequence[float],
     kind: str,
     config: ValidationConfig,
-    *,
-    balance: bool = False,
 ) -> str | None:
     """How ``value`` leaves the range of the BU's other weeks, or None when it does not.
 
@@ -303,8 +309,7 @@ def _jump(
     quiet, and the other weeks must be steady (the highest within ``kpi_jump_factor`` x the
     lowest): a BU whose weeks already range from $763 to $7,019 because one painting job is
     a week's whole revenue has no usual range a $28,000 week leaves, while a week the
-    pipeline lost shows in a BU that is steady. Steady is not still: a small BU's A/R that
-    was one $1,881 invoice for eleven weeks says nothing of how far a new invoice moves it.
+    pipeline lost shows in a BU that is steady.
     """
     lo, hi = min(others), max(others)
     if kind == "ratio":
@@ -320,8 +325,6 @@ def _jump(
     factor = config.kpi_jump_factor
     if lo <= 0 or hi > factor * lo:
         return None  # the BU's weeks already swing by more than the factor
-    if balance and lo == hi:
-        return None  # a balance that sat still (one old unpaid invoice) has no usual range
     if value > factor * hi and value > 0:
         return f"x {value / hi:.2f} of the highest"
     if value < lo / factor:
