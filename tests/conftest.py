@@ -97,6 +97,17 @@ def _session_env() -> Iterator[pytest.MonkeyPatch]:
     mp.undo()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The CLI's cache (``stkpi_tools.report_calls``) in the session's temp dir, for the
+    CLI runs tests start too, so no test writes to the user's ``~/.cache``."""
+    path = tmp_path_factory.mktemp("stkpi-cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("STKPI_CACHE_DIR", str(path))
+    yield path
+    mp.undo()
+
+
 def _settings(env_extra: dict[str, str]) -> tuple[Settings, dict[str, str]]:
     env = {**local_settings_env(DEFAULT_PROJECT), **env_extra}
     return settings_from(env), env

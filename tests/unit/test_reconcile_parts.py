@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from stkpi.reconcile.reports_api import MemoryCallLog, ReportBusyError, ReportFe
 from stkpi.reconcile.run import last_complete_weeks, our_bu
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.judges.reconciliation import judge_reconciliation
+from stkpi_tools.report_calls import FileCallLog
 
 HEADER = ",".join(COLUMNS)
 
@@ -151,6 +153,40 @@ def test_two_fetchers_sharing_a_log_never_call_a_report_twice_a_minute() -> None
     a.fetch("ops", 7, {"From": "x"})
     b.fetch("ops", 7, {"From": "y"})  # another process, other params
     assert [t for _, _, t in api.calls] == [1000.0, 1061.0]
+
+
+def test_two_cli_runs_on_one_machine_never_call_a_report_twice_a_minute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The operator may not write the landing bucket, so each `stkpi reconcile` keeps its
+    # calls in a file log: a second run (a new FileCallLog on the same directory, as a new
+    # process has) sees the first run's call of report 7 at 1000 and waits to 1061.
+    monkeypatch.setenv("STKPI_CACHE_DIR", str(tmp_path))
+    clock = [1000.0]
+    api = FakeApi(clock)
+    first = FileCallLog.for_tenant("1000", "http://127.0.0.1:8080")
+    _fetcher(api, clock, first).fetch("ops", 7, {"From": "x"})  # type: ignore[arg-type]
+    clock[0] += 5
+    second = FileCallLog.for_tenant("1000", "http://127.0.0.1:8080")
+    _fetcher(api, clock, second).fetch("ops", 7, {"From": "y"})  # type: ignore[arg-type]
+    assert [t for _, _, t in api.calls] == [1000.0, 1061.0]
+    # Another tenant, or the same tenant id behind another API address, has its own log.
+    other = FileCallLog.for_tenant("1000", "http://127.0.0.1:9090")
+    assert other.last_call(7) == (None, 0) and second.last_call(7) == (1061.0, 2)
+    # Only call times are on disk, never the report's rows (tenant data).
+    files = sorted(p.name for p in first.directory.iterdir())
+    assert files == [".lock", "7.json"]
+    assert json.loads((first.directory / "7.json").read_text()) == {"called_at": 1061.0,
+                                                                    "generation": 2}  # fmt: skip
+
+
+def test_a_stale_claim_of_a_file_log_is_refused(tmp_path: Path) -> None:
+    # Two runs read generation 0; the first claims (generation 1); the second's claim
+    # with the generation it read fails, so it reads again and waits instead of calling.
+    log = FileCallLog(tmp_path / "calls")
+    assert log.claim_call(7, 1000.0, 0)
+    assert not FileCallLog(tmp_path / "calls").claim_call(7, 1001.0, 0)
+    assert log.last_call(7) == (1000.0, 1)
 
 
 def test_our_bu_follows_the_kpi_rules() -> None:

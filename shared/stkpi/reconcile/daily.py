@@ -13,6 +13,7 @@ from stkpi.errors import ConfigError
 from stkpi.kpi_config import load_kpi_config
 from stkpi.reconcile.mapping import load_report_map, sources_for
 from stkpi.reconcile.reports_api import (
+    CallLog,
     LandingCallLog,
     ReportBusyError,
     ReportFetcher,
@@ -31,11 +32,13 @@ def run_reconciliation(
     save: bool = True,
     reuse_after: float | None = None,
     max_wait: float | None = None,
+    local_calls: CallLog | None = None,
 ) -> Reconciliation:
     """Reconcile ``weeks`` (default: the last 2 complete weeks in the report time zone),
     store the cells in ``${ops}.reconciliation`` under ``run_id`` when ``save``.
 
-    Raises ConfigError when the tenant has no report mapping or credentials are missing.
+    ``local_calls``: where report calls are kept if the landing bucket is read-only to
+    this principal (:class:`LandingCallLog`). Raises ConfigError when the tenant has no report mapping or credentials are missing.
     """
     settings = ctx.settings
     settings.require_servicetitan()
@@ -45,7 +48,7 @@ def run_reconciliation(
     weeks = weeks or last_complete_weeks(now.astimezone(settings.tz).date())
     fetcher = ReportFetcher(
         ReportingApi(ctx.servicetitan, tenant),
-        LandingCallLog(ctx.landing, tenant),
+        LandingCallLog(ctx.landing, tenant, local_calls),
         reuse_after=reuse_after,
         max_wait=max_wait,
     )

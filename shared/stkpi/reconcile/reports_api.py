@@ -8,7 +8,8 @@ for the same report and parameters within the interval reuses the result instead
 calling (unless it was taken before ``reuse_after``: then it waits and calls again). ``LandingCallLog`` keeps both in the landing bucket, shared by every process
 (the daily rebuild and the CLI); a call is claimed with a generation precondition, so of
 two processes racing for the same report only one calls. A principal that may only read
-the bucket (the operator) still honours the calls and results others recorded.
+the bucket (the operator) still honours the calls and results others recorded, and keeps
+its own calls where its other runs see them (``stkpi_tools.report_calls``).
 """
 
 from __future__ import annotations
@@ -115,10 +116,12 @@ class MemoryCallLog:
 class LandingCallLog:
     """Calls and results under ``reconcile/<tenant>/`` in the landing bucket."""
 
-    def __init__(self, landing: Landing, tenant_id: str) -> None:
+    def __init__(self, landing: Landing, tenant_id: str, local: CallLog | None = None) -> None:
         self.landing = landing
         self.prefix = f"reconcile/{tenant_id}"
-        self.local = MemoryCallLog()  # the process's own calls, if it may not write
+        # Where the calls are kept when the landing bucket may not be written: this
+        # process only by default; the CLI passes a log this machine's runs share.
+        self.local: CallLog = local or MemoryCallLog()
         self.read_only = False
 
     def last_call(self, report_id: int) -> tuple[float | None, int]:
@@ -130,9 +133,9 @@ class LandingCallLog:
 
     def claim_call(self, report_id: int, at: float, generation: int) -> bool:
         local_gen = self.local.last_call(report_id)[1]
-        self.local.claim_call(report_id, at, local_gen)
+        claimed_here = self.local.claim_call(report_id, at, local_gen)
         if self.read_only:
-            return True
+            return claimed_here
         try:
             return (
                 self.landing.write_json_if(
@@ -144,8 +147,8 @@ class LandingCallLog:
             )
         except Forbidden:  # the operator may read the bucket, not write it
             self.read_only = True
-            log.info("report calls recorded in this process only (landing is read-only)")
-            return True
+            log.info("report calls recorded outside the landing bucket (it is read-only)")
+            return claimed_here
 
     def cached(self, key: str) -> dict[str, Any] | None:
         return self.local.cached(key) or self.landing.read_json(f"{self.prefix}/results/{key}.json")

@@ -49,11 +49,15 @@ def reconcile(
     from stkpi.reconcile.daily import run_reconciliation
     from stkpi.reconcile.run import last_complete_weeks, result_rows
     from stkpi_tools.cli.env import pipeline_context
+    from stkpi_tools.report_calls import FileCallLog
 
     picked = sorted({_monday(w) for w in week or []})
     pctx = pipeline_context()
     chosen = picked or last_complete_weeks(pctx.now().astimezone(pctx.settings.tz).date(), weeks)
-    rec = run_reconciliation(pctx, run_id="adhoc", weeks=chosen, save=save)
+    # The operator may not write the landing bucket where the rebuild records its report
+    # calls: this machine's own calls are kept where its next run sees them.
+    calls = FileCallLog.for_tenant(str(pctx.settings.st_tenant_id), pctx.settings.st_api_base_url)
+    rec = run_reconciliation(pctx, run_id="adhoc", weeks=chosen, save=save, local_calls=calls)
     if as_json:
         rows = result_rows(rec, run_id="adhoc", tenant_id=str(pctx.settings.st_tenant_id),
                            at=pctx.now())  # fmt: skip
