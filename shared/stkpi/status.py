@@ -7,24 +7,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from stkpi import sqlfiles
 from stkpi.context import PipelineContext
-from stkpi.registry import ENTITIES
+from stkpi.raw_stats import raw_table_stats
 
 
 def collect_status(ctx: PipelineContext) -> dict[str, Any]:
-    client = ctx.bigquery
     runs = ctx.state.query_file("ops/status_runs.sql")
     now = datetime.now(UTC)
     entities = []
-    for entity in ENTITIES:
-        sql = sqlfiles.render("ops/raw_table_stats.sql", ctx.settings, table=entity.raw_table)
-        row = next(iter(client.query(sql).result()))
-        newest = row["newest"]
+    for name, stats in raw_table_stats(ctx.bigquery, ctx.settings).items():
+        if isinstance(stats, Exception):
+            raise stats  # the deployment creates every raw table: one missing is an error
+        newest = stats.newest
         entities.append(
             {
-                "entity": entity.name,
-                "rows": int(row["row_count"] or 0),
+                "entity": name,
+                "rows": stats.rows,
                 "newest": newest.isoformat() if newest else None,
                 "lag_hours": (now - newest).total_seconds() / 3600 if newest else None,
             }

@@ -13,7 +13,8 @@ from google.api_core.exceptions import Conflict, NotFound
 from google.cloud import bigquery
 
 from stkpi import raw_ddl
-from stkpi.registry import get_entity
+from stkpi.raw_stats import RawStats, raw_table_stats
+from stkpi.registry import ENTITIES, get_entity
 from stkpi.sqlfiles import statements
 
 pytestmark = pytest.mark.integration
@@ -152,3 +153,36 @@ def test_json_value_on_string_payload(bq_emulator) -> None:
         FROM UNNEST(['{"job": {"id": 42}, "name": "Test A"}']) p""",
     )
     assert rows == [{"job_id": "42", "name": "Test A"}]
+
+
+def test_raw_table_stats_reads_every_table_at_once_and_names_a_missing_one(bq_emulator) -> None:
+    # Jobs holds 2 rows, the newer modified 2024-01-03; invoices exists but is empty;
+    # every other raw table is missing. One UNION ALL over all of them fails on the
+    # missing ones, so each table is read on its own: jobs (2, 2024-01-03), invoices
+    # (0, None), NotFound for the rest.
+    client = bq_emulator.client
+    settings = bq_emulator.settings.model_copy(
+        update={"bq_dataset_prefix": f"rs_{uuid.uuid4().hex[:8]}"}
+    )
+    raw = f"{bq_emulator.project}.{settings.dataset('raw')}"
+    client.create_dataset(raw)
+    try:
+        for name in ("jobs", "invoices"):
+            for stmt in statements(raw_ddl.render(get_entity(name), settings)):
+                client.query(stmt).result()
+        client.query(
+            f"INSERT INTO `{raw}.jobs` (id, modified_on, payload) VALUES "
+            "(1, TIMESTAMP '2024-01-02 00:00:00+00', '{}'), "
+            "(2, TIMESTAMP '2024-01-03 00:00:00+00', '{}')"
+        ).result()
+        stats = raw_table_stats(client, settings)
+        assert stats["jobs"] == RawStats(2, dt.datetime(2024, 1, 3, tzinfo=dt.UTC))
+        assert stats["invoices"] == RawStats(0, None)
+        missing = [name for name, s in stats.items() if isinstance(s, NotFound)]
+        assert sorted(missing) == sorted(e.name for e in ENTITIES if e.name not in
+                                         ("jobs", "invoices"))  # fmt: skip
+        # Every table there: one answer, the same numbers.
+        two = [get_entity("jobs"), get_entity("invoices")]
+        assert raw_table_stats(client, settings, two) == {k: stats[k] for k in ("jobs", "invoices")}
+    finally:
+        client.delete_dataset(raw, delete_contents=True, not_found_ok=True)

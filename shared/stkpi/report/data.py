@@ -19,7 +19,7 @@ from google.cloud import bigquery
 
 from stkpi import logs, sqlfiles
 from stkpi.config import Settings
-from stkpi.registry import ENTITIES
+from stkpi.raw_stats import raw_table_stats
 
 log = logs.get(__name__)
 
@@ -123,17 +123,15 @@ def _freshness(client: bigquery.Client, settings: Settings) -> Section:
         log.warning("report sync marks failed", extra={"error": str(exc)[:500]})
         marks = {}
     rows = []
-    for entity in ENTITIES:
-        row: dict[str, Any] = {"entity": entity.name, "rows": None, "newest": None, "note": ""}
-        try:
-            got = _rows(client, settings, "raw_freshness.sql", table=entity.raw_table)[0]
-            row["rows"] = int(got["row_count"] or 0)
-            row["newest"] = got["newest"]
-        except NotFound:
+    for name, got in raw_table_stats(client, settings).items():
+        row: dict[str, Any] = {"entity": name, "rows": None, "newest": None, "note": ""}
+        if isinstance(got, NotFound):
             row["note"] = "not ingested yet (no raw table)"
-        except Exception as exc:
-            row["note"] = _why(exc, "raw table", "")
-        mark = marks.get(entity.name) or {}
+        elif isinstance(got, Exception):
+            row["note"] = _why(got, "raw table", "")
+        else:
+            row["rows"], row["newest"] = got.rows, got.newest
+        mark = marks.get(name) or {}
         row["high_water"] = mark.get("high_water")
         row["synced_at"] = mark.get("synced_at")
         rows.append(row)

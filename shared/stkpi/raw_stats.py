@@ -1,0 +1,59 @@
+"""Rows and newest ``modifiedOn`` of every raw table, in one query job.
+
+``stkpi status`` and the report (built after every rebuild) read them for each of the
+entities; a job per table was that many round trips, each parsed and planned on its own.
+When a raw table is missing (an entity not ingested yet) the one query fails as a whole:
+then each table is read on its own, so the others still answer and the missing one says
+why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import NamedTuple
+
+from google.cloud import bigquery
+
+from stkpi import sqlfiles
+from stkpi.config import Settings
+from stkpi.registry import ENTITIES, Entity
+
+
+class RawStats(NamedTuple):
+    rows: int
+    newest: datetime | None
+
+
+def raw_table_stats(
+    client: bigquery.Client, settings: Settings, entities: Iterable[Entity] = ENTITIES
+) -> dict[str, RawStats | Exception]:
+    """Entity name -> its table's stats, or the error reading it (``NotFound``: no table)."""
+    chosen = list(entities)
+    parts = [_sql(settings, e) for e in chosen]
+    try:
+        return _read(client, "\nUNION ALL\n".join(parts), chosen)
+    except Exception:  # a missing table fails the union: read each table on its own
+        out: dict[str, RawStats | Exception] = {}
+        for entity, sql in zip(chosen, parts, strict=True):
+            try:
+                out.update(_read(client, sql, [entity]))
+            except Exception as exc:
+                out[entity.name] = exc
+        return out
+
+
+def _sql(settings: Settings, entity: Entity) -> str:
+    return sqlfiles.render(
+        "ops/raw_table_stats.sql", settings, table=entity.raw_table, entity=entity.name
+    ).strip()
+
+
+def _read(
+    client: bigquery.Client, sql: str, entities: list[Entity]
+) -> dict[str, RawStats | Exception]:
+    got = {
+        r["entity"]: RawStats(int(r["row_count"] or 0), r["newest"])
+        for r in client.query(sql).result()
+    }
+    return {e.name: got[e.name] for e in entities}
