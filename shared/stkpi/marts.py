@@ -13,6 +13,7 @@ from stkpi import kpis
 from stkpi.config import Settings
 from stkpi.kpi_config import KpiConfig, load_kpi_config, seed_params
 from stkpi.sqlfiles import render, statements
+from stkpi.table_stats import row_counts
 
 SEED_TABLES: tuple[str, ...] = ("seed_bu_map", "seed_job_type_patterns", "seed_kpi_params")
 
@@ -58,16 +59,6 @@ def _run_file(
         client.query(stmt).result()
 
 
-def _counts(client: bigquery.Client, tables: list[str]) -> dict[str, int]:
-    """Row counts of ``tables`` (``project.dataset.table``) in one query job: a job per
-    table was 25 jobs per rebuild, each a round trip and a parse."""
-    sql = "\nUNION ALL\n".join(
-        f"SELECT {i} AS i, COUNT(*) AS n FROM `{table}`" for i, table in enumerate(tables)
-    )
-    by_index = {int(r["i"]): int(r["n"]) for r in client.query(sql).result()}
-    return {table: by_index[i] for i, table in enumerate(tables)}
-
-
 def build_seeds(client: bigquery.Client, settings: Settings, config: KpiConfig) -> None:
     _run_file(client, "seeds/seeds.sql", settings, config, **seed_params(config))
 
@@ -95,7 +86,7 @@ def build_marts(
             client, f"marts/{table}.sql", settings, config, **registry_sql(f"{project}.{mart_ds}")
         )
         built.append(f"{mart_ds}.{table}")
-    counts = _counts(client, [f"{project}.{name}" for name in built])
+    counts = row_counts(client, settings, [f"{project}.{name}" for name in built])
     return {name: counts[f"{project}.{name}"] for name in built}
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stkpi.context import PipelineContext
-from stkpi.raw_stats import raw_table_stats
+from stkpi.table_stats import raw_table_stats
 
 
 def collect_status(ctx: PipelineContext) -> dict[str, Any]:

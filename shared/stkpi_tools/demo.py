@@ -35,6 +35,7 @@ from stkpi.errors import ConfigError, StkpiError
 from stkpi.messages import PlanMessage
 from stkpi.planner import floor_hour
 from stkpi.status import collect_status
+from stkpi.table_stats import row_counts
 from stkpi_tools.render import print_stored, render_status
 from stkpi_tools.runs import publish_plan, wait_for_run
 from stkpi_tools.stack_root import stack_root
@@ -272,16 +273,16 @@ def render_table_counts(ctx: PipelineContext) -> None:
     table.add_column("dataset")
     table.add_column("table")
     table.add_column("rows", justify="right")
+    listed: list[tuple[str, str]] = []
     for layer in ("raw", "dim", "mart", "ops"):
         dataset = f"{ctx.settings.gcp_project}.{ctx.settings.dataset(layer)}"
         for item in sorted(client.list_tables(dataset), key=lambda t: t.table_id):
-            if item.table_type == "VIEW":
-                continue
-            sql = sqlfiles.render(
-                "ops/table_rows.sql", ctx.settings, table_ref=f"{dataset}.{item.table_id}"
-            )
-            rows = next(iter(client.query(sql).result()))["n"]
-            table.add_row(ctx.settings.dataset(layer), item.table_id, f"{rows:,}")
+            if item.table_type != "VIEW":
+                listed.append((ctx.settings.dataset(layer), item.table_id))
+    refs = [f"{ctx.settings.gcp_project}.{ds}.{name}" for ds, name in listed]
+    counts = row_counts(client, ctx.settings, refs)
+    for (ds, name), ref in zip(listed, refs, strict=True):
+        table.add_row(ds, name, f"{counts[ref]:,}")
     console.print(table)
 
 

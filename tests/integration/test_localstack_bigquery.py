@@ -13,9 +13,9 @@ from google.api_core.exceptions import Conflict, NotFound
 from google.cloud import bigquery
 
 from stkpi import raw_ddl
-from stkpi.raw_stats import RawStats, raw_table_stats
 from stkpi.registry import ENTITIES, get_entity
 from stkpi.sqlfiles import statements
+from stkpi.table_stats import RawStats, raw_table_stats
 
 pytestmark = pytest.mark.integration
 

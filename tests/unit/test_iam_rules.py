@@ -426,7 +426,7 @@ SAMPLE = {
     "source": f"(SELECT * FROM `{P}.st_stage.jobs__r__w1` "
               f"UNION ALL SELECT * FROM `{P}.st_stage.jobs__r__w2`)",
     "hours": "672", "min_gap_hours": "1", "st_keys": "ARRAY<STRING>['leads:1']",
-    "entity": "jobs",
+    "entity": "jobs", "i": "0",
     **registry_sql(f"{P}.st_mart"),  # the KPI registry's union and columns
     # the key scan's range and mark time (stkpi.key_scan renders them from the plan)
     "scope": "T.created_on >= TIMESTAMP '2000-01-01T00:00:00Z'",

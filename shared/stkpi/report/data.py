@@ -19,7 +19,7 @@ from google.cloud import bigquery
 
 from stkpi import logs, sqlfiles
 from stkpi.config import Settings
-from stkpi.raw_stats import raw_table_stats
+from stkpi.table_stats import raw_table_stats
 
 log = logs.get(__name__)
 

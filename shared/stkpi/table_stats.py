@@ -1,7 +1,9 @@
-"""Rows and newest ``modifiedOn`` of every raw table, in one query job.
+"""Row counts of many tables, and rows and newest ``modifiedOn`` of every raw table, each
+in one query job.
 
-``stkpi status`` and the report (built after every rebuild) read them for each of the
-entities; a job per table was that many round trips, each parsed and planned on its own.
+A rebuild counts the 25 tables it built, the report (after every rebuild) and ``stkpi
+status`` read every raw table, the demo counts every table: a job per table was that many
+round trips, each parsed and planned on its own.
 When a raw table is missing (an entity not ingested yet) the one query fails as a whole:
 then each table is read on its own, so the others still answer and the missing one says
 why.
@@ -18,6 +20,16 @@ from google.cloud import bigquery
 from stkpi import sqlfiles
 from stkpi.config import Settings
 from stkpi.registry import ENTITIES, Entity
+
+
+def row_counts(client: bigquery.Client, settings: Settings, tables: list[str]) -> dict[str, int]:
+    """Rows of each of ``tables`` (``project.dataset.table``), in their order."""
+    sql = "\nUNION ALL\n".join(
+        sqlfiles.render("ops/table_rows.sql", settings, i=str(i), table_ref=t).strip()
+        for i, t in enumerate(tables)
+    )
+    by_index = {int(r["i"]): int(r["n"]) for r in client.query(sql).result()} if tables else {}
+    return {t: by_index[i] for i, t in enumerate(tables)}
 
 
 class RawStats(NamedTuple):
