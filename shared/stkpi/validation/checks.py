@@ -82,7 +82,7 @@ LINK_JOINS = (
 CHECKS: tuple[Check, ...] = (
     Check(
         name="freshness.{subject}",
-        sql=("entity_totals", "freshness_gaps", "freshness_hourly"),
+        sql=("freshness_gaps", "freshness_hourly"),  # and sql/ops/raw_table_stats.sql
         measure=measures.freshness,
         judge=judge_freshness,
         thresholds=(

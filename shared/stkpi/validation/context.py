@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from google.cloud import bigquery
 
 from stkpi import sqlfiles
 from stkpi.config import Settings
+from stkpi.table_stats import RawStats, raw_table_stats
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.fmt import VALIDATIONS
 
@@ -31,6 +33,12 @@ class Context:
     now: dt.datetime
     config: ValidationConfig
     dead_letters: DeadLetterCounter | None = None
+
+    @cached_property
+    def raw_stats(self) -> dict[str, RawStats | Exception]:
+        """Rows and newest version of every raw table, read in one job the first time a
+        check asks (the freshness of each entity), not one job per entity."""
+        return raw_table_stats(self.client, self.settings)
 
     @property
     def today(self) -> dt.date:

@@ -95,15 +95,17 @@ def last_syncs(ctx: Context) -> dict[str, dict[str, Any]]:
 
 
 def freshness(ctx: Context, entity: str, syncs: Shared) -> Inputs:
-    totals = ctx.query("entity_totals", table=entity)[0]
+    totals = ctx.raw_stats[entity]
+    if isinstance(totals, Exception):
+        raise totals  # judged like any query of this check that failed (a missing table)
     history = None
-    if entity in ctx.config.data_freshness_entities and totals["newest_modified"]:
+    if entity in ctx.config.data_freshness_entities and totals.newest:
         history = freshness_history(ctx, entity)
     return {
         "entity": entity,
         "now": ctx.now,
-        "row_count": int(totals["row_count"] or 0),
-        "newest_modified": totals["newest_modified"],
+        "row_count": totals.rows,
+        "newest_modified": totals.newest,
         "last_sync": syncs.get(entity, {}).get("last_sync"),
         "config": ctx.config,
         "history": history,

@@ -1,5 +1,5 @@
 """``freshness.<entity>``: is the last sync recent, and is the data as new as the entity
-usually is? Pure: the rows come from ``entity_totals``, ``freshness_sync``,
+usually is? Pure: the rows come from ``ops/raw_table_stats``, ``freshness_sync``,
 ``freshness_gaps`` and ``freshness_hourly`` (stkpi.validation.measures)."""
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def judge_freshness(
             numbers,
             threshold,
             "stkpi status (did the daily run plan, load and rebuild?); "
-            f"{sql_path('freshness_sync')}; {sql_path('entity_totals')} (table={entity})",
+            f"{sql_path('freshness_sync')}; sql/ops/raw_table_stats.sql (entity={entity})",
             max(a for a in (sync_age, data_age) if a is not None)
             if (sync_age is not None or data_age is not None)
             else None,
