@@ -18,7 +18,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from stkpi import logs
 from stkpi.reconcile.reports_api import MemoryCallLog
+
+log = logs.get(__name__)
 
 
 def cache_dir() -> Path:
@@ -35,6 +38,9 @@ class FileCallLog:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._results = MemoryCallLog()
+        # This run's own calls, if the directory cannot be written (a read-only home):
+        # the run still keeps the limit itself, as before there was a file log.
+        self._fallback: MemoryCallLog | None = None
 
     @classmethod
     def for_tenant(cls, tenant_id: str, api_base_url: str) -> FileCallLog:
@@ -45,15 +51,32 @@ class FileCallLog:
         return self.directory / f"{report_id}.json"
 
     def last_call(self, report_id: int) -> tuple[float | None, int]:
+        if self._fallback is not None:
+            return self._fallback.last_call(report_id)
         try:
             doc = json.loads(self._path(report_id).read_text())
             return float(doc["called_at"]), int(doc["generation"])
-        except FileNotFoundError:
+        except OSError:  # none yet, or a directory that cannot be read (see claim_call)
             return None, 0
         except (ValueError, KeyError, TypeError):
             return None, -1  # damaged (written outside this class): the next claim rewrites it
 
     def claim_call(self, report_id: int, at: float, generation: int) -> bool:
+        if self._fallback is None:
+            try:
+                return self._claim_on_disk(report_id, at, generation)
+            except OSError as exc:
+                log.warning(
+                    "report calls kept in this run only: %s cannot be written (%s); set "
+                    "STKPI_CACHE_DIR to a writable directory",
+                    self.directory,
+                    exc,
+                )
+                self._fallback = MemoryCallLog()
+                generation = 0
+        return self._fallback.claim_call(report_id, at, generation)
+
+    def _claim_on_disk(self, report_id: int, at: float, generation: int) -> bool:
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.directory / ".lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)

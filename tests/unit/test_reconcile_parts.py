@@ -180,6 +180,18 @@ def test_two_cli_runs_on_one_machine_never_call_a_report_twice_a_minute(
                                                                     "generation": 2}  # fmt: skip
 
 
+def test_a_file_log_that_cannot_be_written_keeps_the_limit_in_memory(tmp_path: Path) -> None:
+    # A read-only cache (a file where the directory should be): the run warns and keeps
+    # its own calls in memory, so its second call of report 7 still waits 1000 -> 1061.
+    (tmp_path / "calls").write_text("not a directory")
+    clock = [1000.0]
+    api = FakeApi(clock)
+    fetcher = _fetcher(api, clock, FileCallLog(tmp_path / "calls" / "t"))  # type: ignore[arg-type]
+    fetcher.fetch("ops", 7, {"From": "x"})
+    fetcher.fetch("ops", 7, {"From": "y"})
+    assert [t for _, _, t in api.calls] == [1000.0, 1061.0]
+
+
 def test_a_stale_claim_of_a_file_log_is_refused(tmp_path: Path) -> None:
     # Two runs read generation 0; the first claims (generation 1); the second's claim
     # with the generation it read fails, so it reads again and waits instead of calling.
