@@ -125,7 +125,9 @@ def test_coverage_judges_a_month_against_the_median_of_the_months_before() -> No
         zip([m(2026, k, 1) for k in range(1, 12)], [1, 3, 1, 1, 1, 0, 0, 0, 0, 0, 1], strict=True)
     )
     assert judge_coverage("returns", returns, m(2026, 11, 1), CFG).status == GREEN
-    # A steady 40 a month that falls to 5: 5 < 20.25 and P(X <= 5 | 40.5) ~ 1e-11.
+    # A steady 40 a month (40, 42, 38, 41) that falls to 5: 5 < 20.25, half the median
+    # 40.5. The five months hold 166 records and the fifth 5 of them, where a fifth (33.2)
+    # is usual: Binomial(166, 1/5) P(X <= 5) ~ 1e-10.
     collapse = dict(zip([m(2025, k, 1) for k in range(4, 10)], [40, 42, 38, 41, 5, 9], strict=True))
     res = judge_coverage("jobs", collapse, m(2025, 9, 1), CFG)
     assert res.status == YELLOW
@@ -137,17 +139,37 @@ def test_coverage_allows_the_spread_the_months_before_show() -> None:
     # The demo tenant's estimates (scale 0.01, two or three to a sales job): Mar..Aug
     # 42, 28, 35, 35, 52, 59, then Sep 19. Median 38.5; 19 < 19.25 is a drop, and as a
     # Poisson count P(X <= 19 | 38.5) ~ 4e-4 < 0.001. But those six months spread far
-    # more than Poisson: mean 41.8, variance 136.6, dispersion 3.26. Scaled by it,
-    # P(X <= 5 | 11.8) ~ 0.02: ordinary for this entity, GREEN.
+    # more than Poisson: mean 41.8, variance 136.6, dispersion 3.26. Scaled by it, Sep
+    # holds int(19 / 3.26) = 5 of the seven months' int(270 / 3.26) = 82 records, where a
+    # seventh (11.7) is usual: Binomial(82, 1/7) P(X <= 5) ~ 0.017, ordinary, GREEN.
     est = dict(
         zip([m(2026, k, 1) for k in range(3, 11)], [42, 28, 35, 35, 52, 59, 19, 30], strict=True)
     )
     res = judge_coverage("estimates", est, m(2026, 10, 1), CFG)
     assert res.status == GREEN, res.message
-    # The same spread does not hide a real gap: 2 rows -> P(X <= 0 | 11.8) ~ 8e-6.
+    # The same spread does not hide a real gap: 2 rows -> 0 of int(253 / 3.26) = 77,
+    # (6/7)^77 ~ 7e-6.
     gap = {**est, m(2026, 9, 1): 2}
     res = judge_coverage("estimates", gap, m(2026, 10, 1), CFG)
     assert res.status == YELLOW and "2026-09: 2 rows" in res.message
+
+
+def test_coverage_counts_the_noise_of_the_months_before() -> None:
+    m = dt.date
+    # The demo tenant's invoices at 13:00 UTC on 2026-12-01 (scale 0.01): May..Oct 42, 22,
+    # 32, 39, 33, 33, then Nov 14 (9 jobs completed in Nov, about 17 in other months, and
+    # 1.78 invoices to a job). 14 < 16.5, half the median 33: a drop. Those months: mean
+    # 33.5, variance 47.5, dispersion 1.42. Against the median alone, as if 33 were known,
+    # P(X <= int(14 / 1.42) = 9 | 33 / 1.42 = 23.2) = 0.0007: YELLOW. But six months do
+    # not pin the rate down: Nov holds 9 of the seven months' int(215 / 1.42) = 151
+    # records, where a seventh (21.6) is usual: Binomial(151, 1/7) P(X <= 9) = 0.0011,
+    # over coverage_p 0.001: GREEN. 10 invoices would be 7 of 148, P = 0.00016: YELLOW.
+    months = [42, 22, 32, 39, 33, 33]
+    before = dict(zip([m(2026, k, 1) for k in range(5, 11)], months, strict=True))
+    res = judge_coverage("invoices", {**before, m(2026, 11, 1): 14}, m(2026, 12, 1), CFG)
+    assert res.status == GREEN, res.message
+    res = judge_coverage("invoices", {**before, m(2026, 11, 1): 10}, m(2026, 12, 1), CFG)
+    assert res.status == YELLOW and "2026-11: 10 rows" in res.message
 
 
 def test_coverage_does_not_judge_a_month_against_one_month() -> None:
@@ -162,7 +184,8 @@ def test_coverage_does_not_judge_a_month_against_one_month() -> None:
     assert res.status == GREEN, res.message
     assert "2025-12" not in res.numbers["baseline_median"]
     assert res.numbers["baseline_median"]["2026-01"] == 5.0  # median of 9 and 1
-    # With two months before it a month is judged: 9, 9 then 0 is P(0 | 9) = 1e-4.
+    # With two months before it a month is judged: 9, 9 then 0 holds none of the three
+    # months' 18 records, where a third is usual: (2/3)^18 = 6.8e-4 < 0.001.
     gap = dict(months)
     gap[m(2025, 12, 1)], gap[m(2026, 1, 1)] = 9, 0
     res = judge_coverage("purchase_orders", gap, m(2026, 11, 1), CFG)

@@ -107,7 +107,8 @@ class ValidationConfig:
     volume_p_yellow: float = 0.01
     # Coverage: monthly row counts over `coverage_months`; a complete month under
     # (1 - coverage_drop) x the median of the `coverage_baseline_months` months before it,
-    # with a Poisson probability under `coverage_p` (a month with no rows included), is
+    # holding so small a share of its and those months' records that chance gives it a
+    # probability under `coverage_p` (a month with no rows included; stats.share_cdf), is
     # YELLOW. Baselines under `coverage_min_base` rows a month are not judged.
     coverage_entities: tuple[str, ...] = TRANSACTIONAL
     coverage_months: int = 13

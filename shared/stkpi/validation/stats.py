@@ -47,6 +47,30 @@ def poisson_cdf(k: int, mean: float) -> float:
     return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
 
 
+def share_cdf(k: int, n: int, share: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, share): how surprising it is that one of several
+    periods holds only ``k`` of their ``n`` records when it should hold ``share`` of them.
+
+    The test of one month against the m months before it, given their total: under the
+    same rate each of the m + 1 months holds 1 / (m + 1) of the records. Unlike a Poisson test
+    against the baseline's mean, it counts the noise of the baseline months too; six months
+    of 33 invoices do not pin their rate down to 33. Summed in log space.
+    """
+    if k < 0:
+        return 0.0
+    if k >= n or share >= 1:
+        return 1.0
+    if share <= 0:
+        return 1.0
+    lp, lq = math.log(share), math.log1p(-share)
+    terms = [
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq
+        for i in range(k + 1)
+    ]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+
+
 def usual_silence_hours(gaps_hours: Sequence[float], span_hours: float, q: float = 0.95) -> float:
     """The data age the entity stayed under for ``q`` of the time over ``span_hours``.
 

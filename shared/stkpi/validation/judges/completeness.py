@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.fmt import pct, sql_path
 from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, Status
-from stkpi.validation.stats import dispersion, median_baseline, poisson_cdf
+from stkpi.validation.stats import dispersion, median_baseline, poisson_cdf, share_cdf
 
 
 def judge_volume(
@@ -105,10 +105,12 @@ def judge_coverage(
 
     Each complete month is compared with the median of the months before it (not the one
     month before: after a busy August a normal September is not a drop), and only when
-    the shortfall is beyond what chance gives a count of that size (:func:`poisson_cdf`,
-    scaled by the baseline months' own :func:`dispersion`): a small tenant's 3-a-month
-    entity has empty months, and estimates that come two or three to a job vary more
-    than a Poisson count of the same mean. Only complete months (before
+    the shortfall is beyond what chance gives counts of that size: the month's share of
+    its and those months' records (:func:`share_cdf`, which counts the noise of the
+    months before as well as the month's), scaled by those months' own
+    :func:`dispersion`. A small tenant's 3-a-month entity has empty months, estimates that
+    come two or three to a job vary more than a Poisson count of the same mean, and six
+    months of 33 invoices do not pin their rate down to 33. Only complete months (before
     ``current_month``) are judged; the current month is reported as partial. A month
     needs ``coverage_min_baseline_months`` before it: one month's count is as noisy as
     the month judged (1 after 9 purchase orders is chance, P = 0.01, when the 9 may as
@@ -150,7 +152,8 @@ def judge_coverage(
         if baseline < config.coverage_min_base or cur_n >= (1 - config.coverage_drop) * baseline:
             continue
         phi = dispersion(before)  # how much more than Poisson these months vary
-        if poisson_cdf(int(cur_n / phi), baseline / phi) >= config.coverage_p:
+        total = int((cur_n + sum(before)) / phi)
+        if share_cdf(int(cur_n / phi), total, 1 / (len(before) + 1)) >= config.coverage_p:
             continue  # low, but a small entity's months vary that much
         if cur_n == 0:
             problems.append(f"no rows in {_month_key(cur_m)} (median before {baseline:g})")
