@@ -24,7 +24,7 @@ from stkpi.registry import ENTITIES, Entity
 
 def row_counts(client: bigquery.Client, settings: Settings, tables: list[str]) -> dict[str, int]:
     """Rows of each of ``tables`` (``project.dataset.table``), in their order."""
-    sql = "\nUNION ALL\n".join(
+    sql = _union(
         sqlfiles.render("ops/table_rows.sql", settings, i=str(i), table_ref=t).strip()
         for i, t in enumerate(tables)
     )
@@ -44,7 +44,7 @@ def raw_table_stats(
     chosen = list(entities)
     parts = [_sql(settings, e) for e in chosen]
     try:
-        return _read(client, "\nUNION ALL\n".join(parts), chosen)
+        return _read(client, _union(parts), chosen)
     except Exception:  # a missing table fails the union: read each table on its own
         out: dict[str, RawStats | Exception] = {}
         for entity, sql in zip(chosen, parts, strict=True):
@@ -53,6 +53,11 @@ def raw_table_stats(
             except Exception as exc:
                 out[entity.name] = exc
         return out
+
+
+def _union(selects: Iterable[str]) -> str:
+    """One statement of one-table SELECTs: one job, parsed and planned once."""
+    return "\nUNION ALL\n".join(selects)
 
 
 def _sql(settings: Settings, entity: Entity) -> str:

@@ -37,10 +37,10 @@ class FileCallLog:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._results = MemoryCallLog()
-        # This run's own calls, if the directory cannot be written (a read-only home):
-        # the run still keeps the limit itself, as before there was a file log.
-        self._fallback: MemoryCallLog | None = None
+        # The results, and this run's own calls once the directory cannot be written (a
+        # read-only home): the run still keeps the limit itself, as before the file log.
+        self._memory = MemoryCallLog()
+        self._on_disk = True
 
     @classmethod
     def for_tenant(cls, tenant_id: str, api_base_url: str) -> FileCallLog:
@@ -51,8 +51,8 @@ class FileCallLog:
         return self.directory / f"{report_id}.json"
 
     def last_call(self, report_id: int) -> tuple[float | None, int]:
-        if self._fallback is not None:
-            return self._fallback.last_call(report_id)
+        if not self._on_disk:
+            return self._memory.last_call(report_id)
         try:
             doc = json.loads(self._path(report_id).read_text())
             return float(doc["called_at"]), int(doc["generation"])
@@ -62,7 +62,7 @@ class FileCallLog:
             return None, -1  # damaged (written outside this class): the next claim rewrites it
 
     def claim_call(self, report_id: int, at: float, generation: int) -> bool:
-        if self._fallback is None:
+        if self._on_disk:
             try:
                 return self._claim_on_disk(report_id, at, generation)
             except OSError as exc:
@@ -72,9 +72,9 @@ class FileCallLog:
                     self.directory,
                     exc,
                 )
-                self._fallback = MemoryCallLog()
-                generation = 0
-        return self._fallback.claim_call(report_id, at, generation)
+                self._on_disk = False
+                generation = 0  # the memory log starts afresh
+        return self._memory.claim_call(report_id, at, generation)
 
     def _claim_on_disk(self, report_id: int, at: float, generation: int) -> bool:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ class FileCallLog:
             return True
 
     def cached(self, key: str) -> dict[str, Any] | None:
-        return self._results.cached(key)
+        return self._memory.cached(key)
 
     def store(self, key: str, doc: dict[str, Any]) -> None:
-        self._results.store(key, doc)
+        self._memory.store(key, doc)

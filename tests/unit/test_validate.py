@@ -17,7 +17,7 @@ from stkpi.validation.judges.joins import judge_join
 from stkpi.validation.judges.kpis import KpiRow, judge_kpis, kpi_weeks
 from stkpi.validation.judges.pipeline import judge_dead_letters
 from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, exit_code, worst
-from stkpi.validation.stats import expected_changes, poisson_cdf, usual_silence_hours
+from stkpi.validation.stats import expected_changes, poisson_cdf, share_cdf, usual_silence_hours
 from stkpi.validation.store import result_rows
 from stkpi_tools.cli.validate import render_table, to_json
 
@@ -76,6 +76,16 @@ def test_volume_drop_is_judged_by_how_unlikely_it_is() -> None:
     collapsed = judge_volume("jobs", day, {**history, day: 0}, CFG)
     assert collapsed.status == RED
     assert collapsed.numbers["p_as_low"] == pytest.approx(0.000335, rel=1e-2)
+
+
+def test_share_cdf_by_hand() -> None:
+    # 18 records over three months, the third holding none: (2/3)^18 = 6.77e-4; holding
+    # at most 1 adds 18 (1/3)(2/3)^17 = 18/2 x (2/3)^18: 6.77e-4 x 10 = 6.77e-3.
+    assert share_cdf(0, 18, 1 / 3) == pytest.approx((2 / 3) ** 18)
+    assert share_cdf(1, 18, 1 / 3) == pytest.approx(10 * (2 / 3) ** 18)
+    # The edges: no records above n; with the whole share, all n records (never <= k < n).
+    assert share_cdf(18, 18, 1 / 3) == 1.0 and share_cdf(-1, 18, 1 / 3) == 0.0
+    assert share_cdf(0, 5, 0.0) == 1.0 and share_cdf(4, 5, 1.0) == 0.0
 
 
 def test_poisson_cdf_holds_for_large_means() -> None:

@@ -38,7 +38,8 @@ def run_reconciliation(
     store the cells in ``${ops}.reconciliation`` under ``run_id`` when ``save``.
 
     ``local_calls``: where report calls are kept if the landing bucket is read-only to
-    this principal (:class:`LandingCallLog`). Raises ConfigError when the tenant has no report mapping or credentials are missing.
+    this principal (:class:`LandingCallLog`). Raises ConfigError when the tenant has no
+    report mapping or credentials are missing.
     """
     settings = ctx.settings
     settings.require_servicetitan()

@@ -42,9 +42,7 @@ def poisson_cdf(k: int, mean: float) -> float:
     if mean <= 0:
         return 1.0
     log_mean = math.log(mean)
-    terms = [i * log_mean - mean - math.lgamma(i + 1) for i in range(k + 1)]
-    top = max(terms)
-    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+    return _sum_of_exps([i * log_mean - mean - math.lgamma(i + 1) for i in range(k + 1)])
 
 
 def share_cdf(k: int, n: int, share: float) -> float:
@@ -52,21 +50,28 @@ def share_cdf(k: int, n: int, share: float) -> float:
     periods holds only ``k`` of their ``n`` records when it should hold ``share`` of them.
 
     The test of one month against the m months before it, given their total: under the
-    same rate each of the m + 1 months holds 1 / (m + 1) of the records. Unlike a Poisson test
-    against the baseline's mean, it counts the noise of the baseline months too; six months
-    of 33 invoices do not pin their rate down to 33. Summed in log space.
+    same rate each of the m + 1 months holds 1 / (m + 1) of the records. Unlike a Poisson
+    test against the baseline's mean, it counts the noise of the baseline months too; six
+    months of 33 invoices do not pin their rate down to 33. Summed in log space.
     """
     if k < 0:
         return 0.0
-    if k >= n or share >= 1:
-        return 1.0
-    if share <= 0:
-        return 1.0
+    if k >= n or share <= 0:
+        return 1.0  # at most n records; with no share, none
+    if share >= 1:
+        return 0.0  # all n records, more than k
     lp, lq = math.log(share), math.log1p(-share)
-    terms = [
-        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq
-        for i in range(k + 1)
-    ]
+    return _sum_of_exps(
+        [
+            math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq
+            for i in range(k + 1)
+        ]
+    )
+
+
+def _sum_of_exps(terms: Sequence[float]) -> float:
+    """sum(exp(t)) of log-probabilities, capped at 1, without underflow: the largest term
+    is factored out first."""
     top = max(terms)
     return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
 
