@@ -64,8 +64,9 @@ def start_bigquery(
         "BQEMU_ENABLE_FORMAT_EXTENSIONS": "false",
         "BQEMU_LOG_FORMAT": "json",
     }
+    # bqemulator's own CLI, with its SQL parsing memoized (stkpi_tools.localstack.bq_memo).
     argv = [
-        _venv_bin("bqemulator"), "start",
+        sys.executable, "-m", "stkpi_tools.localstack.bq_memo", "start",
         "--rest-host", LOOPBACK, "--rest-port", str(port),
         "--grpc-host", LOOPBACK, "--grpc-port", str(grpc_port),
         "--ephemeral", "--project", project, "--log-level", "warning",
