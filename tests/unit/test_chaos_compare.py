@@ -1,10 +1,11 @@
-"""compare_entity: each way a copy can differ from its source is counted, none hides another."""
+"""compare_entity: each way a copy can differ from its source is counted, none hides another;
+unpack_versions: raw's packed (key, modifiedOn) pairs come back exact."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from stkpi_tools.chaos.compare import compare_entity
+from stkpi_tools.chaos.compare import compare_entity, unpack_versions
 
 T1 = "2025-01-01T00:00:00Z"
 T2 = "2025-01-02T00:00:00Z"
@@ -31,3 +32,14 @@ def test_every_kind_of_difference_is_counted() -> None:
 
 def test_null_modified_on_matches_null() -> None:
     assert compare_entity("business_units", {"7": None}, [("7", None)]).ok
+
+
+def test_packed_versions_unpack_to_keys_and_exact_times() -> None:
+    # 1700000000123456 us after the epoch = 2023-11-14T22:13:20.123456Z; "-" = no modifiedOn
+    pairs = unpack_versions("40000001 1700000000123456,ab12cd 0,7 -")
+    assert pairs == [
+        ("40000001", datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)),
+        ("ab12cd", datetime(1970, 1, 1, tzinfo=UTC)),
+        ("7", None),
+    ]
+    assert unpack_versions("") == []

@@ -147,3 +147,17 @@ def test_edit_moves_modified_on_to_now() -> None:
     jobs = t.render("jobs", edited)
     assert all(j["modifiedOn"] == t.now_iso() for j in jobs)
     assert get_entity("jobs").name == "jobs"
+
+
+def test_versions_are_what_the_served_records_say_after_edits_and_deletes() -> None:
+    """``iter_versions`` reads id-keyed entities off the arrays instead of rendering them:
+    it must still say exactly what every served record says, key for key."""
+    t = Tenant(SimConfig(scale=0.005))
+    t.edit("jobs", 30)
+    t.delete("estimates", fraction=0.02)
+    t.advance(30)  # new records, new versions of old ones
+    for entity in ENTITIES:
+        served = {record_key(entity, r): r.get("modifiedOn") for r in t.snapshot(entity.name)}
+        versions = dict(t.iter_versions(entity.name))
+        assert served, entity.name
+        assert versions == served, entity.name

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.cloud import bigquery
@@ -22,6 +22,7 @@ from stkpi.config import Settings
 from stkpi.registry import ENTITIES, Entity, get_entity
 from stkpi.windows import parse_ts
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 VersionsOf = Callable[[str], Mapping[str, Any]]  # entity name -> {key: modifiedOn}
 
 
@@ -108,12 +109,27 @@ def raw_versions(
     )
     live: list[tuple[str, Any]] = []
     deleted: list[str] = []
-    for r in client.query(sql).result(page_size=50_000):
+    for r in client.query(sql).result():
+        pairs = unpack_versions(r["versions"] or "")
+        if len(pairs) != r["n"]:
+            raise RuntimeError(
+                f"{entity.raw_table}: unpacked {len(pairs)} versions of {r['n']} rows "
+                "(a key with a comma in it?)"
+            )
         if r["deleted"]:
-            deleted.append(r["k"])
+            deleted.extend(k for k, _ in pairs)
         else:
-            live.append((r["k"], r["modified_on"]))
+            live.extend(pairs)
     return live, deleted
+
+
+def unpack_versions(packed: str) -> list[tuple[str, datetime | None]]:
+    """The (key, modified_on) pairs of ``ops/raw_versions.sql``'s packed string."""
+    pairs = []
+    for entry in packed.split(",") if packed else ():
+        key, micros = entry.rsplit(" ", 1)
+        pairs.append((key, None if micros == "-" else EPOCH + timedelta(microseconds=int(micros))))
+    return pairs
 
 
 def compare_raw(

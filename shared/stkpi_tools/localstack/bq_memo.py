@@ -20,7 +20,9 @@ arguments (``stkpi_tools.localstack.services.start_bigquery`` does).
 
 from __future__ import annotations
 
+import atexit
 import json
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -146,8 +148,16 @@ def install() -> dict[str, Memo]:
     return memos
 
 
+def report(memos: dict[str, Memo]) -> str:
+    """One line for the emulator's log: how often each memo answered."""
+    return "bq_memo: " + ", ".join(
+        f"{name} {m.hits:,} hits / {m.misses:,} misses" for name, m in memos.items()
+    )
+
+
 def main() -> None:
-    install()
+    memos = install()
+    atexit.register(lambda: print(report(memos), file=sys.stderr, flush=True))
     from bqemulator.cli import main as bqemulator_main
 
     bqemulator_main(prog_name="bqemulator")
