@@ -520,3 +520,17 @@ def test_pubsub_calls_without_a_rule_are_refused() -> None:
         ps.checks("/google.iam.v1.IAMPolicy/SetIamPolicy", b"")
     with pytest.raises(NoRule, match="not a topic name"):
         call(ps.PUBLISHER + "Publish", types.PublishRequest(topic="st-plan"))
+
+
+def test_a_statement_is_judged_once_and_one_that_cannot_be_judged_fails_every_time() -> None:
+    sql = "MERGE `p.d.t` T USING `p.d.s` S ON T.id = S.id WHEN MATCHED THEN DELETE"
+    bqsql._checks_of.cache_clear()
+    first = bqsql.sql_checks(sql, "p")
+    again = bqsql.sql_checks(sql, "p")
+    assert again == first and again is not first  # each caller gets its own list
+    assert ("bigquery.tables.updateData", "projects/p/datasets/d/tables/t") in first
+    info = bqsql._checks_of.cache_info()
+    assert (info.hits, info.misses) == (1, 1)
+    for _ in range(2):
+        with pytest.raises(NoRule, match="does not parse"):
+            bqsql.sql_checks("SELECT FROM WHERE (", "p")

@@ -14,6 +14,7 @@ on the project. ``jobs.create`` itself is the REST rules' (``rules_bigquery``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -258,7 +259,16 @@ def _drop(stmt: exp.Drop, s: _Script) -> list[Check]:
 
 
 def sql_checks(sql: str, p: str, default_dataset: tuple[str, str] | None = None) -> list[Check]:
-    """Data permissions a GoogleSQL query or script needs (``jobs.create`` excluded)."""
+    """Data permissions a GoogleSQL query or script needs (``jobs.create`` excluded).
+
+    Remembered per (text, project, default dataset), of which it is a pure function: every
+    rebuild sends the gate the same few hundred statements, and parsing one is most of the
+    cost of judging it. A text that cannot be judged raises every time."""
+    return list(_checks_of(sql, p, default_dataset))
+
+
+@functools.lru_cache(maxsize=2048)
+def _checks_of(sql: str, p: str, default_dataset: tuple[str, str] | None) -> tuple[Check, ...]:
     try:
         statements = [st for st in sqlglot.parse(sql, dialect="bigquery") if st is not None]
     except SqlglotError as exc:
@@ -271,4 +281,4 @@ def sql_checks(sql: str, p: str, default_dataset: tuple[str, str] | None = None)
         if isinstance(stmt, exp.Command):
             raise NoRule(f"iam gate: cannot judge SQL statement {stmt.sql('bigquery')[:200]!r}")
         out += _statement(stmt, s)
-    return list(dict.fromkeys(out))
+    return tuple(dict.fromkeys(out))
