@@ -9,7 +9,7 @@ import pytest
 
 from stkpi.registry import ENTITIES, get_entity, record_key
 from stkpi_tools.sim import catalog
-from stkpi_tools.sim.clock import parse_time
+from stkpi_tools.sim.clock import iso, parse_time
 from stkpi_tools.sim.config import SimConfig
 from stkpi_tools.sim.entities import VOLUMES
 from stkpi_tools.sim.tenant import Filters, Tenant
@@ -161,3 +161,11 @@ def test_versions_are_what_the_served_records_say_after_edits_and_deletes() -> N
         versions = dict(t.iter_versions(entity.name))
         assert served, entity.name
         assert versions == served, entity.name
+
+
+def test_iso_is_the_utc_text_of_the_instant() -> None:
+    # 0 = the epoch; 1_700_000_000 = 2023-11-14T22:13:20Z; 4_102_444_800 = 2100-01-01 (past
+    # 2038, so no 32-bit limit); 951_782_400 = 2000-02-29, a leap day.
+    cases = {0: "1970-01-01T00:00:00Z", 1_700_000_000: "2023-11-14T22:13:20Z",
+             4_102_444_800: "2100-01-01T00:00:00Z", 951_782_400: "2000-02-29T00:00:00Z"}  # fmt: skip
+    assert {s: iso(s) for s in cases} == cases

@@ -6,6 +6,7 @@ a record is rendered.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 
 DAY = 86_400
@@ -21,8 +22,11 @@ def to_epoch(value: datetime) -> int:
 
 
 def iso(seconds: int) -> str:
-    """ISO-8601 UTC with ``Z``, the API's time format."""
-    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """ISO-8601 UTC with ``Z``, the API's time format.
+
+    ``time.gmtime`` rather than an aware datetime: the same text in less than half the time,
+    and the simulator formats three times per record it renders (pages and reports)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(seconds)))
 
 
 def parse_time(text: str) -> int:
