@@ -28,7 +28,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-MAX_ENTRIES = 4096  # per memo; a rebuild sends a few hundred distinct statements
+# Per memo. A rebuild sends a few hundred distinct statements, each seen as a few texts
+# along the rewrite chain; a large tree is ~140 kB, so the trees stay under ~300 MB.
+MAX_ENTRIES = 2048
 
 
 class Memo:
