@@ -273,15 +273,15 @@ def render_table_counts(ctx: PipelineContext) -> None:
     table.add_column("dataset")
     table.add_column("table")
     table.add_column("rows", justify="right")
-    listed: list[tuple[str, str]] = []
+    listed: list[tuple[str, str, str]] = []  # (dataset, table, project.dataset.table)
     for layer in ("raw", "dim", "mart", "ops"):
-        dataset = f"{ctx.settings.gcp_project}.{ctx.settings.dataset(layer)}"
+        ds = ctx.settings.dataset(layer)
+        dataset = f"{ctx.settings.gcp_project}.{ds}"
         for item in sorted(client.list_tables(dataset), key=lambda t: t.table_id):
             if item.table_type != "VIEW":
-                listed.append((ctx.settings.dataset(layer), item.table_id))
-    refs = [f"{ctx.settings.gcp_project}.{ds}.{name}" for ds, name in listed]
-    counts = row_counts(client, ctx.settings, refs)
-    for (ds, name), ref in zip(listed, refs, strict=True):
+                listed.append((ds, item.table_id, f"{dataset}.{item.table_id}"))
+    counts = row_counts(client, ctx.settings, [ref for _, _, ref in listed])
+    for ds, name, ref in listed:
         table.add_row(ds, name, f"{counts[ref]:,}")
     console.print(table)
 

@@ -26,6 +26,7 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from functools import partial
 from typing import Any
 
 # Per memo. A rebuild sends a few hundred distinct statements, each seen as a few texts
@@ -72,17 +73,30 @@ def _key(*parts: Any, **opts: Any) -> Hashable | None:
     return key
 
 
+def _through(
+    memo: Memo, key: Hashable | None, compute: Callable[[], Any], keep: Callable[[Any], bool]
+) -> Any:
+    """The remembered value of ``key``, else ``compute()`` (remembered when ``keep`` says
+    so); a call whose key is None is computed every time."""
+    value = memo.get(key) if key is not None else None
+    if value is None:
+        value = compute()
+        if key is not None and keep(value):
+            memo.put(key, value)
+    return value
+
+
+def _always(_: Any) -> bool:
+    return True
+
+
 def memoize_trees(parse_one: Callable[..., Any], memo: Memo) -> Callable[..., Any]:
     """``sqlglot.parse_one`` that parses a text once and hands out copies of its tree."""
 
     def memoized(sql: str, read: Any = None, dialect: Any = None, into: Any = None, **opts: Any):
         key = _key(sql, read, dialect, into, **opts)
-        tree = memo.get(key) if key is not None else None
-        if tree is None:
-            tree = parse_one(sql, read=read, dialect=dialect, into=into, **opts)
-            if key is not None:
-                memo.put(key, tree)
-        return tree.copy()
+        compute = partial(parse_one, sql, read=read, dialect=dialect, into=into, **opts)
+        return _through(memo, key, compute, _always).copy()
 
     return memoized
 
@@ -92,12 +106,8 @@ def memoize_tree_lists(parse: Callable[..., Any], memo: Memo) -> Callable[..., A
 
     def memoized(sql: str, read: Any = None, dialect: Any = None, **opts: Any):
         key = _key(sql, read, dialect, **opts)
-        trees = memo.get(key) if key is not None else None
-        if trees is None:
-            trees = parse(sql, read=read, dialect=dialect, **opts)
-            if key is not None:
-                memo.put(key, trees)
-        return [t.copy() if t is not None else None for t in trees]
+        compute = partial(parse, sql, read=read, dialect=dialect, **opts)
+        return [t.copy() if t is not None else None for t in _through(memo, key, compute, _always)]
 
     return memoized
 
@@ -106,13 +116,8 @@ def memoize_texts(transpile: Callable[..., list[str]], memo: Memo) -> Callable[.
     """``sqlglot.transpile``: strings in, a fresh list of the same strings out."""
 
     def memoized(sql: str, *args: Any, **opts: Any) -> list[str]:
-        key = _key(sql, *args, **opts)
-        texts = memo.get(key) if key is not None else None
-        if texts is None:
-            texts = transpile(sql, *args, **opts)
-            if key is not None:
-                memo.put(key, texts)
-        return list(texts)
+        compute = partial(transpile, sql, *args, **opts)
+        return list(_through(memo, _key(sql, *args, **opts), compute, _always))
 
     return memoized
 
@@ -126,12 +131,8 @@ def memoize_translate(translate: Callable[..., Any], memo: Memo) -> Callable[...
             key = _key(bq_sql, json.dumps(schema, sort_keys=True, default=str), caller, **kw)
         except (TypeError, ValueError):
             key = None
-        result = memo.get(key) if key is not None else None
-        if result is None:
-            result = translate(self, bq_sql, schema=schema, caller=caller, **kw)
-            if key is not None and isinstance(result, Ok):
-                memo.put(key, result)
-        return result
+        compute = partial(translate, self, bq_sql, schema=schema, caller=caller, **kw)
+        return _through(memo, key, compute, lambda result: isinstance(result, Ok))
 
     return memoized
 
