@@ -29,11 +29,12 @@ from stkpi_tools.localstack.iam import (
     Grant,
     Policy,
     gate_ledger,
+    gate_ports,
     load_roles,
     principal_env,
     start_gate,
 )
-from stkpi_tools.localstack.process import Service, free_port, pgid_alive
+from stkpi_tools.localstack.process import Service, pgid_alive
 from stkpi_tools.localstack.provision import patched_environ
 
 pytestmark = pytest.mark.integration
@@ -116,11 +117,6 @@ def _config(project: str, names: dict[str, str], emulators: dict[str, Service]) 
             "bigquery": emulators["bigquery"].env()["BIGQUERY_EMULATOR_HOST"],
             "pubsub": emulators["pubsub"].env()["PUBSUB_EMULATOR_HOST"],
         },
-        "principals": {
-            m: {"storage": free_port(), "bigquery": free_port(), "pubsub": free_port()}
-            for m in (WRITER, VIEWER)
-        },
-        "health_port": free_port(),
         "project": project,
     }
 
@@ -161,16 +157,16 @@ def world(
         "pubsub": pubsub_emulator.service,
     }
     config = _config(project, names, emulators)
-    gate = start_gate(tmp_path_factory.mktemp("iam"), config)
+    gate = start_gate(tmp_path_factory.mktemp("iam"), config, (WRITER, VIEWER))
     writer = viewer = None
     try:
-        writer = _principal(WRITER, config["principals"][WRITER], project)
-        viewer = _principal(VIEWER, config["principals"][VIEWER], project)
+        writer = _principal(WRITER, gate_ports(gate, WRITER), project)
+        viewer = _principal(VIEWER, gate_ports(gate, VIEWER), project)
         with patched_environ({STORAGE_TELEMETRY_PROBE: "true"}):  # as principal_env sets it
             yield World(
                 project=project,
                 gate=gate,
-                health_port=config["health_port"],
+                health_port=gate.port,
                 writer=writer,
                 viewer=viewer,
                 **names,

@@ -5,7 +5,8 @@ alone; ``Stack`` starts and wires everything; ``provision`` creates the bucket, 
 tables, topics and subscriptions.
 """
 
-from stkpi_tools.localstack.process import Service, ServiceError, free_port
+from stkpi_tools.localstack.ports import free_port
+from stkpi_tools.localstack.process import Service, ServiceError
 from stkpi_tools.localstack.provision import provision
 from stkpi_tools.localstack.services import (
     DEFAULT_PROJECT,

@@ -1,4 +1,4 @@
-"""Child processes of the local stack: free ports, process groups, readiness, logs.
+"""Child processes of the local stack: process groups, readiness, logs (ports: ``ports``).
 
 Every service runs in its own process group (``start_new_session=True``) because the
 launchers leave children behind (``gcloud`` starts java, functions-framework starts
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import logging
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -24,51 +24,33 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ParamSpec
 
 from stkpi.errors import StkpiError
+from stkpi_tools.localstack.ports import LOOPBACK, release_ports
 
-LOOPBACK = "127.0.0.1"
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+PORT_ATTEMPTS = 3  # a start that finds its port taken is tried on new ports this often
 
 
 class ServiceError(StkpiError):
     """A local service did not start (or stop) in time; the message names its log file."""
 
 
-_ISSUED: set[int] = set()  # ports this process handed out: never twice
-_PORTS = random.Random()  # its own generator: a test seeding `random` must not pin ports
+class PortInUse(ServiceError):
+    """A service could not bind a port it was given: something took it after the pick.
+    Starting it again on new ports is safe (``start_on_fresh_ports``)."""
 
 
-def _ephemeral_range() -> tuple[int, int]:
-    try:
-        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(lo), int(hi)
-    except (OSError, ValueError):
-        return 32768, 60999  # Linux's default
-
-
-def free_port() -> int:
-    """A TCP port on the loopback interface that is free right now, below the kernel's
-    ephemeral range.
-
-    A port the kernel picks for ``bind(0)`` comes from the same range it gives outgoing
-    connections their source ports, so between the pick and the service's own bind a
-    client connection can take it ("Address already in use", seen when two test workers
-    start stacks side by side). Below that range only listeners live."""
-    lo, _hi = _ephemeral_range()
-    first = max(1024, lo - 12000)
-    for _ in range(200):
-        port = _PORTS.randrange(first, lo) if lo - first > 100 else 0
-        if port in _ISSUED:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind((LOOPBACK, port))
-            except OSError:
-                continue
-            port = int(sock.getsockname()[1])
-        _ISSUED.add(port)
-        return port
-    raise ServiceError(f"no free TCP port on {LOOPBACK} between {first} and {lo}")
+# What each of our services prints when its bind fails: Python (OSError 98, uvicorn),
+# Java (BindException), Go (fake-gcs), gunicorn ("Connection in use"), gRPC.
+_BIND_FAILURES = (
+    "address already in use",
+    "connection in use",
+    "failed to bind",
+    "cannot bind",
+)
 
 
 def tcp_open(port: int, host: str = LOOPBACK) -> bool:
@@ -170,6 +152,7 @@ class Service:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=5)
         _OWNED.discard(self.pid)
+        release_ports([self.port, *self.extra_ports.values()])
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -208,6 +191,7 @@ def spawn(
     log_path = log_dir / f"{name}.log"
     full_env = {**os.environ, **(env or {})}
     with open(log_path, "ab") as log:
+        offset = log.tell()
         popen = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
@@ -233,19 +217,55 @@ def spawn(
         code = popen.poll()
         if code is not None:
             service.stop(grace=1)
-            raise ServiceError(
+            raise _start_error(log_path, offset)(
                 f"{name} exited with status {code} during start; log: {log_path}\n"
                 + service.log_tail()
             )
         if ready():
             return service
+        if _start_error(log_path, offset) is PortInUse:  # a JVM may hang on after it
+            service.stop(grace=1)
+            raise PortInUse(
+                f"{name} could not bind its port during start; log: {log_path}\n"
+                + service.log_tail()
+            )
         if time.monotonic() > deadline:
             service.stop(grace=2)
-            raise ServiceError(
+            raise _start_error(log_path, offset)(
                 f"{name} not ready on port {port} after {timeout:.0f}s; log: {log_path}\n"
                 + service.log_tail()
             )
         time.sleep(0.2)
+
+
+def _start_error(log_path: Path, offset: int) -> type[ServiceError]:
+    """``PortInUse`` when what this start wrote to its log (from ``offset``) says a bind
+    failed, else ``ServiceError``."""
+    try:
+        with open(log_path, "rb") as fh:
+            fh.seek(offset)
+            said = fh.read().decode(errors="replace").lower()
+    except OSError:
+        return ServiceError
+    return PortInUse if any(marker in said for marker in _BIND_FAILURES) else ServiceError
+
+
+def start_on_fresh_ports(start: Callable[P, Service]) -> Callable[P, Service]:
+    """Wrap a starter that picks its ports with ``free_port``: when the service finds one
+    taken (``PortInUse``), start it again, picking new ports, up to ``PORT_ATTEMPTS`` times."""
+
+    @functools.wraps(start)
+    def starter(*args: P.args, **kwargs: P.kwargs) -> Service:
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                return start(*args, **kwargs)
+            except PortInUse as exc:
+                if attempt == PORT_ATTEMPTS:
+                    raise
+                log.warning("port taken, starting again on new ports: %s", str(exc)[:300])
+        raise AssertionError("unreachable")
+
+    return starter
 
 
 def group_pids(pgid: int) -> list[int]:

@@ -1,6 +1,7 @@
 """Starters for each local service; each returns a ``Service`` with ``.stop()`` and ``.env()``.
 
-All bind 127.0.0.1 on a port picked free at start and log to ``<root>/<name>.log``.
+All bind 127.0.0.1 on ports picked free at start (``ports.free_port``) and log to
+``<root>/<name>.log``; a start that finds a port taken meanwhile is made again on new ones.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from stkpi_tools.localstack.ports import LOOPBACK, free_port
 from stkpi_tools.localstack.process import (
-    LOOPBACK,
     Service,
     ServiceError,
-    free_port,
     http_ok,
     spawn,
+    start_on_fresh_ports,
     tcp_open,
 )
 
@@ -42,6 +43,7 @@ def gcs_root_of(root: Path) -> Path:
     return Path(root) / "gcs"
 
 
+@start_on_fresh_ports
 def start_bigquery(
     root: Path,
     *,
@@ -94,6 +96,7 @@ def fake_gcs_binary() -> Path:
     return binary
 
 
+@start_on_fresh_ports
 def start_gcs(root: Path, *, timeout: float = 30.0, detached: bool = False) -> Service:
     """fake-gcs-server with the filesystem backend at ``<root>/gcs``.
 
@@ -121,6 +124,7 @@ def start_gcs(root: Path, *, timeout: float = 30.0, detached: bool = False) -> S
     return service
 
 
+@start_on_fresh_ports
 def start_pubsub(
     root: Path,
     *,
@@ -152,6 +156,7 @@ def start_pubsub(
     )  # fmt: skip
 
 
+@start_on_fresh_ports
 def start_function(
     root: Path,
     name: str,
@@ -184,6 +189,7 @@ def start_function(
     )  # fmt: skip
 
 
+@start_on_fresh_ports
 def start_front(
     root: Path,
     doors: Mapping[str, Mapping[str, object]],
@@ -207,6 +213,7 @@ def start_front(
     )  # fmt: skip
 
 
+@start_on_fresh_ports
 def start_simulator(
     root: Path,
     *,

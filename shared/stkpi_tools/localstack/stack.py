@@ -31,7 +31,14 @@ from stkpi_tools.localstack.functions import (
     function_instances,
     functions_dir,
 )
-from stkpi_tools.localstack.process import Service, ServiceError, free_port, spawn, tcp_open
+from stkpi_tools.localstack.ports import free_port
+from stkpi_tools.localstack.process import (
+    Service,
+    ServiceError,
+    spawn,
+    start_on_fresh_ports,
+    tcp_open,
+)
 from stkpi_tools.localstack.provision import provision
 from stkpi_tools.localstack.services import (
     DEFAULT_PROJECT,
@@ -209,7 +216,7 @@ class Stack:
     def _start_gate(self, topology: Topology, admin: dict[str, str]) -> dict[str, dict[str, str]]:
         """The IAM gate in front of the emulators, judging each principal by terraform's
         grants; returns each principal's client environment (its gate ports)."""
-        from stkpi_tools.localstack.iam import load_roles, principal_env, start_gate
+        from stkpi_tools.localstack.iam import gate_ports, load_roles, principal_env, start_gate
         from stkpi_tools.localstack.iam.policy import Policy
 
         members = sorted({fn.service_account for fn in topology.functions.values()})
@@ -221,14 +228,9 @@ class Stack:
                 "bigquery": admin["BIGQUERY_EMULATOR_HOST"],
                 "pubsub": admin["PUBSUB_EMULATOR_HOST"],
             },
-            "principals": {
-                m: {"storage": free_port(), "bigquery": free_port(), "pubsub": free_port()}
-                for m in members
-            },
-            "health_port": free_port(),
         }
-        self._add("iam-gate", start_gate(self.root, config, detached=self.detached))
-        return {m: principal_env(config["principals"][m]) for m in members}
+        gate = self._add("iam-gate", start_gate(self.root, config, members, detached=self.detached))
+        return {m: principal_env(gate_ports(gate, m)) for m in members}
 
     def _operator(self) -> str:
         """The member the CLI runs as: the first of terraform's ``operator_members``."""
@@ -289,6 +291,7 @@ class Stack:
                 subscriber.close()
         self._wired = {}
 
+    @start_on_fresh_ports
     def _start_dispatcher(
         self, topology: Topology, admin: dict[str, str], endpoints: dict[str, str]
     ) -> Service:

@@ -6,8 +6,8 @@ emulators (which allow everything).
 - ``gate``: the proxy process (``python -m stkpi_tools.localstack.iam.gate CONFIG.json``);
   its HTTP side ``http_proxy`` (on ``http_io``), its gRPC side ``grpc_proxy``, what it
   decided and counts ``decisions``.
-- ``start_gate`` / ``principal_env``: start it like the other local services, and the
-  client environment that makes one principal's calls go through it.
+- ``start_gate`` / ``gate_ports`` / ``principal_env``: start it like the other local
+  services, a member's ports on it, and the client environment that makes one principal's calls go through it.
 
 Where the gate only approximates Google:
 - "own job" (jobs.get / getQueryResults / cancel with only ``bigquery.jobs.create``) is
@@ -29,12 +29,13 @@ from __future__ import annotations
 import json
 import sys
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from stkpi_tools.localstack.iam.policy import Grant, NoRule, Policy, PolicyError, load_roles
-from stkpi_tools.localstack.process import LOOPBACK, Service, http_ok, spawn, tcp_open
+from stkpi_tools.localstack.ports import LOOPBACK, free_port
+from stkpi_tools.localstack.process import Service, http_ok, spawn, start_on_fresh_ports, tcp_open
 
 __all__ = [
     "STORAGE_TELEMETRY_PROBE",
@@ -43,12 +44,14 @@ __all__ = [
     "Policy",
     "PolicyError",
     "gate_ledger",
+    "gate_ports",
     "load_roles",
     "principal_env",
     "start_gate",
 ]
 
 CONFIG_FILE = "iam-gate.json"
+GATED = ("storage", "bigquery", "pubsub")  # the emulators a principal reaches through the gate
 
 
 # google-cloud-storage >= 3.x fetches bucket metadata (buckets.get) in a background thread
@@ -69,23 +72,32 @@ def principal_env(ports: Mapping[str, int]) -> dict[str, str]:
     }
 
 
+@start_on_fresh_ports
 def start_gate(
-    root: Path, config: Mapping[str, Any], *, detached: bool = False, timeout: float = 30.0
+    root: Path,
+    config: Mapping[str, Any],
+    members: Sequence[str],
+    *,
+    detached: bool = False,
+    timeout: float = 30.0,
 ) -> Service:
-    """Write ``config`` to ``<root>/iam-gate.json`` and start the gate on it.
+    """Start the gate for ``members`` on ``config`` (its ``policy`` and ``backends``),
+    written with the ports picked here to ``<root>/iam-gate.json``.
 
     ``Service.port`` is the health port; ``Service.extra_ports`` names every principal
-    port as ``"<service>:<member>"``; the log (``<root>/iam-gate.log``) has one JSON line
-    per refusal.
+    port as ``"<service>:<member>"`` (``gate_ports`` reads one member's); the log
+    (``<root>/iam-gate.log``) has one JSON line per refusal.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    health = free_port()
+    principals = {m: {service: free_port() for service in GATED} for m in members}
     path = root / CONFIG_FILE
-    path.write_text(json.dumps(config, indent=1, sort_keys=True))
-    health = int(config["health_port"])
+    full = {**config, "principals": principals, "health_port": health}
+    path.write_text(json.dumps(full, indent=1, sort_keys=True))
     ports = {
-        f"{service}:{member}": int(port)
-        for member, by_service in config["principals"].items()
+        f"{service}:{member}": port
+        for member, by_service in principals.items()
         for service, port in by_service.items()
     }
 
@@ -104,6 +116,11 @@ def start_gate(
         detached=detached,
         extra_ports=ports,
     )
+
+
+def gate_ports(gate: Service, member: str) -> dict[str, int]:
+    """The gate's ports for ``member``: ``{"storage": port, "bigquery": port, "pubsub": port}``."""
+    return {service: gate.extra_ports[f"{service}:{member}"] for service in GATED}
 
 
 def gate_ledger(health_port: int) -> dict[str, Any]:
