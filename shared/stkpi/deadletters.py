@@ -14,6 +14,7 @@ Two kinds reach a topic's dead-letter topic (terraform/pubsub.tf names them):
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,18 +69,26 @@ def count_dead_letters(settings: Settings, *, ack: bool = True) -> dict[str, int
     """Messages waiting on each pipeline topic's dead-letter subscription (consumed when
     ``ack``), by topic."""
     subscriber = pubsub_v1.SubscriberClient()
-    counts: dict[str, int] = {}
+    paths = {
+        topic: subscriber.subscription_path(
+            settings.gcp_project, settings.dead_letter_subscription(topic)
+        )
+        for topic in settings.pipeline_topics
+    }
+
+    def count(topic: str) -> int:
+        waiting = pull_waiting(subscriber, paths[topic])
+        settle(subscriber, paths[topic], [m.ack_id for m in waiting], ack=ack)
+        return len(waiting)
+
     try:
-        for topic in settings.pipeline_topics:
-            path = subscriber.subscription_path(
-                settings.gcp_project, settings.dead_letter_subscription(topic)
-            )
-            waiting = pull_waiting(subscriber, path)
-            settle(subscriber, path, [m.ack_id for m in waiting], ack=ack)
-            counts[topic] = len(waiting)
+        # Side by side: "nothing waiting" takes EMPTY_PULLS spaced pulls per queue, so
+        # one queue after another cost ~0.6 s each for nothing (checked after every chaos
+        # scenario and by `stkpi status`). The client is safe to share between threads.
+        with ThreadPoolExecutor(max_workers=max(1, len(paths))) as pool:
+            return dict(zip(paths, pool.map(count, paths), strict=True))
     finally:
         subscriber.close()
-    return counts
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 import pytest
 
 from stkpi.registry import ENTITIES, get_entity, record_key
+from stkpi_tools.chaos.compare import to_micros
 from stkpi_tools.sim import catalog
 from stkpi_tools.sim.clock import iso, parse_time
 from stkpi_tools.sim.config import SimConfig
 from stkpi_tools.sim.entities import VOLUMES
+from stkpi_tools.sim.packed_versions import unpack
 from stkpi_tools.sim.tenant import Filters, Tenant
 
 
@@ -161,6 +163,10 @@ def test_versions_are_what_the_served_records_say_after_edits_and_deletes() -> N
         versions = dict(t.iter_versions(entity.name))
         assert served, entity.name
         assert versions == served, entity.name
+        # the packed form the chaos comparison reads says the same, to the microsecond
+        count, packed = t.packed_versions(entity.name)
+        micros = {k: None if v is None else to_micros(v) for k, v in served.items()}
+        assert count == len(served) and dict(unpack(packed)) == micros, entity.name
 
 
 def test_iso_is_the_utc_text_of_the_instant() -> None:

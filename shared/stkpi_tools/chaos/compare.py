@@ -21,8 +21,10 @@ from stkpi import sqlfiles
 from stkpi.config import Settings
 from stkpi.registry import ENTITIES, Entity, get_entity
 from stkpi.windows import parse_ts
+from stkpi_tools.sim.packed_versions import unpack as unpack_versions
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 VersionsOf = Callable[[str], Mapping[str, Any]]  # entity name -> {key: modifiedOn}
 
 
@@ -52,12 +54,18 @@ class EntityComparison:
         )
 
 
-def normalize_ts(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return parse_ts(str(value)).isoformat()
+def to_micros(value: Any) -> int | None:
+    """A modifiedOn as microseconds since the epoch, whatever its spelling: the packed
+    integers both sides send (the fast path), a datetime, or API text."""
+    if value is None or isinstance(value, int):
+        return value
+    if not isinstance(value, datetime):
+        value = parse_ts(str(value))
+    return (value - EPOCH) // MICROSECOND
+
+
+def _iso(micros: int | None) -> str | None:
+    return None if micros is None else (EPOCH + micros * MICROSECOND).isoformat()
 
 
 def compare_entity(
@@ -68,8 +76,8 @@ def compare_entity(
 ) -> EntityComparison:
     """Compare {key: modifiedOn} from the source with the live (key, modified_on) raw
     rows; ``deleted``: the keys of rows marked deleted (they count only as duplicates)."""
-    want = {str(k): normalize_ts(v) for k, v in expected.items()}
-    rows = Counter((str(k), normalize_ts(v)) for k, v in raw_rows)
+    want = {str(k): to_micros(v) for k, v in expected.items()}
+    rows = Counter((str(k), to_micros(v)) for k, v in raw_rows)
     gone = Counter(str(k) for k in deleted)
     live_keys = Counter(k for k, _ in rows.elements())
     per_key = live_keys + gone
@@ -81,7 +89,7 @@ def compare_entity(
     dup_keys = [k for k, n in per_key.items() if n > 1]
     examples = (
         [f"missing {k}" for k in missing[:2]]
-        + [f"outdated {k}: raw {have[k]} vs {want[k]}" for k in outdated[:2]]
+        + [f"outdated {k}: raw {_iso(have[k])} vs {_iso(want[k])}" for k in outdated[:2]]
         + [f"unexpected {k}" for k in unexpected[:2]]
         + [f"wrongly deleted {k}" for k in wrongly[:2]]
         + [f"duplicate {k} x{per_key[k]}" for k in dup_keys[:2]]
@@ -102,12 +110,12 @@ def compare_entity(
 
 def raw_versions(
     client: bigquery.Client, settings: Settings, entity: Entity
-) -> tuple[list[tuple[str, Any]], list[str]]:
-    """(key, modified_on) of every live row of one raw table, and the keys marked deleted."""
+) -> tuple[list[tuple[str, int | None]], list[str]]:
+    """(key, modified_on in microseconds) of every live row of one raw table, and the keys marked deleted."""
     sql = sqlfiles.render(
         "ops/raw_versions.sql", settings, table=entity.raw_table, key=entity.key[0]
     )
-    live: list[tuple[str, Any]] = []
+    live: list[tuple[str, int | None]] = []
     deleted: list[str] = []
     for r in client.query(sql).result():
         pairs = unpack_versions(r["versions"] or "")
@@ -121,15 +129,6 @@ def raw_versions(
         else:
             live.extend(pairs)
     return live, deleted
-
-
-def unpack_versions(packed: str) -> list[tuple[str, datetime | None]]:
-    """The (key, modified_on) pairs of ``ops/raw_versions.sql``'s packed string."""
-    pairs = []
-    for entry in packed.split(",") if packed else ():
-        key, micros = entry.rsplit(" ", 1)
-        pairs.append((key, None if micros == "-" else EPOCH + timedelta(microseconds=int(micros))))
-    return pairs
 
 
 def compare_raw(

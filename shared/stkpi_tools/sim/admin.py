@@ -11,6 +11,8 @@ from typing import Any
 
 import requests
 
+from stkpi_tools.sim.packed_versions import unpack
+
 
 class SimAdmin:
     """Steer a running simulator over HTTP (loopback only)."""
@@ -88,12 +90,16 @@ class SimAdmin:
             resp.raise_for_status()
             return [json.loads(line) for line in resp.iter_lines() if line]
 
-    def versions(self, entity_name: str) -> dict[str, str | None]:
-        """Key -> modifiedOn of every record the simulator serves (the ground truth)."""
-        url = f"{self.base_url}/_sim/versions/{entity_name}"
-        with self._session.get(url, stream=True, timeout=self.timeout) as resp:
-            resp.raise_for_status()
-            return dict(json.loads(line) for line in resp.iter_lines() if line)
+    def versions(self, entity_name: str) -> dict[str, int | None]:
+        """Key -> modifiedOn (microseconds since the epoch) of every record the simulator
+        serves (the ground truth)."""
+        body = self._get(f"versions/{entity_name}")
+        pairs = unpack(body["versions"])
+        if len(pairs) != body["n"]:
+            raise RuntimeError(
+                f"simulator versions of {entity_name}: unpacked {len(pairs)} of {body['n']}"
+            )
+        return dict(pairs)
 
     def close(self) -> None:
         self._session.close()

@@ -119,14 +119,10 @@ def _snapshot(entity: str) -> Response:
 
 
 def _versions(entity: str) -> Response:
-    name = _entity_name(entity)
-    tenant = state().tenant
-
-    def lines() -> Iterator[str]:
-        for key, modified in tenant.iter_versions(name):
-            yield json.dumps([key, modified]) + "\n"
-
-    return Response(lines(), mimetype="application/x-ndjson")
+    """``{"n": records, "versions": packed}``: every visible record's key and modifiedOn
+    in one string (``stkpi_tools.sim.packed_versions``)."""
+    count, packed = state().tenant.packed_versions(_entity_name(entity))
+    return json_response({"n": count, "versions": packed})
 
 
 def blueprint() -> Blueprint:

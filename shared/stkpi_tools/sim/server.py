@@ -125,8 +125,12 @@ class SimHandle:
     def snapshot(self, entity_name: str) -> list[dict[str, Any]]:
         return self.tenant.snapshot(entity_name)
 
-    def versions(self, entity_name: str) -> dict[str, str | None]:
-        return dict(self.tenant.iter_versions(entity_name))
+    def versions(self, entity_name: str) -> dict[str, int | None]:
+        """Key -> modifiedOn (microseconds since the epoch), as ``SimAdmin.versions``."""
+        return {
+            key: None if seconds is None else seconds * 1_000_000
+            for key, seconds in self.tenant.iter_version_seconds(entity_name)
+        }
 
     def stats(self) -> dict[str, Any]:
         return self.state.stats()

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from stkpi.registry import ENTITIES, get_entity, record_key
-from stkpi_tools.sim.clock import HOUR, NEVER, iso, to_epoch
+from stkpi_tools.sim.clock import HOUR, NEVER, iso, parse_time, to_epoch
 from stkpi_tools.sim.config import SimConfig
 from stkpi_tools.sim.entities import SIM_ENTITIES, build_tables, view
+from stkpi_tools.sim.packed_versions import pack
 from stkpi_tools.sim.tables import Table
 
 
@@ -136,8 +137,14 @@ class Tenant:
         return list(self.iter_snapshot(name))
 
     def iter_versions(self, name: str) -> Iterator[tuple[str, str | None]]:
-        """(key, modifiedOn) of every visible record: what a copy must hold, in a fraction
-        of the snapshot's bytes (chaos runs compare tens of thousands of keys).
+        """(key, modifiedOn) of every visible record, as the API spells modifiedOn."""
+        for key, seconds in self.iter_version_seconds(name):
+            yield key, None if seconds is None else iso(seconds)
+
+    def iter_version_seconds(self, name: str) -> Iterator[tuple[str, int | None]]:
+        """(key, modifiedOn in epoch seconds) of every visible record: what a copy must
+        hold, in a fraction of the snapshot's bytes (chaos runs compare tens of thousands
+        of keys).
 
         An entity keyed by its ``id`` is read off the arrays every record is rendered from
         (``ids``, and the modifiedOn ``visible`` hands the renderer), not rendered whole:
@@ -147,12 +154,22 @@ class Tenant:
         entity = get_entity(name)
         if entity.key != ("id",):  # hash-keyed (payroll items): the key needs the fields
             for record in self.iter_snapshot(name):
-                yield record_key(entity, record), record.get("modifiedOn")
+                modified = record.get("modifiedOn")
+                yield record_key(entity, record), None if modified is None else parse_time(modified)
             return
-        ids = self.tables[name].ids
+        chosen = self.query(name, Filters())
         _, mod = self.visible(name)
-        for i in self.query(name, Filters()):
-            yield str(int(ids[i])), iso(int(mod[i]))
+        keys = self.tables[name].ids[chosen].astype(np.int64).tolist()
+        yield from zip(map(str, keys), mod[chosen].astype(np.int64).tolist(), strict=True)
+
+    def packed_versions(self, name: str) -> tuple[int, str]:
+        """How many records are visible, and their (key, modifiedOn) packed as raw's are
+        (``stkpi_tools.sim.packed_versions``)."""
+        pairs = [
+            (key, None if seconds is None else seconds * 1_000_000)
+            for key, seconds in self.iter_version_seconds(name)
+        ]
+        return len(pairs), pack(pairs)
 
     def counts(self) -> dict[str, int]:
         """Visible records per entity at the current clock."""
