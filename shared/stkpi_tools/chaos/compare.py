@@ -111,7 +111,8 @@ def compare_entity(
 def raw_versions(
     client: bigquery.Client, settings: Settings, entity: Entity
 ) -> tuple[list[tuple[str, int | None]], list[str]]:
-    """(key, modified_on in microseconds) of every live row of one raw table, and the keys marked deleted."""
+    """(key, modified_on in microseconds) of every live row of one raw table, and the
+    keys marked deleted."""
     sql = sqlfiles.render(
         "ops/raw_versions.sql", settings, table=entity.raw_table, key=entity.key[0]
     )

@@ -238,15 +238,20 @@ def spawn(
         time.sleep(0.2)
 
 
+def read_log_from(path: Path, offset: int) -> str:
+    """What a log holds from byte ``offset`` on (what one start wrote); "" if unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def _start_error(log_path: Path, offset: int) -> type[ServiceError]:
     """``PortInUse`` when what this start wrote to its log (from ``offset``) says a bind
     failed, else ``ServiceError``."""
-    try:
-        with open(log_path, "rb") as fh:
-            fh.seek(offset)
-            said = fh.read().decode(errors="replace").lower()
-    except OSError:
-        return ServiceError
+    said = read_log_from(log_path, offset).lower()
     return PortInUse if any(marker in said for marker in _BIND_FAILURES) else ServiceError
 
 

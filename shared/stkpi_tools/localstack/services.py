@@ -18,6 +18,7 @@ from stkpi_tools.localstack.process import (
     Service,
     ServiceError,
     http_ok,
+    read_log_from,
     spawn,
     start_on_fresh_ports,
     tcp_open,
@@ -244,7 +245,7 @@ def start_simulator(
     offset = log.stat().st_size if log.exists() else 0
 
     def listening() -> bool:
-        return "simulator listening on" in _read_from(log, offset) and tcp_open(port)
+        return "simulator listening on" in read_log_from(log, offset) and tcp_open(port)
 
     service = spawn(
         "simulator", argv, port=port, log_dir=Path(root), timeout=timeout, detached=detached,
@@ -252,17 +253,8 @@ def start_simulator(
         client_env={"ST_API_BASE_URL": url, "ST_AUTH_URL": url},
     )  # fmt: skip
     # The simulator prints `export KEY=VALUE` lines (its URL and fake credentials).
-    for line in _read_from(log, offset).splitlines():
+    for line in read_log_from(log, offset).splitlines():
         if line.startswith("export ") and "=" in line:
             key, _, value = line[len("export ") :].partition("=")
             service.env_vars[key.strip()] = value.strip().strip("'\"")
     return service
-
-
-def _read_from(path: Path, offset: int) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            return fh.read().decode(errors="replace")
-    except OSError:
-        return ""

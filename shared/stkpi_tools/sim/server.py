@@ -127,10 +127,7 @@ class SimHandle:
 
     def versions(self, entity_name: str) -> dict[str, int | None]:
         """Key -> modifiedOn (microseconds since the epoch), as ``SimAdmin.versions``."""
-        return {
-            key: None if seconds is None else seconds * 1_000_000
-            for key, seconds in self.tenant.iter_version_seconds(entity_name)
-        }
+        return dict(self.tenant.iter_version_micros(entity_name))
 
     def stats(self) -> dict[str, Any]:
         return self.state.stats()

@@ -23,6 +23,8 @@ from stkpi_tools.sim.entities import SIM_ENTITIES, build_tables, view
 from stkpi_tools.sim.packed_versions import pack
 from stkpi_tools.sim.tables import Table
 
+MICROS = 1_000_000  # per second
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -136,15 +138,10 @@ class Tenant:
     def snapshot(self, name: str) -> list[dict[str, Any]]:
         return list(self.iter_snapshot(name))
 
-    def iter_versions(self, name: str) -> Iterator[tuple[str, str | None]]:
-        """(key, modifiedOn) of every visible record, as the API spells modifiedOn."""
-        for key, seconds in self.iter_version_seconds(name):
-            yield key, None if seconds is None else iso(seconds)
-
-    def iter_version_seconds(self, name: str) -> Iterator[tuple[str, int | None]]:
-        """(key, modifiedOn in epoch seconds) of every visible record: what a copy must
-        hold, in a fraction of the snapshot's bytes (chaos runs compare tens of thousands
-        of keys).
+    def iter_version_micros(self, name: str) -> Iterator[tuple[str, int | None]]:
+        """(key, modifiedOn in microseconds since the epoch) of every visible record: what
+        a copy must hold, in a fraction of the snapshot's bytes (chaos runs compare tens of
+        thousands of keys), in the unit raw's versions are read in (``ops/raw_versions.sql``).
 
         An entity keyed by its ``id`` is read off the arrays every record is rendered from
         (``ids``, and the modifiedOn ``visible`` hands the renderer), not rendered whole:
@@ -155,20 +152,19 @@ class Tenant:
         if entity.key != ("id",):  # hash-keyed (payroll items): the key needs the fields
             for record in self.iter_snapshot(name):
                 modified = record.get("modifiedOn")
-                yield record_key(entity, record), None if modified is None else parse_time(modified)
+                micros = None if modified is None else parse_time(modified) * MICROS
+                yield record_key(entity, record), micros
             return
         chosen = self.query(name, Filters())
         _, mod = self.visible(name)
         keys = self.tables[name].ids[chosen].astype(np.int64).tolist()
-        yield from zip(map(str, keys), mod[chosen].astype(np.int64).tolist(), strict=True)
+        micros = (mod[chosen].astype(np.int64) * MICROS).tolist()
+        yield from zip(map(str, keys), micros, strict=True)
 
     def packed_versions(self, name: str) -> tuple[int, str]:
         """How many records are visible, and their (key, modifiedOn) packed as raw's are
         (``stkpi_tools.sim.packed_versions``)."""
-        pairs = [
-            (key, None if seconds is None else seconds * 1_000_000)
-            for key, seconds in self.iter_version_seconds(name)
-        ]
+        pairs = list(self.iter_version_micros(name))
         return len(pairs), pack(pairs)
 
     def counts(self) -> dict[str, int]:

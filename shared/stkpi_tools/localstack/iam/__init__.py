@@ -7,7 +7,8 @@ emulators (which allow everything).
   its HTTP side ``http_proxy`` (on ``http_io``), its gRPC side ``grpc_proxy``, what it
   decided and counts ``decisions``.
 - ``start_gate`` / ``gate_ports`` / ``principal_env``: start it like the other local
-  services, a member's ports on it, and the client environment that makes one principal's calls go through it.
+  services, a member's ports on it, and the client environment that makes one
+  principal's calls go through it.
 
 Where the gate only approximates Google:
 - "own job" (jobs.get / getQueryResults / cancel with only ``bigquery.jobs.create``) is
