@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from stkpi_tools.localstack.process import serve_until_signalled
+from stkpi_tools.localstack.together import at_once
 
 log = logging.getLogger("stkpi.front")
 
@@ -191,7 +192,7 @@ def serve(config: dict[str, Any]) -> list[ThreadingHTTPServer]:
 def _start(config: dict) -> list[Callable[[], None]]:
     servers = serve(config)
     log.info("front doors open: %s", json.dumps(config["functions"]))
-    return [server.shutdown for server in servers]
+    return [lambda: at_once(server.shutdown for server in servers)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,12 +4,13 @@ The deployment it stands up is terraform/'s, evaluated with terraform/local.tfva
 (``stkpi_tools.localstack.settings_env``): the same topics, subscriptions and policies, each
 function's environment, capacity and service account, and the IAM grants.
 
-Start order: fake-gcs, bqemulator (reading gs:// from fake-gcs's filesystem root), Pub/Sub,
-the ServiceTitan simulator (optional: any ``ST_API_BASE_URL`` will do), provisioning (what
-terraform apply creates), the IAM gate (each principal's calls are judged against its
-grants), the four function servers (each as its service account, through the gate), their
-front doors (capacity, as Cloud Run), then Pub/Sub wiring (push subscriptions to the front
-doors, or pull subscriptions and the dispatcher when ``dispatcher_concurrency`` is set).
+Start order: fake-gcs, bqemulator (reading gs:// from fake-gcs's filesystem root), Pub/Sub
+and the ServiceTitan simulator (optional: any ``ST_API_BASE_URL`` will do) side by side,
+provisioning (what terraform apply creates), the IAM gate (each principal's calls are judged
+against its grants), the four function servers side by side (each as its service account,
+through the gate), their front doors (capacity, as Cloud Run), then Pub/Sub wiring (push
+subscriptions to the front doors, or pull subscriptions and the dispatcher when
+``dispatcher_concurrency`` is set). ``stop`` stops the dispatcher first, then the rest at once.
 ``StackInfo`` is saved as ``<root>/stack.json`` so other processes (``stkpi local down``,
 ``stkpi status``) find it; its environment is the operator's (terraform's
 ``operator_members``), so the CLI is judged by the gate too.
@@ -23,6 +24,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 from stkpi_tools.localstack.functions import (
@@ -42,6 +44,7 @@ from stkpi_tools.localstack.process import (
 from stkpi_tools.localstack.provision import provision
 from stkpi_tools.localstack.services import (
     DEFAULT_PROJECT,
+    gcs_root_of,
     start_bigquery,
     start_front,
     start_function,
@@ -59,6 +62,7 @@ from stkpi_tools.localstack.settings_env import (
     user_variables,
 )
 from stkpi_tools.localstack.stack_info import STACK_FILE, StackInfo
+from stkpi_tools.localstack.together import start_together, stop_together
 from stkpi_tools.terraform.topology import Topology
 
 EMULATORS = ("gcs", "bigquery", "pubsub")
@@ -147,25 +151,9 @@ class Stack:
             raise
 
     def _start(self) -> StackInfo:
-        root, kw = self.root, {"detached": self.detached}
-        gcs = self.reuse.get("gcs") or start_gcs(root, **kw)
-        self._add("gcs", gcs, owned="gcs" not in self.reuse)
-        bq = self.reuse.get("bigquery") or start_bigquery(
-            root, project=self.project, gcs_root=gcs.data_dir, **kw
-        )
-        self._add("bigquery", bq, owned="bigquery" not in self.reuse)
-        ps = self.reuse.get("pubsub") or start_pubsub(root, project=self.project, **kw)
-        self._add("pubsub", ps, owned="pubsub" not in self.reuse)
-
-        st_env: dict[str, str] = {}
+        self._start_backends()
         if self.with_simulator:
-            args = dict(self.sim_args)
-            sim = start_simulator(
-                root, scale=args.pop("scale", None), seed=args.pop("seed", None),
-                extra_args=args, timeout=600, **kw,  # production scale takes a while
-            )  # fmt: skip
-            self._add("simulator", sim)
-            st_env = sim.env()  # its fake credentials may be recorded
+            st_env = self.services["simulator"].env()  # its fake credentials may be recorded
             secrets = {k: st_env[k] for k in CREDENTIALS if k in st_env}
         else:
             url = self.st_api_base_url or "http://127.0.0.1:9"
@@ -196,7 +184,7 @@ class Stack:
             self._add("dispatcher", self._start_dispatcher(topology, admin, endpoints))
 
         info = StackInfo(
-            root=str(root),
+            root=str(self.root),
             project=self.project,
             mode="dispatcher" if self.dispatcher_concurrency else "push",
             ports={n: s.port for n, s in self.services.items()},
@@ -212,6 +200,26 @@ class Stack:
         info.save()
         self.info = info
         return info
+
+    def _start_backends(self) -> None:
+        """The emulators this stack does not reuse and the simulator, side by side."""
+        root, kw = self.root, {"detached": self.detached}
+        for name, service in self.reuse.items():
+            self._add(name, service, owned=False)
+        gcs_root = self.reuse["gcs"].data_dir if "gcs" in self.reuse else gcs_root_of(root)
+        starters = {
+            "gcs": lambda: start_gcs(root, **kw),
+            "bigquery": lambda: start_bigquery(root, project=self.project, gcs_root=gcs_root, **kw),
+            "pubsub": lambda: start_pubsub(root, project=self.project, **kw),
+        }
+        starters = {name: start for name, start in starters.items() if name not in self.reuse}
+        if self.with_simulator:
+            args = dict(self.sim_args)
+            starters["simulator"] = lambda: start_simulator(
+                root, scale=args.pop("scale", None), seed=args.pop("seed", None),
+                extra_args=args, timeout=600, **kw,  # production scale takes a while
+            )  # fmt: skip
+        start_together(starters, self._add)
 
     def _start_gate(self, topology: Topology, admin: dict[str, str]) -> dict[str, dict[str, str]]:
         """The IAM gate in front of the emulators, judging each principal by terraform's
@@ -249,7 +257,7 @@ class Stack:
     ) -> dict[str, str]:
         """One server per function, as its service account, behind its front door;
         returns the push endpoint (front door URL) of each."""
-        doors: dict[str, dict[str, object]] = {}
+        starters, doors = {}, {}
         for key in FUNCTIONS:
             fn = topology.functions[key]
             source, target = self.function_sources.get(
@@ -265,12 +273,14 @@ class Stack:
                 # An override is the function's whole budget; each instance has its share.
                 total = float(self.settings_env["ST_RATE_LIMIT_PER_SECOND"])
                 fenv["ST_RATE_LIMIT_PER_SECOND"] = f"{total / workers:g}"
-            svc = start_function(
-                self.root, key, Path(source), target=target, env=fenv, threads=threads,
-                workers=workers, timeout=self.timeout, detached=self.detached,
+            starters[key] = partial(
+                start_function, self.root, key, Path(source), target=target, env=fenv,
+                threads=threads, workers=workers, timeout=self.timeout, detached=self.detached,
             )  # fmt: skip
-            self._add(f"fn-{key}", svc)
-            doors[key] = {"backend": svc.url, "capacity": capacity, "timeout": fn.timeout_seconds}
+            doors[key] = {"capacity": capacity, "timeout": fn.timeout_seconds}
+        servers = start_together(starters, lambda key, svc: self._add(f"fn-{key}", svc))
+        for key, door in doors.items():
+            door["backend"] = servers[key].url
         front = self._add("front", start_front(self.root, doors, detached=self.detached))
         return {key: f"http://127.0.0.1:{port}/" for key, port in front.extra_ports.items()}
 
@@ -333,9 +343,7 @@ class Stack:
             self._owned.remove("dispatcher")
         if "pubsub" in self.services and "pubsub" not in self._owned and self._wired:
             self._unwire()
-        for name in reversed(self._owned):
-            with contextlib.suppress(Exception):
-                self.services[name].stop()
+        stop_together(self.services[name] for name in self._owned)
         self._owned.clear()
         with contextlib.suppress(OSError):
             (self.root / STACK_FILE).unlink()
