@@ -50,7 +50,10 @@ class LabConfig:
     # The fetch's token bucket over the deployment's (split between the local fetch
     # instances); None keeps terraform's, e.g. when ``tf_variables`` set the tenant's limit.
     client_rate_limit: float | None = 50.0
-    window_days: int = 180
+    # Backfill windows: None plans them as the deployment does (terraform's window_days, one
+    # coarse window per entity that splits itself by record count). A number forces
+    # windows of that many days, as a plan message may.
+    window_days: int | None = None
     days_of_room: int = 30  # simulated days the lab may advance (one per daily run)
     run_timeout: float = 900.0
     # Terraform variables of the lab's deployment over terraform/local.tfvars.json.
@@ -107,8 +110,9 @@ class ChaosLab:
         settings_env = {
             "STKPI_CRASH_FILE": str(self.crash_file),
             "ST_PAGE_SIZE": str(cfg.page_size),
-            "WINDOW_DAYS": str(cfg.window_days),
         }
+        if cfg.window_days is not None:
+            settings_env["WINDOW_DAYS"] = str(cfg.window_days)
         if cfg.client_rate_limit is not None:
             settings_env["ST_RATE_LIMIT_PER_SECOND"] = str(cfg.client_rate_limit)
         self.stack = Stack(
