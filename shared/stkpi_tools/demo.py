@@ -141,7 +141,7 @@ def run_demo(
     *,
     scale: float,
     seed: int,
-    window_days: int,
+    window_days: int | None,
     keep: bool,
     timeout: float,
     dispatcher: int | None,

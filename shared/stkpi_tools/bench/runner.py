@@ -69,8 +69,8 @@ def deployment_settings(variables: Mapping[str, Any] | None = None) -> dict[str,
 def deployment_window_days() -> int:
     """WINDOW_DAYS as terraform/ deploys it (the planner's default for plans without one).
 
-    The lab always sets WINDOW_DAYS on the functions; handing it the deployment's own value
-    keeps the benchmark on the default a real deploy runs with."""
+    The benchmark hands it to the lab explicitly, so its report can name the window length
+    it ran with; a lab without one plans with the same value."""
     return deployment_settings()["WINDOW_DAYS"]
 
 

@@ -138,7 +138,7 @@ def register_demo(app: typer.Typer) -> None:
     def demo(
         scale: Annotated[float, typer.Option(help="tenant size; 1.0 = production volumes")] = 0.01,
         seed: Annotated[int, typer.Option()] = 42,
-        window_days: Annotated[int, typer.Option(min=1)] = 365,
+        window_days: WindowDays = None,  # the deployment's windows, as a real backfill
         dispatcher: Annotated[
             int, typer.Option(help="concurrent deliveries per function (0 = Pub/Sub push)")
         ] = 4,
