@@ -23,7 +23,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 
@@ -257,7 +257,8 @@ class Stack:
     ) -> dict[str, str]:
         """One server per function, as its service account, behind its front door;
         returns the push endpoint (front door URL) of each."""
-        starters, doors = {}, {}
+        starters: dict[str, Callable[[], Service]] = {}
+        doors: dict[str, dict[str, object]] = {}
         for key in FUNCTIONS:
             fn = topology.functions[key]
             source, target = self.function_sources.get(
