@@ -259,3 +259,18 @@ def test_portable_dml_with_literal_timestamps(bq_emulator, dataset) -> None:
     ).result()
     rows = client.query(f"SELECT id FROM `{table}` WHERE deleted_at IS NOT NULL").result()
     assert sorted(r["id"] for r in rows) == [1, 3]
+
+
+def test_gap_local_time_travel_is_refused_not_read_from_the_live_table(
+    bq_emulator, dataset
+) -> None:
+    # The stack's bqemulator takes no time-travel copies (stkpi_tools.localstack.bq_snapshots):
+    # a read of the past fails loudly instead of answering with today's rows.
+    client = bq_emulator.client
+    client.query(f"CREATE TABLE `{dataset}.t` AS SELECT 1 AS x").result()
+    client.query(f"INSERT INTO `{dataset}.t` (x) VALUES (2)").result()
+    assert _one(client, f"SELECT COUNT(*) FROM `{dataset}.t`") == 2  # writes work as before
+    with pytest.raises(BadRequest, match="not available on the local stack"):
+        _one(
+            client, f"SELECT COUNT(*) FROM `{dataset}.t` FOR SYSTEM_TIME AS OF CURRENT_TIMESTAMP()"
+        )

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+
+import bqemulator
 import pytest
 import sqlglot
 from bqemulator.domain.result import Err, Ok
 from bqemulator.sql.translator import SQLTranslator
 
 from stkpi_tools.localstack.bq_memo import (
+    AUDITED_VERSION,
+    READ_ONLY_CALLERS,
     Memo,
     memoize_texts,
     memoize_translate,
     memoize_tree_lists,
     memoize_trees,
+    read_only_callers,
 )
 
 SQL = "SELECT a, SAFE_DIVIDE(b, c) AS r FROM `p.d.t` WHERE a > 1"
@@ -94,3 +101,35 @@ def test_the_memo_forgets_the_least_recently_used_beyond_its_size() -> None:
     assert memo.get("a") == 1  # a is now the most recent
     memo.put("c", 3)
     assert memo.get("b") is None and memo.get("a") == 1 and memo.get("c") == 3
+
+
+def test_only_the_audited_readers_share_the_remembered_tree() -> None:
+    parse_one, calls = counting(sqlglot.parse_one)
+    here = (__name__, "a_reader")
+    memoized = memoize_trees(parse_one, Memo(), frozenset({here}))
+
+    def a_reader():
+        return memoized(SQL, read="bigquery")
+
+    def an_editor():
+        return memoized(SQL, read="bigquery")
+
+    shared = a_reader()
+    assert a_reader() is shared  # the reader gets the remembered tree itself
+    own = an_editor()
+    assert own is not shared and own.sql("bigquery") == shared.sql("bigquery")
+    own.find(sqlglot.exp.Column).replace(sqlglot.exp.column("edited"))
+    assert "edited" not in a_reader().sql("bigquery")  # an edit never reaches the memo
+    assert len(calls) == 1
+
+
+def test_the_readers_are_those_of_the_pinned_bqemulator_and_only_of_it() -> None:
+    # The audit holds for one version: on another, every caller gets its own copy. When
+    # the pin moves, re-read each reader (no set/replace/transform on the tree, nothing
+    # kept) and update AUDITED_VERSION.
+    assert bqemulator.__version__ == AUDITED_VERSION
+    assert read_only_callers(AUDITED_VERSION) == READ_ONLY_CALLERS
+    assert read_only_callers("9.9.9") == frozenset()
+    for module_name, function in sorted(READ_ONLY_CALLERS):
+        fn = getattr(importlib.import_module(module_name), function)
+        assert "sqlglot.parse_one(" in inspect.getsource(fn), (module_name, function)

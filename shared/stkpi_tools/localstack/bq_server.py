@@ -1,0 +1,28 @@
+"""The local stack's BigQuery: bqemulator's own CLI, in a process that first memoizes its
+SQL parsing (``bq_memo``) and stops its time-travel copies (``bq_snapshots``).
+
+Both change what the emulator costs, not what the pipeline is answered. Run as
+``python -m stkpi_tools.localstack.bq_server start ...`` with bqemulator's arguments
+(``stkpi_tools.localstack.services.start_bigquery`` does); its log ends with how often
+the memos answered.
+"""
+
+from __future__ import annotations
+
+import atexit
+import sys
+
+from stkpi_tools.localstack import bq_memo, bq_snapshots
+
+
+def main() -> None:
+    memos = bq_memo.install()
+    bq_snapshots.install()
+    atexit.register(lambda: print(bq_memo.report(memos), file=sys.stderr, flush=True))
+    from bqemulator.cli import main as bqemulator_main
+
+    bqemulator_main(prog_name="bqemulator")
+
+
+if __name__ == "__main__":
+    main()
