@@ -1,5 +1,5 @@
 """The fault-injection suite (``stkpi chaos``) at tens of thousands of records per entity,
-in two labs so the two test workers can run them side by side.
+in two labs so two test workers run them side by side.
 
 Each lab (fresh emulators, simulator, four function servers behind the dispatcher) runs
 its scenarios in order; each is judged by comparing raw with the simulator key for key
