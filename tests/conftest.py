@@ -1,10 +1,10 @@
 """Shared fixtures: local emulators and the whole local stack, started once per session.
 
 Each fixture stops what it started even when tests fail (fixture finalizers, plus an
-atexit net in ``stkpi_tools.localstack.process``). Emulators are shared: ``local_stack`` reuses
-the ``bq_emulator``/``gcs_emulator``/``pubsub_emulator`` processes, so a session never
-runs two of a kind, and their client variables (``*_EMULATOR_HOST``) are set in
-``os.environ`` for the session so ``stkpi.gcp`` clients reach them.
+atexit net in ``stkpi_tools.localstack.process``). Emulators are shared: the stacks of the
+integration tests reuse the ``bq_emulator``/``gcs_emulator``/``pubsub_emulator``
+processes (``Stack(reuse=...)``), and their client variables (``*_EMULATOR_HOST``) are
+set in ``os.environ`` for the session so ``stkpi.gcp`` clients reach them.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from stkpi.config import Settings
 from stkpi_tools.localstack import (
     DEFAULT_PROJECT,
     Service,
-    Stack,
-    StackInfo,
     start_bigquery,
     start_gcs,
     start_pubsub,
@@ -202,32 +200,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from stkpi_tools.localstack.process import _kill_owned
 
     _kill_owned()
-
-
-def _emulator_services(request: pytest.FixtureRequest) -> dict[str, Service]:
-    return {
-        "gcs": request.getfixturevalue("gcs_emulator").service,
-        "bigquery": request.getfixturevalue("bq_emulator").service,
-        "pubsub": request.getfixturevalue("pubsub_emulator").service,
-    }
-
-
-@pytest.fixture(scope="session")
-def local_stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[StackInfo]:
-    """The whole stack: the session's emulators + simulator + the four function servers
-    (push subscriptions). ``StackInfo.env()`` is the operator's environment (the CLI's,
-    judged by the IAM gate); ``os.environ`` gets the Settings variables with the emulators
-    reached directly (``admin_env``), because the session's other tests set up and inspect
-    the emulators as the project owner, not as the operator."""
-    root = tmp_path_factory.mktemp("local_stack")
-    stack = Stack(root, reuse=_emulator_services(request), sim_args={"scale": 0.002, "seed": 7})
-    try:
-        info = stack.start()
-        mp = request.getfixturevalue("_session_env")
-        for key, value in info.admin_env().items():
-            mp.setenv(key, value)
-        yield info
-    finally:
-        stack.stop()

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from stkpi.config import load_settings
 from stkpi.context import PipelineContext
 from stkpi.messages import PlanMessage
 from stkpi.planner import floor_hour
-from stkpi_tools.localstack import Stack
+from stkpi_tools.localstack import Stack, StackInfo
+from stkpi_tools.localstack.process import pgid_alive, tcp_open
 from stkpi_tools.runs import publish_plan, wait_for_run
 from stkpi_tools.sim.admin import SimAdmin
 from stkpi_tools.sim.config import HISTORY_START
@@ -34,47 +36,57 @@ VARIABLES = {"topic_prefix": "rec-", "bq_dataset_prefix": "rece2e",
              "landing_bucket_name": "rec-landing"}  # fmt: skip
 
 
+SIM_NOW = floor_hour(datetime.now(UTC)) - timedelta(days=1)
+
+
 @pytest.fixture(scope="module")
-def runs(request, tmp_path_factory):
+def stack(request, tmp_path_factory) -> Iterator[StackInfo]:
+    """The deployment on the session's emulators: simulator, four function servers."""
     reuse = {name: request.getfixturevalue(f"{fx}_emulator").service
              for name, fx in (("gcs", "gcs"), ("bigquery", "bq"), ("pubsub", "pubsub"))}  # fmt: skip
-    sim_now = floor_hour(datetime.now(UTC)) - timedelta(days=1)
     stack = Stack(
         tmp_path_factory.mktemp("rec_stack"),
         reuse=reuse,
-        sim_args={"scale": 0.002, "seed": 11, "now": sim_now.isoformat()},
+        sim_args={"scale": 0.002, "seed": 11, "now": SIM_NOW.isoformat()},
         tf_variables=VARIABLES,
     )
-    info = stack.start()
     try:
-        ctx = PipelineContext(load_settings(info.admin_env()))
-        admin = SimAdmin(info.url("simulator"))
-        publish_plan(ctx, PlanMessage(run_type="backfill", start=HISTORY_START, end=sim_now,
-                                      window_days=3650, run_id="rec-backfill"))  # fmt: skip
-        wait_for_run(ctx, "rec-backfill", timeout=900, show=False)
-        admin.advance(24)
-        publish_plan(ctx, PlanMessage(run_type="daily", run_id="rec-daily"))
-        wait_for_run(ctx, "rec-daily", timeout=900, show=False)
-        # a second daily run within the minute: its rebuild defers, it does not call again
-        publish_plan(ctx, PlanMessage(run_type="daily", run_id="rec-daily-2"))
-        wait_for_run(ctx, "rec-daily-2", timeout=900, show=False)
-        ops = f"{ctx.settings.gcp_project}.{ctx.settings.dataset('ops')}"
-        rows = [dict(r.items()) for r in ctx.bigquery.query(
-            f"SELECT * FROM `{ops}.reconciliation` ORDER BY run_id, kpi, bu, week_start").result()]  # fmt: skip
-        after_runs = admin.stats()
-        cli = subprocess.run(
-            [sys.executable, "-m", "stkpi_tools.cli", "reconcile", "--json"],
-            env={**os.environ, **info.env()}, cwd=Path(info.root), capture_output=True,
-            text=True, timeout=600,
-        )  # fmt: skip
-        table = subprocess.run(
-            [sys.executable, "-m", "stkpi_tools.cli", "reconcile", "--no-save"],
-            env={**os.environ, **info.env(), "COLUMNS": "200"}, cwd=Path(info.root),
-            capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-        yield rows, after_runs, cli, admin.stats(), table
+        yield stack.start()
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="module")
+def runs(stack: StackInfo):
+    """A backfill and two daily runs through the function servers, then the CLI as the
+    operator: what they stored and printed, and the simulator's report counters."""
+    info, sim_now = stack, SIM_NOW
+    ctx = PipelineContext(load_settings(info.admin_env()))
+    admin = SimAdmin(info.url("simulator"))
+    publish_plan(ctx, PlanMessage(run_type="backfill", start=HISTORY_START, end=sim_now,
+                                  window_days=3650, run_id="rec-backfill"))  # fmt: skip
+    wait_for_run(ctx, "rec-backfill", timeout=900, show=False)
+    admin.advance(24)
+    publish_plan(ctx, PlanMessage(run_type="daily", run_id="rec-daily"))
+    wait_for_run(ctx, "rec-daily", timeout=900, show=False)
+    # a second daily run within the minute: its rebuild defers, it does not call again
+    publish_plan(ctx, PlanMessage(run_type="daily", run_id="rec-daily-2"))
+    wait_for_run(ctx, "rec-daily-2", timeout=900, show=False)
+    ops = f"{ctx.settings.gcp_project}.{ctx.settings.dataset('ops')}"
+    rows = [dict(r.items()) for r in ctx.bigquery.query(
+        f"SELECT * FROM `{ops}.reconciliation` ORDER BY run_id, kpi, bu, week_start").result()]  # fmt: skip
+    after_runs = admin.stats()
+    cli = subprocess.run(
+        [sys.executable, "-m", "stkpi_tools.cli", "reconcile", "--json"],
+        env={**os.environ, **info.env()}, cwd=Path(info.root), capture_output=True,
+        text=True, timeout=600,
+    )  # fmt: skip
+    table = subprocess.run(
+        [sys.executable, "-m", "stkpi_tools.cli", "reconcile", "--no-save"],
+        env={**os.environ, **info.env(), "COLUMNS": "200"}, cwd=Path(info.root),
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    return rows, after_runs, cli, admin.stats(), table
 
 
 def test_every_rebuild_stores_its_reconciliation(runs) -> None:
@@ -114,3 +126,15 @@ def test_the_cli_prints_the_table_and_the_records_behind_each_difference(runs) -
     for c in doc_cells:
         assert f"{c['kpi']} {c['bu']} week of {c['week_start']}: {c['status']}" in table.stdout
     assert "Traceback" not in table.stdout + table.stderr
+
+
+def test_after_the_runs_every_service_of_the_deployment_is_still_up(stack: StackInfo, runs) -> None:
+    names = {"simulator", "fn-plan_windows", "fn-fetch_window", "fn-load_batch", "fn-rebuild_dims"}
+    assert names <= set(stack.owned)
+    for name, pid in stack.pids.items():
+        assert pgid_alive(pid), name
+        assert tcp_open(stack.ports[name]), name
+    settings = load_settings(stack.env())
+    settings.require_servicetitan()
+    assert settings.st_api_base_url == stack.url("simulator")
+    assert StackInfo.load(stack.root).pids == stack.pids
