@@ -134,7 +134,7 @@ def apply_key_scan(
         for statement in sqlfiles.statements(
             sqlfiles.render("stage/mark_deleted.sql", ctx.settings, **sql_args)
         ):
-            ctx.bigquery.query(statement).result()
+            ctx.bigquery.query_and_wait(statement)
         crash_point("scan.after_mark", entity=entity.name)
     ctx.state.run_event(
         run_id=run.run_id,
@@ -196,5 +196,5 @@ def _ts(value: datetime) -> str:
 
 def _count(ctx: PipelineContext, sql_args: dict[str, str]) -> ScanCounts:
     sql = sqlfiles.render("stage/key_scan_counts.sql", ctx.settings, **sql_args)
-    row = next(iter(ctx.bigquery.query(sql).result()))
+    row = next(iter(ctx.bigquery.query_and_wait(sql)))
     return ScanCounts(**{k: int(row[k] or 0) for k in ScanCounts.__dataclass_fields__})

@@ -56,7 +56,7 @@ def _run_file(
 ) -> None:
     sql = render(relpath, settings, report_tz=config.report_timezone, **extra)
     for stmt in statements(sql):
-        client.query(stmt).result()
+        client.query_and_wait(stmt)
 
 
 def build_seeds(client: bigquery.Client, settings: Settings, config: KpiConfig) -> None:

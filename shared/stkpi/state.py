@@ -142,7 +142,7 @@ class OpsState:
             ]
         )
         sql = sqlfiles.render(relpath, self.settings)
-        return [dict(row.items()) for row in self.client.query(sql, job_config=config).result()]
+        return [dict(row.items()) for row in self.client.query_and_wait(sql, job_config=config)]
 
 
 def _known(fields: Mapping[str, Any], allowed: type) -> None:

@@ -28,7 +28,7 @@ def row_counts(client: bigquery.Client, settings: Settings, tables: list[str]) -
         sqlfiles.render("ops/table_rows.sql", settings, i=str(i), table_ref=t).strip()
         for i, t in enumerate(tables)
     )
-    by_index = {int(r["i"]): int(r["n"]) for r in client.query(sql).result()} if tables else {}
+    by_index = {int(r["i"]): int(r["n"]) for r in client.query_and_wait(sql)} if tables else {}
     return {t: by_index[i] for i, t in enumerate(tables)}
 
 
@@ -71,6 +71,6 @@ def _read(
 ) -> dict[str, RawStats | Exception]:
     got = {
         r["entity"]: RawStats(int(r["row_count"] or 0), r["newest"])
-        for r in client.query(sql).result()
+        for r in client.query_and_wait(sql)
     }
     return {e.name: got[e.name] for e in entities}

@@ -60,7 +60,7 @@ def staging_table_id(entity: Entity, run_id: str, window_id: str) -> str:
 def run_file(client: bigquery.Client, settings: Settings, relpath: str, **extra: str) -> None:
     """Run every statement of ``sql/<relpath>`` in order."""
     for statement in sqlfiles.statements(sqlfiles.render(relpath, settings, **extra)):
-        client.query(statement).result()
+        client.query_and_wait(statement)
 
 
 def ensure_datasets(client: bigquery.Client, settings: Settings) -> None:
@@ -76,7 +76,7 @@ def ensure_tables(client: bigquery.Client, settings: Settings) -> None:
     ensure_datasets(client, settings)
     for entity in registry.ENTITIES:
         for statement in sqlfiles.statements(raw_ddl.render(entity, settings)):
-            client.query(statement).result()
+            client.query_and_wait(statement)
     for name in (
         "window_events",
         "run_events",
@@ -185,7 +185,7 @@ class Warehouse:
         if not tables:
             return 0
         counts = " UNION ALL ".join(f"SELECT COUNT(*) AS n FROM `{t}`" for t in tables)
-        rows = self.client.query(f"SELECT SUM(n) AS n FROM ({counts})").result()
+        rows = self.client.query_and_wait(f"SELECT SUM(n) AS n FROM ({counts})")
         return int(next(iter(rows))["n"] or 0)
 
     # -- merge --------------------------------------------------------------------------
@@ -242,7 +242,7 @@ class Warehouse:
         sql = sqlfiles.render(
             "stage/partition_range.sql", self.settings, partition_field=field, source=source
         )
-        row = next(iter(self.client.query(sql).result()))
+        row = next(iter(self.client.query_and_wait(sql)))
         if row["lo"] is None or row["nulls"]:
             return ""
         return f"AND DATE(T.{field}) BETWEEN DATE '{row['lo']}' AND DATE '{row['hi']}'"

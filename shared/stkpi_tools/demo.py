@@ -251,7 +251,9 @@ def write_report(ctx: PipelineContext) -> None:
 def render_validations(ctx: PipelineContext) -> None:
     """The stoplight of the last run's validations, and every check that is not GREEN,
     so the demo's last screen says whether the numbers can be trusted."""
-    rows = list(ctx.bigquery.query(sqlfiles.render("report/validations.sql", ctx.settings)))
+    rows = list(
+        ctx.bigquery.query_and_wait(sqlfiles.render("report/validations.sql", ctx.settings))
+    )
     by_status: dict[str, int] = {}
     for row in rows:
         by_status[row["status"]] = by_status.get(row["status"], 0) + 1

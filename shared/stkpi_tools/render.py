@@ -112,7 +112,7 @@ def print_stored(pctx: Any, console: Console) -> None:
     from stkpi.sqlfiles import render
 
     sql = render("report/reconciliation.sql", pctx.settings).strip().rstrip(";")
-    rows = [dict(r.items()) for r in pctx.bigquery.query(sql).result()]
+    rows = [dict(r.items()) for r in pctx.bigquery.query_and_wait(sql)]
     if not rows:
         console.print("Reconciliation with ServiceTitan: none stored (see `stkpi reconcile`).")
         return

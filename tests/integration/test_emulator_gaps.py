@@ -274,3 +274,16 @@ def test_gap_local_time_travel_is_refused_not_read_from_the_live_table(
         _one(
             client, f"SELECT COUNT(*) FROM `{dataset}.t` FOR SYSTEM_TIME AS OF CURRENT_TIMESTAMP()"
         )
+
+
+def test_gap_a_failed_sync_query_is_raised_on_the_stack(bq_emulator, dataset) -> None:
+    # bqemulator answers a failed jobs.query with 200 and no rows; the stack raises the
+    # error as BigQuery does (stkpi_tools.localstack.bq_query_errors), so query_and_wait
+    # can never mistake a missing table or bad SQL for an empty result.
+    client = bq_emulator.client
+    with pytest.raises(NotFound, match="missing"):
+        list(client.query_and_wait(f"SELECT * FROM `{dataset}.missing`"))
+    table = _dml_table(client, dataset)
+    with pytest.raises(BadRequest):
+        list(client.query_and_wait(f"SELECT no_such_column FROM `{table}`"))
+    assert [r[0] for r in client.query_and_wait("SELECT 1")] == [1]

@@ -142,10 +142,10 @@ def our_side(
     kpi_list = ", ".join(sql_string(k) for k in kpis)
     values = {
         (r["kpi"], r["bu"], r["week_start"]): r["value"]
-        for r in client.query(
+        for r in client.query_and_wait(
             f"SELECT kpi, bu, week_start, CAST(value AS NUMERIC) AS value FROM `{mart}.kpi_weekly` "
             f"WHERE kpi IN ({kpi_list}) AND week_start BETWEEN DATE '{first}' AND DATE '{last}'"
-        ).result()
+        )
     }
     keys = sorted({f"{r.kpi}:{r.record_id}" for r in theirs})
     st_keys = "ARRAY<STRING>[" + ", ".join(sql_string(k) for k in keys) + "]"
@@ -162,7 +162,7 @@ def our_side(
             Decimal(r["amount"] or 0),
             r["excluded_because"],
         )
-        for r in client.query(sql).result()
+        for r in client.query_and_wait(sql)
         if r["kpi"] in kpis
     ]
     return values, ours

@@ -89,7 +89,7 @@ def _rows(
     client: bigquery.Client, settings: Settings, relpath: str, **params: str
 ) -> list[dict[str, Any]]:
     sql = sqlfiles.render(f"report/{relpath}", settings, **params).strip().rstrip(";")
-    return [dict(r.items()) for r in client.query(sql).result()]
+    return [dict(r.items()) for r in client.query_and_wait(sql)]
 
 
 def _section(

@@ -56,4 +56,4 @@ class Context:
                 bigquery.ScalarQueryParameter(k, "STRING", v) for k, v in (params or {}).items()
             ]
         )
-        return [dict(r.items()) for r in self.client.query(sql, job_config=job_config).result()]
+        return [dict(r.items()) for r in self.client.query_and_wait(sql, job_config=job_config)]

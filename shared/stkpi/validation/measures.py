@@ -233,7 +233,7 @@ def dead_letters(ctx: Context, _: None, __: Shared) -> Inputs:
 def latest_scans(client: Any, settings: Any) -> dict[str, dict[str, Any]]:
     """Entity -> its latest ``keys_scanned`` event (``sql/ops/key_scans_latest.sql``)."""
     sql = sqlfiles.render("ops/key_scans_latest.sql", settings)
-    return {r["entity"]: dict(r.items()) for r in client.query(sql).result()}
+    return {r["entity"]: dict(r.items()) for r in client.query_and_wait(sql)}
 
 
 def scans(ctx: Context) -> dict[str, dict[str, Any]]:

@@ -208,7 +208,7 @@ def query_rows(lab: ChaosLab, name: str, run_id: str) -> list[dict[str, Any]]:
     job = bigquery.QueryJobConfig(
         query_parameters=[bigquery.ScalarQueryParameter("run_id", "STRING", run_id)]
     )
-    return [dict(row.items()) for row in lab.ctx.bigquery.query(sql, job_config=job).result()]
+    return [dict(row.items()) for row in lab.ctx.bigquery.query_and_wait(sql, job_config=job)]
 
 
 def landing_figures(lab: ChaosLab, run_id: str, records: int) -> dict[str, Any]:

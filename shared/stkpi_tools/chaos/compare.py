@@ -118,7 +118,7 @@ def raw_versions(
     )
     live: list[tuple[str, int | None]] = []
     deleted: list[str] = []
-    for r in client.query(sql).result():
+    for r in client.query_and_wait(sql):
         pairs = unpack_versions(r["versions"] or "")
         if len(pairs) != r["n"]:
             raise RuntimeError(

@@ -208,7 +208,7 @@ class ChaosLab:
         sql = sqlfiles.render(
             "ops/deleted_keys.sql", self.ctx.settings, table=ent.raw_table, key=ent.key[0]
         )
-        return {r["k"] for r in self.ctx.bigquery.query(sql).result()}
+        return {r["k"] for r in self.ctx.bigquery.query_and_wait(sql)}
 
     def rebuilds(self, run_id: str) -> dict[str, int]:
         """Run events of one run: {'rebuild_started': n, 'rebuilt': n}."""

@@ -44,7 +44,7 @@ def _query(relpath: str, **extra: str) -> list[dict[str, Any]]:
 
     client, settings = _context()
     sql = render(relpath, settings, **extra).strip().rstrip(";")
-    return [dict(r.items()) for r in client.query(sql).result()]
+    return [dict(r.items()) for r in client.query_and_wait(sql)]
 
 
 def _print(rows: list[dict[str, Any]], title: str) -> None:
@@ -74,10 +74,10 @@ def explain(
     mart = f"{settings.gcp_project}.{settings.dataset('mart')}"
     cell = [
         dict(r.items())
-        for r in client.query(
+        for r in client.query_and_wait(
             f"SELECT * FROM `{mart}.kpi_{kpi}` "
             f"WHERE bu = {sql_string(bu)} AND week_start = DATE '{monday}'"
-        ).result()
+        )
     ]
     _print(cell, f"kpi_{kpi} {bu} week of {monday}")
     rows = _query(

@@ -72,7 +72,7 @@ def start_bigquery(
         sys.executable, "-m", "stkpi_tools.localstack.bq_server", "start",
         "--rest-host", LOOPBACK, "--rest-port", str(port),
         "--grpc-host", LOOPBACK, "--grpc-port", str(grpc_port),
-        "--ephemeral", "--project", project, "--log-level", "warning",
+        "--ephemeral", "--project", project, "--log-level", os.environ.get("STKPI_BQ_LOG_LEVEL", "warning"),
     ]  # fmt: skip
     url = f"http://{LOOPBACK}:{port}"
     service = spawn(
