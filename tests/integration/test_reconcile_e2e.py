@@ -36,18 +36,21 @@ VARIABLES = {"topic_prefix": "rec-", "bq_dataset_prefix": "rece2e",
              "landing_bucket_name": "rec-landing"}  # fmt: skip
 
 
-SIM_NOW = floor_hour(datetime.now(UTC)) - timedelta(days=1)
+@pytest.fixture(scope="module")
+def sim_now() -> datetime:
+    """The simulator's clock: a day behind the wall clock when the module's stack starts."""
+    return floor_hour(datetime.now(UTC)) - timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
-def stack(request, tmp_path_factory) -> Iterator[StackInfo]:
+def stack(request, tmp_path_factory, sim_now: datetime) -> Iterator[StackInfo]:
     """The deployment on the session's emulators: simulator, four function servers."""
     reuse = {name: request.getfixturevalue(f"{fx}_emulator").service
              for name, fx in (("gcs", "gcs"), ("bigquery", "bq"), ("pubsub", "pubsub"))}  # fmt: skip
     stack = Stack(
         tmp_path_factory.mktemp("rec_stack"),
         reuse=reuse,
-        sim_args={"scale": 0.002, "seed": 11, "now": SIM_NOW.isoformat()},
+        sim_args={"scale": 0.002, "seed": 11, "now": sim_now.isoformat()},
         tf_variables=VARIABLES,
     )
     try:
@@ -57,12 +60,11 @@ def stack(request, tmp_path_factory) -> Iterator[StackInfo]:
 
 
 @pytest.fixture(scope="module")
-def runs(stack: StackInfo):
+def runs(stack: StackInfo, sim_now: datetime):
     """A backfill and two daily runs through the function servers, then the CLI as the
     operator: what they stored and printed, and the simulator's report counters."""
-    info, sim_now = stack, SIM_NOW
-    ctx = PipelineContext(load_settings(info.admin_env()))
-    admin = SimAdmin(info.url("simulator"))
+    ctx = PipelineContext(load_settings(stack.admin_env()))
+    admin = SimAdmin(stack.url("simulator"))
     publish_plan(ctx, PlanMessage(run_type="backfill", start=HISTORY_START, end=sim_now,
                                   window_days=3650, run_id="rec-backfill"))  # fmt: skip
     wait_for_run(ctx, "rec-backfill", timeout=900, show=False)
@@ -78,12 +80,12 @@ def runs(stack: StackInfo):
     after_runs = admin.stats()
     cli = subprocess.run(
         [sys.executable, "-m", "stkpi_tools.cli", "reconcile", "--json"],
-        env={**os.environ, **info.env()}, cwd=Path(info.root), capture_output=True,
+        env={**os.environ, **stack.env()}, cwd=Path(stack.root), capture_output=True,
         text=True, timeout=600,
     )  # fmt: skip
     table = subprocess.run(
         [sys.executable, "-m", "stkpi_tools.cli", "reconcile", "--no-save"],
-        env={**os.environ, **info.env(), "COLUMNS": "200"}, cwd=Path(info.root),
+        env={**os.environ, **stack.env(), "COLUMNS": "200"}, cwd=Path(stack.root),
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     return rows, after_runs, cli, admin.stats(), table
