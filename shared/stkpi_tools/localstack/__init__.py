@@ -5,31 +5,36 @@ alone; ``Stack`` starts and wires everything; ``provision`` creates the bucket, 
 tables, topics and subscriptions.
 """
 
-from stkpi_tools.localstack.ports import free_port
-from stkpi_tools.localstack.process import Service, ServiceError
-from stkpi_tools.localstack.provision import provision
-from stkpi_tools.localstack.services import (
-    DEFAULT_PROJECT,
-    start_bigquery,
-    start_function,
-    start_gcs,
-    start_pubsub,
-    start_simulator,
-)
-from stkpi_tools.localstack.stack import Stack
-from stkpi_tools.localstack.stack_info import StackInfo
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_PROJECT",
-    "Service",
-    "ServiceError",
-    "Stack",
-    "StackInfo",
-    "free_port",
-    "provision",
-    "start_bigquery",
-    "start_function",
-    "start_gcs",
-    "start_pubsub",
-    "start_simulator",
-]
+import importlib
+from typing import Any
+
+# Names this package exports -> the module that defines them. Imported on first use: the
+# services started as ``python -m stkpi_tools.localstack.<service>`` (the front doors, the
+# IAM gate, the BigQuery launcher) would otherwise each import the Google clients
+# through ``provision`` (~1.5 CPU-seconds a process) without using them.
+_EXPORTS = {
+    "DEFAULT_PROJECT": "stkpi_tools.localstack.services",
+    "Service": "stkpi_tools.localstack.process",
+    "ServiceError": "stkpi_tools.localstack.process",
+    "Stack": "stkpi_tools.localstack.stack",
+    "StackInfo": "stkpi_tools.localstack.stack_info",
+    "free_port": "stkpi_tools.localstack.ports",
+    "provision": "stkpi_tools.localstack.provision",
+    "start_bigquery": "stkpi_tools.localstack.services",
+    "start_function": "stkpi_tools.localstack.services",
+    "start_gcs": "stkpi_tools.localstack.services",
+    "start_pubsub": "stkpi_tools.localstack.services",
+    "start_simulator": "stkpi_tools.localstack.services",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
