@@ -13,7 +13,10 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from stkpi.registry import Column, Entity, dig, record_key
 from stkpi.windows import iso_z, parse_ts
@@ -96,6 +99,20 @@ def _column_plan(entity: Entity) -> list[tuple[Column, Callable[[dict[str, Any]]
     return plan
 
 
+# Every row of a page carries the same ingestion time: spelled once, not once a record.
+_ingested_text = lru_cache(maxsize=8)(iso_z)
+
+
+def payload_text(record: dict[str, Any]) -> str:
+    """The record as compact JSON with sorted keys. orjson writes it ~4x faster than the
+    standard library; what it cannot (an integer beyond 64 bits) the standard library
+    writes. Both are the same JSON value (orjson leaves non-ASCII unescaped)."""
+    try:
+        return orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(record, separators=(",", ":"), sort_keys=True)
+
+
 def to_row(
     entity: Entity,
     record: dict[str, Any],
@@ -114,8 +131,8 @@ def to_row(
     for key in entity.key:
         if row.get(key) is None:
             raise RecordError(f"{entity.name}: record has no key {key!r}: {record!r:.200}")
-    row["payload"] = json.dumps(record, separators=(",", ":"), sort_keys=True)
-    row["_ingested_at"] = iso_z(ingested_at)
+    row["payload"] = payload_text(record)
+    row["_ingested_at"] = _ingested_text(ingested_at)
     row["_run_id"] = run_id
     row["_window_id"] = window_id
     row["_page"] = page
