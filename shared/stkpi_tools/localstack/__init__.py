@@ -1,8 +1,9 @@
 """The local stack: emulators, the ServiceTitan simulator and function servers.
 
 Lower-level starters (``start_bigquery``, ``start_gcs``, ``start_pubsub``) can be used
-alone; ``Stack`` starts and wires everything; ``provision`` creates the bucket, datasets,
-tables, topics and subscriptions.
+alone; ``Stack`` starts and wires everything; ``provision.provision`` creates the bucket,
+datasets, tables, topics and subscriptions (not exported here: the name is its module's,
+which the package attribute becomes once anything imports it).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ _EXPORTS = {
     "Stack": "stkpi_tools.localstack.stack",
     "StackInfo": "stkpi_tools.localstack.stack_info",
     "free_port": "stkpi_tools.localstack.ports",
-    "provision": "stkpi_tools.localstack.provision",
     "start_bigquery": "stkpi_tools.localstack.services",
     "start_function": "stkpi_tools.localstack.services",
     "start_gcs": "stkpi_tools.localstack.services",
@@ -38,3 +38,7 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
