@@ -258,6 +258,8 @@ def test_readme_using_it_walk(tmp_path: Path) -> None:
             walk.check(line, proc)
             if args[:2] == ["local", "up"]:
                 up = proc
+                # nothing after it can run: say why it failed, not that stack.json is missing
+                assert not walk.failures, "README walk, `local up`:\n\n" + "\n".join(walk.failures)
                 info = StackInfo.load(root)
                 _local_up_promises(info, cwd=tmp_path, env=env)
             if args[:2] == ["local", "down"] and info is not None:
