@@ -25,6 +25,11 @@ from sqlglot.errors import SqlglotError
 from stkpi_tools.localstack.iam import policy
 from stkpi_tools.localstack.iam.policy import Check, NoRule, dataset, gcs_object, project, table
 
+# Load the BigQuery dialect now, in the importing thread: sqlglot loads dialects on first
+# use, and the gate's first requests arrive on several threads at once. A CI run saw one
+# parse `stkpi-local` in backticks as if without the dialect and deny a load's query.
+sqlglot.Dialect.get_or_raise("bigquery")
+
 
 @dataclass
 class _Script:
