@@ -182,8 +182,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # Minutes each, so they start first, one per worker, and the short tests fill in around
 # them. pytest-xdist's loadfile otherwise starts the files with the most tests first and
-# leaves the one-test chaos labs for the end, where they run alone (./dev test passes
-# --no-loadscope-reorder so this order is the one it deals out).
+# leaves the few-test end-to-end files for the end, where they run alone (./dev passes
+# --no-loadscope-reorder so this order is the one it deals out). The chaos labs run on
+# their own (./dev test-chaos); their rank matters only when a run selects them with others.
 LONG_FIRST = ("chaos", "e2e")
 
 
