@@ -40,7 +40,8 @@ def test_ci_runs_the_readme_test_command_then_the_chaos_labs() -> None:
 
 
 def _marks_chaos(path: Path) -> bool:
-    """True when the module's ``pytestmark`` names ``pytest.mark.chaos``."""
+    """True when the module names ``pytest.mark.chaos`` anywhere: in ``pytestmark`` or on a
+    single test, either of which puts it in `./dev test-chaos` and out of `./dev test`."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr == "chaos":

@@ -67,7 +67,8 @@ def start_bigquery(
         "BQEMU_ENABLE_FORMAT_EXTENSIONS": "false",
         "BQEMU_LOG_FORMAT": "json",
     }
-    # bqemulator's own CLI behind localstack.bq_server (its memo, snapshot, observer and error patches).
+    # bqemulator's own CLI behind localstack.bq_server (its memo, snapshot, observer and
+    # error patches).
     argv = [
         sys.executable, "-m", "stkpi_tools.localstack.bq_server", "start",
         "--rest-host", LOOPBACK, "--rest-port", str(port),
