@@ -23,6 +23,10 @@ TEMPLATE = "raw/create_table.sql"
 _PARTITIONED = (
     "Partitioned on {field} (immutable per key), so a MERGE can prune to a batch's range."
 )
+_PARTITIONED_MUTABLE = (
+    "Partitioned on {field}, a date users edit: a MERGE never prunes on it (a record whose "
+    "date moved would be missed and inserted twice)."
+)
 _REFERENCE = "Reference data (a few hundred rows), refreshed in full: not partitioned."
 
 
@@ -48,10 +52,18 @@ def ddl_params(entity: Entity) -> dict[str, str]:
         "keys": ", ".join(entity.key),
         "version": entity.version_column,
         "path": entity.path("{tenant}"),
-        "storage": _PARTITIONED.format(field=field) if field else _REFERENCE,
+        "storage": _storage(entity),
         "columns": ",\n".join(lines),
         "partition": f"PARTITION BY DATE({field})\n" if field else "",
     }
+
+
+def _storage(entity: Entity) -> str:
+    field = entity.partition_field
+    if not field:
+        return _REFERENCE
+    text = _PARTITIONED if entity.partition_immutable else _PARTITIONED_MUTABLE
+    return text.format(field=field)
 
 
 def ddl_text(entity: Entity) -> str:

@@ -58,6 +58,11 @@ class Entity:
     # between windows (or out of the scan) when it is edited while the scan pages.
     scan_params: tuple[str, str] | None = ("createdOnOrAfter", "createdBefore")
     scan_column: str | None = "created_on"
+    # Whether ``partition_field`` never changes for a key. Only then may the raw MERGE
+    # prune the table to a batch's partition range: business dates (a PO, bill, return,
+    # posting or payroll date) are edited by users, and a record whose date moved out of
+    # the batch's range would not be matched and would be inserted a second time.
+    partition_immutable: bool = False
 
     def path(self, tenant: str) -> str:
         """API path of the list endpoint for ``tenant``."""
@@ -113,6 +118,7 @@ def _audit(created: bool = True) -> tuple[Column, ...]:
 
 
 _ANY = {"active": "Any"}
+IMMUTABLE_DATE = "created_on"
 _ID = _c("id", "INT64", "id")
 _ACTIVE = _c("active", "BOOL", "active")
 
@@ -129,7 +135,9 @@ def _transactional(
     **options: Any,
 ) -> Entity:
     """An entity windowed by ``modifiedOn``: its key column first (``id`` unless said),
-    then ``columns``, then the audit columns (``created_on`` unless ``created`` is False)."""
+    then ``columns``, then the audit columns (``created_on`` unless ``created`` is False).
+    ``createdOn`` is the one date ServiceTitan never changes: a partition on any other is
+    mutable (``Entity.partition_immutable``)."""
     return Entity(
         name=name,
         module=module,
@@ -137,6 +145,7 @@ def _transactional(
         kind="transactional",
         key=(key,),
         partition_field=partition_field,
+        partition_immutable=partition_field == IMMUTABLE_DATE,
         columns=((_ID,) if key == "id" else ()) + columns + _audit(created),
         **options,
     )

@@ -35,6 +35,7 @@ def row_counts(client: bigquery.Client, settings: Settings, tables: list[str]) -
 class RawStats(NamedTuple):
     rows: int
     newest: datetime | None
+    keys: int | None = None  # distinct keys: fewer than rows means a key holds two rows
 
 
 def raw_table_stats(
@@ -62,15 +63,26 @@ def _union(selects: Iterable[str]) -> str:
 
 def _sql(settings: Settings, entity: Entity) -> str:
     return sqlfiles.render(
-        "ops/raw_table_stats.sql", settings, table=entity.raw_table, entity=entity.name
+        "ops/raw_table_stats.sql",
+        settings,
+        table=entity.raw_table,
+        entity=entity.name,
+        key=key_expression(entity),
     ).strip()
+
+
+def key_expression(entity: Entity) -> str:
+    """SQL for an entity's key, one value per key (a composite key as one JSON string)."""
+    if len(entity.key) == 1:
+        return entity.key[0]
+    return f"TO_JSON_STRING(STRUCT({', '.join(entity.key)}))"
 
 
 def _read(
     client: bigquery.Client, sql: str, entities: list[Entity]
 ) -> dict[str, RawStats | Exception]:
     got = {
-        r["entity"]: RawStats(int(r["row_count"] or 0), r["newest"])
+        r["entity"]: RawStats(int(r["row_count"] or 0), r["newest"], int(r["key_count"] or 0))
         for r in client.query_and_wait(sql)
     }
     return {e.name: got[e.name] for e in entities}

@@ -222,7 +222,7 @@ class Warehouse:
         columns = [c.name for c in entity.columns] + [name for name, _ in LINEAGE_COLUMNS]
         keys = list(entity.key)
         prune = ""
-        if entity.partition_field:
+        if entity.partition_field and entity.partition_immutable:
             prune = self._prune_clause(entity.partition_field, source)
         return sqlfiles.render(
             "stage/merge_raw.sql",
@@ -245,7 +245,12 @@ class Warehouse:
         row = next(iter(self.client.query_and_wait(sql)))
         if row["lo"] is None or row["nulls"]:
             return ""
-        return f"AND DATE(T.{field}) BETWEEN DATE '{row['lo']}' AND DATE '{row['hi']}'"
+        # A target row without a partition value is in no range: it must still be matched,
+        # or its key would be inserted a second time.
+        return (
+            f"AND (T.{field} IS NULL OR DATE(T.{field}) "
+            f"BETWEEN DATE '{row['lo']}' AND DATE '{row['hi']}')"
+        )
 
     def drop_staging(self, entity: Entity, run_id: str, window_ids: list[str]) -> None:
         """Drop these windows' staging tables (the emulator ignores expiration)."""

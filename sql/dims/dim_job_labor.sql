@@ -3,7 +3,9 @@
 -- Rule (KPIS.md "GPM links"): every gross-pay item counts (distinct records; never dedupe
 -- by sourceEntityId) plus every payroll adjustment; each links by its jobId, or without
 -- one by its invoiceId through the invoice's resolved job. Lines linking to no job are
--- left out. Dates of labor do not matter.
+-- left out. Dates of labor do not matter. Each raw table is read one row per key (its
+-- latest version): raw holds exactly that (DESIGN.md), and should it ever not
+-- (pipeline.duplicate_keys turns RED) an item still counts once.
 -- Date basis: none (attributed through the job's completedOn in kpi_gpm).
 CREATE OR REPLACE TABLE `${project}.${dim}.dim_job_labor` AS
 WITH gross_pay AS (
@@ -13,6 +15,9 @@ WITH gross_pay AS (
     job_id AS ref_job_id,
     invoice_id AS ref_invoice_id
   FROM `${project}.${raw}.gross_pay_items`
+  WHERE TRUE  -- BigQuery's QUALIFY needs a WHERE
+  QUALIFY
+    ROW_NUMBER() OVER (PARTITION BY item_key ORDER BY modified_on DESC, _ingested_at DESC) = 1
 ),
 
 adjustments AS (
@@ -22,6 +27,8 @@ adjustments AS (
     job_id AS ref_job_id,
     invoice_id AS ref_invoice_id
   FROM `${project}.${raw}.payroll_adjustments`
+  WHERE TRUE
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY id ORDER BY modified_on DESC, _ingested_at DESC) = 1
 ),
 
 lines AS (

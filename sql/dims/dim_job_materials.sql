@@ -4,12 +4,23 @@
 --   + inventory bills, linked by jobId or, without one, by purchaseOrderId's PO job
 --   + purchase orders not Canceled that no inventory bill references (by their jobId)
 --   - returns with a jobId (returns without one count nowhere)
--- Dates of materials do not matter.
+-- Dates of materials do not matter. Each raw table is read one row per key (its latest
+-- version): raw holds exactly that (DESIGN.md), and should it ever not
+-- (pipeline.duplicate_keys turns RED) a record still counts once.
 -- Date basis: none (attributed through the job's completedOn in kpi_gpm).
 CREATE OR REPLACE TABLE `${project}.${dim}.dim_job_materials` AS
 WITH purchase_orders AS (
   SELECT id AS purchase_order_id, job_id, total, status
   FROM `${project}.${raw}.purchase_orders`
+  WHERE TRUE  -- BigQuery's QUALIFY needs a WHERE
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY id ORDER BY modified_on DESC, _ingested_at DESC) = 1
+),
+
+raw_bills AS (
+  SELECT *
+  FROM `${project}.${raw}.inventory_bills`
+  WHERE TRUE
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY id ORDER BY modified_on DESC, _ingested_at DESC) = 1
 ),
 
 bills AS (
@@ -18,7 +29,7 @@ bills AS (
     b.purchase_order_id,
     b.total,
     COALESCE(b.job_id, po.job_id) AS job_id
-  FROM `${project}.${raw}.inventory_bills` AS b
+  FROM raw_bills AS b
   LEFT JOIN purchase_orders AS po ON po.purchase_order_id = b.purchase_order_id
 ),
 
@@ -39,7 +50,8 @@ open_purchase_orders AS (
 returns AS (
   SELECT id AS return_id, job_id, total
   FROM `${project}.${raw}.returns`
-  WHERE job_id IS NOT NULL
+  WHERE TRUE  -- returns without a jobId count nowhere: left out with every jobless line below
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY id ORDER BY modified_on DESC, _ingested_at DESC) = 1
 ),
 
 lines AS (

@@ -2,9 +2,11 @@
 -- window's table) into its raw table: one statement per entity per run.
 -- Grain of the result: one row per entity key, the latest version by ${version}.
 -- The staging side is deduplicated first (offset paging can repeat a record on two pages,
--- and overlapping windows repeat it across loads); the target side is pruned to the
--- batch's partition range (${prune}), which is safe because the partition field is
--- immutable per key. Re-running this statement changes nothing: it is idempotent.
+-- and overlapping windows repeat it across loads). The target side is pruned to the
+-- batch's partition range (${prune}) only when the partition field is immutable per key
+-- (createdOn; rows without a value are always matched): a business date users edit is
+-- never pruned on (stkpi.registry, Entity.partition_immutable).
+-- Re-running this statement changes nothing: it is idempotent.
 MERGE `${project}.${raw}.${table}` AS T
 USING (
   SELECT ${columns}

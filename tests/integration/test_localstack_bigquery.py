@@ -176,8 +176,8 @@ def test_raw_table_stats_reads_every_table_at_once_and_names_a_missing_one(bq_em
             "(2, TIMESTAMP '2024-01-03 00:00:00+00', '{}')"
         ).result()
         stats = raw_table_stats(client, settings)
-        assert stats["jobs"] == RawStats(2, dt.datetime(2024, 1, 3, tzinfo=dt.UTC))
-        assert stats["invoices"] == RawStats(0, None)
+        assert stats["jobs"] == RawStats(2, dt.datetime(2024, 1, 3, tzinfo=dt.UTC), 2)
+        assert stats["invoices"] == RawStats(0, None, 0)
         missing = [name for name, s in stats.items() if isinstance(s, NotFound)]
         assert sorted(missing) == sorted(e.name for e in ENTITIES if e.name not in
                                          ("jobs", "invoices"))  # fmt: skip

@@ -308,6 +308,7 @@ def test_clean_tenant_is_all_green_and_stored(tenant: Tenant) -> None:
         "pipeline.stuck_windows",
         "pipeline.runs_without_rebuild",
         "pipeline.dead_letters",
+        "pipeline.duplicate_keys",
     }
     assert expected <= set(results)
     assert results["volume.invoices"].numbers["count"] == JOBS_PER_DAY
@@ -496,6 +497,25 @@ def test_failed_and_stuck_windows_and_missing_rebuild_are_red(tenant: Tenant) ->
     assert runs.status == RED and [r["run_id"] for r in runs.numbers["rows"]] == ["run-2"]
     dead = results["pipeline.dead_letters"]
     assert dead.status == RED and dead.numbers["total"] == 2
+
+
+def test_a_key_held_twice_in_raw_is_red_and_named(tenant: Tenant) -> None:
+    # Two copies of one invoice (an older version beside the newer one, as a MERGE pruned
+    # on a mutable date left them): every KPI over invoices would count it twice.
+    invoice = clean_rows()["invoices"][0]
+    older = {**invoice, "modified_on": _iso(NOW - dt.timedelta(days=200))}
+    tenant.insert("raw", "invoices", [older])
+    results = tenant.validate()
+    dup = results["pipeline.duplicate_keys"]
+    assert dup.status == RED, dup
+    assert (
+        dup.numbers["by_entity"]["invoices"]["rows"] - dup.numbers["by_entity"]["invoices"]["keys"]
+        == 1
+    )
+    sample = dup.numbers["by_entity"]["invoices"]["sample"]
+    assert [(s["record_key"], s["copies"]) for s in sample] == [(str(invoice["id"]), 2)]
+    assert f"key {invoice['id']}" in dup.message and "raw_duplicate_keys.sql" in dup.next_step
+    assert set(dup.numbers["by_entity"]) == {"invoices"}  # the other tables are clean
 
 
 def test_kpi_out_of_range_missing_and_jump(tenant: Tenant) -> None:

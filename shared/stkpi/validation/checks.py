@@ -22,7 +22,11 @@ from stkpi.validation.judges.deletes import judge_deletes
 from stkpi.validation.judges.freshness import judge_freshness
 from stkpi.validation.judges.joins import judge_jobs_business_units, judge_join
 from stkpi.validation.judges.kpis import judge_kpis
-from stkpi.validation.judges.pipeline import judge_dead_letters, judge_listing
+from stkpi.validation.judges.pipeline import (
+    judge_dead_letters,
+    judge_duplicate_keys,
+    judge_listing,
+)
 from stkpi.validation.judges.reconciliation import NAME as RECONCILIATION
 from stkpi.validation.judges.reconciliation import judge_reconciliation
 from stkpi.validation.result import CheckResult
@@ -198,6 +202,12 @@ CHECKS: tuple[Check, ...] = (
         measure=measures.runs_without_rebuild,
         judge=partial(judge_listing, "pipeline.runs_without_rebuild"),
         thresholds=("pipeline_lookback_hours", "rebuild_grace_hours"),
+    ),
+    Check(
+        name="pipeline.duplicate_keys",
+        sql=("raw_duplicate_keys",),  # and sql/ops/raw_table_stats.sql (rows vs keys)
+        measure=measures.duplicate_keys,
+        judge=judge_duplicate_keys,
     ),
     Check(
         name="pipeline.dead_letters",

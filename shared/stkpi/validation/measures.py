@@ -17,6 +17,7 @@ from google.api_core.exceptions import NotFound
 from stkpi import sqlfiles
 from stkpi.kpi_config import load_bu_map, sql_string
 from stkpi.registry import get_entity
+from stkpi.table_stats import key_expression
 from stkpi.validation.context import Context
 from stkpi.validation.fmt import as_date, jsonable, sql_path
 from stkpi.validation.judges.completeness import add_months
@@ -220,6 +221,24 @@ def runs_without_rebuild(ctx: Context, _: None, __: Shared) -> Inputs:
         "pipeline_runs_without_rebuild", {"since": _since(ctx), "planned_before": planned_before}
     )
     return {"rows": rows, "config": ctx.config}
+
+
+def duplicate_keys(ctx: Context, _: None, __: Shared) -> Inputs:
+    """Per raw table whose rows outnumber its keys: how many rows and keys, and the first
+    duplicated keys (``raw_duplicate_keys.sql``). Tables that could not be read are left
+    to the freshness check, which names them."""
+    doubled: dict[str, dict[str, Any]] = {}
+    for name, stats in ctx.raw_stats.items():
+        if isinstance(stats, Exception) or stats.keys is None or stats.rows <= stats.keys:
+            continue
+        entity = get_entity(name)
+        rows = ctx.query("raw_duplicate_keys", table=entity.raw_table, key=key_expression(entity))
+        doubled[name] = {
+            "rows": stats.rows,
+            "keys": stats.keys,
+            "sample": [{k: jsonable(v) for k, v in r.items()} for r in rows],
+        }
+    return {"doubled": doubled}
 
 
 def dead_letters(ctx: Context, _: None, __: Shared) -> Inputs:

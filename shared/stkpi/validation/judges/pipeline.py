@@ -99,3 +99,30 @@ def judge_dead_letters(counts: Mapping[str, int]) -> CheckResult:
     return CheckResult(
         "pipeline.dead_letters", GREEN, "no dead-lettered messages", numbers, {"max": 0}, "", 0.0
     )
+
+
+def judge_duplicate_keys(doubled: Mapping[str, Mapping[str, Any]]) -> CheckResult:
+    """RED when any raw table holds a key twice: every KPI summing that table counts the
+    record twice, and no later MERGE removes the extra copy."""
+    name = "pipeline.duplicate_keys"
+    if not doubled:
+        return CheckResult(name, GREEN, "one row per key in every raw table", {}, {"max": 0})
+    extra = {e: int(d["rows"]) - int(d["keys"]) for e, d in doubled.items()}
+    listed = ", ".join(
+        f"{e} {n} extra rows (e.g. key {doubled[e]['sample'][0]['record_key']})"
+        if doubled[e]["sample"]
+        else f"{e} {n} extra rows"
+        for e, n in sorted(extra.items())
+    )
+    return CheckResult(
+        name,
+        RED,
+        f"raw tables holding a key more than once: {listed}",
+        {"by_entity": {e: dict(d) for e, d in doubled.items()}},
+        {"max": 0},
+        f"{sql_path('raw_duplicate_keys')} (table=<entity>, key=<its key>) lists the keys; "
+        "KPIs over these tables count those records twice: keep the newest row of each key "
+        "(highest modified_on), then re-copy the entity: stkpi backfill --entities ... "
+        "--start ... --end ...",
+        float(sum(extra.values())),
+    )
