@@ -31,7 +31,7 @@ module marks and unmarks.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from stkpi import logs, sqlfiles
@@ -39,6 +39,7 @@ from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
 from stkpi.errors import PermanentError
 from stkpi.landing import Landing, WindowRef
+from stkpi.merge_slices import PARTITIONS_PER_MERGE, partition_slices
 from stkpi.registry import Entity
 from stkpi.runwindows import RunWindows
 from stkpi.warehouse import staging_table_id
@@ -131,10 +132,11 @@ def apply_key_scan(
     decision = ScanDecision.from_doc(doc)
     crash_point("scan.after_decision", entity=entity.name)
     if not decision.guarded:
-        for statement in sqlfiles.statements(
-            sqlfiles.render("stage/mark_deleted.sql", ctx.settings, **sql_args)
-        ):
-            ctx.bigquery.query_and_wait(statement)
+        for scope in _mark_scopes(entity, run, sql_args["scope"], decision.counts):
+            args = {**sql_args, "scope": scope}
+            sql = sqlfiles.render("stage/mark_deleted.sql", ctx.settings, **args)
+            for statement in sqlfiles.statements(sql):
+                ctx.bigquery.query_and_wait(statement)
         crash_point("scan.after_mark", entity=entity.name)
     ctx.state.run_event(
         run_id=run.run_id,
@@ -178,9 +180,7 @@ def _sql_args(
     scope = "TRUE"
     if entity.kind == "transactional":
         col = entity.for_key_scan().scan_column
-        starts = [w.start for w in plan.windows if w.entity == entity.name]
-        lo = min(starts) if starts else plan.start
-        scope = f"T.{col} >= {_ts(lo)} AND T.{col} < {_ts(plan.end)}"
+        scope = f"T.{col} >= {_ts(_scan_start(entity, run))} AND T.{col} < {_ts(plan.end)}"
     return {
         "table": entity.raw_table,
         "key": key,
@@ -188,6 +188,26 @@ def _sql_args(
         "scope": scope,
         "scanned_at": _ts(plan.end),
     }
+
+
+def _scan_start(entity: Entity, run: RunWindows) -> datetime:
+    starts = [w.start for w in run.plan.windows if w.entity == entity.name]
+    return min(starts) if starts else run.plan.start
+
+
+def _mark_scopes(entity: Entity, run: RunWindows, scope: str, counts: ScanCounts) -> list[str]:
+    """The scope of the mark statements, cut by createdOn day when they could write more
+    partitions than BigQuery allows one statement: each UPDATE writes only the rows it
+    marks or unmarks, so up to PARTITIONS_PER_MERGE of them cannot, and more (a mass
+    delete an operator allowed) are marked a slice of days at a time."""
+    col = entity.for_key_scan().scan_column
+    if entity.kind != "transactional" or max(counts.to_mark, counts.to_unmark) <= (
+        PARTITIONS_PER_MERGE
+    ):
+        return [scope]
+    first, last = _scan_start(entity, run).date(), run.plan.end.date()
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return [f"{scope} {piece.target_prune(col)}" for piece in partition_slices(days)]
 
 
 def _ts(value: datetime) -> str:

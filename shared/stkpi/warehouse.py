@@ -4,15 +4,17 @@ Each window's load job writes its pages to a staging table of its own
 (``st_stage.<entity>__<run>__<window>``, replaced on every load, so a second load of the
 same window never doubles it); once all of an entity's windows are staged, one MERGE reads
 all of them (``UNION ALL``) into raw (``stkpi.entity_merge``). So a backfill costs one MERGE
-per entity however many windows it has, and MERGE time follows the data, not the window
-count. One table per window rather than one appended table per run: concurrent appends to
+per entity however many windows it has (more only past BigQuery's limits on tables and
+partitions per statement: ``stkpi.merge_slices``), and MERGE time follows the data, not the
+window count. One table per window rather than one appended table per run: concurrent appends to
 one table are where the BigQuery emulator loses rows (the entity MERGE's row check caught
 it), and per-table modification quotas (1,500 a day) then never bind.
 
 Every step can run twice. A load job's id is derived from the window and the manifest's
 content, so a redelivered load message finds the job that already ran instead of starting
 a second one; the MERGE is idempotent (latest version wins, ties change nothing) and is
-retried with backoff when concurrent MERGEs into one table fail to serialize.
+retried with backoff when concurrent MERGEs into one table fail to serialize or find
+BigQuery's DML queue for the table full.
 """
 
 from __future__ import annotations
@@ -31,12 +33,17 @@ from tenacity import (
 
 from stkpi import raw_ddl, registry, sqlfiles
 from stkpi.config import Settings
+from stkpi.merge_slices import WHOLE, Slice, groups, partition_slices
 from stkpi.registry import Entity
 from stkpi.rows import LINEAGE_COLUMNS
 
 # Long enough for a stalled run to be replayed; its entity MERGE drops them anyway.
 STAGE_EXPIRATION = timedelta(days=7)
-_SERIALIZE = re.compile(r"serializ|concurrent update|could not serialize|conflict", re.I)
+# Transient refusals of a DML statement: concurrent writers that failed to serialize, and
+# BigQuery's queue of mutating DML per table being full (2 running, 20 queued).
+_SERIALIZE = re.compile(
+    r"serializ|concurrent update|could not serialize|conflict|DML statements outstanding", re.I
+)
 
 
 def _label(value: str) -> str:
@@ -182,27 +189,31 @@ class Warehouse:
     def staged_rows(self, entity: Entity, run_id: str, window_ids: list[str]) -> int:
         """Rows in the staging tables of these windows (a missing table holds none)."""
         tables = [t for t in self._staging_tables(entity, run_id, window_ids) if self._exists(t)]
-        if not tables:
-            return 0
-        counts = " UNION ALL ".join(f"SELECT COUNT(*) AS n FROM `{t}`" for t in tables)
-        rows = self.client.query_and_wait(f"SELECT SUM(n) AS n FROM ({counts})")
-        return int(next(iter(rows))["n"] or 0)
+        total = 0
+        for group in groups(tables):
+            counts = " UNION ALL ".join(f"SELECT COUNT(*) AS n FROM `{t}`" for t in group)
+            rows = self.client.query_and_wait(f"SELECT SUM(n) AS n FROM ({counts})")
+            total += int(next(iter(rows))["n"] or 0)
+        return total
 
     # -- merge --------------------------------------------------------------------------
     def merge(self, entity: Entity, *, run_id: str, window_ids: list[str]) -> int:
-        """MERGE the staging tables of these windows of ``run_id`` into raw in one
-        statement; returns rows affected. Retries serialization conflicts."""
-        tables = self._staging_tables(entity, run_id, window_ids)
-        source = (
-            f"`{tables[0]}`"
-            if len(tables) == 1
-            else "(" + " UNION ALL ".join(f"SELECT * FROM `{t}`" for t in tables) + ")"
-        )
-        sql = self._merge_sql(entity, source)
+        """MERGE the staging tables of these windows of ``run_id`` into raw: one statement
+        for a daily run, more for a batch too big for one (``stkpi.merge_slices``); returns
+        rows written. Retries serialization conflicts."""
         config = bigquery.QueryJobConfig(
-            labels=self._labels("merge", entity.name, run_id, f"{len(tables)}_windows")
+            labels=self._labels("merge", entity.name, run_id, f"{len(window_ids)}_windows")
         )
-        return self._run_merge(sql, config)
+        written = 0
+        for group in groups(self._staging_tables(entity, run_id, window_ids)):
+            source = (
+                f"`{group[0]}`"
+                if len(group) == 1
+                else "(" + " UNION ALL ".join(f"SELECT * FROM `{t}`" for t in group) + ")"
+            )
+            for piece in self._slices(entity, source):
+                written += self._run_merge(self._merge_sql(entity, source, piece), config)
+        return written
 
     def _staging_tables(self, entity: Entity, run_id: str, window_ids: list[str]) -> list[str]:
         return [self._table("stage", staging_table_id(entity, run_id, w)) for w in window_ids]
@@ -218,12 +229,22 @@ class Warehouse:
         job.result()
         return int(job.num_dml_affected_rows or 0)
 
-    def _merge_sql(self, entity: Entity, source: str) -> str:
+    def _slices(self, entity: Entity, source: str) -> list[Slice]:
+        """The batch's partition days in slices of at most BigQuery's partitions per
+        statement (one slice for an entity without a partition field)."""
+        field = entity.partition_field
+        if field is None:
+            return [WHOLE]
+        sql = sqlfiles.render(
+            "stage/partition_days.sql", self.settings, partition_field=field, source=source
+        )
+        return partition_slices(r["day"] for r in self.client.query_and_wait(sql))
+
+    def _merge_sql(self, entity: Entity, source: str, piece: Slice) -> str:
         columns = [c.name for c in entity.columns] + [name for name, _ in LINEAGE_COLUMNS]
         keys = list(entity.key)
-        prune = ""
-        if entity.partition_field and entity.partition_immutable:
-            prune = self._prune_clause(entity.partition_field, source)
+        field = entity.partition_field
+        prune = piece.target_prune(field) if field and entity.partition_immutable else ""
         return sqlfiles.render(
             "stage/merge_raw.sql",
             self.settings,
@@ -235,21 +256,8 @@ class Warehouse:
             key_match=" AND ".join(f"T.{k} = S.{k}" for k in keys),
             version=entity.version_column,
             update_set=", ".join(f"{c} = S.{c}" for c in columns if c not in keys),
+            slice=piece.source_filter(field),
             prune=prune,
-        )
-
-    def _prune_clause(self, field: str, source: str) -> str:
-        sql = sqlfiles.render(
-            "stage/partition_range.sql", self.settings, partition_field=field, source=source
-        )
-        row = next(iter(self.client.query_and_wait(sql)))
-        if row["lo"] is None or row["nulls"]:
-            return ""
-        # A target row without a partition value is in no range: it must still be matched,
-        # or its key would be inserted a second time.
-        return (
-            f"AND (T.{field} IS NULL OR DATE(T.{field}) "
-            f"BETWEEN DATE '{row['lo']}' AND DATE '{row['hi']}')"
         )
 
     def drop_staging(self, entity: Entity, run_id: str, window_ids: list[str]) -> None:

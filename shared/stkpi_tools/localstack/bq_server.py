@@ -1,10 +1,11 @@
 """The local stack's BigQuery: bqemulator's own CLI, in a process that first memoizes its
 SQL parsing (``bq_memo``), stops its time-travel copies (``bq_snapshots``), leaves out
-the request observers nobody reads (``bq_observers``) and makes a failed ``jobs.query``
-an error as on BigQuery (``bq_query_errors``).
+the request observers nobody reads (``bq_observers``), makes a failed ``jobs.query``
+an error as on BigQuery (``bq_query_errors``) and refuses what BigQuery's limits refuse
+(``bq_limits``: query length, partitions written by one job).
 
 The first three change what the emulator costs, not what the pipeline is answered; the
-last closes a gap that would hide a failing query. Run as
+last two close gaps that would hide a failing query. Run as
 ``python -m stkpi_tools.localstack.bq_server start ...`` with bqemulator's arguments
 (``stkpi_tools.localstack.services.start_bigquery`` does); its log ends with how often
 the memos answered.
@@ -15,7 +16,13 @@ from __future__ import annotations
 import atexit
 import sys
 
-from stkpi_tools.localstack import bq_memo, bq_observers, bq_query_errors, bq_snapshots
+from stkpi_tools.localstack import (
+    bq_limits,
+    bq_memo,
+    bq_observers,
+    bq_query_errors,
+    bq_snapshots,
+)
 
 
 def main() -> None:
@@ -23,6 +30,7 @@ def main() -> None:
     bq_snapshots.install()
     bq_observers.install(sys.argv[1:])
     bq_query_errors.install()
+    bq_limits.install()
     atexit.register(lambda: print(bq_memo.report(memos), file=sys.stderr, flush=True))
     from bqemulator.cli import main as bqemulator_main
 

@@ -47,6 +47,7 @@ from stkpi_tools.localstack.iam.decisions import (
     denial_message,
     emit,
 )
+from stkpi_tools.localstack.iam.dml_queue import DmlQueue
 from stkpi_tools.localstack.iam.grpc_proxy import PubSubForwarder
 from stkpi_tools.localstack.iam.http_io import LOOPBACK, Pool
 from stkpi_tools.localstack.iam.http_proxy import health_handler, proxy_handler
@@ -70,6 +71,7 @@ class Gate:
         self.project = str(config.get("project") or self._guess_project())
         self.ledger = Ledger()
         self.jobs = JobOwners()
+        self.dml = DmlQueue()
         self.trace = os.environ.get("STKPI_IAM_GATE_TRACE", "") not in ("", "0")
         self.pools = {
             n: Pool(self.backends[n]) for n in ("storage", "bigquery") if n in self.backends

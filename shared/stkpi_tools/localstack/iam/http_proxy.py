@@ -1,7 +1,8 @@
 """The gate's HTTP side (Cloud Storage and BigQuery REST): one handler class per principal
 and service judges each request by ``rules_storage`` / ``rules_bigquery`` (reading the body
 first when the rule needs it), answers a refusal as Google does, and streams an allowed
-request to the emulator and its answer back; plus the health handler serving the ledger.
+request to the emulator and its answer back (a mutating DML statement only while its
+table's DML queue has a place: ``dml_queue``); plus the health handler serving the ledger.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from stkpi_tools.localstack.iam import rules_bigquery, rules_storage
 from stkpi_tools.localstack.iam.decisions import Denied
+from stkpi_tools.localstack.iam.dml_queue import Table, TooManyDml, mutating_targets, query_of
+from stkpi_tools.localstack.iam.dml_queue import error_json as dml_error_json
 from stkpi_tools.localstack.iam.http_io import (
     CHUNK,
     HOP_BY_HOP,
@@ -144,7 +147,30 @@ class ProxyHandler(BaseHTTPRequestHandler):
             if ref.get("jobId"):
                 project = ref.get("projectId") or path.rstrip("/").split("/")[-2]
                 self.gate.jobs.record(str(project), str(ref["jobId"]), self.member)
-        self._forward(method, prefix, body)
+        dml = self._mutating_dml(method, path, parsed)
+        try:
+            self.gate.dml.acquire(dml)
+        except TooManyDml as exc:  # BigQuery's queue for the table is full: refused
+            try:
+                body.drain()
+            except ClientGone:
+                self.close_connection = True
+                return
+            self._reply(400, dml_error_json(exc))
+            return
+        try:
+            self._forward(method, prefix, body)
+        finally:
+            self.gate.dml.release(dml)
+
+    def _mutating_dml(
+        self, method: str, path: str, parsed: dict[str, Any] | None
+    ) -> tuple[Table, ...]:
+        """The tables an UPDATE, DELETE or MERGE of this request writes (``dml_queue``)."""
+        if self.service != "bigquery" or method != "POST":
+            return ()
+        query = query_of(path, parsed)
+        return mutating_targets(*query) if query is not None else ()
 
     def _reply(self, status: int, payload: bytes) -> None:
         self.send_response(status)
