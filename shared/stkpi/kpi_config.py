@@ -44,6 +44,9 @@ class KpiConfig:
     week_from: dt.date | None = None  # None: the earliest week with data
     week_to: dt.date | None = None  # None: the latest week with data
     include_materials: bool | None = None  # None: auto (any purchasing record ingested)
+    # Whether GPM's materials keep the tax of bills, orders and returns: ServiceTitan's
+    # costing setting "Tax Expenses In Costing", on by default (docs/KPI_RULES.md).
+    materials_include_tax: bool = True
 
     def __post_init__(self) -> None:
         if self.week_start != WEEK_START:
@@ -120,4 +123,5 @@ def seed_params(config: KpiConfig) -> dict[str, str]:
         "week_from": date_lit(config.week_from),
         "week_to": date_lit(config.week_to),
         "include_materials": include,
+        "materials_include_tax": str(config.materials_include_tax).upper(),
     }

@@ -97,8 +97,9 @@ KPIS: tuple[Kpi, ...] = (
     _kpi("future_bookings", "Future Bookings", "money", "Production", "as of the week's Sunday",
          "as of the week's Sunday, sold estimates on open jobs with an appointment after that "
          "day."),
-    _kpi("collected", "$ Collected", "money", "Production", "payment paidOn",
-         "payment amounts applied in the week (paidOn), by the BU of the invoice paid.", None),
+    _kpi("collected", "$ Collected", "money", "Production", "payment date",
+         "payment amounts applied in the week (by the payment's date), by the BU of the "
+         "invoice paid.", None),
     _kpi("warranty_pct", "Warranty % of Production", "ratio", "Production", "job completedOn",
          "warranty jobs / jobs completed in the week.", (0.0, 1.0), 5.0),  # 5 completed jobs
     _kpi("outstanding_ar", "Outstanding A/R", "money", "Production", "as of the week's Sunday",

@@ -7,9 +7,12 @@ from by ``scripts/gen_terraform_schemas.py``). The simulator, which is tooling, 
 how it generates each entity on its own side (``stkpi_tools.sim.entities``); this module
 never imports it. No endpoint path appears anywhere else in the project.
 
-Column ``sources`` are dotted paths into the API record, tried in order: the first non-null
-wins. That is how an invoice's job link is read from either the nested ``job.id`` or a
-top-level ``jobId`` (both shapes occur in real tenants).
+Every field name, parameter and page shape here is ServiceTitan's, as its published OpenAPI
+specs give them (``specs/servicetitan/``, docs/SERVICETITAN_SPECS.md): the registry is the
+runtime's copy of what it needs of them, and ``tests/unit/test_st_contract.py`` holds it to
+the specs (each column's source path, each parameter the client sends, each page shape, and
+``active`` filters that hide records by default). Column ``sources`` are dotted paths into
+the API record, tried in order: the first non-null wins.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from stkpi.errors import PermanentError
 
 Kind = Literal["transactional", "reference"]
 BqType = Literal["INT64", "STRING", "NUMERIC", "TIMESTAMP", "BOOL", "FLOAT64"]
+# How a list endpoint answers (the spec's 200 response): the paged object
+# ``{page, pageSize, hasMore, totalCount, data}``, or a bare JSON array of records.
+ListShape = Literal["page", "array"]
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,15 @@ class Entity:
     window_params: tuple[str, str] | None = ("modifiedOnOrAfter", "modifiedBefore")
     extra_params: Mapping[str, str] = field(default_factory=dict)
     lookback_days: int = 7
+    # A key column filled from the record's ``id`` when it has one, else from a hash of
+    # these fields (payroll gross-pay items, whose spec makes ``id`` nullable).
     key_hash_fields: tuple[str, ...] | None = None
+    # The module's export endpoint (export/<resource>), where ServiceTitan publishes one.
     export_resource: str | None = None
+    list_shape: ListShape = "page"
+    # Why the list is read without asking for inactive records too, where its ``active`` /
+    # ``activeState`` parameter hides them by default (the contract test asks for one).
+    active_note: str | None = None
     version_column: str = "modified_on"
     # ServiceTitan hard-deletes these records: only a key scan (stkpi.key_scan) sees it.
     deletes: bool = False
@@ -111,13 +124,17 @@ def _of(type_: BqType, *names: str) -> tuple[Column, ...]:
 
 
 def _audit(created: bool = True) -> tuple[Column, ...]:
+    """``created_on`` (unless ``created`` is False) and ``modified_on``."""
     cols = [_c("modified_on", "TIMESTAMP", "modifiedOn")]
     if created:
         cols.insert(0, _c("created_on", "TIMESTAMP", "createdOn"))
     return tuple(cols)
 
 
+# Inactive records too (the spec: "only active items will be returned by default"); the
+# accounting lists spell it activeState, whose values are ActiveOnly, InactiveOnly and All.
 _ANY = {"active": "Any"}
+_ALL_STATES = {"activeState": "All"}
 IMMUTABLE_DATE = "created_on"
 _ID = _c("id", "INT64", "id")
 _ACTIVE = _c("active", "BOOL", "active")
@@ -131,11 +148,10 @@ def _transactional(
     columns: tuple[Column, ...],
     *,
     key: str = "id",
-    created: bool = True,
     **options: Any,
 ) -> Entity:
     """An entity windowed by ``modifiedOn``: its key column first (``id`` unless said),
-    then ``columns``, then the audit columns (``created_on`` unless ``created`` is False).
+    then ``columns``, then the audit columns ``created_on`` and ``modified_on``.
     ``createdOn`` is the one date ServiceTitan never changes: a partition on any other is
     mutable (``Entity.partition_immutable``)."""
     return Entity(
@@ -146,13 +162,18 @@ def _transactional(
         key=(key,),
         partition_field=partition_field,
         partition_immutable=partition_field == IMMUTABLE_DATE,
-        columns=((_ID,) if key == "id" else ()) + columns + _audit(created),
+        columns=((_ID,) if key == "id" else ()) + columns + _audit(),
         **options,
     )
 
 
 def _reference(
-    name: str, module: str, resource: str, *columns: Column, deletes: bool = False
+    name: str,
+    module: str,
+    resource: str,
+    *columns: Column,
+    deletes: bool = False,
+    export_resource: str | None = None,
 ) -> Entity:
     """A small list read whole, inactive rows included: ``id``, ``columns``, ``active``."""
     return Entity(
@@ -165,6 +186,7 @@ def _reference(
         window_params=None,
         extra_params=_ANY,
         deletes=deletes,
+        export_resource=export_resource,
         columns=(_ID, *columns, _ACTIVE, *_audit(created=False)),
     )
 
@@ -176,7 +198,7 @@ _TOTAL = _c("total", "NUMERIC", "total")
 ENTITIES: tuple[Entity, ...] = (
     _transactional(
         "jobs", "jpm", "jobs", "created_on",
-        (*_of("STRING", "number"),
+        (*_of("STRING", "job_number"),
          *_of("INT64", "customer_id", "location_id", "business_unit_id", "job_type_id"),
          *_of("STRING", "job_status"), *_of("TIMESTAMP", "completed_on"),
          *_of("INT64", "campaign_id", "sold_by_id"), _TOTAL),
@@ -185,47 +207,52 @@ ENTITIES: tuple[Entity, ...] = (
     _transactional(
         "appointments", "jpm", "appointments", "created_on",
         (_JOB_ID, _c("start_at", "TIMESTAMP", "start"), _c("end_at", "TIMESTAMP", "end"),
-         *_of("STRING", "status")),
-        deletes=True,
+         *_of("STRING", "status"), _ACTIVE),
+        extra_params=_ANY, export_resource="appointments", deletes=True,
     ),
     _transactional(
         "invoices", "accounting", "invoices", "created_on",
-        (*_of("STRING", "number"), *_of("TIMESTAMP", "invoice_date"),
-         *_of("NUMERIC", "sub_total", "total", "balance"),
-         _c("job_id", "INT64", "job.id", "jobId"),
-         _c("job_number", "STRING", "job.number", "jobNumber"),
+        (*_of("STRING", "reference_number"), *_of("TIMESTAMP", "invoice_date"),
+         *_of("NUMERIC", "sub_total", "sales_tax", "total", "balance"),
+         _c("job_id", "INT64", "job.id"), _c("job_number", "STRING", "job.number"),
          _c("business_unit_id", "INT64", "businessUnit.id"),
-         _c("customer_id", "INT64", "customer.id")),
-        export_resource="invoices",
+         _c("customer_id", "INT64", "customer.id"), _ACTIVE),
+        extra_params=_ALL_STATES, export_resource="invoices",
     ),
     _transactional(
         "estimates", "sales", "estimates", "created_on",
-        (_JOB_ID, _c("status", "STRING", "status.name"), *_of("TIMESTAMP", "sold_on"),
-         *_of("INT64", "sold_by"), *_of("NUMERIC", "subtotal", "total")),
-        lookback_days=180, deletes=True,
+        (_JOB_ID, *_of("STRING", "job_number"), _c("status", "STRING", "status.name"),
+         *_of("TIMESTAMP", "sold_on"), *_of("INT64", "sold_by"),
+         *_of("NUMERIC", "subtotal", "tax"), _ACTIVE),
+        extra_params=_ANY, export_resource="estimates", lookback_days=180, deletes=True,
     ),
     _transactional(
         "payments", "accounting", "payments", "created_on",
-        (*_of("TIMESTAMP", "paid_on"), _TOTAL),
-        deletes=True,
+        # The payment's date is ``date`` (the list filters it as paidOnAfter/paidOnBefore).
+        (_c("paid_on", "TIMESTAMP", "date"), _TOTAL, _ACTIVE),
+        extra_params=_ALL_STATES, export_resource="payments", deletes=True,
     ),
     _transactional(
         "gross_pay_items", "payroll", "gross-pay-items", "item_date",
-        (_c("item_key", "STRING"),  # filled from key_hash_fields, see record_key()
+        # item_key: the item's id, or without one a hash of the fields that identify it
+        # (stkpi.registry.record_key); never amounts or modification times.
+        (_c("item_key", "STRING", "id"),
          *_of("INT64", "employee_id", "payroll_id"), _c("item_date", "TIMESTAMP", "date"),
-         *_of("STRING", "activity"), *_of("NUMERIC", "amount", "paid_duration_hours"),
-         *_of("INT64", "source_entity_id"), *_of("STRING", "source_entity_type"),
-         *_of("INT64", "job_id", "invoice_id")),
-        key="item_key", created=False,
-        key_hash_fields=("employeeId", "payrollId", "sourceEntityId", "sourceEntityType",
-                         "activity", "date", "jobId"),
+         *_of("STRING", "activity"), *_of("INT64", "activity_code_id"),
+         *_of("NUMERIC", "amount", "paid_duration_hours"),
+         *_of("STRING", "gross_pay_item_type"),
+         *_of("INT64", "source_entity_id", "job_id", "invoice_id")),
+        key="item_key", export_resource="gross-pay-items",
+        key_hash_fields=("employeeId", "payrollId", "grossPayItemType", "sourceEntityId",
+                         "invoiceItemId", "activityCodeId", "date", "jobId"),
     ),
     _transactional(
         "payroll_adjustments", "payroll", "payroll-adjustments", "posted_on",
+        # No jobId in the spec: an adjustment reaches its job through its invoice.
         (*_of("INT64", "employee_id"), *_of("TIMESTAMP", "posted_on"),
-         *_of("NUMERIC", "amount"), *_of("INT64", "job_id", "invoice_id"),
-         *_of("STRING", "memo")),
-        created=False,
+         *_of("NUMERIC", "amount"), *_of("INT64", "invoice_id"), *_of("STRING", "type", "memo"),
+         _ACTIVE),
+        extra_params=_ANY, export_resource="payroll-adjustments",
     ),
     _transactional(
         "customers", "crm", "customers", "created_on",
@@ -235,30 +262,39 @@ ENTITIES: tuple[Entity, ...] = (
     _transactional(
         "locations", "crm", "locations", "created_on",
         (*_of("INT64", "customer_id"), _NAME, _c("state", "STRING", "address.state"), _ACTIVE),
-        extra_params=_ANY, deletes=True,
+        extra_params=_ANY, export_resource="locations", deletes=True,
     ),
     _transactional(
         "purchase_orders", "inventory", "purchase-orders", "po_date",
-        (_JOB_ID, _TOTAL, _c("po_date", "TIMESTAMP", "date"), *_of("STRING", "status")),
-        created=False,
+        # total includes the items, tax and shipping (the spec's description).
+        (_JOB_ID, *_of("NUMERIC", "total", "tax", "shipping"),
+         _c("po_date", "TIMESTAMP", "date"), *_of("STRING", "status")),
+        export_resource="purchase-orders",
     ),
     _transactional(
         "inventory_bills", "accounting", "inventory-bills", "bill_date",
-        (_JOB_ID, *_of("INT64", "purchase_order_id"), _TOTAL, *_of("TIMESTAMP", "bill_date")),
-        created=False,
+        (_JOB_ID, *_of("INT64", "purchase_order_id"),
+         *_of("NUMERIC", "bill_amount", "tax_amount", "shipping_amount"),
+         *_of("TIMESTAMP", "bill_date")),
+        export_resource="inventory-bills", list_shape="array",
     ),
     _transactional(
         "returns", "inventory", "returns", "return_date",
-        (_JOB_ID, _TOTAL, *_of("TIMESTAMP", "return_date")),
-        created=False,
+        # returnAmount includes tax and shipping (the spec's description).
+        (_JOB_ID, *_of("INT64", "purchase_order_id"),
+         *_of("NUMERIC", "return_amount", "tax_amount", "shipping_amount"),
+         *_of("TIMESTAMP", "return_date"), *_of("STRING", "status"), _ACTIVE),
+        extra_params=_ANY, export_resource="returns",
     ),
-    _reference("business_units", "settings", "business-units", _NAME, deletes=True),
+    _reference("business_units", "settings", "business-units", _NAME, deletes=True,
+               export_resource="business-units"),
     _reference(
         "technicians", "settings", "technicians", _NAME, *_of("INT64", "business_unit_id"),
-        deletes=True,
+        deletes=True, export_resource="technicians",
     ),
     _reference("job_types", "jpm", "job-types", _NAME),
-    _reference("activity_codes", "payroll", "activity-codes", *_of("STRING", "code"), _NAME),
+    _reference("activity_codes", "payroll", "activity-codes", *_of("STRING", "code"), _NAME,
+               export_resource="activity-codes"),
     _reference("campaigns", "marketing", "campaigns", _NAME),
 )  # fmt: skip
 
@@ -295,14 +331,19 @@ def dig(record: Mapping[str, Any], dotted: str) -> Any:
 def record_key(entity: Entity, record: Mapping[str, Any]) -> str:
     """Stable key of a record, as a string (used for hashing, logs and comparisons).
 
-    For hash-keyed entities (payroll gross-pay items, whose ``sourceEntityId`` repeats) the
-    key is a SHA-256 of the identifying fields only: never amounts or modification times,
-    so an edited item replaces its old version instead of adding a second row.
+    An entity with ``key_hash_fields`` (payroll gross-pay items, whose ``id`` the spec makes
+    nullable and whose ``sourceEntityId`` repeats) is keyed by its ``id`` when the record
+    has one; without it, by ``h`` + a SHA-256 of the identifying fields only, never of
+    amounts or modification times, so an edited item replaces its old version instead of
+    adding a second row.
     """
     if entity.key_hash_fields is not None:
+        own = record.get("id")
+        if own is not None:
+            return str(own)
         ident = [dig(record, f) for f in entity.key_hash_fields]
         canon = json.dumps(ident, separators=(",", ":"), default=str)
-        return hashlib.sha256(canon.encode()).hexdigest()[:32]
+        return "h" + hashlib.sha256(canon.encode()).hexdigest()[:32]
     parts = [dig(record, entity.column(k).sources[0]) for k in entity.key]
     if any(p is None for p in parts):
         raise ValueError(f"{entity.name} record has no key {entity.key}: {record!r:.200}")

@@ -2,7 +2,11 @@
 
 A row is the registry's typed columns plus the whole record as ``payload`` (a JSON string,
 so no field the marts do not yet use is ever lost), plus lineage columns. Money stays a
-decimal string end to end (NUMERIC in BigQuery): no float ever touches a cent.
+decimal string end to end (NUMERIC in BigQuery): ServiceTitan's accounting module sends money
+as decimal strings (``"total": "1234.50"``), read here digit for digit, never through a float.
+The other modules send JSON numbers, which the page parser reads as floats; a float's
+shortest representation gives back the decimal that was sent for every amount under 15
+significant digits (a trillion dollars to the cent), so those are exact as well.
 """
 
 from __future__ import annotations
@@ -39,6 +43,33 @@ class RecordError(ValueError):
 
 
 _UTC_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+NUMERIC_SCALE = 9  # BigQuery NUMERIC: 38 digits, 9 after the point
+
+
+def decimal_text(value: Any) -> str:
+    """A money or quantity value as plain decimal text, exactly: a decimal string as
+    written (no exponent, NaN, infinity or separators), an integer, or a finite float by
+    its shortest representation. Raises ValueError or TypeError for anything else."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    if isinstance(value, str):
+        text = value.strip()
+        if not _DECIMAL.fullmatch(text):
+            raise ValueError("not a plain decimal number")
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("not a finite number")
+        text = repr(value)
+    else:
+        raise TypeError(f"a {type(value).__name__} is not a number")
+    number = Decimal(text)
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > NUMERIC_SCALE:
+        raise ValueError(f"more than {NUMERIC_SCALE} decimal places: NUMERIC cannot hold it")
+    return format(number, "f")
 
 
 def _convert(col: Column, value: Any) -> Any:
@@ -50,9 +81,7 @@ def _convert(col: Column, value: Any) -> Any:
                 raise TypeError("bool is not an integer")
             return int(value)
         if col.type == "NUMERIC":
-            if isinstance(value, bool):
-                raise TypeError("bool is not a number")
-            return str(Decimal(str(value)))
+            return decimal_text(value)
         if col.type == "FLOAT64":
             return float(value)
         if col.type == "BOOL":

@@ -1,5 +1,6 @@
 -- dim_appointments: one row per appointment, attributed to its job's BU.
--- Rows marked deleted by the key scan (deleted_at) are left out.
+-- Rows marked deleted by the key scan (deleted_at) and inactive ones (active = FALSE,
+-- ServiceTitan's soft delete; docs/KPI_RULES.md "Inactive records") are left out.
 -- Sources: ${raw}.appointments, ${dim}.dim_jobs.
 -- An appointment whose job is unknown is in the bucket 'unmapped'.
 -- Date basis: start_date = DATE(start, report TZ '${report_tz}').
@@ -13,6 +14,7 @@ WITH appointments AS (
     DATE(start_at, '${report_tz}') AS start_date
   FROM `${project}.${raw}.appointments`
   WHERE deleted_at IS NULL  -- hard-deleted in ServiceTitan (stkpi.key_scan)
+    AND active IS NOT FALSE
 ),
 
 jobs AS (

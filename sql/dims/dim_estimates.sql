@@ -1,5 +1,6 @@
 -- dim_estimates: one row per estimate, attributed to its job's BU.
--- Rows marked deleted by the key scan (deleted_at) are left out.
+-- Rows marked deleted by the key scan (deleted_at) and inactive ones (active = FALSE,
+-- ServiceTitan's soft delete; docs/KPI_RULES.md "Inactive records") are left out.
 -- Sources: ${raw}.estimates, ${dim}.dim_jobs.
 -- status is the current status name (Open|Sold|Dismissed); a Dismissed estimate may keep a
 -- leftover sold_on: KPIs must test status, not sold_on.
@@ -12,13 +13,14 @@ WITH estimates AS (
     job_id,
     COALESCE(status, JSON_VALUE(payload, '$$.status.name')) AS status,
     subtotal,
-    total,
+    tax,
     created_on,
     DATE(created_on, '${report_tz}') AS created_date,
     sold_on,
     DATE(sold_on, '${report_tz}') AS sold_date
   FROM `${project}.${raw}.estimates`
   WHERE deleted_at IS NULL  -- hard-deleted in ServiceTitan (stkpi.key_scan)
+    AND active IS NOT FALSE
 ),
 
 jobs AS (

@@ -1,32 +1,28 @@
 -- dim_invoices: one row per invoice with its job link resolved.
--- Sources: ${raw}.invoices (typed job_id/job_number, payload as fallback), ${dim}.dim_jobs.
+-- Sources: ${raw}.invoices (job_id / job_number from the nested job: {id, number} | null;
+--          ServiceTitan's spec has no top-level jobId or jobNumber), ${dim}.dim_jobs.
 -- Link (KPIS.md "Invoice -> job"), recorded in link_method:
---   'id'       job.id (or top-level jobId) present and a known job
---   'number'   else job.number (or top-level jobNumber) equal to exactly one job's number
+--   'id'       job.id present and a known job
+--   'number'   else job.number equal to exactly one job's jobNumber
 --   'unlinked' else; bu / role / region are then 'unlinked'.
 -- The invoice's own businessUnit is not used: bu / role / region are the job's.
+-- Inactive invoices (active = FALSE: ServiceTitan's soft delete) are left out, as the
+-- invoices the key scan marks deleted would be (docs/KPI_RULES.md, "Inactive records").
 -- Date basis: invoice_date = DATE(invoiceDate, report TZ '${report_tz}').
 CREATE OR REPLACE TABLE `${project}.${dim}.dim_invoices` AS
 WITH invoices AS (
   SELECT
     id AS invoice_id,
-    number AS invoice_number,
+    reference_number AS invoice_number,
     invoice_date AS invoice_at,
     DATE(invoice_date, '${report_tz}') AS invoice_date,
     sub_total,
     total,
     balance,
-    COALESCE(
-      job_id,
-      SAFE_CAST(JSON_VALUE(payload, '$$.job.id') AS INT64),
-      SAFE_CAST(JSON_VALUE(payload, '$$.jobId') AS INT64)
-    ) AS ref_job_id,
-    TRIM(COALESCE(
-      job_number,
-      JSON_VALUE(payload, '$$.job.number'),
-      JSON_VALUE(payload, '$$.jobNumber')
-    )) AS ref_job_number
+    job_id AS ref_job_id,
+    TRIM(job_number) AS ref_job_number
   FROM `${project}.${raw}.invoices`
+  WHERE active IS NOT FALSE
 ),
 
 jobs AS (

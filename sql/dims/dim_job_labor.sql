@@ -1,11 +1,13 @@
 -- dim_job_labor: labor cost per job (one row per job with any labor).
 -- Sources: ${raw}.gross_pay_items, ${raw}.payroll_adjustments, ${dim}.dim_invoices.
--- Rule (KPIS.md "GPM links"): every gross-pay item counts (distinct records; never dedupe
--- by sourceEntityId) plus every payroll adjustment; each links by its jobId, or without
--- one by its invoiceId through the invoice's resolved job. Lines linking to no job are
--- left out. Dates of labor do not matter. Each raw table is read one row per key (its
--- latest version): raw holds exactly that (DESIGN.md), and should it ever not
--- (pipeline.duplicate_keys turns RED) an item still counts once.
+-- Rule (KPIS.md "GPM links"): every gross-pay item counts (distinct records, keyed by their
+-- id; never dedupe by sourceEntityId) plus every active payroll adjustment. A gross-pay item
+-- links by its jobId, or without one by its invoiceId through the invoice's resolved job;
+-- an adjustment has no jobId (ServiceTitan's spec) and links through its invoiceId only.
+-- Lines linking to no job are left out. Dates of labor do not matter. Each raw table is
+-- read one row per key (its latest version): raw holds exactly that (DESIGN.md), and should
+-- it ever not (pipeline.duplicate_keys turns RED) an item still counts once; an inactive
+-- latest version counts nowhere.
 -- Date basis: none (attributed through the job's completedOn in kpi_gpm).
 CREATE OR REPLACE TABLE `${project}.${dim}.dim_job_labor` AS
 WITH gross_pay AS (
@@ -24,11 +26,15 @@ adjustments AS (
   SELECT
     'payroll_adjustment' AS source,
     amount,
-    job_id AS ref_job_id,
+    CAST(NULL AS INT64) AS ref_job_id,
     invoice_id AS ref_invoice_id
-  FROM `${project}.${raw}.payroll_adjustments`
-  WHERE TRUE
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY id ORDER BY modified_on DESC, _ingested_at DESC) = 1
+  FROM (
+    SELECT *
+    FROM `${project}.${raw}.payroll_adjustments`
+    WHERE TRUE  -- BigQuery's QUALIFY needs a WHERE
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY id ORDER BY modified_on DESC, _ingested_at DESC) = 1
+  )
+  WHERE active IS NOT FALSE
 ),
 
 lines AS (

@@ -17,7 +17,7 @@ WITH params AS (
 jobs AS (
   SELECT
     id AS job_id,
-    TRIM(number) AS job_number,
+    TRIM(job_number) AS job_number,
     customer_id,
     business_unit_id,
     job_type_id,

@@ -1,10 +1,12 @@
 -- dim_payment_applications: one row per (payment, applied-to invoice) amount.
--- Rows marked deleted by the key scan (deleted_at) are left out.
--- Sources: ${raw}.payments (payload appliedTo: [{appliedTo: invoiceId, appliedAmount}]),
---          ${dim}.dim_invoices.
+-- Rows marked deleted by the key scan (deleted_at) and inactive ones (active = FALSE,
+-- ServiceTitan's soft delete; docs/KPI_RULES.md "Inactive records") are left out.
+-- Sources: ${raw}.payments (paid_on = the payment's `date`; payload appliedTo:
+--          [{appliedTo: invoiceId, appliedAmount: "decimal string"}]), ${dim}.dim_invoices.
+-- appliedAmount is accounting money, a decimal string: cast to NUMERIC exactly.
 -- BU: the invoice's (through its resolved job). An unlinked invoice, or an invoice id we do
 -- not have, puts the amount in the bucket 'unlinked'.
--- Date basis: paid_date = DATE(paidOn, report TZ '${report_tz}').
+-- Date basis: paid_date = DATE(payment date, report TZ '${report_tz}').
 CREATE OR REPLACE TABLE `${project}.${dim}.dim_payment_applications` AS
 WITH payments AS (
   SELECT
@@ -15,6 +17,7 @@ WITH payments AS (
     payload
   FROM `${project}.${raw}.payments`
   WHERE deleted_at IS NULL  -- hard-deleted in ServiceTitan (stkpi.key_scan)
+    AND active IS NOT FALSE
 ),
 
 applications AS (

@@ -5,7 +5,8 @@
 -- Rule: sum of appliedAmount of payments, each applied amount attributed to the BU of the
 -- invoice it was applied to (through the invoice's job); amounts applied to unlinked or
 -- unknown invoices go to 'unlinked'. Rounded to cents at the end.
--- Date basis: payment paidOn, DATE(.., report TZ), week starting Monday.
+-- Date basis: the payment's date (ServiceTitan's `date`; KPIS.md calls it paidOn), DATE(.., report
+-- TZ), week starting Monday.
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_collected` AS
 WITH facts AS (
   SELECT

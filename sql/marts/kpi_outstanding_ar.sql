@@ -4,10 +4,10 @@
 -- Sources: ${dim}.dim_invoices, ${dim}.dim_payment_applications,
 --          ${dim}.dim_kpi_grid, ${dim}.dim_weeks.
 -- Rule: as of D = week_end: sum over invoices with invoiceDate <= D of
--- max(0, total - amounts applied to it by payments with paidOn <= D). Floored per invoice
+-- max(0, total - amounts applied to it by payments dated (`date`) <= D). Floored per invoice
 -- (a credit memo gives 0, it does not net against other invoices); total, never the
 -- current balance. Unlinked invoices go to 'unlinked'. Rounded to cents at the end.
--- Date basis: as-of date D (local Sunday); invoiceDate and paidOn as local dates.
+-- Date basis: as-of date D (local Sunday); invoiceDate and the payment date as local dates.
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_outstanding_ar` AS
 WITH weeks AS (
   SELECT week_start, week_end FROM `${project}.${dim}.dim_weeks`

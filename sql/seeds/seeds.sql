@@ -6,7 +6,8 @@
 --                       (plain case-insensitive substring).
 -- seed_kpi_params       exactly one row: test-customer substring, optional fixed week range
 --                       (Mondays), materials switch for GPM (NULL = auto: included when any
---                       purchasing record is ingested).
+--                       purchasing record is ingested), whether materials keep their tax
+--                       (ServiceTitan's "Tax Expenses In Costing", on by default).
 CREATE OR REPLACE TABLE `${project}.${dim}.seed_bu_map` AS
 SELECT *
 FROM UNNEST(ARRAY<STRUCT<bu_name STRING, normalized_name STRING, role STRING, region STRING>>[
@@ -24,4 +25,5 @@ SELECT
   ${test_customer_pattern} AS test_customer_pattern,
   CAST(${week_from} AS DATE) AS week_from,
   CAST(${week_to} AS DATE) AS week_to,
-  CAST(${include_materials} AS BOOL) AS include_materials;
+  CAST(${include_materials} AS BOOL) AS include_materials,
+  CAST(${materials_include_tax} AS BOOL) AS materials_include_tax;

@@ -14,7 +14,7 @@ invoice_jobs AS (
     j.job_id
   FROM `${project}.${raw}.invoices` AS i
   INNER JOIN jobs AS j
-    ON j.job_id = COALESCE(i.job_id, SAFE_CAST(JSON_VALUE(i.payload, '$$.job.id') AS INT64))
+    ON j.job_id = i.job_id  -- the invoice's nested job.id
 ),
 
 items AS (

@@ -1,19 +1,14 @@
 -- Validation join_invoices_jobs: share of invoices linked to a job.
--- Rule (KPIS.md "Invoice -> job", same as dim_invoices): job.id (or top-level jobId) of a
--- known job; else job.number (or jobNumber) equal to exactly one job's number; else unlinked.
+-- Rule (KPIS.md "Invoice -> job", same as dim_invoices): the nested job.id of a known job;
+-- else job.number equal to exactly one job's jobNumber; else unlinked. Active invoices only.
 -- Grain: one row. Sources: ${raw}.invoices, ${raw}.jobs (works before any dim is built).
 WITH invoices AS (
   SELECT
     id,
-    COALESCE(
-      job_id,
-      SAFE_CAST(JSON_VALUE(payload, '$$.job.id') AS INT64),
-      SAFE_CAST(JSON_VALUE(payload, '$$.jobId') AS INT64)
-    ) AS ref_job_id,
-    TRIM(COALESCE(
-      job_number, JSON_VALUE(payload, '$$.job.number'), JSON_VALUE(payload, '$$.jobNumber')
-    )) AS ref_job_number
+    job_id AS ref_job_id,
+    TRIM(job_number) AS ref_job_number
   FROM `${project}.${raw}.invoices`
+  WHERE active IS NOT FALSE
 ),
 
 jobs AS (
@@ -22,10 +17,10 @@ jobs AS (
 ),
 
 unique_numbers AS (
-  SELECT TRIM(number) AS job_number
+  SELECT TRIM(job_number) AS job_number
   FROM `${project}.${raw}.jobs`
-  WHERE number IS NOT NULL
-  GROUP BY TRIM(number)
+  WHERE job_number IS NOT NULL
+  GROUP BY TRIM(job_number)
   HAVING COUNT(*) = 1
 ),
 

@@ -55,11 +55,14 @@ def _get(sim: SimHandle, name: str, headers: dict[str, str], **params: Any) -> r
 
 
 def _fetch_all(sim: SimHandle, name: str, headers: dict[str, str], **params: Any) -> list[dict]:
+    """Every record of a list, the paged object's or a bare array's (the spec's shapes)."""
     records, page = [], 1
     while True:
         body = _get(sim, name, headers, page=page, pageSize=100, **params).json()
-        records.extend(body["data"])
-        if not body["hasMore"]:
+        data = body if isinstance(body, list) else body["data"]
+        records.extend(data)
+        more = len(data) == 100 if isinstance(body, list) else body["hasMore"]
+        if not more:
             return records
         page += 1
 
@@ -100,9 +103,25 @@ def test_unknown_path_and_wrong_tenant_are_404_json(sim: SimHandle) -> None:
 
 @pytest.mark.parametrize("entity", [e.name for e in ENTITIES])
 def test_every_entity_pages_to_the_end(sim: SimHandle, entity: str) -> None:
-    records = _fetch_all(sim, entity, _headers(sim), active="Any")
+    records = _fetch_all(sim, entity, _headers(sim), **get_entity(entity).extra_params)
     truth = sim.snapshot(entity)
     assert records == truth
+
+
+def test_a_parameter_the_spec_does_not_list_is_refused(sim: SimHandle) -> None:
+    # Jobs have no active filter and payments spell it activeState: a client that sends
+    # what the spec does not list fails here, as it would silently on a real tenant.
+    headers = _headers(sim)
+    for name, param in (("jobs", "active"), ("payments", "active"), ("jobs", "paidOn")):
+        resp = _get(sim, name, headers, **{param: "Any"})
+        assert resp.status_code == 400 and resp.json()["parameter"] == param
+        assert "ServiceTitan's spec" in resp.json()["detail"]
+    assert _get(sim, "payments", headers, activeState="All").status_code == 200
+
+
+def test_the_inventory_bills_list_is_a_bare_array(sim: SimHandle) -> None:
+    body = _get(sim, "inventory_bills", _headers(sim), pageSize=5).json()
+    assert isinstance(body, list) and len(body) == 5 and "billAmount" in body[0]
 
 
 def test_paging_reports_has_more_and_total(sim: SimHandle) -> None:

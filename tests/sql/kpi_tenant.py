@@ -1,8 +1,12 @@
 """A small fixture tenant, written as ServiceTitan API records, loaded into raw tables.
 
-Typed raw columns are derived from each record through the entity registry (the same
-dotted ``sources`` the loader uses), and ``payload`` is the record as JSON, so the two are
-always consistent. Report time zone: America/Phoenix (UTC-7, no DST).
+The records are shaped as ServiceTitan's specs give them (field names, types, accounting
+money as decimal strings, nulls only where allowed): ``tests/unit/test_kpi_fixture_shapes.py``
+checks every one against its list endpoint's schema. Fields the KPIs never read are left
+out, so a record may lack fields the spec requires. Typed raw columns are derived from each
+record through the entity registry (the same dotted ``sources`` the loader uses), and
+``payload`` is the record as JSON, so the two are always consistent. Report time zone:
+America/Phoenix (UTC-7, no DST).
 
 Weeks (Monday..Sunday, Phoenix): W1 = 2025-08-18, W2 = 2025-08-25, W3 = 2025-09-01.
 """
@@ -28,7 +32,7 @@ W1, W2, W3 = dt.date(2025, 8, 18), dt.date(2025, 8, 25), dt.date(2025, 9, 1)
 def _job(id_, number, customer, bu, jtype, status, created, completed=None):
     return {
         "id": id_,
-        "number": number,
+        "jobNumber": number,
         "customerId": customer,
         "locationId": 1,
         "businessUnitId": bu,
@@ -37,21 +41,22 @@ def _job(id_, number, customer, bu, jtype, status, created, completed=None):
         "createdOn": created,
         "modifiedOn": created,
         "completedOn": completed,
-        "campaignId": None,
+        "campaignId": 1,
         "soldById": None,
         "total": 0,
     }
 
 
-def _est(id_, job, status, subtotal, created, sold=None):
+def _est(id_, job, status, subtotal, created, sold=None, active=True):
     return {
         "id": id_,
         "jobId": job,
         "status": {"value": 0, "name": status},
         "soldOn": sold,
         "soldBy": None,
-        "subtotal": subtotal,
-        "total": subtotal,
+        "subtotal": float(subtotal),  # a JSON number: the sales module's money is no string
+        "tax": 0.0,
+        "active": active,
         "createdOn": created,
         "modifiedOn": sold or created,
         "items": [],
@@ -65,6 +70,7 @@ def _appt(id_, job, start, status):
         "start": start,
         "end": start,
         "status": status,
+        "active": True,
         "createdOn": "2025-08-18T15:00:00Z",
         "modifiedOn": "2025-08-18T15:00:00Z",
     }
@@ -73,11 +79,12 @@ def _appt(id_, job, start, status):
 def _inv(id_, job, sub, total, date):
     return {
         "id": id_,
-        "number": f"INV{id_}",
+        "referenceNumber": f"INV{id_}",
         "invoiceDate": date,
-        "subTotal": sub,
+        "subTotal": sub,  # accounting money: decimal strings
         "total": total,
-        "balance": 0,  # never used: A/R is rebuilt from total and payments
+        "balance": "0.00",  # never used: A/R is rebuilt from total and payments
+        "active": True,
         "createdOn": date,
         "modifiedOn": date,
         "job": job,
@@ -89,26 +96,32 @@ def _inv(id_, job, sub, total, date):
 def _pay(id_, paid, applied):
     return {
         "id": id_,
-        "paidOn": paid,
-        "total": sum(decimal.Decimal(a) for _, a in applied),
-        "appliedTo": [{"appliedTo": inv, "appliedAmount": amt} for inv, amt in applied],
+        "date": paid,  # the payment's date (there is no paidOn field)
+        "total": str(sum(decimal.Decimal(a) for _, a in applied)),
+        "appliedTo": [
+            {"appliedId": id_ * 10 + n, "appliedTo": inv, "appliedAmount": amt}
+            for n, (inv, amt) in enumerate(applied)
+        ],
+        "active": True,
         "createdOn": paid,
         "modifiedOn": paid,
     }
 
 
-def _gpi(emp, amount, source, job=None, invoice=None):
+def _gpi(id_, emp, amount, source, job, invoice=None):
     return {
+        "id": id_,
         "employeeId": emp,
         "payrollId": 1,
         "date": "2025-08-22T00:00:00Z",
         "activity": "Painting",
         "amount": amount,
         "paidDurationHours": 8,
+        "grossPayItemType": "TimesheetTime",
         "sourceEntityId": source,
-        "sourceEntityType": "Timesheet",
         "jobId": job,
         "invoiceId": invoice,
+        "createdOn": "2025-08-22T00:00:00Z",
         "modifiedOn": "2025-08-22T00:00:00Z",
     }
 
@@ -116,7 +129,13 @@ def _gpi(emp, amount, source, job=None, invoice=None):
 # Business units: 1-4 and 7 are in the BU map; 5 is not (role/region from its suffix);
 # 6 has no suffix (-> unmapped); jobs also point at 99, which is not in the reference.
 BUSINESS_UNITS = [
-    {"id": i, "name": n, "active": True, "modifiedOn": "2025-01-01T00:00:00Z"}
+    {
+        "id": i,
+        "name": n,
+        "active": True,
+        "createdOn": "2025-01-01T00:00:00Z",
+        "modifiedOn": "2025-01-01T00:00:00Z",
+    }
     for i, n in [
         (1, "Phoenix-Sales"),
         (2, "Phoenix-Production"),
@@ -141,7 +160,13 @@ CUSTOMERS = [
 ]
 
 JOB_TYPES = [
-    {"id": i, "name": n, "active": True, "modifiedOn": "2025-01-01T00:00:00Z"}
+    {
+        "id": i,
+        "name": n,
+        "active": True,
+        "createdOn": "2025-01-01T00:00:00Z",
+        "modifiedOn": "2025-01-01T00:00:00Z",
+    }
     for i, n in [
         (10, "ESTIMATE-RES-INT"),
         (11, "COMM-ESTIMATE"),
@@ -186,6 +211,9 @@ ESTIMATES = [
     _est(308, 15, "Sold", "500.00", "2025-08-20T17:00:00Z", "2025-08-21T18:00:00Z"),
     _est(309, 16, "Sold", "1250.00", "2025-08-25T17:00:00Z", "2025-08-26T18:00:00Z"),
     _est(310, 4, "Open", "300.00", "2025-08-22T17:00:00Z"),
+    # inactive (ServiceTitan's soft delete): in raw, in no KPI (it would add an estimate and
+    # $5,000 booked to Phoenix-Sales W1, and close job 8's opportunity)
+    _est(311, 8, "Sold", "5000.00", "2025-08-19T17:00:00Z", "2025-08-20T17:00:00Z", False),
 ]
 
 APPOINTMENTS = [
@@ -218,7 +246,14 @@ INVOICES = [
         "-200.00",
         "2025-08-26T18:00:00Z",
     ),
-    _inv(503, {"number": "2002"}, "150.00", "150.00", "2025-08-21T19:00:00Z"),  # number only
+    # job.id 8888 is no job's: linked by job.number
+    _inv(
+        503,
+        {"id": 8888, "number": "2002", "type": None},
+        "150.00",
+        "150.00",
+        "2025-08-21T19:00:00Z",
+    ),
     _inv(
         504,
         {"id": 13, "number": "2003", "type": None},
@@ -260,35 +295,54 @@ PAYMENTS = [
 ]
 
 GROSS_PAY_ITEMS = [
-    _gpi(1, "300.00", 7001, job=11),
-    _gpi(2, "100.00", 7001, job=11),  # same sourceEntityId, distinct item: counts
-    _gpi(1, "50.00", 7003, invoice=503),  # no jobId: via invoice 503 -> job 12
-    _gpi(3, "800.00", 7002, job=13),
-    _gpi(4, "200.00", 7002, job=13),
-    _gpi(5, "600.00", 7004, job=18),
+    _gpi(701, 1, 300.0, 7001, job=11),
+    _gpi(702, 2, 100.0, 7001, job=11),  # same sourceEntityId, distinct item: counts
+    _gpi(703, 1, 50.0, 7003, job=12, invoice=503),
+    _gpi(704, 3, 800.0, 7002, job=13),
+    _gpi(705, 4, 200.0, 7002, job=13),
+    _gpi(706, 5, 600.0, 7004, job=18),
 ]
 
+# Adjustments name no job (the spec has no jobId): they reach one through their invoice.
 PAYROLL_ADJUSTMENTS = [
-    {"id": 801, "employeeId": 1, "postedOn": "2025-08-22T00:00:00Z", "amount": "25.00",
-     "jobId": 11, "invoiceId": None, "memo": "bonus", "modifiedOn": "2025-08-22T00:00:00Z"},
-    {"id": 802, "employeeId": 3, "postedOn": "2025-08-29T00:00:00Z", "amount": "-10.00",
-     "jobId": None, "invoiceId": 504, "memo": "correction", "modifiedOn": "2025-08-29T00:00:00Z"},
+    {"id": 801, "employeeId": 1, "postedOn": "2025-08-22T00:00:00Z", "amount": 25.0,
+     "invoiceId": 501, "memo": "bonus", "active": True,
+     "createdOn": "2025-08-22T00:00:00Z", "modifiedOn": "2025-08-22T00:00:00Z"},
+    {"id": 802, "employeeId": 3, "postedOn": "2025-08-29T00:00:00Z", "amount": -10.0,
+     "invoiceId": 504, "memo": "correction", "active": True,
+     "createdOn": "2025-08-29T00:00:00Z", "modifiedOn": "2025-08-29T00:00:00Z"},
+    # inactive: counts nowhere (it would take 1,000 off job 11's margin)
+    {"id": 803, "employeeId": 1, "postedOn": "2025-08-22T00:00:00Z", "amount": 1000.0,
+     "invoiceId": 501, "memo": "entered twice", "active": False,
+     "createdOn": "2025-08-22T00:00:00Z", "modifiedOn": "2025-08-23T00:00:00Z"},
 ]  # fmt: skip
 
+# Purchasing totals include their tax and shipping (the specs' words for an order's total
+# and a return's returnAmount; a bill's billAmount likewise: docs/KPI_RULES.md).
 PURCHASE_ORDERS = [
-    {"id": 901, "jobId": 11, "total": "150.00", "date": "2025-08-19T00:00:00Z", "status": "Sent"},
-    {"id": 902, "jobId": 11, "total": "60.00", "date": "2025-08-19T00:00:00Z", "status": "Received"},
-    {"id": 903, "jobId": 13, "total": "500.00", "date": "2025-08-20T00:00:00Z", "status": "Canceled"},
+    {"id": 901, "jobId": 11, "total": 150.0, "tax": 11.0, "shipping": 0.0,
+     "date": "2025-08-19T00:00:00Z", "status": "Sent"},
+    {"id": 902, "jobId": 11, "total": 60.0, "tax": 4.0, "shipping": 6.0,
+     "date": "2025-08-19T00:00:00Z", "status": "Received"},
+    {"id": 903, "jobId": 13, "total": 500.0, "tax": 0.0, "shipping": 0.0,
+     "date": "2025-08-20T00:00:00Z", "status": "Canceled"},
 ]  # fmt: skip
 
 INVENTORY_BILLS = [
-    {"id": 951, "jobId": None, "purchaseOrderId": 901, "total": "140.00", "billDate": "2025-08-21T00:00:00Z"},
-    {"id": 952, "jobId": 13, "purchaseOrderId": None, "total": "300.00", "billDate": "2025-08-27T00:00:00Z"},
+    {"id": 951, "jobId": None, "purchaseOrderId": 901, "billAmount": "140.00",
+     "taxAmount": "10.00", "shippingAmount": "5.00", "billDate": "2025-08-21T00:00:00Z"},
+    {"id": 952, "jobId": 13, "purchaseOrderId": None, "billAmount": "300.00",
+     "taxAmount": "0.00", "shippingAmount": "0.00", "billDate": "2025-08-27T00:00:00Z"},
 ]  # fmt: skip
 
 RETURNS = [
-    {"id": 971, "jobId": 11, "total": "20.00", "returnDate": "2025-08-23T00:00:00Z"},
-    {"id": 972, "jobId": None, "total": "99.00", "returnDate": "2025-08-23T00:00:00Z"},
+    {"id": 971, "jobId": 11, "returnAmount": 20.0, "taxAmount": 1.0, "shippingAmount": 0.0,
+     "returnDate": "2025-08-23T00:00:00Z", "status": "Returned", "active": True},
+    {"id": 972, "jobId": None, "returnAmount": 99.0, "taxAmount": 0.0, "shippingAmount": 0.0,
+     "returnDate": "2025-08-23T00:00:00Z", "status": "Returned", "active": True},
+    # canceled: credits nothing (it would give job 11 back 500)
+    {"id": 973, "jobId": 11, "returnAmount": 500.0, "taxAmount": 0.0, "shippingAmount": 0.0,
+     "returnDate": "2025-08-24T00:00:00Z", "status": "Canceled", "active": True},
 ]  # fmt: skip
 
 TENANT: dict[str, list[dict[str, Any]]] = {
@@ -341,7 +395,7 @@ def load_tenant(
         for rec in records:
             vals = []
             for col in entity.columns:
-                if col.name == "item_key":
+                if col.name in entity.key and entity.key_hash_fields is not None:
                     value: Any = record_key(entity, rec)
                 else:
                     value = next(

@@ -8,13 +8,15 @@ as-of dates of point-in-time KPIs are their Sundays D1 = 08-24, D2 = 08-31, D3 =
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
 from kpi_tenant import W1, W2, W3, load_tenant
 
 from stkpi.kpi_config import load_kpi_config
-from stkpi.marts import KPIS, MONEY_KPIS, RATIO_KPIS, build_marts
+from stkpi.marts import KPIS, MONEY_KPIS, RATIO_KPIS, build_marts, build_seeds
+from stkpi.sqlfiles import render, statements
 from stkpi.warehouse import ensure_tables
 
 pytestmark = pytest.mark.integration
@@ -81,22 +83,25 @@ def _expected() -> dict[tuple[str, dt.date, str], tuple]:
     count("leads", W2, "unmapped", 1)  # job 7 Eve, BU id 99 not in the reference
 
     # ---- Estimates (by estimate createdOn, any status, any job type, test excluded)
-    # W1 Phoenix-Sales: 301, 302 (job 1), 303 (job 2), 310 (job 4); 304 is the test customer.
+    # W1 Phoenix-Sales: 301, 302 (job 1), 303 (job 2), 310 (job 4); 304 is the test customer;
+    # 311 is inactive (ServiceTitan's soft delete).
     count("estimates", W1, "Phoenix-Sales", 4)
     count("estimates", W2, "Tucson-Sales", 1)  # 305 (Dismissed still counts)
     count("estimates", W2, "unmapped", 1)  # 306 on job 7
     # 307/308/309 are on Production-BU jobs: role gating keeps them out of Sales KPIs.
 
     # ---- Total Booked (status Sold now, by soldOn in Phoenix)
-    money("total_booked", W1, "Phoenix-Sales", "1500.00")  # 301; 304 test customer excluded
+    # 301; 304 test customer excluded; 311 ($5,000 Sold) inactive
+    money("total_booked", W1, "Phoenix-Sales", "1500.00")
     # 303 sold 2025-09-01T05:00Z = Sunday 08-31 22:00 Phoenix -> W2 (UTC date would be W3)
     money("total_booked", W2, "Phoenix-Sales", "2000.50")
     money("total_booked", W2, "unmapped", "450.25")  # 306
     # 305 Dismissed with a leftover soldOn: Tucson-Sales W2 stays 0.00.
 
     # ---- Success Rate (completed estimate-type jobs; closed when any estimate is Sold)
-    # W1 Phoenix-Sales: job 1 (301 Sold) closed, job 2 (303 Sold) closed, job 8 (no estimate)
-    # open; job 3 test customer; job 4 on Hold is not an opportunity -> 2 / 3.
+    # W1 Phoenix-Sales: job 1 (301 Sold) closed, job 2 (303 Sold) closed, job 8 open (its
+    # only estimate, 311, is inactive); job 3 test customer; job 4 on Hold is not an
+    # opportunity -> 2 / 3.
     ratio("success_rate", W1, "Phoenix-Sales", 2, 3)
     ratio("success_rate", W2, "Tucson-Sales", 0, 1)  # job 5, only a Dismissed estimate
     ratio("success_rate", W2, "unmapped", 1, 1)  # job 7, 306 Sold
@@ -112,7 +117,7 @@ def _expected() -> dict[tuple[str, dt.date, str], tuple]:
     # ---- Produced (invoices of jobs completed in the week, any invoice date)
     # W1 Phoenix-Production: job 11 (completed 2025-08-25T03:30Z = Sun 08-24 Phoenix):
     # inv 501 $1,200.00 + credit memo 502 -$200.00 = $1,000.00; job 12: inv 503 $150.00
-    # (linked by its nested job number only) -> $1,150.00.
+    # (its job.id 8888 is no job's: linked by job.number 2002) -> $1,150.00.
     money("produced", W1, "Phoenix-Production", "1150.00")
     money("produced", W1, "Commercial-AZ-Production", "850.00")  # job 18: inv 510
     # W2 Tucson-Production: job 13: inv 504 $2,500.00 + inv 509 $100.00 (job.id 9999 is
@@ -124,10 +129,11 @@ def _expected() -> dict[tuple[str, dt.date, str], tuple]:
     # inv 505 is unlinked: counted in no Produced.
 
     # ---- GPM = (produced - labor - materials) / produced, materials included (POs ingested)
-    # Labor job 11: items 300 + 100 (same sourceEntityId 7001, both count) + adj 25 = 425;
-    # job 12: item 50 linked via invoice 503 -> 50. Materials job 11: bill 951 (no jobId,
-    # via PO 901) 140 + PO 902 (no bill, not Canceled) 60 - return 971 20 = 180; PO 901 is
-    # billed so it does not count itself.
+    # Labor job 11: items 300 + 100 (same sourceEntityId 7001, both count) + adj 801 25 (no
+    # jobId: via its invoice 501) = 425; adj 803 (1,000) is inactive; job 12: item 50 ->
+    # 50. Materials job 11, totals with their tax and shipping: bill 951 (no jobId, via PO
+    # 901) 140 + PO 902 (no bill, not Canceled) 60 - return 971 20 = 180; PO 901 is billed
+    # so it does not count itself; return 973 (500) is Canceled and credits nothing.
     # W1 Phoenix-Production: 1150 - 475 - 180 = 495 -> 495 / 1150.
     ratio("gpm", W1, "Phoenix-Production", "495.00", "1150.00")
     # W1 Commercial-AZ-Production: job 18: 850 - 600 (item) = 250 -> 250 / 850.
@@ -157,7 +163,7 @@ def _expected() -> dict[tuple[str, dt.date, str], tuple]:
     money("future_bookings", W2, "Tucson-Production", "1250.00")
     # D3 09-07: 406 starts before D3 and 410 (09-10) is Canceled; job 16 completed 09-03.
 
-    # ---- Collected (applied amounts by paidOn, BU of the invoice applied to)
+    # ---- Collected (applied amounts by the payment's date, BU of the invoice applied to)
     money("collected", W1, "unlinked", "400.00")  # 603 -> inv 505 (unlinked)
     # W2 Phoenix-Production: 601 partial 500 on 501 + 602's 790 on 501 = 1290.
     money("collected", W2, "Phoenix-Production", "1290.00")
@@ -233,7 +239,7 @@ def test_dim_invoices_link_methods(built) -> None:
     assert got == {
         501: (11, "id"),
         502: (11, "id"),
-        503: (12, "number"),  # only job.number
+        503: (12, "number"),  # job.id 8888 is no job's -> job.number
         504: (13, "id"),
         505: (None, "unlinked"),
         506: (17, "id"),
@@ -263,6 +269,39 @@ def test_dim_job_costs(built) -> None:
     assert labor == {11: D("425.00"), 12: D("50.00"), 13: D("990.00"), 18: D("600.00")}
     mats = {r["job_id"]: r["materials_amount"] for r in _rows(built, "dim_job_materials", "dim")}
     assert mats == {11: D("180.00"), 13: D("300.00")}
+
+
+def test_inactive_records_are_in_raw_and_in_no_dim(built) -> None:
+    # Fetched with active=Any, so a deactivated record is not taken for a deleted one, and
+    # left out of the KPIs as ServiceTitan leaves it out of its own (docs/KPI_RULES.md).
+    raw = {r["id"]: r["active"] for r in _rows(built, "estimates", "raw")}
+    assert raw[311] is False and raw[301] is True
+    assert 311 not in {r["estimate_id"] for r in _rows(built, "dim_estimates", "dim")}
+
+
+def test_materials_without_tax_when_the_tenant_excludes_it(built) -> None:
+    """ServiceTitan's "Tax Expenses In Costing" off: each document's tax comes off its total
+    (shipping stays). Job 11: bill 951 140 - 10 + PO 902 60 - 4 - return 971 (20 - 1) = 167;
+    job 13: bill 952 300 - 0 = 300."""
+    client, settings, _ = built
+    config = load_kpi_config(settings)
+    try:
+        build_seeds(client, settings, replace(config, materials_include_tax=False))
+        _run_dim(client, settings, config, "dim_job_materials")
+        mats = {r["job_id"]: r["materials_amount"]
+                for r in _rows(built, "dim_job_materials", "dim")}  # fmt: skip
+        assert mats == {11: D("167.00"), 13: D("300.00")}
+    finally:  # the module's other tests read the default build
+        build_seeds(client, settings, config)
+        _run_dim(client, settings, config, "dim_job_materials")
+    assert {r["job_id"]: r["materials_amount"] for r in _rows(built, "dim_job_materials", "dim")
+            } == {11: D("180.00"), 13: D("300.00")}  # fmt: skip
+
+
+def _run_dim(client, settings, config, table: str) -> None:
+    sql = render(f"dims/{table}.sql", settings, report_tz=config.report_timezone)
+    for stmt in statements(sql):
+        client.query_and_wait(stmt)
 
 
 def test_kpi_weekly_every_kpi_every_bu_every_week(built) -> None:

@@ -280,7 +280,7 @@ def test_export_that_does_not_advance_is_an_error_not_a_loop():
 def test_export_requires_an_export_endpoint():
     client, _, _ = make(pages_of(RECORDS))
     with pytest.raises(PermanentError):
-        client.iter_export(get_entity("appointments"))
+        client.iter_export(get_entity("job_types"))
 
 
 def test_token_refreshed_before_expiry_not_after():

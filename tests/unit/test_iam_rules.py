@@ -422,6 +422,7 @@ SAMPLE = {
     "week_from": "'2024-01-01'", "week_to": "'2024-12-31'", "kpi": "'leads'", "bu": "'HVAC'",
     "bu_map_names": "'a', 'b'", "bu_map_rows": "('a', 'a', 'sales', 'east')",
     "job_type_pattern_rows": "('lead', '%lead%')", "include_materials": "TRUE",
+    "materials_include_tax": "TRUE",
     "test_customer_pattern": "'%test%'", "table_ref": f"{P}.st_raw.jobs",
     # the MERGE's source: the UNION ALL of a run's window staging tables
     "source": f"(SELECT * FROM `{P}.st_stage.jobs__r__w1` "

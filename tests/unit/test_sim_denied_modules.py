@@ -45,7 +45,7 @@ def test_denied_module_answers_403_with_servicetitans_error_shape(client) -> Non
     assert set_.status_code == 200 and set_.get_json()["denied_modules"] == ["payroll"]
     try:
         for entity in ENTITIES:
-            query = {"page": 1, "pageSize": 1, "active": "Any"}
+            query = {"page": 1, "pageSize": 1, **entity.extra_params}
             if entity.window_params is not None:
                 after, before = entity.window_params
                 query |= {after: "2020-01-01T00:00:00Z", before: "2030-01-01T00:00:00Z"}

@@ -36,14 +36,30 @@ PAGE_SIZE = 25_000
 
 
 class ReportingApi:
-    """The Reporting API's paths (module ``reporting``, SERVICETITAN.md)."""
+    """The Reporting API's operations (module ``reporting``, SERVICETITAN.md), as data: the
+    spec refresh (``scripts/refresh_st_specs.py``) keeps these and the contract test holds
+    their paths and parameters to ServiceTitan's spec."""
+
+    MODULE = "reporting"
+    OPERATIONS: dict[str, tuple[str, str]] = {
+        "categories": ("get", "/tenant/{tenant}/report-categories"),
+        "reports": ("get", "/tenant/{tenant}/report-category/{report_category}/reports"),
+        "describe": ("get", "/tenant/{tenant}/report-category/{report_category}/reports/{reportId}"),
+        "data": ("post", "/tenant/{tenant}/report-category/{report_category}/reports/{reportId}/data"),
+    }  # fmt: skip
 
     def __init__(self, client: ServiceTitanClient, tenant_id: str) -> None:
         self.client = client
-        self.base = f"/reporting/v2/tenant/{tenant_id}"
+        self.tenant_id = tenant_id
+
+    def path(self, operation: str, **values: Any) -> str:
+        """The request path of ``operation`` for this tenant (below the API base)."""
+        template = self.OPERATIONS[operation][1]
+        filled = template.format(tenant=self.tenant_id, **values)
+        return f"/{self.MODULE}/v2{filled}"
 
     def categories(self) -> list[dict[str, Any]]:
-        return list(self.client.get_json(f"{self.base}/report-categories", {},
+        return list(self.client.get_json(self.path("categories"), {},
                                          "reporting report-categories").get("data") or [])  # fmt: skip
 
     def reports(self, category: str) -> list[dict[str, Any]]:
@@ -51,7 +67,7 @@ class ReportingApi:
         page = 1
         while True:
             doc = self.client.get_json(
-                f"{self.base}/report-category/{category}/reports",
+                self.path("reports", report_category=category),
                 {"page": page, "pageSize": 500},
                 f"reporting reports of {category}",
             )
@@ -62,7 +78,7 @@ class ReportingApi:
 
     def describe(self, category: str, report_id: int) -> dict[str, Any]:
         return self.client.get_json(
-            f"{self.base}/report-category/{category}/reports/{report_id}", {},
+            self.path("describe", report_category=category, reportId=report_id), {},
             f"reporting report {report_id}",
         )  # fmt: skip
 
@@ -71,7 +87,7 @@ class ReportingApi:
     ) -> dict[str, Any]:
         body = {"parameters": [{"name": k, "value": v} for k, v in parameters.items()]}
         return self.client.post_json(
-            f"{self.base}/report-category/{category}/reports/{report_id}/data",
+            self.path("data", report_category=category, reportId=report_id),
             {"page": page, "pageSize": size},
             body,
             f"reporting report {report_id} data page {page}",

@@ -25,6 +25,7 @@ from stkpi.servicetitan.pages import (
     Page,
     _load_object,
     parse_export_page,
+    parse_list_array,
     parse_list_page,
     parse_total,
 )
@@ -69,9 +70,12 @@ class ServiceTitanClient(Transport):
         ``stkpi.servicetitan.drift.paging_may_have_skipped`` with the number of distinct
         records seen: a changed count means records left the window mid-fetch and offset
         paging may have skipped some, so the window must be re-read. Returns None when the
-        server does not report ``totalCount``.
+        server does not report ``totalCount`` (a list the spec gives as a bare array
+        cannot: no request is made for it).
         """
         params, start, end = self._window(entity, start, end)
+        if entity.list_shape == "array":
+            return None
         target = Target(entity.name, start, end, page=1)
         query = {**params, "page": 1, "pageSize": 1, "includeTotal": "true"}
         return self.request(
@@ -177,19 +181,26 @@ class ServiceTitanClient(Transport):
     ) -> Page:
         url = self.url(entity.path(self._settings.st_tenant_id))
         target = Target(entity.name, start, end, page=number)
-        query = {**params, "page": number, "pageSize": self._settings.st_page_size}
-        if start is not None:
+        size = self._settings.st_page_size
+        query = {**params, "page": number, "pageSize": size}
+        if start is not None and entity.list_shape == "page":
             # The count comes with every page of a window: the first page's is the count
             # before paging and the others' tell whether it moved, so change detection
             # costs no requests of its own (two per window, measured by `stkpi bench` as
             # up to 60% of all requests on small tenants).
             query["includeTotal"] = "true"
-        parse = parse_list_page
+
+        def read(body: bytes, target: Target) -> Page:
+            if entity.list_shape == "array":
+                return parse_list_array(body, target, size)
+            return parse_list_page(body, target)
+
+        parse = read
         if before_parse is not None:
 
             def parse(body: bytes, target: Target) -> Page:
                 before_parse()
-                return parse_list_page(body, target)
+                return read(body, target)
 
         page = self.request(url, query, target, parse)
         self.counters.add("pages")

@@ -1,7 +1,8 @@
 """Page shapes: the one place that knows what a ServiceTitan response body looks like.
 
-A list page is ``{"page", "pageSize", "hasMore", "totalCount", "data": [...]}``; an export
-page is ``{"data": [...], "hasMore", "continueFrom"}`` (SERVICETITAN.md). Anything else,
+A list page is ``{"page", "pageSize", "hasMore", "totalCount", "data": [...]}``, or, where
+ServiceTitan's spec says so (the inventory-bills list), a bare JSON array of records; an
+export page is ``{"data": [...], "hasMore", "continueFrom"}`` (SERVICETITAN.md). Anything else,
 including a body truncated mid-transfer, raises ``MalformedPageError`` naming the entity,
 window and page with a snippet of the body, instead of landing half a page or crashing
 later with a ``KeyError``. A real tenant whose shapes differ needs a change here only.
@@ -111,6 +112,32 @@ def parse_list_page(body: bytes | str, target: Target) -> Page:
         has_more=has_more,
         total_count=_optional_int(doc, "totalCount"),
     )
+
+
+def parse_list_array(body: bytes | str, target: Target, page_size: int) -> Page:
+    """Validate a list body the spec gives as a bare JSON array of records.
+
+    The array says neither whether more follow nor how many there are: a full page
+    (``page_size`` records) may be followed by more, so paging goes on until a short or
+    empty page; the count is unknown (``total_count`` None), so such a window is read in
+    one pass, one page at a time, and never split by count.
+    """
+    try:
+        doc = orjson.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedPageError(
+            target, f"body is not JSON ({exc.__class__.__name__}: {exc})", snippet=snippet(body)
+        ) from None
+    if not isinstance(doc, list):
+        raise MalformedPageError(
+            target, f"body is a JSON {type(doc).__name__}, not an array", snippet=snippet(body)
+        )
+    records = _records({"data": doc}, body, target)
+    if len(records) > page_size:
+        raise MalformedPageError(
+            target, f"{len(records)} records on a page of {page_size}", snippet=snippet(body)
+        )
+    return Page(number=target.page or 1, records=records, has_more=len(records) == page_size)
 
 
 def parse_total(body: bytes | str, target: Target) -> int | None:

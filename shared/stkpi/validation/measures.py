@@ -31,13 +31,14 @@ Shared = Mapping[str, Any]
 
 
 def date_column(entity: str) -> str:
-    """The column an entity's records are counted by day and month on."""
+    """The column an entity's records are counted by day and month on: the date it is
+    partitioned on (``created_on``, or the business date of payroll and purchasing, which
+    the validations' settle days are calibrated for), else ``created_on``."""
     ent = get_entity(entity)
-    names = {c.name for c in ent.columns}
-    if "created_on" in names:
-        return "created_on"
     if ent.partition_field:
         return ent.partition_field
+    if "created_on" in {c.name for c in ent.columns}:
+        return "created_on"
     raise ValueError(f"{entity} has no date column to count by")
 
 

@@ -1,7 +1,11 @@
 """The ServiceTitan-shaped HTTP API: token endpoint, list and export endpoints.
 
 Routes are derived from ``stkpi.registry`` (``Entity.path``/``export_path`` with a Flask
-placeholder for the tenant), so the simulator serves exactly what the pipeline asks for.
+placeholder for the tenant), so the simulator serves exactly what the pipeline asks for;
+what each answers is ServiceTitan's spec (``specs/servicetitan``, through
+``stkpi_tools.sim.shapes``): its page shape (the paged object, a bare array, an export
+batch), its records' fields and types, and its query parameters: a parameter the spec does
+not list for the endpoint is refused with 400, so a client that sends one fails here first.
 Checks run in the real API's order: path, auth, app key, tenant, rate limit, then params.
 """
 
@@ -16,6 +20,7 @@ from flask import Blueprint, Response, current_app, request
 
 from stkpi.registry import ENTITIES, Entity
 from stkpi_tools.sim.clock import parse_time
+from stkpi_tools.sim.shapes import Kind, accepted_params
 from stkpi_tools.sim.state import SimState
 from stkpi_tools.sim.tenant import Filters
 
@@ -89,14 +94,34 @@ def _time_param(name: str) -> int | None:
         raise bad_param(name, str(exc)) from None
 
 
-def _active_param(has_active: bool) -> bool | None:
-    raw = request.args.get("active")
-    if raw is None or raw == "":
-        return True if has_active else None
-    value = {"any": None, "true": True, "false": False}.get(raw.lower(), "bad")
-    if value == "bad":
-        raise bad_param("active", f"{raw!r} is not one of Any, True, False")
-    return value if has_active else None  # type: ignore[return-value]
+_ACTIVE_VALUES = {"any": None, "true": True, "false": False}
+_ACTIVE_STATES = {"all": None, "activeonly": True, "inactiveonly": False}
+
+
+def _active_param(has_active: bool, accepted: frozenset[str], default: bool | None) -> bool | None:
+    """Which records the request asks for by their ``active`` flag: ``active`` (True, Any,
+    False) or, in the accounting lists, ``activeState`` (ActiveOnly, InactiveOnly, All).
+    Unasked, ``default``: active only for a list, everything for an export (the spec)."""
+    for name, values in (("active", _ACTIVE_VALUES), ("activeState", _ACTIVE_STATES)):
+        if name not in accepted:
+            continue
+        raw = request.args.get(name)
+        if raw is None or raw == "":
+            return default if has_active else None
+        if raw.lower() not in values:
+            options = ", ".join(k for k in ("True", "Any", "False", "ActiveOnly", "InactiveOnly",
+                                            "All") if k.lower() in values)  # fmt: skip
+            raise bad_param(name, f"{raw!r} is not one of {options}")
+        return values[raw.lower()] if has_active else None
+    return None
+
+
+def _known_params(entity: Entity, kind: Kind) -> None:
+    """400 for a query parameter the spec does not list for this endpoint."""
+    accepted = accepted_params(entity.name, kind)
+    for name in request.args:
+        if name not in accepted:
+            raise bad_param(name, f"not a parameter of GET {request.path} (ServiceTitan's spec)")
 
 
 _sleep = time.sleep  # tests replace it to see the answer time without waiting for it
@@ -161,16 +186,18 @@ def _damage(resp: Response, entity: str, page: int) -> Response:
 
 def _list(entity: Entity, tenant: str) -> Response:
     _guard(tenant, entity.module)
+    _known_params(entity, "list")
     st = state()
     page = _int_param("page", 1, 1, None)
     size = _int_param("pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
     include_total = _bool_param("includeTotal", False)
+    accepted = accepted_params(entity.name, "list")
     filters = Filters(
         modified_from=_time_param("modifiedOnOrAfter"),
         modified_before=_time_param("modifiedBefore"),
         created_from=_time_param("createdOnOrAfter"),
         created_before=_time_param("createdBefore"),
-        active=_active_param(st.tenant.has_active(entity.name)),
+        active=_active_param(st.tenant.has_active(entity.name), accepted, True),
     )
     indices = st.tenant.query(entity.name, filters)
     hidden = st.faults.hidden(entity.name, st.tenant.tables[entity.name].ids[indices])
@@ -178,13 +205,16 @@ def _list(entity: Entity, tenant: str) -> Response:
         indices = indices[~hidden]
     start = (page - 1) * size
     chunk = indices[start : start + size]
-    body = {
-        "page": page,
-        "pageSize": size,
-        "hasMore": bool(indices.size > start + size),
-        "totalCount": int(indices.size) if include_total else None,
-        "data": st.tenant.render(entity.name, chunk),
-    }
+    data = st.tenant.render(entity.name, chunk)
+    body: Any = data
+    if entity.list_shape == "page":
+        body = {
+            "page": page,
+            "pageSize": size,
+            "hasMore": bool(indices.size > start + size),
+            "totalCount": int(indices.size) if include_total else None,
+            "data": data,
+        }
     resp = _damage(json_response(body), entity.name, page)
     edits = st.faults.take_edit(entity.name, page)
     if edits:
@@ -197,10 +227,16 @@ def _list(entity: Entity, tenant: str) -> Response:
 
 def _export(entity: Entity, tenant: str) -> Response:
     _guard(tenant, entity.module)
+    _known_params(entity, "export")
     st = state()
     token = request.args.get("from") or None
+    _bool_param("includeRecentChanges", False)  # accepted; the simulator has no lag to skip
+    accepted = accepted_params(entity.name, "export")
+    active = _active_param(st.tenant.has_active(entity.name), accepted, None)
     try:
-        data, has_more, cont = st.tenant.export_page(entity.name, token, st.config.export_page_size)
+        data, has_more, cont = st.tenant.export_page(
+            entity.name, token, st.config.export_page_size, active
+        )
     except ValueError as exc:
         raise bad_param("from", str(exc)) from None
     resp = json_response({"data": data, "hasMore": has_more, "continueFrom": cont})

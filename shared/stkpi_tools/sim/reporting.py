@@ -31,10 +31,11 @@ from stkpi_tools.sim.reports import CATEGORIES, REPORTS, Report, run_report
 BASE = "/reporting/v2/tenant/<tenant>"
 MODULE = "reporting"
 MAX_PAGE_SIZE = 25_000
+REPORTS_MODIFIED_ON = "2024-01-01T00:00:00Z"  # when the catalog's reports were last edited
 DEFAULT_PAGE_SIZE = 5_000
 PARAMETERS = (
-    {"name": "From", "label": "From", "dataType": "Date", "isRequired": True},
-    {"name": "To", "label": "To", "dataType": "Date", "isRequired": True},
+    {"name": "From", "label": "From", "dataType": "Date", "isArray": False, "isRequired": True},
+    {"name": "To", "label": "To", "dataType": "Date", "isArray": False, "isRequired": True},
     {"name": "BusinessUnitIds", "label": "Business Units", "dataType": "Number",
      "isArray": True, "isRequired": False},
 )  # fmt: skip
@@ -81,6 +82,7 @@ def _describe(tenant: str, category: str, rid: int) -> Response:
     _guard(tenant, MODULE)
     report = _find(tenant, category, rid)
     return json_response({"id": rid, "name": report.name, "description": report.description,
+                          "modifiedOn": REPORTS_MODIFIED_ON,
                           "fields": [f.as_json() for f in report.fields],
                           "parameters": list(PARAMETERS)})  # fmt: skip
 

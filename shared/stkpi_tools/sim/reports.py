@@ -18,13 +18,15 @@ follows ServiceTitan's, so a reconciliation has real, explainable differences to
   invoiceDate**, whatever its job's status. KPIS.md's $ Produced dates an invoice by its
   job's ``completedOn`` and counts only invoices of completed jobs.
 - **Collected** (``payments``): ``appliedAmount`` of each payment application, dated by
-  ``paidOn``, in the BU of the invoice it was applied to (the same rule as KPIS.md).
+  the payment's ``date``, in the BU of the invoice it was applied to (the same rule as
+  KPIS.md).
 
 Dates are local dates in the tenant's time zone (``TENANT_TIMEZONE``), as ServiceTitan's UI
 shows them; ``From``/``To`` are inclusive. A record's BU is its job's BU (an invoice's job
-resolved by ``job.id``/``jobId``, else by job number; an invoice with no resolvable job
-falls back to its own ``businessUnit``). Amounts are summed in ``Decimal`` and served
-rounded to cents.
+resolved by its nested ``job.id``, else by ``job.number``; an invoice with no resolvable
+job falls back to its own ``businessUnit``). Inactive records (``active`` false) are in no
+report. Amounts (accounting's decimal strings, the others' numbers) are summed in
+``Decimal`` and served rounded to cents.
 """
 
 from __future__ import annotations
@@ -52,10 +54,10 @@ class Field:
 
     name: str
     label: str
-    type: str  # Number | String | Date | Currency
+    type: str  # the spec's DataType: String | Number | Boolean | Date | Time (money is Number)
 
     def as_json(self) -> dict[str, str]:
-        return {"name": self.name, "label": self.label, "type": self.type}
+        return {"name": self.name, "label": self.label, "dataType": self.type}
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,9 @@ REPORTS: tuple[Report, ...] = (
            (_f("BusinessUnitId", "Business Unit Id", "Number"),
             _f("BusinessUnitName", "Business Unit"),
             _f("Leads", "Leads", "Number"), _f("Estimates", "Estimates", "Number"),
-            _f("SoldTotal", "Sold Total", "Currency"),
-            _f("CompletedRevenue", "Completed Revenue", "Currency"),
-            _f("Collected", "Collected", "Currency"))),
+            _f("SoldTotal", "Sold Total", "Number"),
+            _f("CompletedRevenue", "Completed Revenue", "Number"),
+            _f("Collected", "Collected", "Number"))),
     Report("lead_jobs", "operations", "Lead Jobs",
            "Jobs of an estimate job type created in the range (one lead per job).",
            (_f("JobId", "Job Id", "Number"), _f("JobNumber", "Job #"),
@@ -94,22 +96,22 @@ REPORTS: tuple[Report, ...] = (
            (_f("EstimateId", "Estimate Id", "Number"), _f("JobId", "Job Id", "Number"),
             _f("CustomerName", "Customer"), _f("BusinessUnitName", "Business Unit"),
             _f("Status", "Status"), _f("CreatedDate", "Created Date", "Date"),
-            _f("Subtotal", "Subtotal", "Currency"))),
+            _f("Subtotal", "Subtotal", "Number"))),
     Report("sold_estimates", "operations", "Sold Estimates",
            "Estimates with status Sold, dated by their sold date.",
            (_f("EstimateId", "Estimate Id", "Number"), _f("JobId", "Job Id", "Number"),
             _f("CustomerName", "Customer"), _f("BusinessUnitName", "Business Unit"),
-            _f("SoldDate", "Sold Date", "Date"), _f("Subtotal", "Subtotal", "Currency"))),
+            _f("SoldDate", "Sold Date", "Date"), _f("Subtotal", "Subtotal", "Number"))),
     Report("invoices", "accounting", "Invoices",
            "Invoices dated in the range (completed revenue), whatever the job's status.",
            (_f("InvoiceId", "Invoice Id", "Number"), _f("InvoiceNumber", "Invoice #"),
             _f("JobId", "Job Id", "Number"), _f("BusinessUnitName", "Business Unit"),
-            _f("InvoiceDate", "Invoice Date", "Date"), _f("Subtotal", "Subtotal", "Currency"))),
+            _f("InvoiceDate", "Invoice Date", "Date"), _f("Subtotal", "Subtotal", "Number"))),
     Report("payments", "accounting", "Payments",
            "One row per payment applied to an invoice, dated by the payment's paid date.",
            (_f("PaymentId", "Payment Id", "Number"), _f("InvoiceId", "Invoice Id", "Number"),
             _f("BusinessUnitName", "Business Unit"), _f("PaidDate", "Paid Date", "Date"),
-            _f("Amount", "Amount", "Currency"))),
+            _f("Amount", "Amount", "Number"))),
 )  # fmt: skip
 REPORT_BY_KEY = {r.key: r for r in REPORTS}
 
@@ -137,7 +139,7 @@ class _Tenant:
         self.jobs = {j["id"]: j for j in source("jobs")}
         numbers: dict[str, list[int]] = defaultdict(list)
         for job in self.jobs.values():
-            numbers[str(job.get("number"))].append(job["id"])
+            numbers[str(job.get("jobNumber"))].append(job["id"])
         self.by_number = {n: ids[0] for n, ids in numbers.items() if len(ids) == 1}
 
     def bu_of_job(self, job_id: int | None) -> tuple[int | None, str | None]:
@@ -154,10 +156,10 @@ class _Tenant:
 
     def invoice_job(self, inv: Mapping[str, Any]) -> int | None:
         nested = inv.get("job") or {}
-        job_id = nested.get("id") or inv.get("jobId")
+        job_id = nested.get("id")
         if job_id in self.jobs:
             return job_id
-        number = nested.get("number") or inv.get("jobNumber")
+        number = nested.get("number")
         return self.by_number.get(str(number)) if number is not None else None
 
     def invoice_bu(self, inv: Mapping[str, Any]) -> tuple[int | None, str | None]:
@@ -189,7 +191,7 @@ def lead_jobs(
         if not _bu_ok(bu_id, bu_ids):
             continue
         cid, cname = t.customer_of_job(job["id"])
-        rows.append([job["id"], str(job.get("number")), cid, cname, bu_name, jtype,
+        rows.append([job["id"], str(job.get("jobNumber")), cid, cname, bu_name, jtype,
                      job.get("jobStatus"), created.isoformat()])  # type: ignore[union-attr]  # fmt: skip
     return rows
 
@@ -199,6 +201,8 @@ def _estimate_rows(
 ) -> list[list]:
     rows = []
     for est in sorted(t.source("estimates"), key=lambda e: e["id"]):
+        if est.get("active") is False:
+            continue
         status = (est.get("status") or {}).get("name")
         when = local_date(est.get("soldOn" if sold else "createdOn"), t.tz)
         if (sold and status != "Sold") or not _in(when, start, end):
@@ -217,12 +221,14 @@ def _estimate_rows(
 def invoices(t: _Tenant, start: dt.date, end: dt.date, bu_ids: frozenset[int] | None) -> list[list]:
     rows = []
     for inv in sorted(t.source("invoices"), key=lambda i: i["id"]):
+        if inv.get("active") is False:
+            continue
         when = local_date(inv.get("invoiceDate"), t.tz)
         bu_id, bu_name = t.invoice_bu(inv)
         if not _in(when, start, end) or not _bu_ok(bu_id, bu_ids):
             continue
         amount = float(_money(inv.get("subTotal")).quantize(CENT))
-        rows.append([inv["id"], str(inv.get("number")), t.invoice_job(inv), bu_name,
+        rows.append([inv["id"], str(inv.get("referenceNumber")), t.invoice_job(inv), bu_name,
                      when.isoformat(), amount])  # type: ignore[union-attr]  # fmt: skip
     return rows
 
@@ -231,7 +237,9 @@ def payments(t: _Tenant, start: dt.date, end: dt.date, bu_ids: frozenset[int] | 
     invoice_bu = {inv["id"]: t.invoice_bu(inv) for inv in t.source("invoices")}
     rows = []
     for pay in sorted(t.source("payments"), key=lambda p: p["id"]):
-        when = local_date(pay.get("paidOn"), t.tz)
+        if pay.get("active") is False:
+            continue
+        when = local_date(pay.get("date"), t.tz)
         if not _in(when, start, end):
             continue
         for applied in pay.get("appliedTo") or []:

@@ -9,6 +9,7 @@ daily incremental run sees a real tenant. Thread-safe: the server is threaded.
 from __future__ import annotations
 
 import base64
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,9 +22,11 @@ from stkpi_tools.sim.clock import HOUR, NEVER, iso, parse_time, to_epoch
 from stkpi_tools.sim.config import SimConfig
 from stkpi_tools.sim.entities import SIM_ENTITIES, build_tables, view
 from stkpi_tools.sim.packed_versions import pack
+from stkpi_tools.sim.shapes import Kind, conform
 from stkpi_tools.sim.tables import Table
 
 MICROS = 1_000_000  # per second
+_DATE_START = re.compile(r"\d{4}-\d\d-\d\d")
 
 
 @dataclass(frozen=True)
@@ -121,12 +124,15 @@ class Tenant:
         return self.tables[name].active is not None
 
     # -- rendering -----------------------------------------------------------------------
-    def render(self, name: str, indices: np.ndarray | list[int]) -> list[dict[str, Any]]:
-        """Full API dicts for ``indices`` as of the current clock."""
+    def render(
+        self, name: str, indices: np.ndarray | list[int], kind: Kind = "list"
+    ) -> list[dict[str, Any]]:
+        """Full API dicts for ``indices`` as of the current clock, shaped as the spec's
+        ``kind`` of endpoint (list or export) has them (``stkpi_tools.sim.shapes``)."""
         _, mod = self.visible(name)
         seen = view(self.tables, self._now, self.config.seed)
         renderer = SIM_ENTITIES[name].render
-        return [renderer(seen, int(i), int(mod[i])) for i in indices]
+        return [conform(name, kind, renderer(seen, int(i), int(mod[i]))) for i in indices]
 
     def iter_snapshot(self, name: str, batch: int = 2_000) -> Iterator[dict[str, Any]]:
         """Every visible record (active or not) of an entity: the tests' ground truth."""
@@ -266,16 +272,24 @@ class Tenant:
 
     # -- export cursor -------------------------------------------------------------------
     def export_page(
-        self, name: str, token: str | None, size: int
+        self, name: str, token: str | None, size: int, active: bool | None = None
     ) -> tuple[list[dict[str, Any]], bool, str]:
-        """One export batch ordered by (modifiedOn, id), starting at ``token`` inclusive."""
+        """One export batch ordered by (modifiedOn, id), starting at ``token`` inclusive;
+        ``active`` narrows it as the export's ``active`` parameter does (None: all)."""
         table = self.tables[name]
         mask, mod = self.visible(name)
+        if active is not None and table.active is not None:
+            mask = mask & (table.active == active)
         indices = np.flatnonzero(mask)
         order = indices[np.lexsort((table.ids[indices], mod[indices]))]
         start = 0
         if token:
-            t_mod, t_id = decode_token(token)
+            # A continuation token, or a date (the spec: "custom date strings, e.g.
+            # 2020-01-01, to start the export from a certain point in time").
+            if _DATE_START.match(token):
+                t_mod, t_id = parse_time(token), 0
+            else:
+                t_mod, t_id = decode_token(token)
             keys_mod, keys_id = mod[order], table.ids[order]
             start = int(np.sum((keys_mod < t_mod) | ((keys_mod == t_mod) & (keys_id < t_id))))
         page = order[start : start + size]
@@ -285,7 +299,7 @@ class Tenant:
             cont = encode_token(int(mod[last]), int(table.ids[last]))
         else:
             cont = token or encode_token(0, 0)
-        return self.render(name, page), has_more, cont
+        return self.render(name, page, "export"), has_more, cont
 
 
 def encode_token(mod: int, record_id: int) -> str:

@@ -21,8 +21,17 @@ from stkpi_tools.sim.tables import Table
 
 
 def money(cents: int | np.integer) -> float:
-    """Cents as a 2-dp number (1234.5, 1234.56): sums stay exact when read as decimals."""
+    """Cents as a 2-dp JSON number (1234.5, 1234.56), as ServiceTitan's modules other than
+    accounting send money: sums stay exact when read as decimals."""
     return round(int(cents) / 100, 2)
+
+
+def money_text(cents: int | np.integer) -> str:
+    """Cents as the decimal string ServiceTitan's accounting module sends ("1234.50"),
+    written from the integer, never through a float."""
+    value = int(cents)
+    sign = "-" if value < 0 else ""
+    return f"{sign}{abs(value) // 100}.{abs(value) % 100:02d}"
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,11 @@ class View:
 
     def id_of(self, name: str, index: int | np.integer) -> int | None:
         return None if index < 0 else int(self.tables[name].ids[index])
+
+    def active(self, name: str, index: int) -> bool:
+        """Whether record ``index`` is active (always, for an entity without the flag)."""
+        flags = self.tables[name].active
+        return True if flags is None else bool(flags[index])
 
     def happened(self, when: int | np.integer) -> bool:
         return int(when) != NEVER and int(when) <= self.now
