@@ -92,13 +92,13 @@ def clean_rows() -> dict[str, list[dict]]:
                 _raw(
                     {
                         "id": job_id,
-                        "number": f"J{job_id}",
+                        "job_number": f"J{job_id}",
                         "business_unit_id": bu,
                         "job_status": "Completed",
                         "created_on": _iso(ts),
                         "modified_on": _iso(ts),
                     },
-                    {"id": job_id, "number": f"J{job_id}", "businessUnitId": bu},
+                    {"id": job_id, "jobNumber": f"J{job_id}", "businessUnitId": bu},
                 )
             )
             inv_id = next(ids)
@@ -127,7 +127,7 @@ def clean_rows() -> dict[str, list[dict]]:
                         "created_on": _iso(ts),
                         "modified_on": _iso(ts),
                     },
-                    {"id": pay_id, "appliedTo": [{"appliedTo": inv_id, "appliedAmount": 108.0}]},
+                    {"id": pay_id, "appliedTo": [{"appliedTo": inv_id, "appliedAmount": "108.00"}]},
                 )
             )
             for table in ("estimates", "appointments"):
@@ -351,14 +351,14 @@ def test_collapsed_day_of_invoices_is_red_but_a_quiet_day_of_a_small_tenant_is_n
                     {
                         "id": inv_id,
                         "job_id": job["id"],
-                        "job_number": job["number"],
+                        "job_number": job["job_number"],
                         "sub_total": "100.00",
                         "total": "108.00",
                         "created_on": ts,
                         "modified_on": ts,
                         "invoice_date": ts,
                     },
-                    {"id": inv_id, "job": {"id": job["id"], "number": job["number"]}},
+                    {"id": inv_id, "job": {"id": job["id"], "number": job["job_number"]}},
                 )
             )
     tenant.insert("raw", "invoices", extra)

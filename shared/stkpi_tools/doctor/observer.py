@@ -91,10 +91,15 @@ class Probe:
 def probe(
     client: ServiceTitanClient, entity: Entity, tenant: str, start: datetime, end: datetime
 ) -> Probe:
-    """Ask ``entity``'s endpoint for its count over ``[start, end)``, keeping the error."""
+    """Ask ``entity``'s endpoint for its count over ``[start, end)``, keeping the error. A
+    list the spec gives as a bare array carries no count: it is counted by reading it
+    (a request per page of ``ST_PAGE_SIZE``; the inventory-bills list is a few pages)."""
     found = Probe(entity, entity.path(tenant))
     try:
-        found.count = client.window_count(entity, start, end)
+        if entity.list_shape == "array":
+            found.count = sum(len(p.records) for p in client.iter_pages(entity, start, end))
+        else:
+            found.count = client.window_count(entity, start, end)
     except FetchError as exc:
         found.error = exc
     return found
