@@ -91,7 +91,8 @@ KPIS: tuple[Kpi, ...] = (
     _kpi("produced", "$ Produced", "money", "Production", "job completedOn",
          "subtotal of every invoice of the jobs completed in the week.", None),
     _kpi("gpm", "GPM %", "ratio", "Production", "job completedOn",
-         "(produced - labor - materials) / produced over the jobs completed in the week.",
+         "(produced - labor - materials) / produced over the jobs completed in the week; "
+         "materials at the documents' totals, tax and shipping included (docs/KPI_RULES.md).",
          (-0.5, 0.9), 5000.0,  # min_denominator: dollars produced
          late_costs=True),
     _kpi("future_bookings", "Future Bookings", "money", "Production", "as of the week's Sunday",

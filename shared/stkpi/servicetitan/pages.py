@@ -45,18 +45,23 @@ def snippet(body: bytes | str, limit: int = SNIPPET_CHARS) -> str:
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
-def _load_object(body: bytes | str, target: Target) -> dict[str, Any]:
+def _load(body: bytes | str, target: Target, kind: type, name: str) -> Any:
+    """The body's JSON value, which must be of ``kind`` (dict: an object, list: an array)."""
     try:
         doc = orjson.loads(body)  # a 5,000-record page: a third of the stdlib's time
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedPageError(
             target, f"body is not JSON ({exc.__class__.__name__}: {exc})", snippet=snippet(body)
         ) from None
-    if not isinstance(doc, dict):
+    if not isinstance(doc, kind):
         raise MalformedPageError(
-            target, f"body is a JSON {type(doc).__name__}, not an object", snippet=snippet(body)
+            target, f"body is a JSON {type(doc).__name__}, not {name}", snippet=snippet(body)
         )
     return doc
+
+
+def _load_object(body: bytes | str, target: Target) -> dict[str, Any]:
+    return _load(body, target, dict, "an object")
 
 
 def _records(doc: dict[str, Any], body: bytes | str, target: Target) -> list[dict[str, Any]]:
@@ -122,16 +127,7 @@ def parse_list_array(body: bytes | str, target: Target, page_size: int) -> Page:
     empty page; the count is unknown (``total_count`` None), so such a window is read in
     one pass, one page at a time, and never split by count.
     """
-    try:
-        doc = orjson.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedPageError(
-            target, f"body is not JSON ({exc.__class__.__name__}: {exc})", snippet=snippet(body)
-        ) from None
-    if not isinstance(doc, list):
-        raise MalformedPageError(
-            target, f"body is a JSON {type(doc).__name__}, not an array", snippet=snippet(body)
-        )
+    doc = _load(body, target, list, "an array")
     records = _records({"data": doc}, body, target)
     if len(records) > page_size:
         raise MalformedPageError(
