@@ -52,6 +52,13 @@ class Settings(BaseModel):
     # go marks nothing and turns validation RED (stkpi.key_scan): a revoked scope or a
     # truncated API answer must never wipe the warehouse.
     delete_guard_share: float = Field(default=0.02, gt=0, le=1)
+    # ... judged over this many days of scans, per entity: two scans marking 1.5% each in
+    # one week are a 3% loss, however each looks alone. Only the operator raises the share
+    # (`stkpi deletes --allow-share`, st_ops.delete_allowances), never a plan message.
+    delete_guard_days: int = Field(default=30, ge=1, le=366)
+    # A record whose modifiedOn or createdOn lies further ahead of now than this is
+    # quarantined (stkpi.quarantine): kept, the MERGE would never replace it again.
+    future_tolerance_hours: float = Field(default=24.0, gt=0, le=24 * 366)
     topic_plan: str = "st-plan"
     topic_windows: str = "st-windows"
     topic_loads: str = "st-loads"

@@ -49,6 +49,7 @@ from stkpi.fetch_handoff import (
 from stkpi.fetch_pass import read_pass
 from stkpi.landing import Landing, page_name, window_prefix
 from stkpi.messages import LoadMessage, WindowMessage
+from stkpi.quarantine import PassKeys
 from stkpi.registry import get_entity
 from stkpi.splits import split
 
@@ -94,6 +95,7 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
     page_from = msg.page_from
     last_file = offset + page_from - 1
     written_this_call = 0
+    quarantined = 0
 
     while True:
         first = client.page(entity, start, end, page_from) if page_from == 1 else None
@@ -113,6 +115,7 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
         last_file = max(last_file, read.last_file)
         written_this_call += read.written
         if read.next_page is not None:
+            save_pass_keys(ctx.landing, prefix, pass_no, page_from, read.keys)
             cont = msg.model_copy(
                 update={
                     "page_from": read.next_page,
@@ -123,26 +126,44 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
             )
             continue_window(msg, cont, ctx, started, last_file, pass_no)
             return FetchOutcome("continued", last_file, written_this_call, pass_no, None, cont)
-        if entity.kind == "reference" or pass_count is None:
-            break
-        count_after = min(read.totals) if read.totals else None
-        if count_after is None:  # the server stopped reporting counts: ask once
-            count_after = client.window_count(entity, start, end)
-        if count_after == pass_count and all(t == pass_count for t in read.totals):
-            break
+        seen = read.keys
+        if page_from > 1:  # the pass began in earlier deliveries: their keys count too
+            seen.update(load_pass_keys(ctx.landing, prefix, pass_no))
+        quarantined += read.quarantined
+        if pass_count is None:
+            # The API gave no count: accepted when two passes in a row read the same keys.
+            save_pass_keys(ctx.landing, prefix, pass_no, 0, seen)
+            before = load_pass_keys(ctx.landing, prefix, pass_no - 1) if pass_no > 1 else None
+            if before is not None and (before.keys, before.unkeyed) == (seen.keys, seen.unkeyed):
+                break
+            count_after, why = None, f"no count from the API: pass {pass_no} read {seen.distinct}"
+        else:
+            count_after = min(read.totals) if read.totals else None
+            if count_after is None:  # the server stopped reporting counts: ask once
+                count_after = client.window_count(entity, start, end)
+            stable = count_after == pass_count and all(t == pass_count for t in read.totals)
+            if stable and seen.distinct == pass_count:
+                break
+            why = (
+                f"count {pass_count} -> {count_after}"
+                if not stable
+                else f"read {seen.distinct} distinct records of the {pass_count} counted"
+            )
         if pass_no >= MAX_PASSES:
             raise UnstableWindowError(
-                f"{entity.name} window {msg.window_id} changed during {pass_no} passes "
-                f"(count {pass_count} -> {count_after}); will retry"
+                f"{entity.name} window {msg.window_id} did not add up in {pass_no} passes "
+                f"({why}); will retry"
             )
         log.info(
-            "window changed while paging; reading it again",
+            "window did not add up; reading it again",
             extra={
                 "run_id": msg.run_id,
                 "entity": entity.name,
                 "window_id": msg.window_id,
                 "count_before": pass_count,
                 "count_after": count_after,
+                "distinct_read": seen.distinct,
+                "why": why,
             },
         )
         pass_no += 1
@@ -151,7 +172,7 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
         page_from = 1
 
     crash_point("fetch.after_pages")
-    load = _finish(msg, ctx.landing, prefix, last_file, pass_no)
+    load = _finish(msg, ctx.landing, prefix, last_file, pass_no, pass_count, seen.held)
     crash_point("fetch.before_publish")
     ctx.bus.publish(settings.topic_loads, load)
     window_event(
@@ -161,13 +182,39 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
         "fetched",
         pages=load.pages,
         records=load.records,
-        detail={"passes": pass_no},
+        detail={"passes": pass_no, "count": pass_count, "quarantined": quarantined},
     )
     return FetchOutcome("fetched", load.pages, load.records, pass_no, load, None)
 
 
+def _keys_name(prefix: str, pass_no: int, page_from: int) -> str:
+    return f"{prefix}keys/pass-{pass_no:02d}/from-{page_from:05d}.json"
+
+
+def save_pass_keys(
+    landing: Landing, prefix: str, pass_no: int, page_from: int, keys: PassKeys
+) -> None:
+    """Keep the keys a pass read so far for the delivery that continues it (a fetch that
+    neared its time budget); ``page_from`` 0: the whole pass (compared by the next)."""
+    landing.write_json(_keys_name(prefix, pass_no, page_from), keys.to_doc())
+
+
+def load_pass_keys(landing: Landing, prefix: str, pass_no: int) -> PassKeys:
+    """The keys earlier deliveries of pass ``pass_no`` kept (none: an empty set)."""
+    folder = f"{prefix}keys/pass-{pass_no:02d}/"
+    return PassKeys.from_docs(
+        landing.read_json(f"{folder}{name}.json") or {} for name in landing.listing(folder)
+    )
+
+
 def _finish(
-    msg: WindowMessage, landing: Landing, prefix: str, last_file: int, passes: int
+    msg: WindowMessage,
+    landing: Landing,
+    prefix: str,
+    last_file: int,
+    passes: int,
+    count: int | None,
+    held: set[str],
 ) -> LoadMessage:
     """Write the window manifest listing exactly pages 1..last_file of this fetch.
 
@@ -195,6 +242,10 @@ def _finish(
             "pages": [page_name(prefix, n) for n in range(1, last_file + 1)],
             "records": records,
             "passes": passes,
+            "count": count,  # the records ServiceTitan counted, which the last pass read
+            # ... of which these were quarantined (read, but not in the pages): a key scan
+            # counts them as seen, so a bad record is never taken for a delete
+            "quarantined_keys": sorted(held),
             "content_hash": digest,
         },
     )

@@ -19,11 +19,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from stkpi import logs
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
-from stkpi.errors import StkpiError
 from stkpi.messages import WindowMessage
-from stkpi.registry import Entity
+from stkpi.quarantine import Origin, PassKeys, check_times, key_of, not_after, quarantine_row
+from stkpi.registry import Entity, record_key
 from stkpi.rows import RecordError, to_row
 from stkpi.servicetitan.pages import Page
 
@@ -58,18 +59,20 @@ class PageSlot:
             self._pages.release()
 
 
-class PageError(StkpiError):
-    """A page from the API could not be turned into rows (bad record shape)."""
+log = logs.get(__name__)
 
 
 @dataclass
 class PassRead:
-    """What one invocation read of one pass over the window."""
+    """What one invocation read of one pass over the window: its pages, the counts they
+    reported and the distinct keys of their records (quarantined ones included)."""
 
     last_file: int
     written: int = 0
     totals: list[int] = field(default_factory=list)
     next_page: int | None = None  # the budget ran out: continue from this page
+    keys: PassKeys = field(default_factory=PassKeys)
+    quarantined: int = 0
 
 
 def read_pass(
@@ -95,10 +98,13 @@ def read_pass(
         with PageSlot() as slot:
             if page is None:
                 page = client.page(entity, start, end, number, before_parse=slot.take)
-            rows = _rows(msg, entity, page, offset, ctx)
+            held: list[dict[str, Any]] = []
+            rows = _rows(msg, entity, page, offset, ctx, out.keys, held)
             written = ctx.landing.write_page(prefix, offset + page.number, rows)
+            ctx.state.quarantine(held)
         with counting:
             out.written += written
+            out.quarantined += len(held)
         crash_point("fetch.after_page", page=page.number, entity=entity.name)
         return page
 
@@ -152,24 +158,47 @@ def read_pass(
 
 
 def _rows(
-    msg: WindowMessage, entity: Entity, page: Page, offset: int, ctx: PipelineContext
+    msg: WindowMessage,
+    entity: Entity,
+    page: Page,
+    offset: int,
+    ctx: PipelineContext,
+    keys: PassKeys,
+    held: list[dict[str, Any]],
 ) -> Iterator[dict[str, Any]]:
     """The page's rows, one at a time, each record released once converted: a page of
-    5,000 records is then never held twice (records and rows) while it is written."""
+    5,000 records is then never held twice (records and rows) while it is written. A record
+    that cannot be stored goes to ``held`` (``st_ops.quarantine`` rows) instead; every
+    record's key goes to ``keys``."""
     ingested_at = ctx.now()
+    latest = not_after(ingested_at, ctx.settings.future_tolerance_hours)
+    origin = Origin(msg.run_id, entity.name, msg.window_id, msg.start, msg.end, bool(msg.scan))
+    single = entity.key[0] if len(entity.key) == 1 else None
     records = page.records
     for i, record in enumerate(records):
         records[i] = None  # type: ignore[call-overload]
         try:
-            yield to_row(
+            row = to_row(
                 entity,
                 record,
                 run_id=msg.run_id,
                 window_id=msg.window_id,
                 page=offset + page.number,
                 ingested_at=ingested_at,
+                screen=page.lenient,
             )
+            check_times(entity, row, latest)
         except RecordError as exc:
-            raise PageError(
-                f"{entity.name} window {msg.window_id} page {page.number}: {exc}"
-            ) from None
+            key = key_of(entity, record)
+            keys.add(key, quarantined=True)
+            held.append(
+                quarantine_row(origin, offset + page.number, record, key, str(exc), ingested_at)
+            )
+            log.warning(
+                "record quarantined",
+                extra={"run_id": msg.run_id, "entity": entity.name, "window_id": msg.window_id,
+                       "page": page.number, "record_key": key, "reason": str(exc)[:300]},
+            )  # fmt: skip
+            continue
+        keys.add(str(row[single]) if single else record_key(entity, record))
+        yield row

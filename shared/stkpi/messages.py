@@ -46,7 +46,8 @@ class PlanMessage(_Message):
 
     ``run_type="deletes"`` is the key scan (``stkpi deletes``, the weekly schedule): every
     current key of the deletable entities, fetched like any run, then compared with raw
-    (stkpi.key_scan). ``max_delete_share`` overrides the deployment's guard for this run."""
+    (stkpi.key_scan). Its guard is the deployment's, raised only by the operator
+    (``stkpi deletes --allow-share``), never by a field of this message."""
 
     run_type: Literal["daily", "backfill", "reference", "deletes"]
     entities: list[str] = Field(default_factory=list)
@@ -57,7 +58,17 @@ class PlanMessage(_Message):
     # WINDOW_TARGET_PAGES); for a run that wants smaller or larger windows than usual.
     window_target_pages: int | None = Field(default=None, ge=1, le=10_000)
     run_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    max_delete_share: float | None = Field(default=None, gt=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_guard_override(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "max_delete_share" in data:
+            raise ValueError(
+                "max_delete_share is not a message field: whoever may publish a plan must not "
+                "be able to raise the delete guard; the operator runs "
+                "`stkpi deletes --entities ... --allow-share ...`"
+            )
+        return data
 
     @field_validator("entities")
     @classmethod
@@ -80,8 +91,6 @@ class PlanMessage(_Message):
                     f"a key scan covers only entities ServiceTitan deletes "
                     f"({', '.join(DELETABLE)}); not {', '.join(odd)}"
                 )
-        elif self.max_delete_share is not None:
-            raise ValueError("max_delete_share applies to run_type deletes only")
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise ValueError(
                 f"end {self.end.isoformat()} is not after start {self.start.isoformat()}"

@@ -41,8 +41,6 @@ class RunPlan:
     # How many windows the run keeps in flight (None: every window at once, as plans
     # stored before lanes existed did). See first_wave / successor.
     lanes: int | None = None
-    # A key scan's guard for this run (None: the deployment's DELETE_GUARD_SHARE).
-    max_delete_share: float | None = None
 
     @property
     def entities(self) -> list[str]:
@@ -75,7 +73,6 @@ class RunPlan:
             "windows": [w.model_dump(mode="json", exclude_none=True) for w in self.windows],
             "notes": list(self.notes),
             "lanes": self.lanes,
-            "max_delete_share": self.max_delete_share,
         }
 
     @classmethod
@@ -89,7 +86,6 @@ class RunPlan:
             entity_ends={k: datetime.fromisoformat(v) for k, v in doc["entity_ends"].items()},
             notes=tuple(doc.get("notes", ())),
             lanes=doc.get("lanes"),
-            max_delete_share=doc.get("max_delete_share"),
         )
 
 
@@ -115,6 +111,12 @@ def plan_run(
 ) -> RunPlan:
     """Windows of the run ``msg`` asks for; raises ``PermanentError`` for impossible asks."""
     names = msg.entities or _default_entities(msg.run_type)
+    if msg.end is not None and msg.end > now:
+        # Marks would move past now, and every daily run after would plan from the future.
+        raise PermanentError(
+            f"end {msg.end.isoformat()} is in the future (now {now.isoformat()}): "
+            "a run can only copy what ServiceTitan holds already; end at or before now"
+        )
     end = msg.end or floor_hour(now)
     days = msg.window_days or default_window_days
     run_id = msg.run_id or f"{msg.run_type}-{fmt_compact(end)}"
@@ -149,6 +151,9 @@ def plan_run(
                 if mark is None:
                     notes.append(f"{name}: no high-water mark yet (run a backfill); lookback only")
                     mark = end
+                elif mark > end:  # written by a run planned into the future: never past now
+                    notes.append(f"{name}: high-water mark {mark.isoformat()} was in the future")
+                    mark = end
                 start = (msg.start or mark) - timedelta(days=entity.lookback_days)
             if start >= end:
                 raise PermanentError(
@@ -182,5 +187,4 @@ def plan_run(
         entity_ends=entity_ends,
         notes=tuple(notes),
         lanes=lanes,
-        max_delete_share=msg.max_delete_share,
     )

@@ -12,6 +12,7 @@ significant digits (a trillion dollars to the cent), so those are exact as well.
 from __future__ import annotations
 
 import json
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -39,7 +40,13 @@ RAW_ONLY_COLUMNS: tuple[tuple[str, str], ...] = (("deleted_at", "TIMESTAMP"),)
 
 
 class RecordError(ValueError):
-    """A record cannot become a row (wrong type in a typed column, no key)."""
+    """A record cannot become a row (wrong type in a typed column, no key, a value BigQuery
+    cannot hold). The fetch quarantines it (``stkpi.quarantine``) instead of failing."""
+
+
+# What BigQuery's types hold: INT64, and NUMERIC (precision 38, scale 9).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_NUMERIC_LIMIT = Decimal(10) ** 29
 
 
 _UTC_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
@@ -69,6 +76,8 @@ def decimal_text(value: Any) -> str:
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > NUMERIC_SCALE:
         raise ValueError(f"more than {NUMERIC_SCALE} decimal places: NUMERIC cannot hold it")
+    if abs(number) >= _NUMERIC_LIMIT:
+        raise ValueError("beyond BigQuery's NUMERIC (29 digits before the point)")
     return format(number, "f")
 
 
@@ -79,11 +88,19 @@ def _convert(col: Column, value: Any) -> Any:
         if col.type == "INT64":
             if isinstance(value, bool):
                 raise TypeError("bool is not an integer")
-            return int(value)
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError("not a whole number")
+            number = int(value)
+            if not INT64_MIN <= number <= INT64_MAX:
+                raise ValueError("an integer beyond 64 bits")
+            return number
         if col.type == "NUMERIC":
             return decimal_text(value)
         if col.type == "FLOAT64":
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError("a number beyond a double")
+            return number
         if col.type == "BOOL":
             if not isinstance(value, bool):
                 raise TypeError("not a boolean")
@@ -94,8 +111,9 @@ def _convert(col: Column, value: Any) -> Any:
                 return value[:19] + "Z"  # what iso_z(parse_ts(...)) makes of it, faster
             return iso_z(parse_ts(str(value)))
         return str(value)
-    except (TypeError, ValueError, InvalidOperation) as exc:
-        raise RecordError(f"column {col.name} ({col.type}) cannot take {value!r}: {exc}") from None
+    except (TypeError, ValueError, InvalidOperation, OverflowError) as exc:
+        shown = f"{value!r:.80}"
+        raise RecordError(f"column {col.name} ({col.type}) cannot take {shown}: {exc}") from None
 
 
 def _getter(sources: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
@@ -142,6 +160,33 @@ def payload_text(record: dict[str, Any]) -> str:
         return json.dumps(record, separators=(",", ":"), sort_keys=True)
 
 
+def unstorable(value: Any, path: str = "") -> str | None:
+    """Why a parsed record cannot be stored anywhere in BigQuery, or None: a string with a
+    lone UTF-16 surrogate (not UTF-8, which BigQuery's STRING and JSON need), or a number
+    that is not finite (beyond a double, NaN): neither has a JSON spelling BigQuery reads.
+    Names the first such value's path (``customer.name``, ``items[3].price``)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"a lone UTF-16 surrogate in {path or 'the record'}"
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"a number beyond a double in {path}"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            why = unstorable(key, where + " (its name)") or unstorable(item, where)
+            if why:
+                return why
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            why = unstorable(item, f"{path}[{i}]")
+            if why:
+                return why
+    return None
+
+
 def to_row(
     entity: Entity,
     record: dict[str, Any],
@@ -150,10 +195,18 @@ def to_row(
     window_id: str,
     page: int,
     ingested_at: datetime,
+    screen: bool = False,
 ) -> dict[str, Any]:
-    """Raw row for ``record``; raises ``RecordError`` naming the column and value."""
+    """Raw row for ``record``; raises ``RecordError`` naming the column and value.
+    ``screen``: look through the whole record for what BigQuery cannot store
+    (:func:`unstorable`); needed only for a page parsed leniently (``Page.lenient``), since
+    the strict parser refuses such values."""
     if not isinstance(record, dict):
         raise RecordError(f"{entity.name}: record is not a JSON object: {record!r:.200}")
+    if screen:
+        why = unstorable(record)
+        if why:
+            raise RecordError(f"{entity.name}: {why}")
     row: dict[str, Any] = {}
     for col, read in _column_plan(entity):
         row[col.name] = record_key(entity, record) if read is None else _convert(col, read(record))

@@ -92,6 +92,11 @@ class OpsState:
         }
         self._insert("window_events", [{**row, **_event_columns(fields)}])
 
+    def quarantine(self, rows: list[dict[str, Any]]) -> None:
+        """Append quarantined records (``stkpi.quarantine.quarantine_row``)."""
+        if rows:
+            self._insert("quarantine", rows)
+
     def run_event(self, *, run_id: str, state: str, **fields: Unpack[RunEventFields]) -> None:
         _known(fields, RunEventFields)
         entities = fields.get("entities")

@@ -90,6 +90,8 @@ def ensure_tables(client: bigquery.Client, settings: Settings) -> None:
         "sync_state",
         "validation_results",
         "reconciliation",
+        "quarantine",
+        "delete_allowances",
     ):
         run_file(client, settings, f"ops/{name}.sql")
     for name in ("windows", "runs"):

@@ -8,7 +8,10 @@ objects (windows loaded out of planned, then the rebuild marker).
 
 from __future__ import annotations
 
+import os
 import time
+from datetime import timedelta
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,6 +22,7 @@ from stkpi.landing import Landing
 from stkpi.messages import PlanMessage, decode
 from stkpi.planner import RunPlan
 from stkpi.runwindows import RunWindows
+from stkpi.windows import iso_z
 
 console = Console()
 
@@ -31,18 +35,40 @@ def publish_plan(ctx: PipelineContext, msg: PlanMessage) -> None:
     ctx.bus.publish(ctx.settings.topic_plan, msg)
 
 
-def deletes_message(
-    entities: list[str], max_share: float | None = None, run_id: str | None = None
-) -> PlanMessage:
+def deletes_message(entities: list[str], run_id: str | None = None) -> PlanMessage:
     """The key scan's plan message: what the weekly scheduler job publishes
-    (terraform/scheduler.tf, weekly-deletes), plus the CLI's run id and guard override.
-    A bad entity is one clear line (``BadMessageError``), not a traceback."""
+    (terraform/scheduler.tf, weekly-deletes), plus the CLI's run id. A bad entity is one
+    clear line (``BadMessageError``), not a traceback."""
     body: dict = {"run_type": "deletes", "entities": entities}
     if run_id is not None:
         body["run_id"] = run_id
-    if max_share is not None:
-        body["max_delete_share"] = max_share
     return decode(PlanMessage, body)
+
+
+def allow_deletes(
+    ctx: PipelineContext, entities: list[str], share: float, hours: float, reason: str
+) -> list[dict[str, Any]]:
+    """The operator's allowance: key scans of ``entities`` may mark up to ``share`` of each
+    over the guard's period, for the next ``hours`` (``st_ops.delete_allowances``, written
+    with the operator's credentials; stkpi.key_scan reads it)."""
+    now = ctx.now()
+    who = os.environ.get("USER") or os.environ.get("LOGNAME") or "operator"
+    rows = [
+        {
+            "entity": entity,
+            "max_share": share,
+            "granted_at": iso_z(now),
+            "expires_at": iso_z(now + timedelta(hours=hours)),
+            "granted_by": who,
+            "reason": reason,
+        }
+        for entity in entities
+    ]
+    table = f"{ctx.settings.gcp_project}.{ctx.settings.dataset('ops')}.delete_allowances"
+    errors = ctx.bigquery.insert_rows_json(table, rows)
+    if errors:
+        raise StkpiError(f"the allowance was not written: {errors}")
+    return rows
 
 
 PROGRESS_SECONDS = 2.0  # how often a shown progress bar recounts the run's windows

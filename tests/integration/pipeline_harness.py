@@ -98,6 +98,50 @@ def in_process_pipeline(
             mp.undo()
 
 
+def warehouse_context(bq_emulator: Any, gcs_emulator: Any, prefix: str) -> PipelineContext:
+    """A pipeline context on the session's BigQuery and Cloud Storage emulators with
+    datasets and a bucket of its own (``prefix``), its tables made; no simulator, no
+    Pub/Sub: for tests that stage rows by hand and call a step's library function."""
+    env = {**local_settings_env(DEFAULT_PROJECT), **bq_emulator.service.env()}
+    env.update(gcs_emulator.service.env())
+    env.update({"BQ_DATASET_PREFIX": prefix, "LANDING_BUCKET": f"{prefix}-landing"})
+    ctx = PipelineContext(load_settings(env))
+    storage = storage_client(ctx.settings)
+    if storage.lookup_bucket(ctx.settings.landing_bucket) is None:
+        storage.create_bucket(ctx.settings.landing_bucket)
+    ensure_tables(ctx.bigquery, ctx.settings)
+    return ctx
+
+
+def stage_records(
+    ctx: PipelineContext, entity_name: str, run_id: str, windows: list[list[dict]]
+) -> list[str]:
+    """Stage ``windows`` of API records as the loader does (one staging table each, rows
+    as the fetch writes them); their window ids."""
+    from google.cloud import bigquery
+
+    from stkpi.warehouse import raw_schema, staging_table_id
+
+    entity = get_entity(entity_name)
+    ids = []
+    for n, records in enumerate(windows, start=1):
+        window = f"w{n}"
+        table = ctx.warehouse._table("stage", staging_table_id(entity, run_id, window))
+        ctx.bigquery.delete_table(table, not_found_ok=True)
+        ctx.bigquery.create_table(bigquery.Table(table, schema=raw_schema(entity)))
+        rows = [
+            to_row(entity, r, run_id=run_id, window_id=window, page=1, ingested_at=EPOCH_2025)
+            for r in records
+        ]
+        for start in range(0, len(rows), 2000):
+            assert not ctx.bigquery.insert_rows_json(table, rows[start : start + 2000])
+        ids.append(window)
+    return ids
+
+
+EPOCH_2025 = datetime(2025, 7, 1, tzinfo=UTC)
+
+
 def assert_raw_matches_simulator(pipe: Pipeline, entities: list[str] | None = None) -> None:
     """Raw == simulator for each entity: same keys, latest version, no duplicate keys."""
     results = compare_raw(pipe.ctx.bigquery, pipe.ctx.settings, pipe.sim.versions, entities)

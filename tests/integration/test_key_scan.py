@@ -168,6 +168,7 @@ def test_guard_an_api_answering_half_an_entity_marks_nothing_and_goes_red(
     red = checks["deletes.estimates"]
     assert red.status == RED
     assert "above the 2% guard; nothing was marked" in red.message
+    assert "--allow-share" in red.message  # how the operator allows real deletes
     assert checks["deletes.payments"].status == "GREEN"  # the other entities scanned fine
 
 

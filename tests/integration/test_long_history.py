@@ -16,20 +16,16 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from google.cloud import bigquery
+from pipeline_harness import stage_records, warehouse_context
 from test_raw_invariant import make_record
 
 from stkpi.context import PipelineContext
-from stkpi.gcp import storage_client
 from stkpi.key_scan import apply_key_scan
 from stkpi.messages import WindowMessage
 from stkpi.planner import KEY_SCAN_START, RunPlan
 from stkpi.registry import get_entity
-from stkpi.rows import to_row
 from stkpi.runwindows import RunWindows
-from stkpi.warehouse import ensure_tables, raw_schema, staging_table_id
-from stkpi_tools.localstack import DEFAULT_PROJECT
-from stkpi_tools.localstack.settings_env import local_settings_env, settings_from
+from stkpi_tools.runs import allow_deletes
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +33,6 @@ ENTITY = get_entity("customers")
 FIRST = dt.date(2013, 1, 1)
 DAYS = 4_550  # to 2025-06-16: twelve and a half years, a partition each
 SCAN_END = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
-INGESTED = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
 
 
 def _customers(version: int = 1) -> list[dict]:
@@ -48,32 +43,11 @@ def _customers(version: int = 1) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def ctx(bq_emulator, gcs_emulator) -> Iterator[PipelineContext]:
-    env = {**local_settings_env(DEFAULT_PROJECT), **bq_emulator.service.env()}
-    env.update(gcs_emulator.service.env())
-    env.update({"BQ_DATASET_PREFIX": "longhist", "LANDING_BUCKET": "longhist-landing"})
-    ctx = PipelineContext(settings_from(env))
-    storage = storage_client(ctx.settings)
-    if storage.lookup_bucket(ctx.settings.landing_bucket) is None:
-        storage.create_bucket(ctx.settings.landing_bucket)
-    ensure_tables(ctx.bigquery, ctx.settings)
-    yield ctx
+    yield warehouse_context(bq_emulator, gcs_emulator, "longhist")
 
 
 def _stage(ctx: PipelineContext, run_id: str, windows: list[list[dict]]) -> list[str]:
-    ids = []
-    for n, records in enumerate(windows, start=1):
-        window = f"w{n}"
-        table = ctx.warehouse._table("stage", staging_table_id(ENTITY, run_id, window))
-        ctx.bigquery.delete_table(table, not_found_ok=True)
-        ctx.bigquery.create_table(bigquery.Table(table, schema=raw_schema(ENTITY)))
-        rows = [
-            to_row(ENTITY, r, run_id=run_id, window_id=window, page=1, ingested_at=INGESTED)
-            for r in records
-        ]
-        for start in range(0, len(rows), 2000):
-            assert not ctx.bigquery.insert_rows_json(table, rows[start : start + 2000])
-        ids.append(window)
-    return ids
+    return stage_records(ctx, ENTITY.name, run_id, windows)
 
 
 def _raw(ctx: PipelineContext, where: str = "TRUE") -> int:
@@ -115,8 +89,8 @@ def test_twelve_years_backfill_key_scan_and_mass_delete_stay_inside_the_limits(
         start=KEY_SCAN_START,
         end=SCAN_END,
         windows=(window,),
-        max_delete_share=1.0,
     )
+    allow_deletes(ctx, [ENTITY.name], 1.0, 1, "test: a mass delete")  # the operator's grant
     decision = apply_key_scan(RunWindows(plan, {}), ENTITY, scan_windows, ctx)
     assert not decision.guarded, decision.reason
     assert decision.counts.to_mark == len(gone)

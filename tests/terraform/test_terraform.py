@@ -406,7 +406,7 @@ def test_weekly_key_scan_publishes_what_stkpi_deletes_publishes() -> None:
     assert sched["topic"] == "plan" and _s(sched["schedule"]) == "var.deletes_schedule"
     scheduled = PlanMessage.model_validate(sched["message"])
     assert scheduled == deletes_message([])  # the CLI's message, less its run id
-    assert deletes_message([], None, "r1").model_copy(update={"run_id": None}) == scheduled
+    assert deletes_message([], "r1").model_copy(update={"run_id": None}) == scheduled
     assert _s(loc["common_env"]["DELETE_GUARD_SHARE"]) == "tostring(var.delete_guard_share)"
 
 

@@ -219,11 +219,12 @@ def test_before_parse_runs_once_per_body_after_it_arrived():
     assert hooked == [1, 2]  # after the first answer, after the second
 
 
-def test_reference_entity_ignores_window_and_asks_for_inactive():
+def test_reference_entity_ignores_window_and_asks_for_inactive_and_a_count():
+    # A reference list is counted like a window (stkpi.fetch: its keys must add up).
     client, adapter, _ = make(pages_of(RECORDS))
     list(client.iter_pages(get_entity("business_units"), START, END))
     q = query(adapter.requests[0])
-    assert q == {"active": "Any", "page": "1", "pageSize": "2"}
+    assert q == {"active": "Any", "page": "1", "pageSize": "2", "includeTotal": "true"}
 
 
 def test_extra_params_sent_with_window():

@@ -13,7 +13,7 @@ import pytest
 from stkpi.errors import BadMessageError, PermanentError
 from stkpi.key_scan import ScanCounts, ScanDecision, decide
 from stkpi.messages import PlanMessage, WindowMessage, decode
-from stkpi.planner import KEY_SCAN_START, RunPlan, plan_run
+from stkpi.planner import KEY_SCAN_START, plan_run
 from stkpi.registry import DELETABLE, ENTITIES, get_entity
 from stkpi.splits import split
 from stkpi.validation.judges.deletes import judge_deletes
@@ -43,17 +43,16 @@ def test_a_scan_plans_every_deletable_entity_by_created_on_and_moves_no_mark() -
     assert plan.entity_ends == {}  # the rebuild advances no high-water mark
 
 
-def test_a_scan_keeps_its_guard_override_in_the_stored_plan() -> None:
-    msg = PlanMessage(run_type="deletes", entities=["estimates"], max_delete_share=0.5)
-    plan = plan_run(msg, now=NOW, default_window_days=3660)
-    assert RunPlan.from_manifest(plan.manifest()).max_delete_share == 0.5
+def test_no_plan_message_can_raise_the_delete_guard() -> None:
+    # The guard used to be raised by a field any publisher of st-plan could set.
+    for run_type in ("deletes", "daily"):
+        with pytest.raises(BadMessageError, match="max_delete_share is not a message field"):
+            decode(PlanMessage, {"run_type": run_type, "max_delete_share": 1.0})
 
 
 def test_a_scan_of_an_entity_servicetitan_never_deletes_is_refused_by_name() -> None:
     with pytest.raises(BadMessageError, match=r"a key scan covers only .*; not jobs, invoices"):
         decode(PlanMessage, {"run_type": "deletes", "entities": ["jobs", "invoices"]})
-    with pytest.raises(BadMessageError, match="max_delete_share applies to run_type deletes"):
-        decode(PlanMessage, {"run_type": "daily", "max_delete_share": 0.1})
 
 
 def test_key_scan_windows_by_created_on_and_their_split_children_stay_scans() -> None:
@@ -96,7 +95,7 @@ def test_deletable_entities_are_the_ones_servicetitan_hard_deletes() -> None:
         (1_000, 20, 0.02, False),  # 20 / 1,000 = 2.0%: at the guard, not above it
         (1_000, 21, 0.02, True),  # 2.1% > 2%
         (240, 120, 0.02, True),  # half the entity vanished: a revoked scope, not deletes
-        (240, 120, 0.6, False),  # ... unless the run says the deletes are real
+        (240, 120, 0.6, False),  # ... unless the operator allowed it
         (0, 0, 0.02, False),  # an empty table: nothing to mark, nothing to guard
     ],
 )
@@ -111,6 +110,27 @@ def test_guard_refuses_a_scan_that_would_mark_more_than_its_share(
     if guarded:
         assert "nothing was marked" in decision.reason
         assert f"{to_mark} of {live} rows" in decision.reason
+        assert "stkpi deletes --entities estimates --allow-share" in decision.reason
+
+
+def test_the_guard_adds_up_the_scans_of_its_period() -> None:
+    # 1.5% of 1,000 marked last week, 1.5% more now: 30 of 1,000 over the period, above
+    # 2% together though each scan alone is under it.
+    first = ScanCounts(keys_seen=985, in_scope=1000, live=1000, to_mark=15, to_unmark=0)
+    assert not decide("payments", first, 0.02).guarded
+    second = ScanCounts(keys_seen=970, in_scope=1000, live=985, to_mark=15, to_unmark=0,
+                        recently_marked=15)  # fmt: skip
+    decision = decide("payments", second, 0.02, days=30)
+    assert second.share == 30 / 1000
+    assert decision.guarded
+    assert "with the 15 marked in the last 30 days" in decision.reason
+    assert "3.0% of the entity over 30 days, above the 2% guard" in decision.reason
+    allowed = decide("payments", second, 0.05, days=30, allowed=True)
+    assert not allowed.guarded
+    # Decisions stored before the period was counted read as none marked earlier.
+    old = {k: v for k, v in first.__dict__.items() if k != "recently_marked"}
+    doc = {**old, "max_share": 0.02, "guarded": False, "reason": "r"}
+    assert ScanDecision.from_doc(doc).counts == first
 
 
 # -- simulator -----------------------------------------------------------------------------
@@ -184,7 +204,7 @@ def test_deletes_validation_is_red_when_the_guard_stopped_the_scan() -> None:
     doc = decide("estimates", counts, 0.02).to_doc()
     red = judge_deletes("estimates", {"run_id": "s", "detail": doc}, {})
     assert red.status == "RED" and "above the 2% guard" in red.message
-    assert red.next_step.endswith("--max-share 0.51")  # the refused 50% + a point
+    assert red.next_step.endswith("--allow-share 0.51")  # the refused 50% + a point
 
 
 def test_deletes_validation_shows_marks_per_week() -> None:

@@ -123,6 +123,33 @@ def test_reversed_window_message_is_rejected() -> None:
         )
 
 
+@pytest.mark.parametrize("run_type", ["backfill", "deletes"])
+def test_a_plan_ending_in_the_future_is_refused(run_type: str) -> None:
+    # A backfill to 2099 used to write 2099 as the high-water mark: every daily run after
+    # planned start > end and was dead-lettered until then.
+    msg = PlanMessage(
+        run_type=run_type, start=_ts("2025-01-01T00:00:00"), end=NOW + timedelta(hours=1)
+    )
+    with pytest.raises(PermanentError, match="is in the future"):
+        plan_run(msg, now=NOW, default_window_days=7)
+    at_now = msg.model_copy(update={"end": NOW})
+    assert plan_run(at_now, now=NOW, default_window_days=7).end == NOW
+
+
+def test_a_mark_in_the_future_does_not_freeze_the_daily_run() -> None:
+    # Written before plans refused future ends: the daily run starts its lookback at now.
+    plan = plan_run(
+        PlanMessage(run_type="daily", entities=["jobs"]),
+        now=NOW,
+        default_window_days=30,
+        marks={"jobs": _ts("2099-01-01T00:00:00")},
+    )
+    end = _ts("2025-10-01T12:00:00")
+    assert plan.windows[0].start == end - timedelta(days=7)
+    assert plan.windows[-1].end == end
+    assert any("in the future" in note for note in plan.notes)
+
+
 def test_empty_range_is_a_clear_error() -> None:
     with pytest.raises(PermanentError, match="empty or reversed range"):
         cut(_ts("2025-01-02T00:00:00"), _ts("2025-01-02T00:00:00"), 7)

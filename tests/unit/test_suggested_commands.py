@@ -62,7 +62,7 @@ SAMPLES: dict[str, str] = {
     "--out": "kpi-report.html",
     "--run-id": "adhoc",
     "--st-api-base-url": "https://api.servicetitan.io",
-    "--max-share": "0.5",
+    "--allow-share": "0.5",
 }
 
 COMMAND = re.compile(r"(?<![\w.$/-])(?:\./dev )?stkpi(?= )|(?<![\w.$/-])\./dev demo\b")

@@ -183,11 +183,13 @@ class ServiceTitanClient(Transport):
         target = Target(entity.name, start, end, page=number)
         size = self._settings.st_page_size
         query = {**params, "page": number, "pageSize": size}
-        if start is not None and entity.list_shape == "page":
-            # The count comes with every page of a window: the first page's is the count
-            # before paging and the others' tell whether it moved, so change detection
-            # costs no requests of its own (two per window, measured by `stkpi bench` as
-            # up to 60% of all requests on small tenants).
+        if entity.list_shape == "page":
+            # The count comes with every page, of a window or a reference list: the first
+            # page's is the count before paging and the others' tell whether it moved, so
+            # change detection costs no requests of its own (two per window, measured by
+            # `stkpi bench` as up to 60% of all requests on small tenants), and a pass is
+            # accepted only when the distinct keys it read add up to it (stkpi.fetch). A
+            # bare-array list has no count: two passes must read the same keys instead.
             query["includeTotal"] = "true"
 
         def read(body: bytes, target: Target) -> Page:

@@ -11,6 +11,7 @@ later with a ``KeyError``. A real tenant whose shapes differ needs a change here
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -23,12 +24,16 @@ SNIPPET_CHARS = 160
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a list endpoint, yielded as soon as it arrives (never a whole window)."""
+    """One page of a list endpoint, yielded as soon as it arrives (never a whole window).
+    ``lenient``: the body was read by the standard library, not orjson (it holds what
+    orjson refuses or rounds: a lone surrogate, a number beyond a double, an integer
+    beyond 64 bits), so its records must be screened before they are stored."""
 
     number: int
     records: list[dict[str, Any]]
     has_more: bool
     total_count: int | None = None
+    lenient: bool = False
 
 
 class ExportPage(NamedTuple):
@@ -45,10 +50,35 @@ def snippet(body: bytes | str, limit: int = SNIPPET_CHARS) -> str:
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
-def _load(body: bytes | str, target: Target, kind: type, name: str) -> Any:
-    """The body's JSON value, which must be of ``kind`` (dict: an object, list: an array)."""
+# An integer of 19 digits or more may not fit 64 bits; orjson would read it as a double
+# and round it without a word.
+_LONG_INTEGER = re.compile(rb"[-:,\[\s]\d{19,}")
+
+
+def parse_json(body: bytes | str) -> tuple[Any, bool]:
+    """The JSON value of ``body`` and whether it was read leniently.
+
+    orjson first (a 5,000-record page in a third of the standard library's time); it refuses
+    a lone UTF-16 surrogate and a number beyond a double, and rounds an integer beyond 64
+    bits. Such a body is still JSON that ServiceTitan may send for one bad record, and one
+    bad record must not fail its page (it is quarantined, ``stkpi.quarantine``): the
+    standard library reads it exactly (surrogates as they are, big integers as integers,
+    ``1e400`` as infinity), and the page is marked lenient so its records are screened.
+    A body neither reads (truncated, not JSON) raises the standard library's error."""
+    raw = body.encode() if isinstance(body, str) else body
+    if not _LONG_INTEGER.search(raw):
+        try:
+            return orjson.loads(raw), False
+        except (ValueError, UnicodeDecodeError):
+            pass
+    return json.loads(raw), True
+
+
+def _load_lenient(body: bytes | str, target: Target, kind: type, name: str) -> tuple[Any, bool]:
+    """The body's JSON value, which must be of ``kind`` (dict: an object, list: an array),
+    and whether it was read leniently (``parse_json``)."""
     try:
-        doc = orjson.loads(body)  # a 5,000-record page: a third of the stdlib's time
+        doc, lenient = parse_json(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedPageError(
             target, f"body is not JSON ({exc.__class__.__name__}: {exc})", snippet=snippet(body)
@@ -57,7 +87,12 @@ def _load(body: bytes | str, target: Target, kind: type, name: str) -> Any:
         raise MalformedPageError(
             target, f"body is a JSON {type(doc).__name__}, not {name}", snippet=snippet(body)
         )
-    return doc
+    return doc, lenient
+
+
+def _load(body: bytes | str, target: Target, kind: type, name: str) -> Any:
+    """The body's JSON value, which must be of ``kind`` (dict: an object, list: an array)."""
+    return _load_lenient(body, target, kind, name)[0]
 
 
 def _load_object(body: bytes | str, target: Target) -> dict[str, Any]:
@@ -101,7 +136,7 @@ def parse_list_page(body: bytes | str, target: Target) -> Page:
     different question: the echoed ``page`` must be the one asked for, and a page that
     says ``hasMore`` must not be empty (paging on would loop without progress).
     """
-    doc = _load_object(body, target)
+    doc, lenient = _load_lenient(body, target, dict, "an object")
     records = _records(doc, body, target)
     has_more = _has_more(doc, body, target)
     echoed = _optional_int(doc, "page")
@@ -116,6 +151,7 @@ def parse_list_page(body: bytes | str, target: Target) -> Page:
         records=records,
         has_more=has_more,
         total_count=_optional_int(doc, "totalCount"),
+        lenient=lenient,
     )
 
 
@@ -124,16 +160,22 @@ def parse_list_array(body: bytes | str, target: Target, page_size: int) -> Page:
 
     The array says neither whether more follow nor how many there are: a full page
     (``page_size`` records) may be followed by more, so paging goes on until a short or
-    empty page; the count is unknown (``total_count`` None), so such a window is read in
-    one pass, one page at a time, and never split by count.
+    empty page; the count is unknown (``total_count`` None), so such a window is read one
+    page at a time, never split by count, and accepted when two passes read the same keys
+    (stkpi.fetch).
     """
-    doc = _load(body, target, list, "an array")
+    doc, lenient = _load_lenient(body, target, list, "an array")
     records = _records({"data": doc}, body, target)
     if len(records) > page_size:
         raise MalformedPageError(
             target, f"{len(records)} records on a page of {page_size}", snippet=snippet(body)
         )
-    return Page(number=target.page or 1, records=records, has_more=len(records) == page_size)
+    return Page(
+        number=target.page or 1,
+        records=records,
+        has_more=len(records) == page_size,
+        lenient=lenient,
+    )
 
 
 def parse_total(body: bytes | str, target: Target) -> int | None:

@@ -23,6 +23,7 @@ class ClientStats:
     transport_errors: int = 0  # timeouts, dropped connections, broken transfers
     malformed: int = 0  # bodies that failed validation
     unauthorized: int = 0  # 401 answers
+    redirects: int = 0  # 3xx answers, never followed (credentials stay with the API)
     token_refreshes: int = 0  # tokens fetched
     pages: int = 0  # pages returned to the caller
     records: int = 0  # records in those pages

@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
@@ -176,6 +177,7 @@ class Transport:
                 json=json_body,
                 headers=headers,
                 timeout=self._timeout,
+                allow_redirects=False,  # never resend the app key and token elsewhere
             )
 
         counted: set[int] = set()
@@ -290,11 +292,23 @@ class Transport:
                     target, self._redact(exc.detail), snippet=self._redact(exc.snippet)
                 )
                 raise _Malformed(clean) from None
+        if 300 <= status < 400:
+            self.counters.add("redirects")
+            raise _Transient(self._redirect_reason(status, response), status=status)
         message = self._redact(error_message(body))
         self._raise_if_retryable(status, response, f"HTTP {status}: {message}")
         if status == 403:  # valid token, but the app key is unknown or not allowed here
             raise AuthError(target, f"HTTP 403: {message}", status=403)
         raise RequestRejectedError(target, f"HTTP {status}: {message}", status=status)
+
+    def _redirect_reason(self, status: int, response: requests.Response) -> str:
+        """A redirect is not followed: it would carry the app key, the token or the client
+        secret to whatever host it names. Retried like a server error, then failed."""
+        where = urlsplit(response.headers.get("Location") or "").netloc or "(no Location)"
+        return self._redact(
+            f"HTTP {status} redirect to {where} not followed: ServiceTitan's credentials "
+            "are sent only to the configured API and auth URLs"
+        )
 
     def _raise_if_retryable(self, status: int, response: requests.Response, reason: str) -> None:
         """A 429 waits its ``Retry-After``; 5xx and 408 back off (``reason`` says what failed)."""
@@ -327,11 +341,14 @@ class Transport:
                 data=form,
                 headers={"Accept": "application/json"},
                 timeout=self._timeout,
+                allow_redirects=False,  # the client secret goes to the auth URL only
             )
             body = response.content
         except _TRANSPORT_ERRORS as exc:
             raise self._transport_error(exc, "token request: ") from None
         status = response.status_code
+        if 300 <= status < 400:
+            raise _Transient(f"token request: {self._redirect_reason(status, response)}")
         self._raise_if_retryable(status, response, f"token request: HTTP {status}")
         if status != 200:
             message = self._redact(error_message(body))

@@ -26,6 +26,7 @@ from stkpi.validation.judges.pipeline import (
     judge_dead_letters,
     judge_duplicate_keys,
     judge_listing,
+    judge_quarantine,
 )
 from stkpi.validation.judges.reconciliation import NAME as RECONCILIATION
 from stkpi.validation.judges.reconciliation import judge_reconciliation
@@ -208,6 +209,12 @@ CHECKS: tuple[Check, ...] = (
         sql=("raw_duplicate_keys",),  # and sql/ops/raw_table_stats.sql (rows vs keys)
         measure=measures.duplicate_keys,
         judge=judge_duplicate_keys,
+    ),
+    Check(
+        name="pipeline.quarantine",
+        sql=("quarantine_open", "quarantine_copied"),
+        measure=measures.quarantine,
+        judge=judge_quarantine,
     ),
     Check(
         name="pipeline.dead_letters",

@@ -16,6 +16,7 @@ from google.api_core.exceptions import NotFound
 
 from stkpi import sqlfiles
 from stkpi.kpi_config import load_bu_map, sql_string
+from stkpi.quarantine import open_records
 from stkpi.registry import get_entity
 from stkpi.table_stats import key_expression
 from stkpi.validation.context import Context
@@ -240,6 +241,15 @@ def duplicate_keys(ctx: Context, _: None, __: Shared) -> Inputs:
             "sample": [{k: jsonable(v) for k, v in r.items()} for r in rows],
         }
     return {"doubled": doubled}
+
+
+def quarantine(ctx: Context, _: None, __: Shared) -> Inputs:
+    """Quarantined records not copied since (``stkpi.quarantine.open_records``)."""
+    try:
+        records = open_records(ctx.query, ctx.now)
+    except NotFound:  # datasets from before the table existed: nothing was quarantined
+        records = []
+    return {"records": records}
 
 
 def dead_letters(ctx: Context, _: None, __: Shared) -> Inputs:

@@ -18,10 +18,11 @@ from rich.console import Console
 
 from stkpi.context import PipelineContext
 from stkpi.messages import PlanMessage, decode
+from stkpi.registry import DELETABLE
 from stkpi.status import collect_status
 from stkpi_tools.cli.env import pipeline_context
 from stkpi_tools.render import render_scans, render_status
-from stkpi_tools.runs import deletes_message, publish_plan, wait_for_run
+from stkpi_tools.runs import allow_deletes, deletes_message, publish_plan, wait_for_run
 
 console = Console()
 
@@ -41,11 +42,13 @@ WindowDays = Annotated[
         max=3660,
     ),
 ]
-MaxShare = Annotated[
+AllowShare = Annotated[
     float | None,
     typer.Option(
-        help="mark at most this share of an entity deleted in one go (default: the "
-        "deployment's DELETE_GUARD_SHARE, 0.02); raise it only for deletes you know are real",
+        help="allow this scan (and any in the next --for-hours) to mark up to this share of "
+        "each entity deleted over the guard's 30 days (default guard: DELETE_GUARD_SHARE, "
+        "0.02); written to st_ops.delete_allowances with your credentials. Use it only for "
+        "deletes you know are real",
         min=0.0001,
         max=1.0,
     ),
@@ -98,6 +101,13 @@ def register(app: typer.Typer) -> None:
                 f"{end} is not after --start {start} (--end is the day after the last)",
                 param_hint="--end",
             )
+        now = datetime.now(UTC)
+        if after > now:  # the plan step refuses it too: marks must never pass now
+            raise typer.BadParameter(
+                f"{end} is in the future (now {now:%Y-%m-%d %H:%M} UTC): a backfill copies "
+                "what ServiceTitan holds already; `stkpi daily` picks up from there",
+                param_hint="--end",
+            )
         body = {"run_type": "backfill", "entities": _names(entities), "start": first}
         body |= {"end": after, "run_id": _run_id("backfill")}
         if window_days:
@@ -113,13 +123,25 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def deletes(
         entities: DeletableEntities = "",
-        max_share: MaxShare = None,
+        allow_share: AllowShare = None,
+        for_hours: Annotated[
+            float, typer.Option(help="how long --allow-share holds", min=0.1, max=24 * 7)
+        ] = 24.0,
+        reason: Annotated[str, typer.Option(help="why (kept with the allowance)")] = "",
         wait: Wait = True,
         timeout: Timeout = 3600.0,
     ) -> None:
         """Key scan: find records deleted in ServiceTitan and mark them deleted in raw
         (what the weekly Cloud Scheduler job sends)."""
-        msg = deletes_message(_names(entities), max_share, _run_id("deletes"))
+        msg = deletes_message(_names(entities), _run_id("deletes"))
+        if allow_share is not None:
+            ctx = pipeline_context()
+            names = msg.entities or list(DELETABLE)
+            allow_deletes(ctx, names, allow_share, for_hours, reason)
+            console.print(
+                f"allowed key scans to mark up to {allow_share:.1%} of {', '.join(names)} "
+                f"for {for_hours:g} h"
+            )
         ctx = _publish(msg, "key scan", wait=wait, timeout=timeout)
         if wait:
             render_scans(collect_status(ctx)["scans"])

@@ -20,6 +20,7 @@ from flask import Blueprint, Response, current_app, request
 
 from stkpi.registry import ENTITIES, Entity
 from stkpi_tools.sim.clock import parse_time
+from stkpi_tools.sim.hostile import REDIRECT_HOST, hostile_page
 from stkpi_tools.sim.shapes import Kind, accepted_params
 from stkpi_tools.sim.state import SimState
 from stkpi_tools.sim.tenant import Filters
@@ -141,9 +142,26 @@ def _records_requested(st: SimState) -> int:
         return 0
 
 
+class Redirected(Exception):
+    """Answer this request with a redirect (the hostile API's ``redirect_requests``)."""
+
+    def response(self) -> Response:
+        url = request.url.replace(request.host.split(":")[0], REDIRECT_HOST, 1)
+        resp = Response("", status=307)
+        resp.headers["Location"] = url
+        return resp
+
+
 def _guard(tenant: str, module: str) -> None:
     """Auth, app key, tenant, API scope, rate limit and injected request faults."""
     st = state()
+    if st.faults.redirected and request.host.split(":")[0] == REDIRECT_HOST:
+        # A redirect's other host: whatever credentials reach it have leaked.
+        if request.headers.get("ST-App-Key") or request.headers.get("Authorization"):
+            st.faults.count("redirect_credentials_leaked")
+        raise ApiError(401, "Unauthorized", "another host: no credentials belong here")
+    if st.faults.take_redirect():
+        raise Redirected()
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer ") or not st.tokens.valid(header[7:].strip()):
         raise ApiError(401, "Unauthorized", "missing, invalid or expired bearer token")
@@ -215,7 +233,21 @@ def _list(entity: Entity, tenant: str) -> Response:
             "totalCount": int(indices.size) if include_total else None,
             "data": data,
         }
-    resp = _damage(json_response(body), entity.name, page)
+    page_faults = st.faults.take_page_faults(entity.name)
+    bad = st.faults.bad_records()
+    if page_faults or bad:
+        earlier = indices[max(0, start - size) : max(0, start - size) + 1] if start else indices[:0]
+        text = hostile_page(
+            entity,
+            body,
+            faults=page_faults,
+            bad=bad,
+            previous_first=lambda: next(iter(st.tenant.render(entity.name, earlier)), None),
+        )
+        plain = Response(text, status=200, mimetype="application/json")
+    else:
+        plain = json_response(body)
+    resp = _damage(plain, entity.name, page)
     edits = st.faults.take_edit(entity.name, page)
     if edits:
         # Edit rows of this very result set: they jump to modifiedOn=now, between pages.

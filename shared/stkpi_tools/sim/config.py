@@ -42,6 +42,18 @@ class FaultSettings:
     of an entity (a revoked scope, a truncated answer), which a key scan must not take for
     deletes.
 
+    A hostile API (``stkpi_tools.sim.hostile``), for list endpoints of ``hostile_entity``
+    (all if None): ``short_pages`` pages lose their last record while ``totalCount`` stays
+    as it was; ``repeat_pages`` pages serve a record of the page before in place of their
+    last one (one repeated, one skipped); ``early_end_pages`` pages say ``hasMore: false``
+    too soon; each is consumed as pages are served. ``bad_records``: records served damaged
+    on every read until the setting changes (as a record in ServiceTitan stays bad until
+    someone fixes it), each ``"<entity>/<id>/<kind>"`` with kind ``surrogate`` (a lone
+    UTF-16 surrogate in a string), ``huge_int`` (an integer id beyond 64 bits in a typed
+    field), ``huge_number`` (a number beyond a double) or ``future`` (``modifiedOn`` in
+    2099). ``redirect_requests``: that many API requests answer ``307`` to the same path on
+    another host name, which counts whatever credentials arrive there.
+
     Answer time (``latency_seconds``): ``latency_ms`` fixed per request plus
     ``latency_per_record_ms`` for every record the request asks for (its ``pageSize``), so
     a page of 5,000 takes longer than a count request of one record, as on the real API.
@@ -62,6 +74,12 @@ class FaultSettings:
     denied_modules: tuple[str, ...] = ()
     hide_fraction: float = 0.0
     hide_entity: str | None = None
+    hostile_entity: str | None = None
+    short_pages: int = 0
+    repeat_pages: int = 0
+    early_end_pages: int = 0
+    bad_records: tuple[str, ...] = ()
+    redirect_requests: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,9 +97,10 @@ class FaultConfig(FaultSettings):
                 raise ValueError(f"{name} must be >= 0, got {changes[name]}")
         if "hide_fraction" in changes and not 0 <= float(changes["hide_fraction"]) < 1:
             raise ValueError(f"hide_fraction must be in [0, 1), got {changes['hide_fraction']}")
-        if "denied_modules" in changes:  # a JSON list over the admin API, or one name
-            denied = changes["denied_modules"] or ()
-            changes["denied_modules"] = (denied,) if isinstance(denied, str) else tuple(denied)
+        for name in ("denied_modules", "bad_records"):  # a JSON list over the admin API
+            if name in changes:
+                value = changes[name] or ()
+                changes[name] = (value,) if isinstance(value, str) else tuple(value)
         return replace(self, **changes)
 
     def latency_seconds(self, records: int) -> float:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from stkpi_tools.sim.config import FaultConfig
+from stkpi_tools.sim.hostile import parse_bad_records
 
 
 class FaultState:
@@ -26,8 +27,14 @@ class FaultState:
         self.stats: Counter[str] = Counter()
         self.paths: Counter[str] = Counter()
         self._damaged_request: str | None = None
+        # A redirect was answered: requests to its other host name are the leaks to count
+        # (before one, that name is just how a test client calls the simulator).
+        self.redirected = False
 
     def update(self, **changes: Any) -> FaultConfig:
+        if changes.get("bad_records"):
+            entries = changes["bad_records"]
+            parse_bad_records((entries,) if isinstance(entries, str) else tuple(entries))
         with self._lock:
             self.config = self.config.updated(**changes)
             self._damaged_request = None  # new settings pick their own request
@@ -40,6 +47,7 @@ class FaultState:
             self.stats.clear()
             self.paths.clear()
             self._damaged_request = None
+            self.redirected = False
 
     def count(self, key: str, path: str | None = None) -> None:
         with self._lock:
@@ -107,6 +115,46 @@ class FaultState:
                 return 0
             self.config = cfg.updated(edit_after_page=None)
             return cfg.edit_count
+
+    def take_page_faults(self, entity: str) -> tuple[str, ...]:
+        """The hostile page faults (``short``, ``repeat``, ``early_end``) this list page of
+        ``entity`` suffers, each consumed (``stkpi_tools.sim.hostile``)."""
+        with self._lock:
+            cfg = self.config
+            if cfg.hostile_entity is not None and cfg.hostile_entity != entity:
+                return ()
+            taken: list[str] = []
+            changes: dict[str, int] = {}
+            for name, fault in (
+                ("short_pages", "short"),
+                ("repeat_pages", "repeat"),
+                ("early_end_pages", "early_end"),
+            ):
+                if getattr(cfg, name) > 0:
+                    changes[name] = getattr(cfg, name) - 1
+                    taken.append(fault)
+                    self.stats[f"hostile_{fault}"] += 1
+            if changes:
+                self.config = cfg.updated(**changes)
+            return tuple(taken)
+
+    def bad_records(self) -> dict[tuple[str, int], str]:
+        """{(entity, id): kind} of the records served damaged (``bad_records``)."""
+        with self._lock:
+            entries = self.config.bad_records
+        return parse_bad_records(entries) if entries else {}
+
+    def take_redirect(self) -> bool:
+        """Consume one request of ``redirect_requests``."""
+        with self._lock:
+            if self.config.redirect_requests > 0:
+                self.config = self.config.updated(
+                    redirect_requests=self.config.redirect_requests - 1
+                )
+                self.stats["redirects"] += 1
+                self.redirected = True
+                return True
+            return False
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

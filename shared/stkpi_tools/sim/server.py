@@ -40,6 +40,10 @@ def create_app(config: SimConfig, tenant: Tenant | None = None) -> Flask:
     def _api_error(exc: ApiError) -> Response:
         return exc.response()
 
+    @app.errorhandler(api.Redirected)
+    def _redirected(exc: api.Redirected) -> Response:
+        return exc.response()
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         code = exc.code or 500

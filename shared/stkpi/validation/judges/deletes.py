@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
+from stkpi.key_scan import share_above
 from stkpi.validation.result import GREEN, RED, CheckResult
 
 WEEKS = 8  # weeks of marks shown per entity
@@ -58,7 +58,7 @@ def judge_deletes(
             threshold,
             "check the app's API scopes and what ServiceTitan lists for "
             f"{entity}; if the deletes are real: stkpi deletes --entities {entity} "
-            f"--max-share {_above(detail.get('share'))}",
+            f"--allow-share {share_above(detail.get('share')):g}",
             value=float(detail.get("to_mark") or 0),
         )
     by_week = ", ".join(f"{w}: {n}" for w, n in weeks.items()) or "none"
@@ -73,14 +73,6 @@ def judge_deletes(
         "",
         value=float(total),
     )
-
-
-def _above(share: Any) -> float:
-    """A guard share that lets the refused scan through: its share plus a point, capped."""
-    try:
-        return min(1.0, math.ceil((float(share) + 0.01) * 100) / 100)
-    except (TypeError, ValueError):
-        return 1.0
 
 
 def scan_detail(raw: Any) -> dict[str, Any]:

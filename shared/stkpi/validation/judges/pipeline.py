@@ -7,9 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stkpi.quarantine import REPLAY_COMMAND, OpenRecord
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.fmt import jsonable, sql_path
-from stkpi.validation.result import GREEN, RED, CheckResult, Status
+from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, Status
 
 
 def judge_rows(
@@ -125,4 +126,46 @@ def judge_duplicate_keys(doubled: Mapping[str, Mapping[str, Any]]) -> CheckResul
         "(highest modified_on), then re-copy the entity: stkpi backfill --entities ... "
         "--start ... --end ...",
         float(sum(extra.values())),
+    )
+
+
+def judge_quarantine(records: Sequence[OpenRecord]) -> CheckResult:
+    """RED when a quarantined record is missing from raw altogether (every KPI it feeds
+    lacks it), YELLOW when raw still shows an older version of each; names the records and
+    the command that reads them again once the cause is fixed."""
+    name = "pipeline.quarantine"
+    if not records:
+        return CheckResult(name, GREEN, "no quarantined records waiting", {}, {"max": 0})
+    missing = [r for r in records if r.copied_at is None]
+    status = RED if missing else YELLOW
+    first = (missing or list(records))[:5]
+    listed = "; ".join(r.describe() for r in first)
+    more = f" and {len(records) - len(first)} more" if len(records) > len(first) else ""
+    what = (
+        f"{len(missing)} missing from raw, {len(records) - len(missing)} at an older version"
+        if missing
+        else "raw shows an older version of each"
+    )
+    rows = [
+        {
+            "entity": r.entity,
+            "record_key": r.record_key,
+            "reason": r.reason[:300],
+            "run_id": r.run_id,
+            "window_id": r.window_id,
+            "quarantined_at": jsonable(r.quarantined_at),
+            "in_raw": r.copied_at is not None,
+        }
+        for r in records[:50]
+    ]
+    return CheckResult(
+        name,
+        status,
+        f"{len(records)} quarantined records not copied since ({what}): {listed}{more}",
+        {"count": len(records), "missing": len(missing), "rows": rows},
+        {"max": 0},
+        "`stkpi quarantine` lists them with their reasons; fix the record in "
+        "ServiceTitan (the next daily run copies it) or the pipeline, then read them again: "
+        f"{REPLAY_COMMAND}",
+        float(len(records)),
     )
