@@ -3,7 +3,7 @@
 # invoker but its push subscription's account: nothing public can call it.
 
 locals {
-  # ServiceTitan credentials: Secret Manager secret -> environment variable (secrets.tf).
+  # ServiceTitan credentials: environment variable -> Secret Manager secret (secrets.tf).
   st_secret_env = {
     ST_CLIENT_ID     = "st-client-id"
     ST_CLIENT_SECRET = "st-client-secret"
@@ -12,16 +12,23 @@ locals {
   }
 
   # Only fetch_window and rebuild_dims talk to ServiceTitan (reads_st_api), so only they may
-  # read the secrets. The other
-  # functions still build the common Settings object, which today requires these names;
-  # they get a visible non-value instead of access. (Drop this once stkpi.config lets
-  # functions that never call the API start without credentials.)
-  st_credentials_not_granted = { for k in keys(local.st_secret_env) : k => "not-granted-to-this-function" }
+  # read the secrets, and they read them when a call needs them (stkpi.secrets), not when an
+  # instance starts: ST_SECRETS names each credential's secret, never its value. Cloud Run
+  # refuses a revision that mounts a secret version that does not exist yet, so mounting
+  # them (secret_environment_variables, version "latest") would fail the first apply, which
+  # runs before anyone has added the values (docs/DEPLOY.md, one pass). Until a version
+  # exists, a delivery that needs it is dead-lettered, replayable, with the gcloud command
+  # that adds it. The other functions get no credential and no reference at all.
+  st_secrets = jsonencode({ for env, s in google_secret_manager_secret.st : env => s.id })
 
   function_env = {
     for fn, spec in local.functions : fn => merge(
       local.common_env,
-      spec.reads_st_api ? {} : local.st_credentials_not_granted,
+      # The function's own deadline: a step that cannot finish its work before it (a
+      # rebuild waiting for its turn) answers at once, so Pub/Sub retries it later, instead
+      # of being cut off by Cloud Run while its thread runs on (stkpi.deadline).
+      { FUNCTION_TIMEOUT_SECONDS = tostring(spec.timeout) },
+      spec.reads_st_api ? { ST_SECRETS = local.st_secrets } : {},
       fn == "fetch_window" ? {
         ST_RATE_LIMIT_PER_SECOND  = tostring(var.fetch_rate_per_instance)
         FETCH_TIME_BUDGET_SECONDS = tostring(var.fetch_time_budget_seconds)
@@ -61,16 +68,6 @@ resource "google_cloudfunctions2_function" "fn" {
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.fn[each.key].email
     environment_variables            = local.function_env[each.key]
-
-    dynamic "secret_environment_variables" {
-      for_each = each.value.reads_st_api ? local.st_secret_env : {}
-      content {
-        key        = secret_environment_variables.key
-        project_id = var.project_id
-        secret     = google_secret_manager_secret.st[secret_environment_variables.key].secret_id
-        version    = "latest"
-      }
-    }
   }
 
   depends_on = [

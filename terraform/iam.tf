@@ -13,6 +13,8 @@ resource "google_service_account" "fn" {
   account_id   = each.value.name
   display_name = "st-kpi ${each.key} runtime"
   description  = "Runtime identity of the ${each.key} function; roles in terraform/iam.tf."
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_service_account" "push" {
@@ -21,12 +23,16 @@ resource "google_service_account" "push" {
   account_id   = "${each.value.name}-push"
   display_name = "st-kpi ${each.key} push invoker"
   description  = "Identity of the Pub/Sub push subscription that invokes ${each.key}; holds run.invoker on that function only."
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_service_account" "build" {
-  account_id   = "st-kpi-build"
+  account_id   = "${local.prefix}st-kpi-build"
   display_name = "st-kpi function builds"
   description  = "Cloud Build identity of the function builds (instead of the default compute account)."
+
+  depends_on = [google_project_service.apis]
 }
 
 locals {
@@ -136,6 +142,8 @@ resource "google_project_iam_member" "bq_job_user" {
   project = var.project_id
   role    = "roles/bigquery.jobUser"
   member  = "serviceAccount:${google_service_account.fn[each.value].email}"
+
+  depends_on = [google_project_service.apis] # project IAM: Resource Manager's API
 }
 
 resource "google_storage_bucket_iam_member" "landing" {
@@ -165,6 +173,8 @@ resource "google_project_iam_member" "build" {
   project = var.project_id
   role    = "roles/cloudbuild.builds.builder"
   member  = "serviceAccount:${google_service_account.build.email}"
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_storage_bucket_iam_member" "build_reads_sources" {
@@ -206,6 +216,8 @@ resource "google_project_iam_member" "operator_job_user" {
   project = var.project_id
   role    = "roles/bigquery.jobUser"
   member  = each.value
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_storage_bucket_iam_member" "operator_landing" {

@@ -3,19 +3,28 @@
 # iam.tf (one service account per function), secrets.tf, scheduler.tf, bigquery.tf,
 # monitoring.tf.
 
+# Reading the project (its number names the Pub/Sub service agent) is a Resource Manager
+# call: on a fresh project it waits for that API like every other resource waits for its own.
 data "google_project" "this" {
   project_id = var.project_id
+
+  depends_on = [google_project_service.apis]
 }
 
 locals {
   repo_root = abspath("${path.module}/..")
 
+  # Every name that must be unique in a project (or, for buckets, in the world) starts with
+  # this deployment's prefix, so a second deployment in the same project collides with
+  # nothing (tests/terraform/test_deploy_graph.py holds every such name to it).
+  prefix = var.name_prefix
+
   # Pub/Sub topics, named as shared/stkpi/config.py expects (TOPIC_PLAN, ...).
   topics = {
-    plan    = "${var.topic_prefix}st-plan"
-    windows = "${var.topic_prefix}st-windows"
-    loads   = "${var.topic_prefix}st-loads"
-    rebuild = "${var.topic_prefix}st-rebuild"
+    plan    = "${local.prefix}st-plan"
+    windows = "${local.prefix}st-windows"
+    loads   = "${local.prefix}st-loads"
+    rebuild = "${local.prefix}st-rebuild"
   }
 
   # Every topic T has a dead-letter topic T<suffix> and a pull subscription
@@ -24,11 +33,13 @@ locals {
   dead_letter_suffix      = "-dead-letter"
   dead_letter_hold_suffix = "-hold"
 
+  # Dataset ids take no '-': the name prefix with '_' instead, unless given explicitly.
+  bq_dataset_prefix = var.bq_dataset_prefix != "" ? var.bq_dataset_prefix : "${replace(local.prefix, "-", "_")}st"
   datasets = {
-    for layer in ["raw", "stage", "dim", "mart", "ops"] : layer => "${var.bq_dataset_prefix}_${layer}"
+    for layer in ["raw", "stage", "dim", "mart", "ops"] : layer => "${local.bq_dataset_prefix}_${layer}"
   }
 
-  landing_bucket = var.landing_bucket_name != "" ? var.landing_bucket_name : "${var.project_id}-st-landing"
+  landing_bucket = var.landing_bucket_name != "" ? var.landing_bucket_name : "${var.project_id}-${local.prefix}st-landing"
 
   # Global ServiceTitan budget: every fetch instance has its own token bucket of
   # fetch_rate_per_instance requests/s and handles one delivery at a time, so
@@ -38,7 +49,7 @@ locals {
   # One entry per function: folder name = entry point, the topic it consumes, its sizing.
   functions = {
     plan_windows = {
-      name          = "st-plan-windows"
+      name          = "${local.prefix}st-plan-windows"
       topic         = "plan"
       memory        = "512Mi"
       cpu           = "1"
@@ -48,7 +59,7 @@ locals {
       reads_st_api  = false
     }
     fetch_window = {
-      name          = "st-fetch-window"
+      name          = "${local.prefix}st-fetch-window"
       topic         = "windows"
       memory        = "1Gi" # streams page by page; headroom for 5000-record pages
       cpu           = "1"
@@ -62,7 +73,7 @@ locals {
       reads_st_api = true
     }
     load_batch = {
-      name          = "st-load-batch"
+      name          = "${local.prefix}st-load-batch"
       topic         = "loads"
       memory        = "512Mi" # the load job runs in BigQuery; the function only waits
       cpu           = "1"
@@ -75,7 +86,7 @@ locals {
       reads_st_api = false
     }
     rebuild_dims = {
-      name          = "st-rebuild-dims"
+      name          = "${local.prefix}st-rebuild-dims"
       topic         = "rebuild"
       memory        = "2Gi" # dims, marts and validations; results come back as rows
       cpu           = "1"
@@ -104,7 +115,7 @@ locals {
   common_env = {
     GCP_PROJECT         = var.project_id
     LANDING_BUCKET      = google_storage_bucket.landing.name
-    BQ_DATASET_PREFIX   = var.bq_dataset_prefix
+    BQ_DATASET_PREFIX   = local.bq_dataset_prefix
     BQ_LOCATION         = var.bq_location
     REPORT_TIMEZONE     = var.report_timezone
     ST_API_BASE_URL     = var.st_api_base_url
@@ -219,6 +230,8 @@ resource "google_storage_bucket" "landing" {
       type = "Delete"
     }
   }
+
+  depends_on = [google_project_service.apis]
 }
 
 # Function source archives. Object names carry the archive's SHA-256: a changed source
@@ -226,7 +239,7 @@ resource "google_storage_bucket" "landing" {
 resource "google_storage_bucket" "sources" {
   #checkov:skip=CKV_GCP_62:Access logs of a deploy-artifact bucket add cost, not insight.
   #checkov:skip=CKV_GCP_78:Versioning off: each source is a new, content-addressed object name.
-  name                        = "${var.project_id}-st-function-sources"
+  name                        = "${var.project_id}-${local.prefix}st-function-sources"
   location                    = var.region
   storage_class               = "STANDARD"
   uniform_bucket_level_access = true
@@ -245,6 +258,8 @@ resource "google_storage_bucket" "sources" {
       type = "Delete"
     }
   }
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_storage_bucket_object" "function_source" {
@@ -255,13 +270,17 @@ resource "google_storage_bucket_object" "function_source" {
   source = data.archive_file.function[each.key].output_path
 }
 
-# APIs the deploy needs. Left enabled on destroy: other workloads may use them.
+# APIs the deploy needs. Left enabled on destroy: other workloads may use them. Every
+# resource depends on this (directly, or through what it references), so a fresh project
+# enables its APIs first; tests/terraform/test_deploy_graph.py holds each resource type to
+# the APIs it calls (cloudresourcemanager: data.google_project and every project IAM grant).
 resource "google_project_service" "apis" {
   for_each = toset([
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
     "cloudscheduler.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",

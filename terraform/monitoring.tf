@@ -33,20 +33,29 @@ locals {
   function_log_filter = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(${local.function_names_filter})"
 
   notification_channels = [for c in google_monitoring_notification_channel.email : c.id]
+
+  # Cloud Monitoring answers 404 for a log-based metric created moments ago ("it could take
+  # up to 10 minutes to become available"), so an alert policy created in the same apply
+  # as its metric fails the first deploy (a long-standing google provider issue). The
+  # policies wait for this long after their metrics are created; later applies do not wait
+  # (time_sleep only sleeps when it is created, i.e. when a metric is new).
+  log_metric_propagation = "11m"
 }
 
 resource "google_monitoring_notification_channel" "email" {
   for_each = var.alert_email == "" ? toset([]) : toset([var.alert_email])
 
-  display_name = "st-kpi alerts"
+  display_name = "${local.prefix}st-kpi alerts"
   type         = "email"
   labels = {
     email_address = each.value
   }
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_logging_metric" "validation_failed" {
-  name        = "stkpi/validation_failed"
+  name        = "${local.prefix}stkpi/validation_failed"
   description = "Failed (RED) validation checks of st-kpi, by check family."
   filter      = "${local.function_log_filter} AND jsonPayload.event=\"validation\" AND jsonPayload.passed=false"
 
@@ -66,10 +75,12 @@ resource "google_logging_metric" "validation_failed" {
       description = "validation check family (freshness, volume_drop, coverage, join, kpi, pipeline)"
     }
   }
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_logging_metric" "function_errors" {
-  name        = "stkpi/function_errors"
+  name        = "${local.prefix}stkpi/function_errors"
   description = "ERROR-or-worse log lines of the st-kpi functions, by function."
   filter      = "${local.function_log_filter} AND severity>=ERROR"
 
@@ -88,12 +99,25 @@ resource "google_logging_metric" "function_errors" {
       value_type = "STRING"
     }
   }
+
+  depends_on = [google_project_service.apis]
 }
 
 # ---- Alert policies ------------------------------------------------------------------------
 
+# The wait between the log-based metrics and the alert policies that name them (see
+# local.log_metric_propagation). A new or renamed metric re-creates it, and so waits again.
+resource "time_sleep" "log_metrics_visible" {
+  create_duration = local.log_metric_propagation
+
+  triggers = {
+    validation_failed = google_logging_metric.validation_failed.id
+    function_errors   = google_logging_metric.function_errors.id
+  }
+}
+
 resource "google_monitoring_alert_policy" "freshness" {
-  display_name          = "st-kpi: data older than 25 h"
+  display_name          = "${local.prefix}st-kpi: data older than 25 h"
   combiner              = "OR"
   notification_channels = local.notification_channels
 
@@ -116,10 +140,12 @@ resource "google_monitoring_alert_policy" "freshness" {
       }
     }
   }
+
+  depends_on = [google_project_service.apis, time_sleep.log_metrics_visible]
 }
 
 resource "google_monitoring_alert_policy" "volume_drop" {
-  display_name          = "st-kpi: daily volume dropped over 50%"
+  display_name          = "${local.prefix}st-kpi: daily volume dropped over 50%"
   combiner              = "OR"
   notification_channels = local.notification_channels
 
@@ -142,10 +168,12 @@ resource "google_monitoring_alert_policy" "volume_drop" {
       }
     }
   }
+
+  depends_on = [google_project_service.apis, time_sleep.log_metrics_visible]
 }
 
 resource "google_monitoring_alert_policy" "dead_letters" {
-  display_name          = "st-kpi: dead letters present"
+  display_name          = "${local.prefix}st-kpi: dead letters present"
   combiner              = "OR"
   notification_channels = local.notification_channels
 
@@ -167,10 +195,12 @@ resource "google_monitoring_alert_policy" "dead_letters" {
       }
     }
   }
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_monitoring_alert_policy" "function_error_rate" {
-  display_name          = "st-kpi: function error rate"
+  display_name          = "${local.prefix}st-kpi: function error rate"
   combiner              = "OR"
   notification_channels = local.notification_channels
 
@@ -217,4 +247,6 @@ resource "google_monitoring_alert_policy" "function_error_rate" {
       }
     }
   }
+
+  depends_on = [google_project_service.apis, time_sleep.log_metrics_visible]
 }

@@ -43,7 +43,7 @@ locals {
 resource "google_cloud_scheduler_job" "job" {
   for_each = local.schedules
 
-  name        = "st-kpi-${each.key}"
+  name        = "${local.prefix}st-kpi-${each.key}"
   description = each.value.description
   region      = var.region
   schedule    = each.value.schedule

@@ -2,14 +2,15 @@
 # never a version: the values are added by the operator with
 #   printf %s "$VALUE" | gcloud secrets versions add st-client-secret --data-file=-
 # so no credential is ever in a variable, a plan, an output or the state file.
-# fetch_window and rebuild_dims read them at instance start (version "latest", functions.tf); a rotated
-# value is picked up by new instances without a redeploy.
+# fetch_window and rebuild_dims read version "latest" when a call needs it (stkpi.secrets,
+# functions.tf): the apply needs no version to exist, and a rotated value is picked up
+# within minutes without a redeploy.
 
 resource "google_secret_manager_secret" "st" {
   #checkov:skip=CKV_GCP_125:Google-managed encryption; a CMEK key would be this project's only KMS dependency.
   for_each = local.st_secret_env
 
-  secret_id = each.value
+  secret_id = "${local.prefix}${each.value}"
 
   replication {
     auto {}

@@ -193,14 +193,16 @@ variable "max_delivery_attempts" {
   }
 }
 
-variable "topic_prefix" {
-  description = "Prefix of every Pub/Sub topic (and so subscription) name, for a second deployment in the same project; the local test suite uses it to share one emulator."
+variable "name_prefix" {
+  description = "Prefix of every name that must be unique in the project: topics and subscriptions, functions, service accounts, secrets, Scheduler jobs, log metrics, buckets and (with '_' for '-') datasets. Set it for a second deployment in the same project; the local test suite uses it to share one set of emulators."
   type        = string
   default     = ""
 
   validation {
-    condition     = can(regex("^([a-z][a-z0-9-]*)?$", var.topic_prefix))
-    error_message = "topic_prefix must be empty or start with a letter and hold only a-z, 0-9 and -."
+    # At most 10 characters: a push invoker's service-account id is the prefix plus up to
+    # 20 characters ("st-rebuild-dims-push"), and Google allows 30.
+    condition     = can(regex("^([a-z][a-z0-9-]{0,9})?$", var.name_prefix))
+    error_message = "name_prefix must be empty or 1-10 characters: a letter, then a-z, 0-9 and -."
   }
 }
 
@@ -284,13 +286,13 @@ variable "bq_location" {
 }
 
 variable "bq_dataset_prefix" {
-  description = "Dataset prefix (BQ_DATASET_PREFIX): datasets are <prefix>_raw, _stage, _dim, _mart, _ops."
+  description = "Dataset prefix (BQ_DATASET_PREFIX): datasets are <prefix>_raw, _stage, _dim, _mart, _ops. Empty = name_prefix with '_' for '-', then \"st\" (st_raw, ... for a first deployment)."
   type        = string
-  default     = "st"
+  default     = ""
 
   validation {
-    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]{0,1000}$", var.bq_dataset_prefix))
-    error_message = "bq_dataset_prefix must start with a letter or '_' and hold only letters, digits, '_'."
+    condition     = var.bq_dataset_prefix == "" || can(regex("^[A-Za-z_][A-Za-z0-9_]{0,1000}$", var.bq_dataset_prefix))
+    error_message = "bq_dataset_prefix must be empty, or start with a letter or '_' and hold only letters, digits, '_'."
   }
 }
 

@@ -7,6 +7,7 @@ instead of discovering them one crash at a time.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +15,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from stkpi.errors import ConfigError
+
+# ServiceTitan credential: environment variable -> Settings field (stkpi.secrets reads them).
+CREDENTIAL_FIELDS = {
+    "ST_TENANT_ID": "st_tenant_id",
+    "ST_CLIENT_ID": "st_client_id",
+    "ST_CLIENT_SECRET": "st_client_secret",
+    "ST_APP_KEY": "st_app_key",
+}
 
 
 class Settings(BaseModel):
@@ -23,12 +32,16 @@ class Settings(BaseModel):
 
     st_api_base_url: str = Field(description="ServiceTitan API base URL")
     st_auth_url: str = Field(description="ServiceTitan auth server URL")
-    # Credentials are optional here because only the fetch function is granted them (least
-    # privilege); whatever talks to ServiceTitan calls require_servicetitan() at start.
+    # Credentials are optional here because only the functions that call ServiceTitan are
+    # granted them (least privilege). A deployed function gets references instead of values
+    # (ST_SECRETS: env name -> Secret Manager secret), read when a call needs them
+    # (stkpi.secrets.with_credentials); whatever talks to ServiceTitan calls
+    # require_servicetitan() at start, which accepts either.
     st_tenant_id: str | None = Field(default=None, min_length=1)
     st_client_id: SecretStr | None = None
     st_client_secret: SecretStr | None = None
     st_app_key: SecretStr | None = None
+    st_secrets: dict[str, str] = Field(default_factory=dict)
     st_rate_limit_per_second: float = Field(default=10.0, gt=0, le=1000)
     # ServiceTitan's largest page: fewer requests per record under a per-request limit.
     st_page_size: int = Field(default=5000, ge=1, le=5000)
@@ -67,6 +80,22 @@ class Settings(BaseModel):
     dead_letter_topic_suffix: str | None = Field(default=None, min_length=1)
     dead_letter_subscription_suffix: str | None = Field(default=None, min_length=1)
     window_lanes: int | None = Field(default=None, ge=1, le=1000)
+    # The function's timeout (terraform/functions.tf): its deliveries' deadline.
+    function_timeout_seconds: float | None = Field(default=None, gt=0, le=3600)
+
+    @field_validator("st_secrets", mode="before")
+    @classmethod
+    def _secret_names(cls, value: object) -> object:
+        if isinstance(value, str):  # the environment's JSON object
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except ValueError as exc:
+                raise ValueError(f"must be a JSON object of secret names ({exc})") from None
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(CREDENTIAL_FIELDS))
+            if unknown:
+                raise ValueError(f"names no ServiceTitan credential: {', '.join(unknown)}")
+        return value
 
     @field_validator("st_api_base_url", "st_auth_url")
     @classmethod
@@ -85,14 +114,20 @@ class Settings(BaseModel):
         return value
 
     def require_servicetitan(self) -> None:
-        """Fail with one message naming every missing ServiceTitan credential."""
-        self.require(
-            "st_tenant_id",
-            "st_client_id",
-            "st_client_secret",
-            "st_app_key",
-            why="to call ServiceTitan",
-        )
+        """Fail with one message naming every ServiceTitan credential that has neither a
+        value nor a secret to read it from (ST_SECRETS)."""
+        missing = [
+            env
+            for env, name in CREDENTIAL_FIELDS.items()
+            if getattr(self, name) is None and env not in self.st_secrets
+        ]
+        if missing:
+            raise ConfigError(
+                "invalid configuration:\n"
+                + "\n".join(
+                    f"  - {m}: is required to call ServiceTitan but not set" for m in missing
+                )
+            )
 
     def require_function(self) -> None:
         """What every deployed function needs besides the common settings: where to

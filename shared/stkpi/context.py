@@ -56,12 +56,19 @@ class PipelineContext:
     def bus(self) -> Bus:
         return Bus(gcp.publisher(self.settings), self.settings)
 
+    @property
+    def st_settings(self) -> Settings:
+        """The settings with ServiceTitan's credentials filled in, read from Secret Manager
+        at first need (``stkpi.secrets``); raises MissingSecretError until they exist."""
+        from stkpi.secrets import with_credentials
+
+        return with_credentials(self.settings)
+
     @cached_property
     def servicetitan(self) -> ServiceTitanClient:
         from stkpi.servicetitan import ServiceTitanClient
 
-        self.settings.require_servicetitan()
-        return ServiceTitanClient(self.settings)
+        return ServiceTitanClient(self.st_settings)
 
 
 def from_env() -> PipelineContext:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from stkpi import logs
-from stkpi.errors import StkpiError
+from stkpi.deadline import RetryLaterError
 from stkpi.landing import Landing
 
 log = logs.get(__name__)
@@ -32,7 +32,7 @@ STALE = timedelta(seconds=60)
 WAIT = timedelta(minutes=8)  # under the function timeout; then Pub/Sub redelivers
 
 
-class LeaseBusyError(StkpiError):
+class LeaseBusyError(RetryLaterError):
     """The lease stayed held (and alive) elsewhere for as long as this delivery may wait;
     raised so Pub/Sub redelivers later."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from google.cloud import bigquery
 
-from stkpi import kpis
+from stkpi import deadline, kpis
 from stkpi.config import Settings
 from stkpi.kpi_config import KpiConfig, load_kpi_config, seed_params
 from stkpi.sqlfiles import render, statements
@@ -56,6 +56,7 @@ def _run_file(
 ) -> None:
     sql = render(relpath, settings, report_tz=config.report_timezone, **extra)
     for stmt in statements(sql):
+        deadline.check(relpath)  # a rebuild past its delivery's deadline stops here
         client.query_and_wait(stmt)
 
 

@@ -12,14 +12,23 @@ Rebuilds of different runs take turns inside the one rebuild_dims instance: it a
 several deliveries at once (terraform/main.tf, concurrency) and a rebuild waits here for
 the one in progress, instead of being refused with 429 at the door, which Pub/Sub would
 count as a failed attempt and, during a long rebuild, dead-letter.
+
+Every wait ends in time (``stkpi.deadline``): a delivery waits for its turn and the lease
+only while ``REBUILD_SECONDS`` would still be left before its deadline, and then answers
+at once (429; Pub/Sub delivers it again after its backoff) instead of starting a rebuild
+its timeout would cut off. A rebuild whose deadline passes anyway stops at its next
+statement and lets go of its turn and its lease, so the redelivery Pub/Sub sends does not
+wait behind a thread nobody is waiting for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
-from stkpi import logs
+from stkpi import deadline, logs
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
 from stkpi.errors import StkpiError
@@ -35,6 +44,22 @@ log = logs.get(__name__)
 
 # One rebuild at a time in this process (the deployment runs one instance).
 _TURN = threading.Lock()
+
+# How long a rebuild may take (dims, marts, reconciliation, validations, report): a
+# delivery starts one only with at least this long left before its deadline.
+REBUILD_SECONDS = 240.0
+
+
+class RebuildBusyError(LeaseBusyError):
+    """Another rebuild holds this instance's turn for longer than this delivery can wait."""
+
+
+def _may_wait() -> float:
+    """Seconds this delivery may still wait before starting: WAIT without a deadline."""
+    left = deadline.remaining()
+    if left is None:
+        return WAIT.total_seconds()
+    return max(0.0, left - REBUILD_SECONDS)
 
 
 class LeaseLostError(StkpiError):
@@ -56,8 +81,11 @@ def rebuild_run(msg: RebuildMessage, ctx: PipelineContext) -> RebuildResult:
     if msg.mode == "validate":
         run_checks(msg.run_id, ctx)
         return RebuildResult("validated", {}, 0)
-    if not _TURN.acquire(timeout=WAIT.total_seconds()):
-        raise LeaseBusyError(f"run {msg.run_id}: another rebuild kept this instance busy")
+    if not _TURN.acquire(timeout=_may_wait()):
+        raise RebuildBusyError(
+            f"run {msg.run_id}: another rebuild holds this instance's turn, and this delivery "
+            f"cannot wait for it and still have {REBUILD_SECONDS:.0f} s to rebuild"
+        )
     try:
         return _rebuild_in_turn(msg, ctx)
     finally:
@@ -75,12 +103,20 @@ def _rebuild_in_turn(msg: RebuildMessage, ctx: PipelineContext) -> RebuildResult
         attempt=DELIVERY_ATTEMPT.get(),
         done=lambda: landing.exists(Landing.rebuild_done_name(msg.run_id)),
         now=ctx.now,
+        wait=timedelta(seconds=_may_wait()),
     )
     if lease is None:
         log.info("rebuild finished by another delivery", extra={"run_id": msg.run_id})
         return RebuildResult("already_done", {}, 0)
-    with lease:
-        result = _rebuild(msg, ctx, lease)
+    try:
+        with lease:
+            result = _rebuild(msg, ctx, lease)
+    except BaseException:
+        # Let go at once (a past deadline, a failed query): the redelivery takes over now,
+        # not after the heartbeat goes stale. A failure to let go only costs that wait.
+        with contextlib.suppress(Exception):
+            lease.release()
+        raise
     lease.release()
     return result
 
@@ -116,6 +152,7 @@ def _rebuild(msg: RebuildMessage, ctx: PipelineContext, lease: Lease) -> Rebuild
         ("validations", lambda: run_checks(msg.run_id, ctx)),
         ("report", lambda: _publish_report(msg.run_id, ctx)),
     ):
+        deadline.check(f"run {msg.run_id}: rebuild before {phase}")
         phase_started = ctx.monotonic()
         step()
         seconds[phase] = ctx.monotonic() - phase_started

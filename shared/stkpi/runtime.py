@@ -9,9 +9,14 @@ the rebuild lease and the lane hand-off need it to tell a redelivery from a twin
 - a message that can never succeed (it does not parse, fails its schema, names an unknown
   entity, has a reversed window): logged with its content, published to the topic's
   dead-letter topic with the reason, and acked: never retried forever, never dropped;
-- a call Google refused with PERMISSION_DENIED (a missing IAM grant): the same, marked
-  replayable, because retrying cannot help until someone fixes the grant, and the reason
-  must reach whoever reads the dead letters (Pub/Sub's own dead-lettering keeps none);
+- a call Google refused with PERMISSION_DENIED (a missing IAM grant), or a credential whose
+  secret has no version yet (``stkpi.secrets.MissingSecretError``): the same, marked
+  replayable, because retrying cannot help until someone fixes the grant or adds the
+  value, and the reason (with the command that fixes it) must reach whoever reads the
+  dead letters (Pub/Sub's own dead-lettering keeps none);
+- a step that cannot do its work before the delivery's deadline (``stkpi.deadline``: a
+  rebuild whose turn is taken): answered 429 at once, logged as a warning, so Pub/Sub
+  delivers it again after its backoff (not an error: nothing failed);
 - anything else: recorded as a failed attempt and answered 500, so Pub/Sub redelivers it
   with backoff and, after the subscription's bounded attempts, dead-letters it.
 """
@@ -21,16 +26,19 @@ from __future__ import annotations
 import base64
 import contextvars
 import hashlib
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from google.api_core.exceptions import Forbidden
 
-from stkpi import logs
+from stkpi import deadline, logs
 from stkpi.context import PipelineContext
+from stkpi.deadline import RetryLaterError
 from stkpi.errors import PermanentError
 from stkpi.messages import LoadMessage, WindowMessage, _Message, decode_push
+from stkpi.secrets import MissingSecretError
 
 log = logs.get(__name__)
 M = TypeVar("M", bound=_Message)
@@ -100,10 +108,16 @@ def handle_push(
             extra={"step": step, "body": repr(envelope)[:2000]},
         )
         return "expected a Pub/Sub push envelope {message, subscription, deliveryAttempt}", 400
+    timeout = getattr(getattr(ctx, "settings", None), "function_timeout_seconds", None)
+    token = deadline.start(timeout, getattr(ctx, "monotonic", time.monotonic))
     try:
         run_step(step, model, envelope, work, ctx)
+    except RetryLaterError as exc:
+        return f"{step}: {exc}; Pub/Sub will deliver it again later", 429
     except Exception as exc:  # logged and recorded by run_step
         return f"{step} failed ({type(exc).__name__}); Pub/Sub will redeliver", 500
+    finally:
+        deadline.reset(token)
     return "", 204
 
 
@@ -127,6 +141,14 @@ def run_step(
     except PermanentError as exc:
         _dead_letter(step, event_data, exc, ctx, msg)
         return None
+    except MissingSecretError as exc:
+        _dead_letter(step, event_data, exc, ctx, msg, replayable=True)
+        return None
+    except RetryLaterError as exc:
+        log.warning(
+            f"{step}: not now; Pub/Sub will deliver it again", extra={**ids, "reason": str(exc)}
+        )
+        raise
     except Exception as exc:
         denied = permission_denied(exc)
         if denied is not None:
@@ -161,7 +183,9 @@ def _dead_letter(
 ) -> None:
     raw = _raw_body(event_data)
     reason = f"{type(exc).__name__}: {exc}"
-    what = "refused by IAM" if replayable else "message can never succeed"
+    what = "message can never succeed"
+    if replayable:
+        what = "waits for a secret" if isinstance(exc, MissingSecretError) else "refused by IAM"
     log.error(
         f"{step}: {what}; dead-lettered",
         extra={

@@ -68,7 +68,7 @@ def in_process_pipeline(
     config = SimConfig(scale=0.002, seed=seed, now=sim_now, rate_limit_per_second=1000)
     with running_simulator(config) as sim:
         variables = {
-            "topic_prefix": f"{prefix}-",
+            "name_prefix": f"{prefix}-",
             "bq_dataset_prefix": prefix,
             "landing_bucket_name": f"{prefix}-landing",
             "retry_minimum_backoff_seconds": 0.5,

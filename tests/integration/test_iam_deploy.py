@@ -36,7 +36,7 @@ def test_a_missing_grant_fails_the_step_with_403_and_dead_letters_it_with_the_re
     stack = Stack(
         tmp_path / "stack",
         sim_args={"scale": 0.001, "seed": 5},
-        tf_variables={"topic_prefix": "nogrant-"},
+        tf_variables={"name_prefix": "nogrant-"},
         reuse={
             "gcs": gcs_emulator.service,
             "bigquery": bq_emulator.service,

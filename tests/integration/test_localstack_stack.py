@@ -46,7 +46,7 @@ def _echo_stack(tmp_path: Path, emulators: dict, prefix: str, delay: float, **kw
             "FN_RECORD_FILE": str(tmp_path / "calls.jsonl"),
             "FN_DELAY_SECONDS": str(delay),
         },
-        tf_variables={"topic_prefix": prefix},
+        tf_variables={"name_prefix": prefix},
         function_sources=sources,
         reuse=emulators,
         **kw,
@@ -81,7 +81,7 @@ def test_stack_wires_topics_to_function_servers(
         with_simulator=False,
         st_api_base_url="http://127.0.0.1:9",
         settings_env={"FN_RECORD_FILE": str(record)},
-        tf_variables={"topic_prefix": f"{tag}-"},
+        tf_variables={"name_prefix": f"{tag}-"},
         function_sources=sources,
         dispatcher_concurrency=dispatcher,
         reuse=_services(bq_emulator, gcs_emulator, pubsub_emulator),
@@ -105,7 +105,7 @@ def test_stack_wires_topics_to_function_servers(
         pub.publish(pub.topic_path(settings.gcp_project, settings.topic_plan), b"hi").result()
         got = _wait(lambda: [r for r in _records(record) if r["data"] == "hi"], 30, "plan_windows")
         assert got[0]["subscription"] == (
-            f"projects/{settings.gcp_project}/subscriptions/{tag}-st-plan-to-st-plan-windows"
+            f"projects/{settings.gcp_project}/subscriptions/{tag}-st-plan-to-{tag}-st-plan-windows"
         )
         assert got[0]["delivery_attempt"] == 1
         if dispatcher:

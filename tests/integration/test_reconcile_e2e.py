@@ -32,7 +32,7 @@ from stkpi_tools.sim.config import HISTORY_START
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
-VARIABLES = {"topic_prefix": "rec-", "bq_dataset_prefix": "rece2e",
+VARIABLES = {"name_prefix": "rec-", "bq_dataset_prefix": "rece2e",
              "landing_bucket_name": "rec-landing"}  # fmt: skip
 
 

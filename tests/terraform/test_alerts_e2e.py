@@ -238,7 +238,7 @@ def test_a_dead_letter_moves_the_dead_letter_alerts_metric(pubsub_emulator) -> N
     """A message that fails every delivery lands where the dead-letter alert looks: the
     subscription Pub/Sub moved it to is one the alert's filter selects, and its
     num_undelivered_messages (the alert's metric) is above the threshold."""
-    variables = {"topic_prefix": f"al{uuid.uuid4().hex[:6]}-"}
+    variables = {"name_prefix": f"al{uuid.uuid4().hex[:6]}-"}
     topology = local_topology(pubsub_emulator.project, variables)
     paths = wire(topology, mode="pull")["rebuild_dims"]  # terraform's policies, pulled here
     pub, sub = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()

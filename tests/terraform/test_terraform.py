@@ -160,7 +160,7 @@ def test_topics_are_the_four_pipeline_topics() -> None:
 
     topics = Module(TF, {"project_id": "p"}).local("topics")
     assert set(topics.values()) == {"st-plan", "st-windows", "st-loads", "st-rebuild"}
-    prefixed = Module(TF, {"project_id": "p", "topic_prefix": "x-"}).local("topics")
+    prefixed = Module(TF, {"project_id": "p", "name_prefix": "x-"}).local("topics")
     assert set(prefixed.values()) == {"x-st-plan", "x-st-windows", "x-st-loads", "x-st-rebuild"}
     assert "for_each" in _resources("google_pubsub_topic")["main"]
     assert "local.topics" in _s(_resources("google_pubsub_topic")["main"]["for_each"])
@@ -263,7 +263,7 @@ def test_every_function_has_its_own_service_account() -> None:
     sa = _resources("google_service_account")["fn"]
     assert _s(sa["for_each"]) == "local.functions"
     assert _s(sa["account_id"]) == "each.value.name"
-    names = [s["name"] for s in _locals()["functions"].values()]
+    names = [s["name"].replace("${local.prefix}", "") for s in _locals()["functions"].values()]
     assert len(set(names)) == len(names)
     for n in names:
         assert re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", n), n
@@ -352,15 +352,10 @@ def test_st_credentials_only_via_secret_manager() -> None:
     # no secret version (its value would be in state), anywhere
     assert not _resources("google_secret_manager_secret_version")
     assert "secret_data" not in _tf_text()
-    # fetch reads them through secret_environment_variables
-    fn = _resources("google_cloudfunctions2_function")["fn"]
-    sev = _one(_one(fn["service_config"])["dynamic"])["secret_environment_variables"]
-    assert "local.st_secret_env" in _s(sev["for_each"])
-    content = _one(sev["content"])
-    assert "google_secret_manager_secret.st" in _s(content["secret"])
-    # plain env never carries a credential value: only the explicit not-granted marker
-    not_granted = _s(_locals()["st_credentials_not_granted"])
-    assert "not-granted-to-this-function" in not_granted
+    # the functions that call ServiceTitan get the secrets' names (ST_SECRETS), read at call
+    # time; none mounts a version at deploy time (tests/terraform/test_deploy_graph.py)
+    assert "google_secret_manager_secret.st" in _s(_locals()["st_secrets"])
+    assert "ST_SECRETS = local.st_secrets" in _s(_locals()["function_env"])
 
 
 def test_no_secret_like_variable_has_a_default() -> None:

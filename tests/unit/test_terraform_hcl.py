@@ -627,11 +627,9 @@ def test_real_function_env(real: Module) -> None:
         assert values["LANDING_BUCKET"] == "p-st-landing"  # landing_bucket_name "" -> default
         assert values["TOPIC_PLAN"] == "st-plan"
         assert values["WINDOW_LANES"] == str(lanes)
-        if functions[fn]["reads_st_api"]:
-            # the real credentials come from Secret Manager, not from the plain env
-            assert "ST_CLIENT_ID" not in values
-        else:
-            assert values["ST_CLIENT_ID"] == "not-granted-to-this-function"
+        # no credential value in the plain env: the readers get the secrets' names
+        assert "ST_CLIENT_ID" not in values
+        assert ("ST_SECRETS" in values) == functions[fn]["reads_st_api"]
     # fetch_window alone: its token bucket and its time budget, as strings
     assert env["fetch_window"]["ST_RATE_LIMIT_PER_SECOND"] == "5"
     assert env["fetch_window"]["FETCH_TIME_BUDGET_SECONDS"] == "400"

@@ -7,6 +7,7 @@ topics, ...), not about how many topics or grants there are today.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -122,8 +123,12 @@ def test_function_fields(topo: Topology) -> None:
         assert fn.service_account.startswith("serviceAccount:")
         assert fn.service_account.endswith("@p.iam.gserviceaccount.com")
         assert all(isinstance(v, str) for v in fn.env.values())
-        # a secret is never also a plain variable
+        # a secret is never also a plain variable: only its name, in ST_SECRETS
         assert not set(fn.secret_env) & set(fn.env)
+        if fn.secret_env:
+            names = json.loads(fn.env["ST_SECRETS"])
+            assert set(names) == set(fn.secret_env)
+            assert all(n.startswith("projects/p/secrets/") for n in names.values())
     # only the functions that call ServiceTitan read its credentials: fetch_window, and
     # rebuild_dims for the reconciliation with the Reporting API
     readers = {k for k, fn in topo.functions.items() if "ST_CLIENT_SECRET" in fn.secret_env}
@@ -147,10 +152,15 @@ def test_env_topic_names_exist(topo: Topology) -> None:
 
 
 def test_datasets_and_bucket(topo: Topology) -> None:
-    prefix = _defaults()["bq_dataset_prefix"].strip('"')
-    assert topo.datasets["raw"] == f"{prefix}_raw"
-    assert topo.datasets["ops"] == f"{prefix}_ops"
+    # bq_dataset_prefix "" and name_prefix "" -> "st"
+    assert _defaults()["bq_dataset_prefix"].strip('"') == ""
+    assert topo.datasets["raw"] == "st_raw"
+    assert topo.datasets["ops"] == "st_ops"
     assert topo.bucket == "p-st-landing"  # landing_bucket_name "" -> "<project>-st-landing"
+    # a second deployment's datasets and bucket take its name prefix
+    second = load_topology(TF, {"project_id": "p", "name_prefix": "b-"})
+    assert second.datasets["raw"] == "b_st_raw"
+    assert second.bucket == "p-b-st-landing"
     named = load_topology(TF, {"project_id": "p", "landing_bucket_name": "my-landing"})
     assert named.bucket == "my-landing"
 

@@ -97,7 +97,7 @@ class Stack:
         ``reuse`` takes already running ``gcs``/``bigquery``/``pubsub`` services (not
         stopped by this stack); ``detached`` services outlive this Python process;
         ``tf_variables`` are terraform variables over terraform/local.tfvars.json (e.g.
-        ``topic_prefix`` to share a Pub/Sub emulator); ``iam=False`` drops the IAM gate
+        ``name_prefix`` to share a Pub/Sub emulator); ``iam=False`` drops the IAM gate
         (default: on, unless ``STKPI_IAM_GATE=0`` is set to tell an IAM refusal from
         another bug while debugging; the test suite and CI always run with it);
         ``user_settings`` are what a user set in the environment or .env

@@ -14,6 +14,7 @@ not needed here or replaced by the evaluator's placeholders; a field that is opt
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -66,7 +67,9 @@ class Function:
     timeout_seconds: int
     memory: str
     env: dict[str, str]  # plain environment_variables, evaluated
-    secret_env: tuple[str, ...]  # names of secret_environment_variables
+    # credentials it reads from Secret Manager: the keys of its ST_SECRETS (read at call
+    # time, stkpi.secrets) and of any secret_environment_variables (mounted at start)
+    secret_env: tuple[str, ...]
     service_account: str  # member form "serviceAccount:email"
     subscription: str  # name of the push subscription that drives it ("" for event_trigger)
 
@@ -286,13 +289,29 @@ def _functions(m: Module, subs: dict[str, Subscription]) -> dict[str, Function]:
             timeout_seconds=int(sc.attr("timeout_seconds", 60)),
             memory=to_string(sc.attr("available_memory", "256M")),
             env={k: to_string(v) for k, v in env.items()},
-            secret_env=tuple(
-                sorted(to_string(b.attr("key")) for b in sc.block("secret_environment_variables"))
-            ),
+            secret_env=_secret_env(sc, env),
             service_account=f"serviceAccount:{to_string(email)}",
             subscription=subscription,
         )
     return dict(sorted(out.items()))
+
+
+def _secret_env(service_config: Block, env: dict[str, Any]) -> tuple[str, ...]:
+    mounted = {
+        to_string(b.attr("key")) for b in service_config.block("secret_environment_variables")
+    }
+    named = env.get("ST_SECRETS")
+    if named is None:
+        return tuple(sorted(mounted))
+    try:
+        references = json.loads(to_string(named))
+    except ValueError:
+        raise TopologyError(
+            f"{service_config.address}: ST_SECRETS is not JSON: {named!r}"
+        ) from None
+    if not isinstance(references, dict):
+        raise TopologyError(f"{service_config.address}: ST_SECRETS is not a JSON object")
+    return tuple(sorted(mounted | set(references)))
 
 
 def _event_trigger_topic(inst: Instance) -> str:

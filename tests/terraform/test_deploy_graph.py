@@ -1,0 +1,239 @@
+"""terraform/ applies in one pass on a fresh project: the graph Terraform orders the apply by.
+
+Read with the project's own evaluator (``stkpi_tools.terraform``): the google provider
+cannot be downloaded here, so these are the checks a first ``terraform apply`` would
+otherwise make, by failing. Each test names the first-apply failure it prevents.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+from stkpi_tools.terraform.graph import Graph, dependency_graph
+from stkpi_tools.terraform.hcl import Module, iter_instances, to_string
+
+TF = Path(__file__).resolve().parents[2] / "terraform"
+PROJECT = "p"
+
+# Resource type -> the APIs its create calls (Google's API for each resource's REST
+# collection). A resource type missing here fails test_every_resource_type_is_classified:
+# adding a kind of resource means saying which API it needs.
+APIS: dict[str, set[str]] = {
+    "data.google_project": {"cloudresourcemanager.googleapis.com"},
+    "google_project_iam_member": {"cloudresourcemanager.googleapis.com"},
+    "google_service_account": {"iam.googleapis.com"},
+    "google_service_account_iam_member": {"iam.googleapis.com"},
+    "google_storage_bucket": {"storage.googleapis.com"},
+    "google_storage_bucket_object": {"storage.googleapis.com"},
+    "google_storage_bucket_iam_member": {"storage.googleapis.com"},
+    "google_pubsub_topic": {"pubsub.googleapis.com"},
+    "google_pubsub_topic_iam_member": {"pubsub.googleapis.com"},
+    "google_pubsub_subscription": {"pubsub.googleapis.com"},
+    "google_pubsub_subscription_iam_member": {"pubsub.googleapis.com"},
+    "google_bigquery_dataset": {"bigquery.googleapis.com"},
+    "google_bigquery_dataset_iam_member": {"bigquery.googleapis.com"},
+    "google_bigquery_table": {"bigquery.googleapis.com"},
+    "google_secret_manager_secret": {"secretmanager.googleapis.com"},
+    "google_secret_manager_secret_iam_member": {"secretmanager.googleapis.com"},
+    # a gen2 function: Cloud Functions, built by Cloud Build into Artifact Registry, run on
+    # Cloud Run
+    "google_cloudfunctions2_function": {
+        "cloudfunctions.googleapis.com",
+        "cloudbuild.googleapis.com",
+        "artifactregistry.googleapis.com",
+        "run.googleapis.com",
+    },
+    "google_cloud_run_v2_service_iam_member": {"run.googleapis.com"},
+    "google_cloud_scheduler_job": {"cloudscheduler.googleapis.com"},
+    "google_logging_metric": {"logging.googleapis.com"},
+    "google_monitoring_notification_channel": {"monitoring.googleapis.com"},
+    "google_monitoring_alert_policy": {"monitoring.googleapis.com"},
+    # calls no Google API
+    "google_project_service": set(),
+    "data.archive_file": set(),
+    "time_sleep": set(),
+}
+
+# Resource type -> the argument that names it, for names that must be unique in a project
+# (buckets: in the world). Types whose names live inside another resource (tables in a
+# dataset, objects in a bucket) or that have none (IAM members, APIs) are NOT_NAMED.
+UNIQUE_NAMES: dict[str, str] = {
+    "google_pubsub_topic": "name",
+    "google_pubsub_subscription": "name",
+    "google_cloudfunctions2_function": "name",
+    "google_service_account": "account_id",
+    "google_secret_manager_secret": "secret_id",
+    "google_cloud_scheduler_job": "name",
+    "google_logging_metric": "name",
+    "google_storage_bucket": "name",
+    "google_bigquery_dataset": "dataset_id",
+    # not unique by Google's rules, but two deployments' alerts must be told apart
+    "google_monitoring_alert_policy": "display_name",
+    "google_monitoring_notification_channel": "display_name",
+}
+NOT_NAMED = {
+    "google_project_service",
+    "google_project_iam_member",
+    "google_service_account_iam_member",
+    "google_storage_bucket_object",
+    "google_storage_bucket_iam_member",
+    "google_pubsub_topic_iam_member",
+    "google_pubsub_subscription_iam_member",
+    "google_bigquery_dataset_iam_member",
+    "google_bigquery_table",
+    "google_secret_manager_secret_iam_member",
+    "google_cloud_run_v2_service_iam_member",
+    "time_sleep",
+}
+LONGEST_PREFIX = "abcdefghi-"  # name_prefix's validation allows 10 characters
+
+
+@cache
+def _module(**variables: str) -> Module:
+    return Module(TF, {"project_id": PROJECT, "alert_email": "ops@example.com", **variables})
+
+
+@cache
+def _graph() -> Graph:
+    return dependency_graph(_module())
+
+
+def _addresses(m: Module) -> list[tuple[str, str]]:
+    """(address, kind) of every resource and data source; kind = type or data.type."""
+    out = [(f"{t}.{n}", t) for t, n in m.resources()]
+    out += [(f"data.{t}.{n}", f"data.{t}") for t, n in m.resources(data=True)]
+    return out
+
+
+def _enabled_by(m: Module, addresses: frozenset[str]) -> set[str]:
+    """The APIs the google_project_service resources among ``addresses`` enable."""
+    out: set[str] = set()
+    for address in addresses:
+        rtype, name = address.split(".", 1)
+        if rtype == "google_project_service":
+            out |= {to_string(i.attr("service")) for i in m.instances(rtype, name).values()}
+    return out
+
+
+def test_every_resource_type_is_classified() -> None:
+    m = _module()
+    kinds = {kind for _, kind in _addresses(m)}
+    assert not kinds - set(APIS), f"say which API these call (APIS): {sorted(kinds - set(APIS))}"
+    managed = set(m.resource_types())
+    unclassified = managed - set(UNIQUE_NAMES) - NOT_NAMED
+    assert not unclassified, f"say whether these need a unique name: {sorted(unclassified)}"
+
+
+def test_every_api_the_deploy_calls_is_enabled() -> None:
+    # e.g. data.google_project and the project IAM grants call Resource Manager: without
+    # cloudresourcemanager enabled, a fresh project answers SERVICE_DISABLED
+    m = _module()
+    used = set().union(*(APIS[kind] for _, kind in _addresses(m)))
+    enabled = _enabled_by(
+        m, frozenset(a for a, k in _addresses(m) if k == "google_project_service")
+    )
+    assert not used - enabled, f"enable in google_project_service: {sorted(used - enabled)}"
+
+
+def test_every_resource_waits_for_the_api_it_calls() -> None:
+    # Terraform creates what does not depend on google_project_service in parallel with
+    # the API's enabling: on a fresh project such a create fails with SERVICE_DISABLED
+    m, graph = _module(), _graph()
+    missing = {}
+    for address, kind in _addresses(m):
+        needs = APIS[kind] - _enabled_by(m, graph.depends_on(address))
+        if needs:
+            missing[address] = sorted(needs)
+    assert not missing, f"these must depend on the google_project_service of: {missing}"
+
+
+def test_alert_policies_wait_for_their_new_log_metrics() -> None:
+    # Monitoring answers 404 for a log-based metric created minutes ago ("could take up to
+    # 10 minutes"): a policy naming one must wait, after the metric, at least that long
+    m, graph = _module(), _graph()
+    metric_names = {
+        to_string(i.attr("name")): f"google_logging_metric.{i.name}"
+        for i in iter_instances(m, "google_logging_metric")
+    }
+    sleeps = {
+        f"time_sleep.{i.name}": _minutes(to_string(i.attr("create_duration")))
+        for i in iter_instances(m, "time_sleep")
+    }
+    checked = 0
+    for policy in iter_instances(m, "google_monitoring_alert_policy"):
+        text = " ".join(
+            to_string(threshold.attr(arg, ""))
+            for cond in policy.block("conditions")
+            for threshold in cond.block("condition_threshold")
+            for arg in ("filter", "denominator_filter")
+        )
+        used = {
+            metric_names[n] for n in re.findall(r"logging\.googleapis\.com/user/([\w/.-]+)", text)
+        }
+        address = f"google_monitoring_alert_policy.{policy.name}"
+        for metric in used:
+            waits = [
+                s
+                for s, minutes in sleeps.items()
+                if minutes >= 10
+                and s in graph.depends_on(address)
+                and metric in graph.depends_on(s)
+            ]
+            assert waits, f"{address} names {metric} but waits >= 10 min after it nowhere"
+            checked += 1
+    assert checked >= 3  # freshness, volume_drop, function_error_rate
+
+
+def _minutes(duration: str) -> float:
+    m = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", duration)
+    assert m and duration, duration
+    h, mi, s = (int(x or 0) for x in m.groups())
+    return h * 60 + mi + s / 60
+
+
+def test_no_function_mounts_a_secret_version_at_deploy_time() -> None:
+    # Cloud Run refuses a revision whose mounted secret version does not exist, and the
+    # ServiceTitan secrets have no version until someone adds the values after the apply:
+    # the functions read them at call time (ST_SECRETS, stkpi.secrets)
+    m = _module()
+    for fn in iter_instances(m, "google_cloudfunctions2_function"):
+        for sc in fn.block("service_config"):
+            assert not sc.block("secret_environment_variables"), fn.address
+            assert not sc.block("secret_volumes"), fn.address
+    readers = [
+        fn.address
+        for fn in iter_instances(m, "google_cloudfunctions2_function")
+        if "ST_SECRETS" in fn.block("service_config")[0].attr("environment_variables")
+    ]
+    assert len(readers) == 2, readers  # fetch_window and rebuild_dims
+
+
+def _unique_names(m: Module) -> dict[str, str]:
+    """name -> the instance that holds it, for every name that must be unique."""
+    out: dict[str, str] = {}
+    for rtype, attr in UNIQUE_NAMES.items():
+        for inst in iter_instances(m, rtype):
+            name = f"{rtype}:{to_string(inst.attr(attr))}"  # unique among its own kind
+            assert name not in out, f"{inst.address} and {out[name]} share the name {name!r}"
+            out[name] = inst.address
+    return out
+
+
+def test_two_deployments_in_one_project_share_no_name() -> None:
+    # a second apply in the same project with another prefix must not meet a 409
+    first, second = _unique_names(_module()), _unique_names(_module(name_prefix="b-"))
+    shared = sorted(set(first) & set(second))
+    assert not shared, f"names the prefix does not reach: {shared}"
+    two = _unique_names(_module(name_prefix="a-"))
+    assert not set(two) & set(second)
+
+
+def test_service_account_ids_fit_with_the_longest_prefix() -> None:
+    m = _module(name_prefix=LONGEST_PREFIX)
+    for inst in iter_instances(m, "google_service_account"):
+        account = to_string(inst.attr("account_id"))
+        assert re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", account), (inst.address, account)
+    for inst in iter_instances(m, "google_storage_bucket"):
+        assert len(to_string(inst.attr("name"))) <= 63 - 30 + len(PROJECT), inst.address
