@@ -151,9 +151,12 @@ locals {
     "stkpi/${f}" => "${local.repo_root}/shared/stkpi/${f}"
     if !strcontains(f, "__pycache__") && !endswith(f, ".pyc")
   }
+  # sql/seeds/*.csv are the simulated tenant's maps, the demo's data: a deployment reads
+  # its tenant's own maps from the warehouse (stkpi.tenant_maps), never from the zip.
   sql_files = {
     for f in fileset("${local.repo_root}/sql", "**") :
     "sql/${f}" => "${local.repo_root}/sql/${f}"
+    if !endswith(f, ".csv")
   }
   function_files = {
     for fn in keys(local.functions) : fn => {

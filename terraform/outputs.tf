@@ -1,5 +1,10 @@
 # Outputs: names and ids only; nothing here is, or is derived from, a secret value.
 
+output "region" {
+  description = "Region of the functions and Scheduler jobs (`gcloud scheduler jobs run NAME --location REGION`)."
+  value       = var.region
+}
+
 output "landing_bucket" {
   description = "Landing bucket (LANDING_BUCKET)."
   value       = google_storage_bucket.landing.name

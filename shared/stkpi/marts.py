@@ -11,7 +11,7 @@ from google.cloud import bigquery
 
 from stkpi import deadline, kpis
 from stkpi.config import Settings
-from stkpi.kpi_config import KpiConfig, load_kpi_config, seed_params
+from stkpi.kpi_config import KpiConfig, seed_params
 from stkpi.sqlfiles import render, statements
 from stkpi.table_stats import row_counts
 
@@ -74,7 +74,11 @@ def build_marts(
     Datasets and raw tables are the deployment's (terraform/bigquery.tf; locally
     ``stkpi.warehouse.ensure_tables``), not the rebuild's: rebuild_dims may only read raw,
     and creating a dataset or table needs permissions it does not have."""
-    config = kpi_config or load_kpi_config(settings)
+    if kpi_config is None:  # the CLI's `kpi-build`: the tenant of its settings
+        from stkpi.tenant_maps import kpi_config_for
+
+        kpi_config = kpi_config_for(client, settings, settings.st_tenant_id)
+    config = kpi_config
     project = settings.gcp_project
     dim_ds, mart_ds = settings.dataset("dim"), settings.dataset("mart")
     built = [f"{dim_ds}.{table}" for table in SEED_TABLES]

@@ -31,7 +31,7 @@ from datetime import timedelta
 from stkpi import deadline, logs
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
-from stkpi.errors import StkpiError
+from stkpi.errors import ConfigError, StkpiError
 from stkpi.landing import Landing, WindowRef
 from stkpi.lease import WAIT, Lease, LeaseBusyError, acquire
 from stkpi.messages import RebuildMessage
@@ -166,10 +166,24 @@ def _rebuild(msg: RebuildMessage, ctx: PipelineContext, lease: Lease) -> Rebuild
 
 
 def build_models(ctx: PipelineContext) -> dict[str, int]:
-    """Dims, marts and validations; each is its own module so it can run on its own."""
+    """Dims, marts and validations; each is its own module so it can run on its own. The
+    business units are mapped as the tenant's own BU map says (stkpi.tenant_maps)."""
     from stkpi.marts import build_marts
+    from stkpi.tenant_maps import kpi_config_for
 
-    return build_marts(ctx.bigquery, ctx.settings)
+    config = kpi_config_for(ctx.bigquery, ctx.settings, tenant_id(ctx))
+    return build_marts(ctx.bigquery, ctx.settings, config)
+
+
+def tenant_id(ctx: PipelineContext) -> str | None:
+    """The tenant whose maps this rebuild reads, or None while its id cannot be read (its
+    secret has no version yet): every BU then takes its role from its name, and the
+    validation kpi.bu_map says why."""
+    try:
+        return ctx.st_settings.st_tenant_id
+    except ConfigError as exc:
+        log.warning("tenant unknown; BUs mapped by their names", extra={"error": str(exc)})
+        return None
 
 
 def run_checks(run_id: str, ctx: PipelineContext) -> None:
@@ -182,10 +196,12 @@ def run_checks(run_id: str, ctx: PipelineContext) -> None:
     from stkpi.validation.result import worst
     from stkpi.validation.runner import run_validations
 
+    tenant = tenant_id(ctx)
+    settings = ctx.settings.model_copy(update={"st_tenant_id": tenant}) if tenant else ctx.settings
     try:
         results = run_validations(
             ctx.bigquery,
-            ctx.settings,
+            settings,
             now=ctx.now(),
             run_id=run_id,
             config=load_validation_config(),  # STKPI_VALIDATION_CONFIG applies here too

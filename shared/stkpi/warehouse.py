@@ -92,6 +92,8 @@ def ensure_tables(client: bigquery.Client, settings: Settings) -> None:
         "reconciliation",
         "quarantine",
         "delete_allowances",
+        "tenant_bu_map",
+        "tenant_report_map",
     ):
         run_file(client, settings, f"ops/{name}.sql")
     for name in ("windows", "runs"):

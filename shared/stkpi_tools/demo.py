@@ -137,6 +137,18 @@ def backfill_since(text: str | None, *, own_tenant: bool, now: datetime) -> date
     return day
 
 
+def _init_tenant(env: dict[str, str], own: OwnTenant, console: Console) -> None:
+    """Your tenant's BU map and report map, from your tenant (``stkpi tenant init``), before
+    the first rebuild reads them. The simulator's stack writes the demo's maps itself."""
+    from stkpi_tools.tenant.init import init_tenant
+
+    got = init_tenant(PipelineContext(load_settings({**env, **own.user})))
+    console.print(f"  tenant {got.tenant_id}: {len(got.bus)} business units "
+                  f"({len(got.unmapped)} not mapped), {len(got.sources)} report rows")  # fmt: skip
+    for name in got.unmapped:
+        console.print(f"    not mapped: {name}: `stkpi tenant map-bu` maps it", highlight=False)
+
+
 def run_demo(
     *,
     scale: float,
@@ -193,6 +205,8 @@ def run_demo(
         ctx = PipelineContext(load_settings(env))
         for name, url in sorted(info.urls().items()):
             console.print(f"  {name:<14} {url}")
+        if own_tenant:
+            _init_tenant(env, own_tenant, console)
 
         console.rule(f"[bold]backfill {start:%Y-%m-%d} .. {end:%Y-%m-%d %H:00} UTC")
         backfill_id = f"demo-backfill-{end:%Y%m%dT%H}"

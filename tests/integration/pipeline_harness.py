@@ -33,6 +33,7 @@ from stkpi_tools.localstack.wiring import wire
 from stkpi_tools.pump import InProcessPump
 from stkpi_tools.sim.config import SimConfig
 from stkpi_tools.sim.server import running_simulator
+from stkpi_tools.tenant.simulated import write_simulated_maps
 
 
 @dataclass
@@ -53,24 +54,35 @@ class Pipeline:
 
 @contextmanager
 def in_process_pipeline(
-    prefix: str, *, seed: int, crash_file: Path, env: Mapping[str, str]
+    prefix: str,
+    *,
+    seed: int,
+    crash_file: Path,
+    env: Mapping[str, str],
+    simulated_maps: bool = True,
+    **sim_options: Any,
 ) -> Iterator[Pipeline]:
-    """A deployment of its own (topics, datasets and bucket named ``<prefix>-...``) on the
+    """A deployment of its own (terraform's ``name_prefix``: topics, datasets, bucket) on the
     session's emulators, its steps run in this process, over a small simulated tenant.
 
     The simulator's clock starts five days behind the wall clock, so a daily plan (which
     ends at the wall-clock hour) covers everything it serves even after a test advances
     it a few days. ``crash_file`` arms the crash points (``STKPI_CRASH_FILE``); ``env``
-    adds or overrides the pipeline's settings (page size, window sizing)."""
+    adds or overrides the pipeline's settings (page size, window sizing); ``sim_options``
+    the simulator's (``SimConfig``). The tenant's maps are the demo's (``sql/seeds``), as a
+    local stack writes them, unless ``simulated_maps`` is false (a tenant with none yet)."""
     mp = pytest.MonkeyPatch()
     mp.setenv("STKPI_CRASH_FILE", str(crash_file))
     sim_now = floor_hour(datetime.now(UTC)) - timedelta(days=5)
-    config = SimConfig(scale=0.002, seed=seed, now=sim_now, rate_limit_per_second=1000)
+    config = SimConfig(
+        **{"scale": 0.002, "seed": seed, "now": sim_now, "rate_limit_per_second": 1000,
+           **sim_options}
+    )  # fmt: skip
     with running_simulator(config) as sim:
         variables = {
+            # the deployment's prefix names everything of it: topics, subscriptions,
+            # datasets (<prefix>_st_*), the landing bucket (<project>-<prefix>-st-landing)
             "name_prefix": f"{prefix}-",
-            "bq_dataset_prefix": prefix,
-            "landing_bucket_name": f"{prefix}-landing",
             "retry_minimum_backoff_seconds": 0.5,
             "retry_maximum_backoff_seconds": 2,
         }
@@ -89,6 +101,8 @@ def in_process_pipeline(
             storage.create_bucket(settings.landing_bucket)
         ctx = PipelineContext(settings)
         ensure_tables(ctx.bigquery, settings)
+        if simulated_maps:
+            write_simulated_maps(ctx.bigquery, settings, str(settings.st_tenant_id))
         subs = wire(local_topology(DEFAULT_PROJECT, variables), mode="pull")
         pump = InProcessPump(ctx, {fn: d["subscription"] for fn, d in subs.items()}, concurrency=3)
         try:

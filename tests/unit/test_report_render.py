@@ -108,7 +108,7 @@ def test_kpi_without_data_says_so_in_place(page: str) -> None:
 def test_unmapped_bu_is_flagged_with_what_to_do(page: str) -> None:
     text = text_of(page)
     assert "unmapped: Unmapped: jobs whose BU id is not in the business-units reference" in text
-    assert "Mesa-Sales: Not in the BU map" in text
+    assert "Mesa-Sales: Not in the tenant's BU map" in text
 
 
 def test_no_runs_yet_is_a_message_not_an_empty_table(page: str) -> None:

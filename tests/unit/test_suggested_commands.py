@@ -63,6 +63,9 @@ SAMPLES: dict[str, str] = {
     "--run-id": "adhoc",
     "--st-api-base-url": "https://api.servicetitan.io",
     "--allow-share": "0.5",
+    "--name": "Commercial Crew",
+    "--role": "Production",
+    "--region": "PHX",
 }
 
 COMMAND = re.compile(r"(?<![\w.$/-])(?:\./dev )?stkpi(?= )|(?<![\w.$/-])\./dev demo\b")

@@ -10,8 +10,7 @@ from typing import Any
 
 from stkpi import logs
 from stkpi.errors import ConfigError
-from stkpi.kpi_config import load_kpi_config
-from stkpi.reconcile.mapping import load_report_map, sources_for
+from stkpi.reconcile.mapping import sources_for
 from stkpi.reconcile.reports_api import (
     CallLog,
     LandingCallLog,
@@ -20,6 +19,7 @@ from stkpi.reconcile.reports_api import (
     ReportingApi,
 )
 from stkpi.reconcile.run import Reconciliation, last_complete_weeks, reconcile, result_rows, store
+from stkpi.tenant_maps import kpi_config_for, read_report_map
 
 log = logs.get(__name__)
 
@@ -43,7 +43,7 @@ def run_reconciliation(
     """
     settings = ctx.st_settings  # credentials read now (stkpi.secrets)
     tenant = str(settings.st_tenant_id)
-    sources = sources_for(tenant, load_report_map())
+    sources = sources_for(tenant, read_report_map(ctx.bigquery, settings, tenant))
     now = ctx.now()
     weeks = weeks or last_complete_weeks(now.astimezone(settings.tz).date())
     fetcher = ReportFetcher(
@@ -52,7 +52,7 @@ def run_reconciliation(
         reuse_after=reuse_after,
         max_wait=max_wait,
     )
-    bu_map = load_kpi_config(settings).bu_map
+    bu_map = kpi_config_for(ctx.bigquery, settings, tenant).bu_map
     result = reconcile(ctx.bigquery, settings, fetcher, sources, weeks, bu_map)
     if save:
         store(ctx.bigquery, settings, result_rows(result, run_id=run_id, tenant_id=tenant, at=now))

@@ -60,8 +60,9 @@ def default_report_map_path() -> Path:
     return sql_dir() / "seeds" / "report_map.csv"
 
 
-def _row(path: Path, lineno: int, rec: dict[str, str]) -> ReportSource:
-    where = f"{path}:{lineno}"
+def parse_row(where: str, rec: dict[str, str]) -> ReportSource:
+    """One report-map row from its column values; a bad value is a ConfigError naming
+    ``where`` (a file and line, or the command's options)."""
     values = {k: (rec.get(k) or "").strip() for k in COLUMNS}
     if values["kpi"] not in RECONCILED_KPIS:
         raise ConfigError(f"{where}: kpi must be one of {', '.join(RECONCILED_KPIS)}: "
@@ -96,7 +97,7 @@ def load_report_map(path: Path | None = None) -> tuple[ReportSource, ...]:
         if tuple(reader.fieldnames or ()) != COLUMNS:
             raise ConfigError(f"{path}: columns must be {','.join(COLUMNS)}")
         for lineno, rec in enumerate(reader, start=2):
-            row = _row(path, lineno, rec)
+            row = parse_row(f"{path}:{lineno}", rec)
             key = (row.tenant_id, row.kpi, row.kind)
             if key in seen:
                 raise ConfigError(f"{path}:{lineno}: duplicate {row.kind} row for tenant "
@@ -114,8 +115,9 @@ def sources_for(
     mine = [r for r in rows if r.tenant_id == tenant_id]
     if not mine:
         raise ConfigError(
-            f"{path}: no report mapping for tenant {tenant_id}; list its reports with "
-            "`stkpi reconcile discover` and add rows"
+            f"no report map for tenant {tenant_id}: `stkpi tenant init` proposes one from "
+            "the tenant's reports (`stkpi reconcile discover` lists them; `stkpi tenant "
+            "map-report` sets a row)"
         )
     out: dict[str, KpiSources] = {}
     for kpi in RECONCILED_KPIS:

@@ -150,12 +150,12 @@ def _decode_json(rows: list[dict[str, Any]], *cols: str) -> list[dict[str, Any]]
     return rows
 
 
-def _mapped_bus() -> frozenset[str]:
+def _mapped_bus(client: bigquery.Client, settings: Settings) -> frozenset[str]:
+    """The reporting names of the BUs the marts were built with (the tenant's map, as the
+    last rebuild wrote it to the dim's seed table)."""
     try:
-        from stkpi.kpi_config import load_bu_map
-
-        return frozenset(r.normalized_name for r in load_bu_map())
-    except Exception:
+        return frozenset(r["normalized_name"] for r in _rows(client, settings, "mapped_bus.sql"))
+    except Exception:  # no rebuild yet: nothing is mapped
         return frozenset()
 
 
@@ -239,7 +239,7 @@ def gather(
             empty="No failed or dead-lettered windows.",
             limit="20",
         ),
-        mapped_bus=_mapped_bus(),
+        mapped_bus=_mapped_bus(client, settings),
         report_timezone=settings.report_timezone,
         reconciliation=_section(
             client,

@@ -28,8 +28,8 @@ from stkpi.report.weeks import Weeks
 BUCKET_NOTES = {
     "unmapped": (
         "Unmapped: jobs whose BU id is not in the business-units reference, or whose BU "
-        "name has neither a -Sales nor a -Production suffix. Add the BU to "
-        "sql/seeds/bu_map.csv; the join.jobs_business_units validation lists them."
+        "name has neither a -Sales nor a -Production suffix. Map the BU with `stkpi tenant "
+        "map-bu`; the kpi.bu_map and join.jobs_business_units validations list them."
     ),
     "unlinked": "Unlinked: payments and balances of invoices that match no job.",
 }
@@ -159,7 +159,9 @@ def _row(
     if name in BUCKET_NOTES:
         note, flag = BUCKET_NOTES[name], "bucket"
     elif level == "bu" and data.mapped_bus and name not in data.mapped_bus:
-        note = "Not in the BU map (sql/seeds/bu_map.csv): role and region taken from its name."
+        note = (
+            "Not in the tenant's BU map (`stkpi tenant show`): role and region taken from its name."
+        )
         flag = "unlisted"
     return Row(name, cells, wow, direction, note, flag)
 

@@ -17,6 +17,7 @@ from typing import Any
 from stkpi.registry import DELETABLE
 from stkpi.validation import measures
 from stkpi.validation.context import Context
+from stkpi.validation.judges.bu_map import judge_bu_map
 from stkpi.validation.judges.completeness import judge_coverage, judge_volume
 from stkpi.validation.judges.deletes import judge_deletes
 from stkpi.validation.judges.freshness import judge_freshness
@@ -151,7 +152,7 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         name="join.jobs_business_units",
-        sql=("join_jobs_business_units",),
+        sql=("join_jobs_business_units", "bu_map_names"),
         measure=measures.jobs_business_units,
         judge=judge_jobs_business_units,
         thresholds=("joins", "join_p"),
@@ -175,6 +176,13 @@ CHECKS: tuple[Check, ...] = (
             "kpi_jump_ratio_abs",
         ),
         if_missing=measures.kpis_missing,
+    ),
+    Check(
+        name="kpi.bu_map",
+        sql=("business_units_current",),
+        measure=measures.bu_map,
+        judge=judge_bu_map,
+        thresholds=(),
     ),
     Check(
         name=RECONCILIATION,

@@ -15,10 +15,11 @@ from typing import Any
 from google.api_core.exceptions import NotFound
 
 from stkpi import sqlfiles
-from stkpi.kpi_config import load_bu_map, sql_string
+from stkpi.kpi_config import sql_string
 from stkpi.quarantine import open_records
 from stkpi.registry import get_entity
 from stkpi.table_stats import key_expression
+from stkpi.tenant_maps import read_bu_map, read_report_map
 from stkpi.validation.context import Context
 from stkpi.validation.fmt import as_date, jsonable, sql_path
 from stkpi.validation.judges.completeness import add_months
@@ -145,7 +146,12 @@ def join(ctx: Context, join: str, _: Shared) -> Inputs:
 
 
 def jobs_business_units(ctx: Context, _: None, __: Shared) -> Inputs:
-    names = [r.bu_name.lower() for r in load_bu_map()]
+    """Jobs whose BU the marts' BU map (the tenant's, as the last rebuild wrote it to the
+    dim's seed table) does not list and whose name gives no role."""
+    try:
+        names = [r["bu_name"].lower() for r in ctx.query("bu_map_names")]
+    except NotFound:  # no rebuild yet
+        names = []
     rows = ctx.query(
         "join_jobs_business_units",
         bu_map_names=", ".join(sql_string(n) for n in names) or "NULL",
@@ -196,7 +202,20 @@ def reconciliation(ctx: Context, _: None, __: Shared) -> Inputs:
         rows = ctx.query("reconciliation_latest")
     except NotFound:  # datasets from before the table existed
         rows = []
-    return {"rows": rows, "config": ctx.config}
+    tenant = ctx.settings.st_tenant_id
+    mapped = bool(tenant and read_report_map(ctx.client, ctx.settings, str(tenant)))
+    return {"rows": rows, "config": ctx.config, "has_report_map": mapped}
+
+
+def bu_map(ctx: Context, _: None, __: Shared) -> Inputs:
+    """The tenant's BU map and its business units as copied from ServiceTitan."""
+    tenant = ctx.settings.st_tenant_id
+    try:
+        units = ctx.query("business_units_current")
+    except NotFound:  # nothing copied yet
+        units = []
+    found = read_bu_map(ctx.client, ctx.settings, str(tenant)) if tenant else None
+    return {"tenant_id": tenant, "bu_map": found, "business_units": units}
 
 
 # -- pipeline -------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 
+from stkpi.config import Settings
 from stkpi_tools.localstack.functions import (
     FUNCTIONS,
     function_env,
@@ -169,6 +170,10 @@ class Stack:
                 env.pop(key, None)
         settings = settings_from({**env, **admin})
         provision(settings, topology, env=admin, pubsub=False)  # terraform apply's part
+        if self.with_simulator and secrets.get("ST_TENANT_ID"):
+            # the operator's `stkpi tenant import` of the demo's data (the simulated
+            # tenant's BU and report maps), before any run can rebuild
+            self._write_simulated_maps(settings, admin, secrets["ST_TENANT_ID"])
 
         principal_env = self._start_gate(topology, admin) if self.iam else {}
         endpoints: dict[str, str] = {}
@@ -220,6 +225,19 @@ class Stack:
                 extra_args=args, timeout=600, **kw,  # production scale takes a while
             )  # fmt: skip
         start_together(starters, self._add)
+
+    @staticmethod
+    def _write_simulated_maps(settings: Settings, admin: dict[str, str], tenant: str) -> None:
+        from stkpi import gcp
+        from stkpi_tools.localstack.provision import patched_environ
+        from stkpi_tools.tenant.simulated import write_simulated_maps
+
+        with patched_environ(admin):
+            client = gcp.bigquery_client(settings)
+            try:
+                write_simulated_maps(client, settings, tenant)
+            finally:
+                client.close()
 
     def _start_gate(self, topology: Topology, admin: dict[str, str]) -> dict[str, dict[str, str]]:
         """The IAM gate in front of the emulators, judging each principal by terraform's

@@ -134,6 +134,10 @@ class SimConfig(FaultSettings):
     app_key: str = SIM_APP_KEY
     export_page_size: int = 500
     report_interval_seconds: float = 60.0  # Reporting API: the same report once a minute
+    # Another tenant's business-unit names, one for each of catalog.BUSINESS_UNITS in its
+    # order (same roles and volumes, other names): a tenant whose configuration is not the
+    # demo's (sql/seeds), for tests of `stkpi tenant init`. Empty: the catalog's names.
+    bu_names: tuple[str, ...] = ()
 
     def faults(self) -> FaultConfig:
         """The start-time fault settings."""

@@ -83,6 +83,6 @@ def build_tables(config: SimConfig) -> dict[str, Table]:
     return tables
 
 
-def view(tables: dict[str, Table], now: int, seed: int) -> View:
+def view(tables: dict[str, Table], now: int, seed: int, bu_names: tuple[str, ...] = ()) -> View:
     """What a renderer sees of ``tables`` at ``now``."""
-    return View(tables, now, seed, CODES, ID_BASES)
+    return View(tables, now, seed, CODES, ID_BASES, bu_names)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from stkpi.registry import ENTITIES, get_entity, record_key
+from stkpi_tools.sim.catalog import BUSINESS_UNITS
 from stkpi_tools.sim.clock import HOUR, NEVER, iso, parse_time, to_epoch
 from stkpi_tools.sim.config import SimConfig
 from stkpi_tools.sim.entities import SIM_ENTITIES, build_tables, view
@@ -44,6 +45,8 @@ class Tenant:
     """A deterministic ServiceTitan tenant generated from a ``SimConfig``."""
 
     def __init__(self, config: SimConfig) -> None:
+        if config.bu_names and len(config.bu_names) != len(BUSINESS_UNITS):
+            raise ValueError(f"bu_names needs {len(BUSINESS_UNITS)} names, one per catalog BU")
         self.config = config
         self.tables: dict[str, Table] = build_tables(config)
         missing = {e.name for e in ENTITIES} - set(self.tables)
@@ -130,7 +133,7 @@ class Tenant:
         """Full API dicts for ``indices`` as of the current clock, shaped as the spec's
         ``kind`` of endpoint (list or export) has them (``stkpi_tools.sim.shapes``)."""
         _, mod = self.visible(name)
-        seen = view(self.tables, self._now, self.config.seed)
+        seen = view(self.tables, self._now, self.config.seed, self.config.bu_names)
         renderer = SIM_ENTITIES[name].render
         return [conform(name, kind, renderer(seen, int(i), int(mod[i]))) for i in indices]
 

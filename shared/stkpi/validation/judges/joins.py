@@ -85,7 +85,9 @@ def judge_jobs_business_units(
         linked=total - n_unmapped,
         config=config,
         extra={"unmapped_bus": listed},
-        next_step=f"add the BUs to sql/seeds/bu_map.csv; {sql_path('join_jobs_business_units')}",
+        next_step="map each BU (ROLE Sales or Production): `stkpi tenant map-bu --name NAME "
+        "--role ROLE --region REGION` "
+        f"(the kpi.bu_map check lists the commands); {sql_path('join_jobs_business_units')}",
     )
     if not listed:
         return result

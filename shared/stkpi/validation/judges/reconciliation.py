@@ -38,15 +38,20 @@ def _cell(row: Mapping[str, Any]) -> str:
 
 
 def judge_reconciliation(
-    rows: Sequence[Mapping[str, Any]], config: ValidationConfig
+    rows: Sequence[Mapping[str, Any]], config: ValidationConfig, has_report_map: bool = True
 ) -> CheckResult:
     threshold = {"red_min_abs": config.reconcile_red_min_abs,
                  "red_min_pct": config.reconcile_red_min_pct,
                  "expected_rules": list(config.reconcile_expected_rules)}  # fmt: skip
-    if not rows:  # a tenant without a report map (sql/seeds/report_map.csv) is never reconciled
+    if not has_report_map:  # never reconciled: nothing says the KPIs match ServiceTitan
+        return CheckResult(NAME, YELLOW, "the tenant has no report map, so the KPIs are never "
+                           "reconciled with ServiceTitan's reports",
+                           {"cells": len(rows)}, threshold,
+                           "stkpi tenant init (proposes the map from the tenant's reports); "
+                           "stkpi tenant map-report")  # fmt: skip
+    if not rows:  # mapped, but no daily run has reconciled yet
         return CheckResult(NAME, GREEN, "no reconciliation with ServiceTitan's reports stored "
-                           "(is the tenant in sql/seeds/report_map.csv?)",
-                           {}, threshold, NEXT)  # fmt: skip
+                           "yet (the next daily run reconciles)", {}, threshold, NEXT)  # fmt: skip
     unexplained = [r for r in rows if r["status"] == "unexplained"]
     red = [r for r in unexplained if _above(r, config)]
     explained = [r for r in rows if r["status"] == "explained"]

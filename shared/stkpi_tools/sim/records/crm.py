@@ -29,7 +29,7 @@ def _reference(v: View, entity: str, i: int, mod: int, /, **fields: Any) -> dict
 
 
 def business_unit(v: View, i: int, mod: int) -> dict[str, Any]:
-    name = cat.BUSINESS_UNITS[i][0]
+    name = v.bu_name(i)
     return _reference(v, "business_units", i, mod, name=name, officialName=name)
 
 

@@ -117,7 +117,7 @@ def invoice(v: View, i: int, mod: int) -> dict[str, Any]:
         record["job"] = {"id": job_id, "number": None, "type": None}
     record["businessUnit"] = {
         "id": v.id_of("business_units", bu),
-        "name": cat.BUSINESS_UNITS[bu][0],
+        "name": v.bu_name(bu),
     }
     record["customer"] = {"id": v.id_of("customers", cust), "name": customer_name(v, cust)}
     record["active"] = v.active("invoices", i)

@@ -44,6 +44,11 @@ class View:
     seed: int
     codes: Mapping[str, int]
     id_bases: Mapping[str, int]
+    bu_names: tuple[str, ...] = ()  # SimConfig.bu_names: empty = the catalog's
+
+    def bu_name(self, index: int | np.integer) -> str:
+        """The name of business unit ``index`` (catalog order)."""
+        return self.bu_names[index] if self.bu_names else cat.BUSINESS_UNITS[index][0]
 
     def rng(self, name: str, record_id: int) -> random.Random:
         """The record's own decoration stream: the same on every call and page."""
