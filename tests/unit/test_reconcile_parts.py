@@ -57,7 +57,9 @@ def test_bad_map_row_names_file_and_line(tmp_path: Path, line: str, message: str
 
 def test_tenant_without_mapping_points_to_discover(tmp_path: Path) -> None:
     rows = load_report_map(_map(tmp_path, "1000,leads,total,ops,1,BU,,,Leads"))
-    with pytest.raises(ConfigError, match=r"no report map for tenant 77: `stkpi tenant init`.*reconcile discover"):
+    with pytest.raises(
+        ConfigError, match=r"no report map for tenant 77: `stkpi tenant init`.*reconcile discover"
+    ):
         sources_for("77", rows)
     with pytest.raises(ConfigError, match="kpi leads has no 'records' row"):
         sources_for("1000", rows)
