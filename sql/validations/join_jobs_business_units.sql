@@ -1,6 +1,7 @@
 -- Validation join_jobs_business_units: jobs whose business unit maps to a reporting BU.
 -- Rule (KPIS.md "Role gating"): the job's businessUnitId is in the business-units reference
--- and the BU's name is in the BU map (sql/seeds/bu_map.csv, rendered as ${bu_map_names})
+-- and the BU's name is in the BU map the marts were built with (the tenant's, rendered as
+-- ${bu_map_names}: sql/validations/bu_map_names.sql)
 -- or ends with -Sales / -Production. Everything else is the bucket 'unmapped'.
 -- Grain: one row per unmapped BU (bu_name NULL: id not in the reference), plus one row
 -- with business_unit_id -1 carrying the totals. Sources: ${raw}.jobs, ${raw}.business_units.
@@ -15,7 +16,8 @@ jobs AS (
     b.bu_name,
     b.bu_name IS NOT NULL
     AND (
-      LOWER(b.bu_name) IN (${bu_map_names})
+      -- COALESCE: an empty map renders as IN (NULL), which is NULL, not FALSE
+      COALESCE(LOWER(b.bu_name) IN (${bu_map_names}), FALSE)
       OR LOWER(b.bu_name) LIKE '%-sales'
       OR LOWER(b.bu_name) LIKE '%-production'
     ) AS mapped

@@ -20,6 +20,8 @@ from google.cloud import bigquery
 
 from stkpi.config import Settings, load_settings
 from stkpi.marts import build_marts
+from stkpi.reconcile.mapping import ReportSource
+from stkpi.tenant_maps import propose, write_bu_map, write_report_map
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, exit_code
 from stkpi.validation.runner import run_validations
@@ -230,6 +232,16 @@ def build_clean_tenant(bq_emulator, *, with_marts: bool = True) -> Tenant:
     )
     from stkpi.registry import TRANSACTIONAL
 
+    # the tenant's maps, as `stkpi tenant init` writes them: every unit mapped by its name,
+    # one KPI's reports (a deployment without them is YELLOW: kpi.bu_map, reconciliation)
+    at = NOW - dt.timedelta(days=30)
+    write_bu_map(t.client, settings, "1", [propose(n, i, True) for i, n in BUS.items()],
+                 source="discovered", at=at)  # fmt: skip
+    write_report_map(t.client, settings, "1", [
+        ReportSource("1", "leads", "total", "operations", 10, "BusinessUnitName", value_field="Leads"),
+        ReportSource("1", "leads", "records", "operations", 11, "BusinessUnitName",
+                     date_field="CreatedDate", id_field="JobId"),
+    ], source="discovered", at=at)  # fmt: skip
     synced = _iso(NOW - dt.timedelta(hours=3))
     t.insert(
         "ops",
@@ -301,6 +313,8 @@ def test_clean_tenant_is_all_green_and_stored(tenant: Tenant) -> None:
         "join.appointments_jobs",
         "join.gross_pay_items_jobs",
         "join.jobs_business_units",
+        "kpi.bu_map",
+        "reconciliation.servicetitan",
         "kpi.presence",
         "kpi.ranges",
         "kpi.jumps",
@@ -464,7 +478,11 @@ def test_unmapped_business_unit_is_listed_by_name(tenant: Tenant) -> None:
     listed = {u["bu_name"]: u["jobs"] for u in join.numbers["unmapped_bus"]}
     assert listed == {"Flagstaff Misc": 2, "<id 77 not in business_units>": 1}
     assert "Flagstaff Misc (2 jobs)" in join.message
-    assert "bu_map.csv" in join.next_step
+    assert "stkpi tenant map-bu" in join.next_step
+    # the tenant's map does not list it and its name gives no role: YELLOW, with the command
+    bu_map = tenant.validate()["kpi.bu_map"]
+    assert bu_map.status == YELLOW and bu_map.numbers["unmapped"] == ["Flagstaff Misc"]
+    assert 'stkpi tenant map-bu --name "Flagstaff Misc" --role ROLE' in bu_map.next_step
 
 
 def test_failed_and_stuck_windows_and_missing_rebuild_are_red(tenant: Tenant) -> None:
@@ -570,6 +588,7 @@ def _cli_env(monkeypatch: pytest.MonkeyPatch, t: Tenant, bq_emulator) -> None:
     env = {
         **bq_emulator.env,
         "BQ_DATASET_PREFIX": s.bq_dataset_prefix,
+        "ST_TENANT_ID": str(s.st_tenant_id),  # whose maps kpi.bu_map reads (an operator sets it)
         "STKPI_STACK_ROOT": "/nonexistent",
     }
     for key, value in env.items():
