@@ -97,9 +97,15 @@ class Settings(BaseModel):
                 raise ValueError(f"names no ServiceTitan credential: {', '.join(unknown)}")
         return value
 
-    @field_validator("st_api_base_url", "st_auth_url")
+    # Where "now" in the tenant's world is read (stkpi.clock): unset in the cloud (the wall
+    # clock); the local stack points it at the simulator's clock, which stands still.
+    tenant_clock_url: str | None = None
+
+    @field_validator("st_api_base_url", "st_auth_url", "tenant_clock_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")

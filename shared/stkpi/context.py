@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from stkpi import gcp
 from stkpi.bus import Bus
+from stkpi.clock import Clock, tenant_clock, wall_clock
 from stkpi.config import Settings, load_settings
 from stkpi.landing import Landing
 from stkpi.state import OpsState
@@ -26,15 +27,29 @@ if TYPE_CHECKING:
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    return wall_clock()
 
 
 @dataclass
 class PipelineContext:
+    """``now``: the machine's clock (leases, event and ingestion times).
+    :meth:`tenant_now`: the tenant's present (stkpi.clock), which plans runs and dates what
+    is judged and reported."""
+
     settings: Settings
     now: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
+    clock: Clock | None = None
     _faults: dict[str, str] = field(default_factory=dict)
+
+    def tenant_now(self) -> datetime:
+        """The tenant's present: ``clock`` if given, else ``TENANT_CLOCK_URL``'s or the wall
+        clock (stkpi.clock)."""
+        return (self.clock or self._settings_clock)()
+
+    @cached_property
+    def _settings_clock(self) -> Clock:
+        return tenant_clock(self.settings.tenant_clock_url)
 
     @cached_property
     def landing(self) -> Landing:

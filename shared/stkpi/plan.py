@@ -28,7 +28,7 @@ def plan_and_publish(msg: PlanMessage, ctx: PipelineContext) -> RunPlan:
     marks = ctx.state.high_water_marks() if msg.run_type == "daily" else {}
     plan = plan_run(
         msg,
-        now=ctx.now(),
+        now=ctx.tenant_now(),
         default_window_days=ctx.settings.window_days,
         marks=marks,
         lanes=ctx.settings.window_lanes,

@@ -202,7 +202,8 @@ def run_checks(run_id: str, ctx: PipelineContext) -> None:
         results = run_validations(
             ctx.bigquery,
             settings,
-            now=ctx.now(),
+            now=ctx.tenant_now(),
+            wall_now=ctx.now(),
             run_id=run_id,
             config=load_validation_config(),  # STKPI_VALIDATION_CONFIG applies here too
         )

@@ -4,7 +4,6 @@ raw tables or Pub/Sub."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from stkpi.context import PipelineContext
@@ -13,7 +12,7 @@ from stkpi.table_stats import raw_table_stats
 
 def collect_status(ctx: PipelineContext) -> dict[str, Any]:
     runs = ctx.state.query_file("ops/status_runs.sql")
-    now = datetime.now(UTC)
+    now = ctx.tenant_now()  # a lag in the tenant's time: how far behind its present raw is
     entities = []
     for name, stats in raw_table_stats(ctx.bigquery, ctx.settings).items():
         if isinstance(stats, Exception):

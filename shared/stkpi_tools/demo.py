@@ -159,17 +159,22 @@ def run_demo(
     dispatcher: int | None,
     own_tenant: OwnTenant | None = None,
     since: str | None = None,
+    now: datetime | None = None,
 ) -> None:
     from stkpi_tools.localstack import Stack, StackInfo
     from stkpi_tools.localstack.process import pgid_alive
     from stkpi_tools.sim.admin import SimAdmin
 
-    # The simulator's clock starts a day behind the wall clock; after the backfill it moves
-    # a day forward, and the daily run (planned up to the wall-clock hour) picks that up.
-    # A real tenant's clock is the wall clock: the backfill runs up to this hour.
-    wall = floor_hour(datetime.now(UTC))
-    sim_now = wall - timedelta(days=1)
-    end = wall if own_tenant else sim_now
+    # The simulator's clock is the pipeline's "now" (stkpi.clock): it starts a day before
+    # ``now`` (default: this hour), the backfill runs up to it, then it moves a day forward
+    # and the daily run is planned up to it. The tenant, and so everything the demo prints,
+    # is a function of that hour (and the scale and seed): `--now` replays one. A real
+    # tenant's clock is the wall clock: the backfill runs up to this hour.
+    if own_tenant and now is not None:
+        raise ConfigError("--now sets the simulator's clock; your tenant's is the wall clock")
+    present = floor_hour(now or datetime.now(UTC))
+    sim_now = present - timedelta(days=1)
+    end = present if own_tenant else sim_now
     start = backfill_since(since, own_tenant=own_tenant is not None, now=end)
     # A kept stack is `local up`'s (detached, in its run dir), so the README's commands,
     # `stkpi status` ... `stkpi local down`, find it after the demo has exited.
@@ -258,7 +263,7 @@ def write_report(ctx: PipelineContext) -> None:
     from stkpi.report import build_report
 
     path = Path("kpi-report.html").resolve()
-    path.write_text(build_report(ctx.bigquery, ctx.settings))
+    path.write_text(build_report(ctx.bigquery, ctx.settings, now=ctx.tenant_now()))
     console.print(f"KPI report: [bold]{path}[/] (open it in a browser; works offline)")
 
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from stkpi.context import PipelineContext
 from stkpi.gcp import storage_client
 from stkpi.landing import Landing
 from stkpi.messages import PlanMessage
-from stkpi.planner import floor_hour
 from stkpi.registry import get_entity
 from stkpi.rows import to_row
 from stkpi.warehouse import ensure_tables
@@ -31,7 +30,7 @@ from stkpi_tools.localstack import DEFAULT_PROJECT
 from stkpi_tools.localstack.settings_env import local_settings_env, local_topology
 from stkpi_tools.localstack.wiring import wire
 from stkpi_tools.pump import InProcessPump
-from stkpi_tools.sim.config import SimConfig
+from stkpi_tools.sim.config import DEFAULT_NOW, SimConfig
 from stkpi_tools.sim.server import running_simulator
 from stkpi_tools.tenant.simulated import write_simulated_maps
 
@@ -65,17 +64,17 @@ def in_process_pipeline(
     """A deployment of its own (terraform's ``name_prefix``: topics, datasets, bucket) on the
     session's emulators, its steps run in this process, over a small simulated tenant.
 
-    The simulator's clock starts five days behind the wall clock, so a daily plan (which
-    ends at the wall-clock hour) covers everything it serves even after a test advances
-    it a few days. ``crash_file`` arms the crash points (``STKPI_CRASH_FILE``); ``env``
-    adds or overrides the pipeline's settings (page size, window sizing); ``sim_options``
-    the simulator's (``SimConfig``). The tenant's maps are the demo's (``sql/seeds``), as a
-    local stack writes them, unless ``simulated_maps`` is false (a tenant with none yet)."""
+    The simulator's clock is fixed (``DEFAULT_NOW``) and is the pipeline's "now"
+    (stkpi.clock: a daily plan ends at its hour), so the tenant and every verdict are the
+    same at any hour of the day. ``crash_file`` arms the crash points
+    (``STKPI_CRASH_FILE``); ``env`` adds or overrides the pipeline's settings (page size,
+    window sizing); ``sim_options`` the simulator's (``SimConfig``). The tenant's maps are
+    the demo's (``sql/seeds``), as a local stack writes them, unless ``simulated_maps`` is
+    false (a tenant with none yet)."""
     mp = pytest.MonkeyPatch()
     mp.setenv("STKPI_CRASH_FILE", str(crash_file))
-    sim_now = floor_hour(datetime.now(UTC)) - timedelta(days=5)
     config = SimConfig(
-        **{"scale": 0.002, "seed": seed, "now": sim_now, "rate_limit_per_second": 1000,
+        **{"scale": 0.002, "seed": seed, "now": DEFAULT_NOW, "rate_limit_per_second": 1000,
            **sim_options}
     )  # fmt: skip
     with running_simulator(config) as sim:

@@ -123,7 +123,12 @@ def test_scan_marks_exactly_the_records_deleted_in_servicetitan(
     event = _scan_event(pipe, "ks-scan-1", "estimates")
     assert (event["marked"], event["guarded"]) == (len(gone["estimates"]), False)
 
-    checks = {r.name: r for r in run_validations(pipe.ctx.bigquery, pipe.ctx.settings, store=False)}
+    checks = {
+        r.name: r
+        for r in run_validations(
+            pipe.ctx.bigquery, pipe.ctx.settings, now=pipe.ctx.tenant_now(), store=False
+        )
+    }
     est = checks["deletes.estimates"]
     assert est.status == "GREEN" and sum(est.numbers["weeks"].values()) == len(gone["estimates"])
     assert checks["deletes.locations"].status == "GREEN"
@@ -164,7 +169,12 @@ def test_guard_an_api_answering_half_an_entity_marks_nothing_and_goes_red(
     event = _scan_event(pipe, "ks-scan-guard", "estimates")
     assert event["guarded"] and event["marked"] == 0
     assert 0.45 < event["share"] < 0.55  # the hidden half, nothing else
-    checks = {r.name: r for r in run_validations(pipe.ctx.bigquery, pipe.ctx.settings, store=False)}
+    checks = {
+        r.name: r
+        for r in run_validations(
+            pipe.ctx.bigquery, pipe.ctx.settings, now=pipe.ctx.tenant_now(), store=False
+        )
+    }
     red = checks["deletes.estimates"]
     assert red.status == RED
     assert "above the 2% guard; nothing was marked" in red.message

@@ -51,7 +51,11 @@ NOT_FROM_THE_README = ("ST_", "REPORT_", "GCP_", "LANDING_", "BQ_", "STKPI_", "P
 # Problems seen on the walk that belong to code this test does not own: the step's output
 # must contain the signature; the walk then ends as xfail naming it. An entry whose
 # signature no longer appears fails the test, so this list only shrinks.
-KNOWN_ISSUES: dict[str, str] = {}
+KNOWN_ISSUES: dict[str, str] = {
+    # The simulated tenant's estimates dip in 2025-09 (issue #35: the coverage check's
+    # false alarms are being calibrated); remove once the walk is GREEN.
+    "validate": "YELLOW │ coverage.estimates",
+}
 
 
 def readme_walk() -> list[str]:
@@ -101,12 +105,22 @@ def _status(out: str) -> str | None:
 
 
 def _validate(out: str) -> str | None:
+    """The simulated tenant is healthy: the walk ends GREEN, judged as of the simulator's
+    clock (the weeks and months before 2025-10-01 that the backfill copied)."""
     overall = re.search(r"overall (GREEN|YELLOW|RED)", out)
-    return None if overall else "no overall GREEN/YELLOW/RED line"
+    if not overall:
+        return "no overall GREEN/YELLOW/RED line"
+    return None if overall.group(1) == "GREEN" else f"validate is {overall.group(1)}, not GREEN"
 
 
 def _explain(out: str) -> str | None:
-    return None if "kpi_leads Phoenix-Sales week of 2025-08-18" in out else "no KPI cell shown"
+    """The README's example cell is in the marts and has records behind it."""
+    if "kpi_leads Phoenix-Sales week of 2025-08-18" not in out:
+        return "no KPI cell shown"
+    if "no rows" in out:
+        return "explain printed 'no rows' (the cell or its records are missing)"
+    value = re.search(r"│\s*2025-08-18\s*│[^\n]*?│\s*(\d+(?:\.\d+)?)\s*│", out)
+    return None if value and float(value.group(1)) > 0 else "the cell's value is not above 0"
 
 
 def _dead_letters(out: str) -> str | None:
@@ -135,6 +149,20 @@ def _expected_exit(argv: list[str], out: str) -> set[int]:
     return {0}
 
 
+def _not_green(out: str) -> str:
+    """The rows of validate's table that are not GREEN (a check's row spans several lines),
+    and the overall line: what a failed walk must show, not the table's last lines."""
+    kept: list[str] = []
+    keep = False
+    for line in out.splitlines():
+        status = re.match(r"│ (GREEN|YELLOW|RED)\s", line)
+        if status:
+            keep = status.group(1) != "GREEN"
+        if keep or line.startswith("overall"):
+            kept.append(line)
+    return "\n".join(kept)
+
+
 @dataclass
 class Walk:
     """Each step's verdict; the walk goes on after a failed step so the stack is stopped
@@ -156,7 +184,8 @@ class Walk:
             problems.append(promise)
         if not problems:
             return
-        report = f"{line}\n  -> {'; '.join(problems)}\n{out[-3000:]}"
+        shown = _not_green(out) if command == "validate" else out[-3000:]
+        report = f"{line}\n  -> {'; '.join(problems)}\n{shown}"
         signature = KNOWN_ISSUES.get(command)
         if signature and signature in " ".join(out.split()):
             self.known.append(f"{command}: {signature}")
@@ -293,17 +322,28 @@ def _local_up_promises(info: StackInfo, *, cwd: Path, env: dict) -> None:
     assert "Traceback" not in again.stderr
 
 
+_CELL = (
+    "kpi_leads Phoenix-Sales week of 2025-08-18\n"
+    "│ week_start │ bu            │ region │ value │ numerator │ denominator │\n"
+    "│ 2025-08-18 │ Phoenix-Sales │ PHX    │ {value}     │ {value}         │             │"
+)
+
+
 @pytest.mark.parametrize(
     ("line", "code", "out", "fails"),
     [
         ("./dev stkpi status", 0, "jobs │ 12 │\ndead letters: 0", False),
         ("./dev stkpi status", 0, "jobs │ 0 │\ndead letters: 0", True),  # nothing loaded
+        ("./dev stkpi explain --kpi leads", 0, _CELL.format(value=2) + "\n│ 1 │", False),
+        ("./dev stkpi explain --kpi leads", 0, _CELL.format(value=0) + "\n│ 1 │", True),
+        ("./dev stkpi explain --kpi leads", 0, _CELL.format(value=2) + "\nrecords: no rows", True),
         ("./dev stkpi daily", 1, "daily-1: rebuilt", True),  # exit 1
         ("./dev stkpi report", 1, "Traceback (most recent call last):\n  boom", True),
-        ("./dev stkpi validate", 2, "overall RED: 1 RED", False),  # RED exits 2 by contract
-        ("./dev stkpi validate", 0, "overall RED: 1 RED", True),
+        ("./dev stkpi validate", 0, "overall GREEN: 50 GREEN", False),
+        ("./dev stkpi validate", 2, "overall RED: 1 RED", True),  # exit right, not GREEN
+        ("./dev stkpi validate", 0, "overall RED: 1 RED", True),  # and RED must exit 2
         ("./dev stkpi validate", 1, "overall YELLOW: 1 YELLOW", True),  # 1 needs --strict
-        ("./dev stkpi validate --strict", 1, "overall YELLOW: 1 YELLOW", False),
+        ("./dev stkpi validate --strict", 1, "overall YELLOW: 1 YELLOW", True),
     ],
 )
 def test_a_step_is_judged_by_its_promise(line: str, code: int, out: str, fails: bool) -> None:

@@ -175,6 +175,10 @@ def test_a_crash_at_any_step_loses_nothing_and_rebuilds_once(
     assert sum(pipe.pump.stats.nacked.values()) - nacked_before >= len(CRASH_POINTS)
     assert_raw_matches_simulator(pipe)
     assert rebuilds(pipe, run_id) == 1
+    # One clock (stkpi.clock): the daily run was planned up to the simulator's present,
+    # not the wall clock's, and the validations judged as of it.
+    plan = RunPlan.from_manifest(pipe.ctx.landing.read_json(Landing.plan_name(run_id)))
+    assert plan.end == _sim_now(pipe) == pipe.ctx.tenant_now()
 
 
 def test_a_crash_right_after_a_window_recorded_its_split_loses_nothing(
@@ -246,8 +250,9 @@ def test_records_edited_while_paging_are_reread_or_caught_next_run(pipe: Pipelin
     passes = pipe.ctx.state.query_file("ops/window_passes.sql", run_id="bf-edits")
     assert passes[0]["max_passes"] >= 2
     pipe.sim.set_faults(edit_after_page=None, edit_count=0, edit_entity=None)
-    # The edited records left the backfill's window (their modifiedOn is now); the next
-    # daily run's window covers them.
+    # The edited records left the backfill's window (their modifiedOn is the simulator's
+    # present, where the backfill ended); the next morning's daily run covers them.
+    pipe.sim.advance(24)
     pipe.run(PlanMessage(run_type="daily", run_id="daily-after-edits"))
     assert_raw_matches_simulator(pipe)
 

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -23,12 +23,11 @@ import pytest
 from stkpi.config import load_settings
 from stkpi.context import PipelineContext
 from stkpi.messages import PlanMessage
-from stkpi.planner import floor_hour
 from stkpi_tools.localstack import Stack, StackInfo
 from stkpi_tools.localstack.process import pgid_alive, tcp_open
 from stkpi_tools.runs import publish_plan, wait_for_run
 from stkpi_tools.sim.admin import SimAdmin
-from stkpi_tools.sim.config import HISTORY_START
+from stkpi_tools.sim.config import DEFAULT_NOW, HISTORY_START
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -38,8 +37,9 @@ VARIABLES = {"name_prefix": "rec-", "bq_dataset_prefix": "rece2e",
 
 @pytest.fixture(scope="module")
 def sim_now() -> datetime:
-    """The simulator's clock: a day behind the wall clock when the module's stack starts."""
-    return floor_hour(datetime.now(UTC)) - timedelta(days=1)
+    """The simulator's clock, the pipeline's "now" (stkpi.clock): fixed, so the tenant and
+    its reconciliation are the same at any hour."""
+    return DEFAULT_NOW
 
 
 @pytest.fixture(scope="module")

@@ -419,6 +419,7 @@ def test_rebuild_publishes_the_report_to_the_landing_bucket(warehouse, gcs_emula
         bigquery=client,
         settings=settings,
         now=lambda: NOW,
+        tenant_now=lambda: NOW,
         landing=Landing(storage, "rpt-landing"),
     )
     names = publish_run_report(ctx, "run-fixture-1")

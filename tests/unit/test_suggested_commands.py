@@ -359,8 +359,8 @@ def test_every_suggested_command_parses(suggestion: Suggestion) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "stkpi backfill --start 2025-01-01",  # --end missing
-        "stkpi backfill --entities E --start --end",  # --start without a value
+        "stkpi backfill --end 2025-01-01",  # --start missing
+        "stkpi backfill --entities E --start",  # --start without a value
         "stkpi explain --kpi leads --bu X --week 2025-08-18 --verbose",  # no such option
         "stkpi report --weeks many",  # not a number
         "stkpi local upp",  # no such subcommand

@@ -44,8 +44,8 @@ def run_reconciliation(
     settings = ctx.st_settings  # credentials read now (stkpi.secrets)
     tenant = str(settings.st_tenant_id)
     sources = sources_for(tenant, read_report_map(ctx.bigquery, settings, tenant))
-    now = ctx.now()
-    weeks = weeks or last_complete_weeks(now.astimezone(settings.tz).date())
+    now = ctx.now()  # when this pass ran (the latest pass is judged)
+    weeks = weeks or last_complete_weeks(ctx.tenant_now().astimezone(settings.tz).date())
     fetcher = ReportFetcher(
         ReportingApi(ctx.servicetitan, tenant),
         LandingCallLog(ctx.landing, tenant, local_calls),

@@ -29,10 +29,11 @@ def build_report(
     client: bigquery.Client,
     settings: Settings,
     *,
+    now: dt.datetime,
     weeks: int = 12,
-    now: dt.datetime | None = None,
 ) -> str:
-    """The report page. Missing data renders as messages in place; if the page itself
+    """The report page as of ``now``, the tenant's present (stkpi.clock: it decides which
+    week is the current one). Missing data renders as messages in place; if the page itself
     cannot be built, a page saying why is returned instead (never a blank page)."""
     from stkpi.report.data import gather
     from stkpi.report.render import render_error_page, render_html
@@ -61,7 +62,7 @@ def publish_run_report(ctx: Any, run_id: str) -> list[str]:
         from stkpi.report.looker import describe_mart_tables
 
         describe_mart_tables(ctx.bigquery, ctx.settings)
-        html = build_report(ctx.bigquery, ctx.settings, now=ctx.now())
+        html = build_report(ctx.bigquery, ctx.settings, now=ctx.tenant_now())
         names = publish_report(ctx.landing, html, run_id=run_id)
     except Exception:
         log.exception("report not published", extra={"run_id": run_id})

@@ -163,13 +163,13 @@ def gather(
     client: bigquery.Client,
     settings: Settings,
     *,
+    now: dt.datetime,
     weeks: int = 12,
-    now: dt.datetime | None = None,
 ) -> ReportData:
-    """Query everything the report shows; never raises for missing or bad data."""
+    """Query everything the report shows as of ``now`` (the tenant's present); never raises
+    for missing or bad data."""
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
-    now = now or dt.datetime.now(dt.UTC)
     this_week = current_week_start(now, settings.report_timezone)
     days = str(7 * (weeks + LOOKAHEAD_WEEKS))
     marts_hint = "Build the KPI marts: `stkpi kpi-build` (rebuild_dims does it after a run)."

@@ -183,14 +183,14 @@ def render_html(data: ReportData) -> str:
     return _env().get_template("report.html.j2").render(**view_model(data)).lstrip()
 
 
-def render_error_page(message: str, *, generated_at: dt.datetime | None = None) -> str:
+def render_error_page(message: str, *, generated_at: dt.datetime) -> str:
     """A page that says what went wrong, for when the report itself cannot be built."""
     return (
         _env()
         .get_template("error.html.j2")
         .render(
             message=message,
-            generated=timestamp(generated_at or dt.datetime.now(dt.UTC)),
+            generated=timestamp(generated_at),
             csp=CSP,
         )
     )

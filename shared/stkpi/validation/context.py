@@ -24,6 +24,12 @@ DeadLetterCounter = Callable[[], Mapping[str, int]]
 class Context:
     """One validation run: every check of it sees the same ``now`` and thresholds.
 
+    ``now`` is the tenant's present (stkpi.clock): it decides which days, weeks and months
+    are judged and how old the data is. ``wall_now`` is the machine's (default: ``now``,
+    as in the cloud): the pipeline's own events (syncs, windows, runs) are stamped with
+    it, so their age is measured on it; on the local stack the simulator's clock stands
+    still while the processes run in real time.
+
     ``dead_letters``: a callable returning dead-lettered message counts per topic (the CLI
     passes one for the local stack); without it the dead-letter check is left out.
     """
@@ -33,6 +39,12 @@ class Context:
     now: dt.datetime
     config: ValidationConfig
     dead_letters: DeadLetterCounter | None = None
+    wall_now: dt.datetime | None = None
+
+    @property
+    def machine_now(self) -> dt.datetime:
+        """When the checks run on the machine's clock (the age of the pipeline's events)."""
+        return self.wall_now or self.now
 
     @cached_property
     def raw_stats(self) -> dict[str, RawStats | Exception]:

@@ -108,6 +108,7 @@ def freshness(ctx: Context, entity: str, syncs: Shared) -> Inputs:
     return {
         "entity": entity,
         "now": ctx.now,
+        "sync_now": ctx.machine_now,
         "row_count": totals.rows,
         "newest_modified": totals.newest,
         "last_sync": syncs.get(entity, {}).get("last_sync"),
@@ -222,7 +223,7 @@ def bu_map(ctx: Context, _: None, __: Shared) -> Inputs:
 
 
 def _since(ctx: Context) -> str:
-    return _ts(ctx.now - dt.timedelta(hours=ctx.config.pipeline_lookback_hours))
+    return _ts(ctx.machine_now - dt.timedelta(hours=ctx.config.pipeline_lookback_hours))
 
 
 def failed_windows(ctx: Context, _: None, __: Shared) -> Inputs:
@@ -231,13 +232,13 @@ def failed_windows(ctx: Context, _: None, __: Shared) -> Inputs:
 
 
 def stuck_windows(ctx: Context, _: None, __: Shared) -> Inputs:
-    stuck_before = _ts(ctx.now - dt.timedelta(hours=ctx.config.stuck_window_hours))
+    stuck_before = _ts(ctx.machine_now - dt.timedelta(hours=ctx.config.stuck_window_hours))
     rows = ctx.query("pipeline_stuck_windows", {"since": _since(ctx), "stuck_before": stuck_before})
     return {"rows": rows, "config": ctx.config}
 
 
 def runs_without_rebuild(ctx: Context, _: None, __: Shared) -> Inputs:
-    planned_before = _ts(ctx.now - dt.timedelta(hours=ctx.config.rebuild_grace_hours))
+    planned_before = _ts(ctx.machine_now - dt.timedelta(hours=ctx.config.rebuild_grace_hours))
     rows = ctx.query(
         "pipeline_runs_without_rebuild", {"since": _since(ctx), "planned_before": planned_before}
     )

@@ -31,27 +31,30 @@ def run_validations(
     client: bigquery.Client,
     settings: Settings,
     *,
-    now: dt.datetime | None = None,
+    now: dt.datetime,
+    wall_now: dt.datetime | None = None,
     config: ValidationConfig | None = None,
     run_id: str = "adhoc",
     store: bool = True,
     dead_letters: DeadLetterCounter | None = None,
 ) -> list[CheckResult]:
-    """Run every check, log one line per check (:mod:`stkpi.log_contract`: the alerts
+    """Run every check as of ``now`` (the tenant's present, stkpi.clock; ``wall_now`` the
+    machine's, default ``now``: see :class:`Context`), log one line per check (:mod:`stkpi.log_contract`: the alerts
     count them) and store the results in ``${ops}.validation_results`` when ``store``.
 
     ``dead_letters``: a callable returning dead-lettered message counts per topic (the CLI
     passes one for the local stack); without it the dead-letter check is left out.
     """
-    now = now or dt.datetime.now(dt.UTC)
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    ctx = Context(client, settings, now, config or ValidationConfig(), dead_letters)
+    if now.tzinfo is None or (wall_now is not None and wall_now.tzinfo is None):
+        raise ValueError("now and wall_now must be timezone-aware")
+    ctx = Context(client, settings, now, config or ValidationConfig(), dead_letters, wall_now)
     results = run_checks(ctx)
     # Logged before storing: a failing insert must not silence the alerts.
     log_contract.log_validations(results, run_id=run_id)
     if store:
-        store_results(client, settings, results, run_id=run_id, checked_at=now)
+        # A pass is known by when it ran (the report shows the latest): the machine's time,
+        # since the tenant's clock may stand still between passes.
+        store_results(client, settings, results, run_id=run_id, checked_at=ctx.machine_now)
     return results
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ from stkpi.context import PipelineContext
 from stkpi.deadletters import DeadLetter, count_dead_letters, list_dead_letters
 from stkpi.landing import Landing
 from stkpi.messages import PlanMessage
-from stkpi.planner import floor_hour
 from stkpi_tools.chaos.compare import EntityComparison, compare_raw
 from stkpi_tools.localstack import Stack, StackInfo
 from stkpi_tools.localstack.functions import FUNCTIONS
@@ -34,7 +33,7 @@ from stkpi_tools.localstack.process import group_pids, memory_kib
 from stkpi_tools.localstack.provision import patched_environ
 from stkpi_tools.runs import wait_for_run
 from stkpi_tools.sim.admin import SimAdmin
-from stkpi_tools.sim.config import HISTORY_START, FaultConfig
+from stkpi_tools.sim.config import DEFAULT_NOW, HISTORY_START, FaultConfig
 
 FUNCTION_SERVICES = tuple(f"fn-{fn}" for fn in FUNCTIONS)  # their names in StackInfo
 API_FAULT_COUNTERS = ("status_429", "status_401", "body_truncate", "body_malformed")
@@ -54,7 +53,9 @@ class LabConfig:
     # coarse window per entity that splits itself by record count). A number forces
     # windows of that many days, as a plan message may.
     window_days: int | None = None
-    days_of_room: int = 30  # simulated days the lab may advance (one per daily run)
+    # The simulator's clock, which is the pipeline's "now" (stkpi.clock): fixed, so a lab
+    # builds the same tenant at any hour; each daily run moves it a day.
+    now: datetime = DEFAULT_NOW
     run_timeout: float = 900.0
     # Terraform variables of the lab's deployment over terraform/local.tfvars.json.
     tf_variables: Mapping[str, Any] = field(default_factory=dict)
@@ -104,9 +105,7 @@ class ChaosLab:
         shutil.rmtree(self.root / "stack", ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
         self.crash_file.write_text("")
-        # The simulator's clock starts behind the wall clock so the lab can move it a day
-        # per daily run without passing the present of the other services.
-        sim_now = floor_hour(datetime.now(UTC)) - timedelta(days=cfg.days_of_room)
+        sim_now = cfg.now
         settings_env = {
             "STKPI_CRASH_FILE": str(self.crash_file),
             "ST_PAGE_SIZE": str(cfg.page_size),

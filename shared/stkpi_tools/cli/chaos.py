@@ -46,9 +46,7 @@ def chaos(
         scenarios = by_name(only)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--only") from None
-    config = LabConfig(
-        scale=scale, seed=seed, concurrency=concurrency, days_of_room=max(30, soak + 10)
-    )
+    config = LabConfig(scale=scale, seed=seed, concurrency=concurrency)
     if soak:
         report = run_soak(root, soak, config, on_run=_print_sample)
         path = write_report(report, out or Path("chaos/soak-results.json"))

@@ -32,7 +32,7 @@ RootOpt = typer.Option(None, "--root", help="Run dir (default $STKPI_STACK_ROOT 
 
 @local_app.command()
 def up(
-    scale: float = typer.Option(0.002, help="Simulator scale (1.0 = production volumes)."),
+    scale: float = typer.Option(0.01, help="Simulator scale (1.0 = production volumes)."),
     seed: int = typer.Option(42, help="Simulator seed."),
     st_api_base_url: str | None = typer.Option(
         None, help="Use this ServiceTitan server instead of starting the simulator."
@@ -41,6 +41,11 @@ def up(
         None, help="Pull subscriptions + a dispatcher with this concurrency (default: push)."
     ),
     functions: bool = typer.Option(True, help="Start the four function servers."),
+    now: str | None = typer.Option(
+        None,
+        help="The simulator's clock, ISO UTC (default 2025-10-01T12:00Z): the pipeline's "
+        "'now' on the local stack (plans, validations, report)",
+    ),
     root: Path | None = RootOpt,
 ) -> None:
     """Start the whole stack in the background and print its endpoints.
@@ -59,9 +64,16 @@ def up(
         info = StackInfo.load(run_dir)
         if any(pgid_alive(pid) for pid in info.pids.values()):
             raise StkpiError(f"a local stack is already running ({run_dir}); `stkpi local down`")
+    if now is not None and st_api_base_url:
+        raise StkpiError("--now sets the simulator's clock; another server keeps its own")
+    sim_args: dict[str, object] = {"scale": scale, "seed": seed}
+    if now is not None:
+        from stkpi_tools.cli.sim import parse_now
+
+        sim_args["now"] = parse_now(now).isoformat()
     stack = Stack(
         run_dir,
-        sim_args={"scale": scale, "seed": seed},
+        sim_args=sim_args,
         st_api_base_url=st_api_base_url,
         functions=functions,
         dispatcher_concurrency=dispatcher,

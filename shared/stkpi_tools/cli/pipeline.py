@@ -18,6 +18,7 @@ from rich.console import Console
 
 from stkpi.context import PipelineContext
 from stkpi.messages import PlanMessage, decode
+from stkpi.planner import floor_hour
 from stkpi.registry import DELETABLE
 from stkpi.status import collect_status
 from stkpi_tools.cli.env import pipeline_context
@@ -65,6 +66,17 @@ def _parse_day(value: str, option: str) -> datetime:
     return day.replace(tzinfo=day.tzinfo or UTC)
 
 
+def _parse_instant(value: str, option: str) -> datetime:
+    """An ISO-8601 time (naive = UTC)."""
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO-8601 time (e.g. 2026-12-07T16:00Z)", param_hint=option
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def _names(entities: str) -> list[str]:
     """``--entities a, b`` -> ``["a", "b"]`` (empty = all)."""
     return [e.strip() for e in entities.split(",") if e.strip()]
@@ -88,14 +100,25 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def backfill(
         start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD (UTC)")],
-        end: Annotated[str, typer.Option(help="day after the last, YYYY-MM-DD (UTC)")],
+        end: Annotated[
+            str | None,
+            typer.Option(
+                help="day after the last, YYYY-MM-DD (UTC); default: now, the tenant's "
+                "clock (the simulator's on the local stack)"
+            ),
+        ] = None,
         entities: Entities = "",
         window_days: WindowDays = None,
         wait: Wait = True,
         timeout: Timeout = 3600.0,
     ) -> None:
         """Copy a date range of the tenant: plan windows, fetch, load, rebuild once."""
-        first, after = _parse_day(start, "--start"), _parse_day(end, "--end")
+        first = _parse_day(start, "--start")
+        if end:
+            after = _parse_day(end, "--end")
+        else:  # up to the tenant's present hour, as a daily run is planned
+            after = floor_hour(pipeline_context().tenant_now())
+            end = f"now ({after:%Y-%m-%d %H:%M} UTC)"
         if after <= first:  # say it in the options' words, not the message schema's
             raise typer.BadParameter(
                 f"{end} is not after --start {start} (--end is the day after the last)",
@@ -190,6 +213,13 @@ def register_demo(app: typer.Typer) -> None:
                 "history; with --own-tenant the last 365 days)"
             ),
         ] = None,
+        now: Annotated[
+            str | None,
+            typer.Option(
+                help="the simulated present, ISO UTC (default: this hour): the demo's tenant "
+                "and what it prints follow from it, so a run can be repeated exactly"
+            ),
+        ] = None,
     ) -> None:
         """Start the local stack, backfill the simulated tenant (or yours, --own-tenant),
         run a daily increment, print the run summary and row counts, then stop the stack."""
@@ -208,4 +238,5 @@ def register_demo(app: typer.Typer) -> None:
             # resolved before anything starts: a missing setting costs no stack start
             own_tenant=own_tenant_settings(os.environ, Path.cwd()) if own_tenant else None,
             since=since,
+            now=_parse_instant(now, "--now") if now else None,
         )

@@ -53,7 +53,9 @@ def reconcile(
 
     picked = sorted({_monday(w) for w in week or []})
     pctx = pipeline_context()
-    chosen = picked or last_complete_weeks(pctx.now().astimezone(pctx.settings.tz).date(), weeks)
+    chosen = picked or last_complete_weeks(
+        pctx.tenant_now().astimezone(pctx.settings.tz).date(), weeks
+    )
     # The operator may not write the landing bucket where the rebuild records its report
     # calls: this machine's own calls are kept where its next run sees them.
     calls = FileCallLog.for_tenant(str(pctx.settings.st_tenant_id), pctx.settings.st_api_base_url)

@@ -28,7 +28,7 @@ def report(
     from stkpi_tools.cli.env import pipeline_context
 
     ctx = pipeline_context()
-    html = build_report(ctx.bigquery, ctx.settings, weeks=weeks, now=ctx.now())
+    html = build_report(ctx.bigquery, ctx.settings, weeks=weeks, now=ctx.tenant_now())
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")

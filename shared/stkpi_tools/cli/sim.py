@@ -19,7 +19,8 @@ from stkpi.errors import ConfigError
 sim_app = typer.Typer(help="ServiceTitan API simulator.", no_args_is_help=True)
 
 
-def _now(value: str | None) -> datetime:
+def parse_now(value: str | None) -> datetime:
+    """``--now``: an ISO-8601 time (naive = UTC), or the simulator's default clock."""
     from stkpi_tools.sim.config import DEFAULT_NOW
 
     if value is None:
@@ -59,7 +60,7 @@ def serve(
     if not 0 < scale <= 5:
         raise ConfigError(f"--scale must be in (0, 5], got {scale}")
     config = SimConfig(
-        scale=scale, seed=seed, now=_now(now), rate_limit_per_second=rate_limit,
+        scale=scale, seed=seed, now=parse_now(now), rate_limit_per_second=rate_limit,
         token_ttl_seconds=token_ttl, latency_ms=latency_ms,
         latency_per_record_ms=latency_per_record_ms, error_rate=error_rate,
         burst_429=burst_429, truncate_pages=truncate_pages, malformed_pages=malformed_pages,
@@ -98,7 +99,7 @@ def snapshot(
     from stkpi_tools.sim.tenant import Tenant
 
     get_entity(entity)
-    tenant = Tenant(SimConfig(scale=scale, seed=seed, now=_now(now)))
+    tenant = Tenant(SimConfig(scale=scale, seed=seed, now=parse_now(now)))
     for record in tenant.iter_snapshot(entity):
         sys.stdout.write(json.dumps(record, separators=(",", ":")) + "\n")
 

@@ -106,18 +106,23 @@ def register(app: typer.Typer) -> None:
         from stkpi_tools.cli.env import pipeline_context
 
         ctx = pipeline_context()
-        now = _parse_as_of(as_of) if as_of else dt.datetime.now(dt.UTC)
+        # A replay judges as of one instant on both clocks; otherwise the tenant's present
+        # (the simulator's on the local stack) and the machine's (stkpi.clock).
+        replay = _parse_as_of(as_of) if as_of else None
+        now = replay or ctx.tenant_now()
+        wall_now = replay or ctx.now()
         results = run_validations(
             ctx.bigquery,
             ctx.settings,
             now=now,
+            wall_now=wall_now,
             config=load_validation_config(config),
             run_id=run_id,
             store=store,
             dead_letters=_dead_letter_counter(ctx.settings, dead_letters),
         )
         if as_json:
-            typer.echo(to_json(results, run_id=run_id, checked_at=now))
+            typer.echo(to_json(results, run_id=run_id, checked_at=wall_now))
         else:
             render_table(results, Console())
         raise typer.Exit(exit_code(results, strict=strict))

@@ -47,7 +47,8 @@ def function_env(
 ) -> dict[str, str]:
     """The function's environment as terraform declares it, pointed at the local services:
     the ServiceTitan server the stack was given, the secrets it is granted (the
-    simulator's credentials, or the user's) as values, and the caller's overrides.
+    simulator's credentials, or the user's) as values, the simulator's clock as the tenant's
+    (stkpi.clock; absent for a real tenant, as in the cloud), and the caller's overrides.
 
     There is no Secret Manager emulator: where terraform names a function's secrets
     (``ST_SECRETS``, read at call time by ``stkpi.secrets``), the stack hands it their
@@ -55,6 +56,8 @@ def function_env(
     out = dict(fn.env)
     for name in ("ST_API_BASE_URL", "ST_AUTH_URL", "GOOGLE_CLOUD_PROJECT"):
         out[name] = env[name]
+    if env.get("TENANT_CLOCK_URL"):
+        out["TENANT_CLOCK_URL"] = env["TENANT_CLOCK_URL"]
     out.pop("ST_SECRETS", None)
     for name in fn.secret_env:
         out[name] = secrets[name]

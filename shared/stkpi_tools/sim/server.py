@@ -157,12 +157,14 @@ class SimHandle:
         return self.tenant.deleted_ids(entity_name)
 
     def env(self) -> dict[str, str]:
-        """ST_* variables that point the pipeline at this simulator."""
+        """ST_* variables that point the pipeline at this simulator, and TENANT_CLOCK_URL
+        at its clock (the pipeline's "now", stkpi.clock)."""
         return sim_env(self.base_url, self.auth_url, self.state.config)
 
 
 def sim_env(base_url: str, auth_url: str, config: SimConfig) -> dict[str, str]:
     return {
+        "TENANT_CLOCK_URL": f"{base_url}/_sim/clock",
         "ST_API_BASE_URL": base_url,
         "ST_AUTH_URL": auth_url,
         "ST_TENANT_ID": config.tenant_id,

@@ -56,6 +56,7 @@ def judge_freshness(
     last_sync: dt.datetime | None,
     config: ValidationConfig,
     history: FreshnessHistory | None = None,
+    sync_now: dt.datetime | None = None,
 ) -> CheckResult:
     """A sync older than the limit is RED; so is data older than the entity usually goes
     without a change (``history``), never less than the configured limit.
@@ -72,10 +73,13 @@ def judge_freshness(
     and none at all has under ``freshness_p`` probability. A tenant with twenty payments
     a week can go from Friday 1 am to Monday with none; one with two thousand cannot go
     an afternoon.
+
+    ``now`` is the tenant's present (how old the data is); ``sync_now`` (default ``now``)
+    the machine's, on which syncs are stamped (how long ago the last one ran).
     """
     name = f"freshness.{entity}"
     floor = config.freshness_max_hours
-    sync_age = _age_hours(now, last_sync)
+    sync_age = _age_hours(sync_now or now, last_sync)
     data_age = _age_hours(now, newest_modified)
     check_data = entity in config.data_freshness_entities
     required = entity in config.required_entities
