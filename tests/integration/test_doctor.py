@@ -219,8 +219,7 @@ def test_dotenv_lines(tmp_path: Path) -> None:
 
     path = tmp_path / ".env"
     path.write_text(
-        "# comment\n\nexport ST_A=1\nST_B = 'two words'\nST_C=\"x#y\"\nST_D=val # note\n"
-        "not a line\nST_E=\n"
+        "# comment\n\nexport ST_A=1\nST_B = 'two words'\nST_C=\"x#y\"\nST_D=val # note\nST_E=\n"
     )
     assert read_dotenv(path) == {
         "ST_A": "1",
