@@ -51,11 +51,7 @@ NOT_FROM_THE_README = ("ST_", "REPORT_", "GCP_", "LANDING_", "BQ_", "STKPI_", "P
 # Problems seen on the walk that belong to code this test does not own: the step's output
 # must contain the signature; the walk then ends as xfail naming it. An entry whose
 # signature no longer appears fails the test, so this list only shrinks.
-KNOWN_ISSUES: dict[str, str] = {
-    # The simulated tenant's estimates dip in 2025-09 (issue #35: the coverage check's
-    # false alarms are being calibrated); remove once the walk is GREEN.
-    "validate": "YELLOW │ coverage.estimates",
-}
+KNOWN_ISSUES: dict[str, str] = {}
 
 
 def readme_walk() -> list[str]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from decimal import Decimal, localcontext
+from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -17,7 +20,13 @@ from stkpi.validation.judges.joins import judge_join
 from stkpi.validation.judges.kpis import KpiRow, judge_kpis, kpi_weeks
 from stkpi.validation.judges.pipeline import judge_dead_letters
 from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, exit_code, worst
-from stkpi.validation.stats import expected_changes, poisson_cdf, share_cdf, usual_silence_hours
+from stkpi.validation.stats import (
+    expected_changes,
+    poisson_cdf,
+    poisson_sf,
+    share_cdf,
+    usual_silence_hours,
+)
 from stkpi.validation.store import result_rows
 from stkpi_tools.cli.validate import render_table, to_json
 
@@ -94,6 +103,25 @@ def test_poisson_cdf_holds_for_large_means() -> None:
     assert poisson_cdf(0, 0) == 1.0 and poisson_cdf(-1, 3) == 0.0
 
 
+def test_poisson_sf_sums_the_upper_tail() -> None:
+    # By hand: P(X >= 3 | mean 1) = 1 - e^-1 (1 + 1 + 1/2) = 0.0803014.
+    assert poisson_sf(3, 1) == pytest.approx(1 - math.exp(-1) * 2.5, rel=1e-12)
+    # Far in the tail, 1 - cdf reads 0.0: every digit of the cdf's 1.0 is lost. The tail's
+    # own sum, e^-5 sum_{i>=60} 5^i / i!, in exact arithmetic (fractions, 80 digits of e^-5).
+    with localcontext() as ctx:
+        ctx.prec = 80
+        exact = Decimal(-5).exp() * sum(
+            Decimal(Fraction(5**i, math.factorial(i)).numerator)
+            / Decimal(Fraction(5**i, math.factorial(i)).denominator)
+            for i in range(60, 400)
+        )
+    assert poisson_sf(60, 5) > 0
+    assert poisson_sf(60, 5) == pytest.approx(float(exact), rel=1e-9)
+    # Edges: X >= 0 always; with mean 0, X is 0; at the mean the two ways agree.
+    assert poisson_sf(0, 3) == 1.0 and poisson_sf(1, 0) == 0.0
+    assert poisson_sf(20, 20) == pytest.approx(1 - poisson_cdf(19, 20), rel=1e-12)
+
+
 def test_volume_without_history_is_green() -> None:
     res = judge_volume("returns", dt.date(2025, 9, 9), {}, CFG)
     assert res.status == GREEN and res.numbers["baseline_median"] == 0
@@ -101,18 +129,23 @@ def test_volume_without_history_is_green() -> None:
 
 def test_coverage_reports_month_over_month_and_flags_drops_and_gaps() -> None:
     m = dt.date
-    months = {m(2025, 5, 1): 100, m(2025, 6, 1): 110, m(2025, 8, 1): 40, m(2025, 9, 1): 3}
+    # About 100 jobs a month, then none in July: the other months (with August's 40)
+    # spread 6.2 times a Poisson count, x 7/6 for a six-month median of 100: P(0) =
+    # 7.2^(-100 / 6.2) ~ 1e-14.
+    steady = [95, 105, 100, 98, 100, 110]
+    months = dict(zip([m(2025, k, 1) for k in range(1, 7)], steady, strict=True))
+    months |= {m(2025, 8, 1): 40, m(2025, 9, 1): 3}
     res = judge_coverage("jobs", months, m(2025, 9, 1), CFG)
     assert res.status == YELLOW
     assert res.numbers["months"] == {
-        "2025-05": 100,
-        "2025-06": 110,
+        **{f"2025-0{k}": n for k, n in zip(range(1, 7), steady, strict=True)},
         "2025-07": 0,
         "2025-08": 40,
         "2025-09": 3,
     }
     assert res.numbers["mom_change"]["2025-06"] == pytest.approx(0.1)
     assert "no rows in 2025-07" in res.message
+    assert res.numbers["p_as_low"]["2025-07"] < 1e-13
     # The partial current month never counts as a drop.
     steady = {m(2025, 7, 1): 100, m(2025, 8, 1): 90, m(2025, 9, 1): 3}
     assert judge_coverage("jobs", steady, m(2025, 9, 1), CFG).status == GREEN
@@ -144,62 +177,81 @@ def test_coverage_judges_a_month_against_the_median_of_the_months_before() -> No
     assert "2025-08: 5 rows, 12% of the median 40.5" in res.message
 
 
-def test_coverage_allows_the_spread_the_months_before_show() -> None:
+def test_coverage_allows_the_spread_the_entitys_months_show() -> None:
     m = dt.date
-    # The demo tenant's estimates (scale 0.01, two or three to a sales job): Mar..Aug
+    # The demo tenant's estimates (scale 0.01, two or three to a sales visit): Mar..Aug
     # 42, 28, 35, 35, 52, 59, then Sep 19. Median 38.5; 19 < 19.25 is a drop, and as a
-    # Poisson count P(X <= 19 | 38.5) ~ 4e-4 < 0.001. But those six months spread far
-    # more than Poisson: mean 41.8, variance 136.6, dispersion 3.26. Scaled by it, Sep
-    # holds int(19 / 3.26) = 5 of the seven months' int(270 / 3.26) = 82 records, where a
-    # seventh (11.7) is usual: Binomial(82, 1/7) P(X <= 5) ~ 0.017, ordinary, GREEN.
+    # Poisson count P(X <= 19 | 38.5) ~ 4e-4. But the entity's other complete months
+    # spread far more than Poisson: mean 41.83, variance 136.57, dispersion 3.265, and
+    # 3.809 widened by the six-month baseline's own noise (x 7/6). A negative binomial
+    # with mean 38.5 and that dispersion: P(X <= 19) = 0.0375, ordinary, GREEN.
     est = dict(
         zip([m(2026, k, 1) for k in range(3, 11)], [42, 28, 35, 35, 52, 59, 19, 30], strict=True)
     )
     res = judge_coverage("estimates", est, m(2026, 10, 1), CFG)
     assert res.status == GREEN, res.message
-    # The same spread does not hide a real gap: 2 rows -> 0 of int(253 / 3.26) = 77,
-    # (6/7)^77 ~ 7e-6.
-    gap = {**est, m(2026, 9, 1): 2}
-    res = judge_coverage("estimates", gap, m(2026, 10, 1), CFG)
-    assert res.status == YELLOW and "2026-09: 2 rows" in res.message
+    assert res.numbers["p_as_low"]["2026-09"] == pytest.approx(0.0375, rel=1e-2)
+    # 2 or 1 rows are within it (7.2e-7, 1.2e-7, over coverage_p 1e-7: such a spread
+    # leaves no firmer line), but it does not hide an empty month.
+    for few in (2, 1):
+        assert (
+            judge_coverage("estimates", {**est, m(2026, 9, 1): few}, m(2026, 10, 1), CFG).status
+            == GREEN
+        )
+    # An empty month, by hand: a negative binomial's P(0) is dispersion^(-mean /
+    # (dispersion - 1)) = 3.809^(-38.5 / 2.809) = e^(-13.71 x 1.337) = 1.1e-8.
+    empty = {**est, m(2026, 9, 1): 0}
+    res = judge_coverage("estimates", empty, m(2026, 10, 1), CFG)
+    assert res.numbers["p_as_low"]["2026-09"] == pytest.approx(3.809 ** (-38.5 / 2.809), rel=1e-2)
+    assert res.status == YELLOW and "no rows in 2026-09" in res.message
 
 
-def test_coverage_counts_the_noise_of_the_months_before() -> None:
+def test_coverage_counts_the_noise_of_the_baseline() -> None:
     m = dt.date
     # The demo tenant's invoices at 13:00 UTC on 2026-12-01 (scale 0.01): May..Oct 42, 22,
     # 32, 39, 33, 33, then Nov 14 (9 jobs completed in Nov, about 17 in other months, and
-    # 1.78 invoices to a job). 14 < 16.5, half the median 33: a drop. Those months: mean
-    # 33.5, variance 47.5, dispersion 1.42. Against the median alone, as if 33 were known,
-    # P(X <= int(14 / 1.42) = 9 | 33 / 1.42 = 23.2) = 0.0007: YELLOW. But six months do
-    # not pin the rate down: Nov holds 9 of the seven months' int(215 / 1.42) = 151
-    # records, where a seventh (21.6) is usual: Binomial(151, 1/7) P(X <= 9) = 0.0011,
-    # over coverage_p 0.001: GREEN. 10 invoices would be 7 of 148, P = 0.00016: YELLOW.
+    # 1.78 invoices to a job). 14 < 16.5, half the median 33: a drop. The other months:
+    # mean 33.5, variance 47.5, dispersion 1.418, x 7/6 for a median of six months =
+    # 1.654. P(X <= 14) = 0.0019, P(X <= 10) = 1.0e-4, P(X <= 6) = 1.5e-6: low, but a
+    # run judges about 120 months a day, and coverage_p (1e-7) keeps a healthy run GREEN.
+    # P(X <= 4) = 8.5e-8: YELLOW.
     months = [42, 22, 32, 39, 33, 33]
     before = dict(zip([m(2026, k, 1) for k in range(5, 11)], months, strict=True))
-    res = judge_coverage("invoices", {**before, m(2026, 11, 1): 14}, m(2026, 12, 1), CFG)
-    assert res.status == GREEN, res.message
-    res = judge_coverage("invoices", {**before, m(2026, 11, 1): 10}, m(2026, 12, 1), CFG)
-    assert res.status == YELLOW and "2026-11: 10 rows" in res.message
+    for nov, status in ((14, GREEN), (10, GREEN), (6, GREEN), (4, YELLOW)):
+        res = judge_coverage("invoices", {**before, m(2026, 11, 1): nov}, m(2026, 12, 1), CFG)
+        assert res.status == status, (nov, res.message)
+    assert "2026-11: 4 rows" in res.message
 
 
 def test_coverage_does_not_judge_a_month_against_one_month() -> None:
     m = dt.date
     # The demo tenant's purchase orders (scale 0.01), the 13 months of the window from
     # 2025-11 (2026-11 partial). 2025-12 has only 2025-11 before it: 1 after 9. As a
-    # Poisson count P(X <= 1 | 9) = 0.0012, at the edge of coverage_p, but the 9 is one
-    # month's count, as noisy as the 1: not a baseline. Not judged: GREEN.
+    # Poisson count P(X <= 1 | 9) = 0.0012, but the 9 is one month's count, as noisy as
+    # the 1: not a baseline. Not judged: GREEN.
     counts = [9, 1, 5, 7, 6, 8, 3, 10, 9, 6, 7, 4, 7]
     months = dict(zip([add_months(m(2025, 11, 1), k) for k in range(13)], counts, strict=True))
     res = judge_coverage("purchase_orders", months, m(2026, 11, 1), CFG)
     assert res.status == GREEN, res.message
     assert "2025-12" not in res.numbers["baseline_median"]
     assert res.numbers["baseline_median"]["2026-01"] == 5.0  # median of 9 and 1
-    # With two months before it a month is judged: 9, 9 then 0 holds none of the three
-    # months' 18 records, where a third is usual: (2/3)^18 = 6.8e-4 < 0.001.
-    gap = dict(months)
-    gap[m(2025, 12, 1)], gap[m(2026, 1, 1)] = 9, 0
-    res = judge_coverage("purchase_orders", gap, m(2026, 11, 1), CFG)
-    assert res.status == YELLOW and "no rows in 2026-01" in res.message
+
+
+def test_an_empty_month_is_judged_by_the_entitys_size() -> None:
+    m = dt.date
+    # 9, 9 then 0 purchase orders: the other months (7 a month, variance under the mean:
+    # dispersion 1) widened x 3/2 for a two-month baseline: P(0) = 1.5^(-9 / 0.5) =
+    # 6.8e-4. An entity of 7 a month has an empty month by chance about once in 1,500
+    # months: GREEN. The same gap where 40 a month are usual: 1.5^(-40 / 0.5) = 8e-15.
+    counts = [9, 9, 0, 5, 7, 6, 8, 3, 10, 9, 6, 7, 4, 7]
+    months = dict(zip([add_months(m(2025, 10, 1), k) for k in range(14)], counts, strict=True))
+    res = judge_coverage("purchase_orders", months, m(2026, 11, 1), CFG)
+    assert res.status == GREEN, res.message
+    assert res.numbers["p_as_low"]["2025-12"] == pytest.approx(1.5**-18, rel=1e-3)
+    jobs = {k: 40 + n - 7 if n else 0 for k, n in months.items()}
+    jobs[m(2025, 12, 1)] = 0
+    res = judge_coverage("jobs", jobs, m(2026, 11, 1), CFG)
+    assert res.status == YELLOW and "no rows in 2025-12" in res.message
 
 
 def test_coverage_of_an_empty_required_entity_is_red() -> None:
@@ -490,12 +542,56 @@ def test_config_overrides_from_json(tmp_path, monkeypatch) -> None:
 
 
 def test_bad_config_is_one_clear_error() -> None:
-    with pytest.raises(ConfigError, match="unknown validation settings"):
+    with pytest.raises(ConfigError, match="freshness_hours: unknown setting"):
         config_from_mapping({"freshness_hours": 3})
     with pytest.raises(ConfigError, match="red_below <= target"):
         config_from_mapping({"joins": {"invoices_jobs": {"red_below": 0.999}}})
     with pytest.raises(ConfigError, match="unknown join"):
         config_from_mapping({"joins": {"x_y": {}}})
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        # A count of weeks is a whole number: 2.5 is refused, not truncated or accepted.
+        ({"kpi_weeks": 2.5}, "kpi_weeks: Input should be a valid integer (got 2.5)"),
+        ({"kpi_weeks": True}, "kpi_weeks: Input should be a valid integer (got true)"),
+        # A string where a number belongs is named (it raised a bare TypeError before).
+        ({"freshness_max_hours": "25"}, "freshness_max_hours: Input should be a valid number"),
+        ({"coverage_p": 0}, "coverage_p: Input should be greater than 0"),
+        ({"volume_drop_ratio": 1.5}, "volume_drop_ratio: Input should be less than or equal to 1"),
+        ({"kpi_weeks": 1}, "kpi_weeks: Input should be greater than or equal to 2"),
+        # A misspelt key was silently ignored (the default stayed in force).
+        ({"freshnes_max_hours": 30}, "freshnes_max_hours: unknown setting (did you mean "),
+        ({"volume_entities": ["jobz"]}, "volume_entities: unknown entities ['jobz']"),
+        ({"kpi_ranges": {"gpm": [1, -1]}}, "kpi_ranges.gpm: low 1.0 is above high -1.0"),
+        ({"joins": {"invoices_jobs": {"target": "high"}}}, "joins.invoices_jobs.target"),
+        ({"volume_p_red": 0.05}, "volume_p_red <= volume_p_yellow"),
+    ],
+)
+def test_a_wrong_setting_is_refused_by_name(settings: dict, named: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        config_from_mapping(settings)
+    assert named in str(err.value), str(err.value)
+
+
+def test_every_problem_of_a_file_is_named_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "thresholds.json"
+    path.write_text('{"kpi_weeks": 2.5, "freshnes_max_hours": 30, "join_p": "0.01"}')
+    with pytest.raises(ConfigError) as err:
+        load_validation_config(path)
+    text = str(err.value)
+    assert str(path) in text
+    assert all(k in text for k in ("kpi_weeks", "freshnes_max_hours", "join_p")), text
+
+
+def test_mapping_settings_override_their_defaults_key_by_key() -> None:
+    cfg = config_from_mapping(
+        {"kpi_jump_min_base": {"money": 50.0}, "kpi_range_min_denominator": {"gpm": 10}}
+    )
+    assert cfg.kpi_jump_min_base == {"count": 10.0, "money": 50.0}
+    assert cfg.kpi_range_min_denominator["gpm"] == 10.0
+    assert set(cfg.kpi_range_min_denominator) == set(CFG.kpi_range_min_denominator)
 
 
 def test_results_render_as_table_json_and_rows() -> None:

@@ -7,7 +7,6 @@ without hiding the others.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ def test_every_validation_query_is_declared_by_a_check_and_exists() -> None:
 
 
 def test_thresholds_are_config_fields_and_every_field_is_read_by_a_check() -> None:
-    fields = {f.name for f in dataclasses.fields(ValidationConfig)}
+    fields = set(ValidationConfig.model_fields)
     claimed = {t for check in CHECKS for t in check.thresholds}
     assert claimed - fields == set(), "thresholds that are not ValidationConfig fields"
     assert fields - claimed == set(), "config fields no check declares"

@@ -25,7 +25,7 @@ app = typer.Typer(
 # Command groups, one module each (stkpi/cli/<name>.py with a register(app) function).
 _GROUPS = (
     "sim", "local", "pipeline", "kpi", "validate", "report", "deadletters", "bench", "chaos",
-    "doctor", "reconcile", "quarantine", "tenant",
+    "doctor", "reconcile", "quarantine", "tenant", "calibrate",
 )  # fmt: skip
 
 

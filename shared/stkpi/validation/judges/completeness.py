@@ -11,7 +11,12 @@ from collections.abc import Mapping
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.fmt import pct, sql_path
 from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, Status
-from stkpi.validation.stats import dispersion, median_baseline, poisson_cdf, share_cdf
+from stkpi.validation.stats import (
+    dispersion,
+    median_baseline,
+    negative_binomial_cdf,
+    poisson_cdf,
+)
 
 
 def judge_volume(
@@ -104,18 +109,26 @@ def judge_coverage(
     """Monthly counts from the first month with rows; gaps and big drops are YELLOW.
 
     Each complete month is compared with the median of the months before it (not the one
-    month before: after a busy August a normal September is not a drop), and only when
-    the shortfall is beyond what chance gives counts of that size: the month's share of
-    its and those months' records (:func:`share_cdf`, which counts the noise of the
-    months before as well as the month's), scaled by those months' own
-    :func:`dispersion`. A small tenant's 3-a-month entity has empty months, estimates that
-    come two or three to a job vary more than a Poisson count of the same mean, and six
-    months of 33 invoices do not pin their rate down to 33. Only complete months (before
-    ``current_month``) are judged; the current month is reported as partial. A month
-    needs ``coverage_min_baseline_months`` before it: one month's count is as noisy as
-    the month judged (1 after 9 purchase orders is chance, P = 0.01, when the 9 may as
-    well have been 5), and the months at the start of the window were judged against a
-    full baseline while they were in its middle.
+    month before: after a busy August a normal September is not a drop). It is a drop
+    when it is under (1 - ``coverage_drop``) x that median and a count that low has under
+    ``coverage_p`` probability for the entity: a negative binomial with that median as its
+    mean and the spread of the entity's other complete months in the window
+    (:func:`dispersion`), widened by the baseline's own noise (1 + 1 / its months).
+
+    Why the whole window's spread and a small ``coverage_p`` (1e-7): a small tenant's
+    records come in clumps (two or three estimates to a sales visit, a crew's day of pay
+    items), so its months spread two to ten times more than a Poisson count, and six
+    months are too few to measure that (the simulated tenant's estimates went 12 against
+    a median of 41 in a month with 8 sales visits instead of 19, and six steady months
+    before it had called that impossible). A real tenant does that too: a slow month of
+    sales visits is not a sync gap. And a run judges about 120 months (12 entities, 10
+    months each) every day: at 0.001 each, one healthy run in nine would be YELLOW. The
+    calibration (``stkpi calibrate``, docs/VALIDATION.md) measures both rates on hundreds
+    of tenants.
+
+    Only complete months (before ``current_month``) are judged; the current month is
+    reported as partial. A month needs ``coverage_min_baseline_months`` before it: one
+    month's count is as noisy as the month judged.
     """
     name = f"coverage.{entity}"
     threshold = {
@@ -139,10 +152,12 @@ def judge_coverage(
         m = add_months(m, 1)
     changes: dict[str, float | None] = {}
     baselines: dict[str, float] = {}
+    chances: dict[str, float] = {}
     problems: list[str] = []
     for (_, prev_n), (cur_m, cur_n) in itertools.pairwise(series):
         change = (cur_n - prev_n) / prev_n if prev_n else None
         changes[_month_key(cur_m)] = None if change is None else round(change, 4)
+    complete = [n for k, n in series if k < current_month]
     for i, (cur_m, cur_n) in enumerate(series):
         if cur_m >= current_month or i < config.coverage_min_baseline_months:
             continue  # the partial month; the first months have too few before them
@@ -151,10 +166,12 @@ def judge_coverage(
         baselines[_month_key(cur_m)] = baseline
         if baseline < config.coverage_min_base or cur_n >= (1 - config.coverage_drop) * baseline:
             continue
-        phi = dispersion(before)  # how much more than Poisson these months vary
-        total = int((cur_n + sum(before)) / phi)
-        if share_cdf(int(cur_n / phi), total, 1 / (len(before) + 1)) >= config.coverage_p:
-            continue  # low, but a small entity's months vary that much
+        others = complete[:i] + complete[i + 1 :]
+        spread = dispersion(others) * (1 + 1 / len(before))
+        chance = negative_binomial_cdf(cur_n, baseline, spread)
+        chances[_month_key(cur_m)] = float(f"{chance:.3g}")
+        if chance >= config.coverage_p:
+            continue  # low, but within what the entity's months spread
         if cur_n == 0:
             problems.append(f"no rows in {_month_key(cur_m)} (median before {baseline:g})")
         else:
@@ -166,11 +183,12 @@ def judge_coverage(
         "months": {_month_key(k): n for k, n in series},
         "mom_change": changes,
         "baseline_median": baselines,
+        "p_as_low": chances,
         "partial_month": _month_key(current_month),
     }
-    complete = [(k, n) for k, n in series if k < current_month]
-    if complete:
-        last_m, last_n = complete[-1]
+    complete_months = [(k, n) for k, n in series if k < current_month]
+    if complete_months:
+        last_m, last_n = complete_months[-1]
         last_change = changes.get(_month_key(last_m))
         summary = f"{last_n} rows in {_month_key(last_m)} ({_fmt_change(last_change)} MoM)"
     else:
