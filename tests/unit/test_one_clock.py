@@ -44,3 +44,15 @@ def test_the_wall_clock_is_read_only_for_the_machines_time() -> None:
             readers.add(str(path.relative_to(ROOT)))
     assert readers - set(MACHINE_TIME) == set(), "reads the wall clock; the tenant's? stkpi.clock"
     assert set(MACHINE_TIME) - readers == set(), "no longer reads the wall clock: drop it here"
+
+
+def test_the_cloud_deployment_reads_the_wall_clock() -> None:
+    """terraform/ never sets TENANT_CLOCK_URL: a deployed function's tenant clock is the
+    wall clock (stkpi.clock); only the local stack points it at the simulator."""
+    from stkpi_tools.terraform.topology import load_topology, terraform_dir
+
+    topology = load_topology(terraform_dir(), {"project_id": "p"})
+    assert len(topology.functions) == 4
+    for fn in topology.functions.values():
+        assert "TENANT_CLOCK_URL" not in fn.env and "TENANT_CLOCK_URL" not in fn.secret_env
+    assert "TENANT_CLOCK_URL" not in (terraform_dir() / "functions.tf").read_text()

@@ -306,8 +306,10 @@ def _problems(exc: ValidationError) -> str:
         if err["type"] == "extra_forbidden":
             near = get_close_matches(where, ValidationConfig.model_fields, n=1)
             hint = f"did you mean {near[0]!r}? " if near else ""
-            lines.append(f"  - {where}: unknown setting ({hint}`stkpi validate --help`; the")
-            lines[-1] += " settings are the fields of stkpi.validation.config.ValidationConfig)"
+            lines.append(
+                f"  - {where}: unknown setting ({hint}the settings are the fields of "
+                "stkpi.validation.config.ValidationConfig, docs/VALIDATION.md)"
+            )
             continue
         msg = err["msg"].removeprefix("Value error, ")
         value = err.get("input")

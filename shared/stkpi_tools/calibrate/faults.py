@@ -72,7 +72,13 @@ def _judged_months(image: RawImage, config: ValidationConfig, tz: ZoneInfo) -> l
     return out
 
 
-def lost_window(image, tenant, config, tz, rng) -> Faulted:  # type: ignore[no-untyped-def]
+def lost_window(
+    image: RawImage,
+    tenant: Tenant,
+    config: ValidationConfig,
+    tz: ZoneInfo,
+    rng: np.random.Generator,
+) -> Faulted:
     entity = str(rng.choice(CORE_ENTITIES))
     lookback = get_entity(entity).lookback_days
     since = image.now - dt.timedelta(days=lookback)
@@ -93,7 +99,13 @@ def _as_of(tenant: Tenant, entity: str, when: dt.datetime) -> EntityImage:
         tenant.set_now(now)
 
 
-def dropped_month(image, tenant, config, tz, rng) -> Faulted:  # type: ignore[no-untyped-def]
+def dropped_month(
+    image: RawImage,
+    tenant: Tenant,
+    config: ValidationConfig,
+    tz: ZoneInfo,
+    rng: np.random.Generator,
+) -> Faulted:
     entity = str(rng.choice(CORE_ENTITIES))
     months = _judged_months(image, config, tz)
     month = months[int(rng.integers(len(months)))]
@@ -108,7 +120,13 @@ def dropped_month(image, tenant, config, tz, rng) -> Faulted:  # type: ignore[no
     )
 
 
-def volume_drop(image, tenant, config, tz, rng) -> Faulted | None:  # type: ignore[no-untyped-def]
+def volume_drop(
+    image: RawImage,
+    tenant: Tenant,
+    config: ValidationConfig,
+    tz: ZoneInfo,
+    rng: np.random.Generator,
+) -> Faulted | None:
     """None when no entity has enough records a day for the volume check to judge (its
     weekday median under ``volume_min_base``): a day of 2 estimates that lost them is a
     quiet day to any check, and the fault says nothing about one."""
@@ -143,7 +161,13 @@ def _volume_base(image: RawImage, entity: str, config: ValidationConfig, tz: Zon
     return median_baseline(history)
 
 
-def stale_entity(image, tenant, config, tz, rng) -> Faulted:  # type: ignore[no-untyped-def]
+def stale_entity(
+    image: RawImage,
+    tenant: Tenant,
+    config: ValidationConfig,
+    tz: ZoneInfo,
+    rng: np.random.Generator,
+) -> Faulted:
     entity = str(rng.choice(CORE_ENTITIES))
     then = image.now - dt.timedelta(hours=STALE_HOURS)
     old = _as_of(tenant, entity, then)
@@ -154,7 +178,13 @@ def stale_entity(image, tenant, config, tz, rng) -> Faulted:  # type: ignore[no-
     )  # fmt: skip
 
 
-def broken_join(image, tenant, config, tz, rng) -> Faulted:  # type: ignore[no-untyped-def]
+def broken_join(
+    image: RawImage,
+    tenant: Tenant,
+    config: ValidationConfig,
+    tz: ZoneInfo,
+    rng: np.random.Generator,
+) -> Faulted:
     join = str(rng.choice([*LINK_JOINS, "jobs_business_units"]))
     child, column = _BROKEN[join]
     ent = image.entities[child]
