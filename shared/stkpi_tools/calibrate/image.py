@@ -23,21 +23,17 @@ from stkpi_tools.sim.tenant import Tenant
 
 NULL = -1  # an absent id or instant in the integer columns
 
-# The columns (and payload paths) the join checks read, per entity, as the SQL names them
-# (sql/validations/join_*.sql). Strings stay Python lists; ids are int64 arrays.
+# The typed columns the join checks read, per entity, as the SQL names them
+# (sql/validations/join_*.sql). Ids (and booleans: 1, 0) are int64 arrays, NULL for null;
+# strings stay Python lists.
 ID_COLUMNS: dict[str, tuple[str, ...]] = {
     "jobs": ("id", "business_unit_id"),
-    "invoices": ("id", "job_id"),
+    "invoices": ("id", "job_id", "active"),
     "estimates": ("job_id",),
     "appointments": ("job_id",),
     "gross_pay_items": ("job_id", "invoice_id"),
 }
-TEXT_COLUMNS: dict[str, tuple[str, ...]] = {"jobs": ("number",), "invoices": ("job_number",)}
-# Payload paths beside the typed columns: COALESCE(job_id, payload job.id, jobId), ...
-PAYLOAD_IDS: dict[str, dict[str, tuple[str, ...]]] = {"invoices": {"job_id": ("job.id", "jobId")}}
-PAYLOAD_TEXT: dict[str, dict[str, tuple[str, ...]]] = {
-    "invoices": {"job_number": ("job.number", "jobNumber")}
-}
+TEXT_COLUMNS: dict[str, tuple[str, ...]] = {"jobs": ("job_number",), "invoices": ("job_number",)}
 
 
 @dataclass(frozen=True)
@@ -119,14 +115,8 @@ def entity_image(tenant: Tenant, name: str) -> EntityImage:
     entity = get_entity(name)
     sources = {c.name: c.sources for c in entity.columns}
     counted, modified = _getter(sources[date_column(name)]), _getter(sources["modified_on"])
-    id_getters = {
-        c: _getter(sources[c] + PAYLOAD_IDS.get(name, {}).get(c, ()))
-        for c in ID_COLUMNS.get(name, ())
-    }
-    text_getters = {
-        c: _getter(sources[c] + PAYLOAD_TEXT.get(name, {}).get(c, ()))
-        for c in TEXT_COLUMNS.get(name, ())
-    }
+    id_getters = {c: _getter(sources[c]) for c in ID_COLUMNS.get(name, ())}
+    text_getters = {c: _getter(sources[c]) for c in TEXT_COLUMNS.get(name, ())}
     counted_on: list[str | None] = []
     modified_on: list[str | None] = []
     ids: dict[str, list[int]] = {c: [] for c in ID_COLUMNS.get(name, ())}
@@ -156,8 +146,8 @@ def entity_image(tenant: Tenant, name: str) -> EntityImage:
 
 
 def _getter(paths: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
-    """The first non-null value of ``paths`` in a record (a typed column's sources, then
-    COALESCE's payload paths); a single plain key is one dict lookup."""
+    """The first non-null value of ``paths`` in a record (a typed column's sources); a
+    single plain key is one dict lookup."""
     if len(paths) == 1 and "." not in paths[0]:
         key = paths[0]
         return lambda record: record.get(key)
@@ -165,8 +155,10 @@ def _getter(paths: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
 
 
 def _int(value: Any) -> int:
-    """SAFE_CAST(... AS INT64): NULL for what is not an integer."""
-    if value is None or isinstance(value, bool):
+    """SAFE_CAST(... AS INT64): NULL for what is not an integer; a boolean 1 or 0."""
+    if isinstance(value, bool):
+        return int(value)
+    if value is None:
         return NULL
     try:
         return int(value)

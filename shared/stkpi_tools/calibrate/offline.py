@@ -165,12 +165,13 @@ def _linked_to_jobs(image: RawImage, child: str) -> tuple[int, int]:
 
 
 def _invoices_jobs(image: RawImage) -> tuple[int, int]:
-    """``join_invoices_jobs``: the job id of a known job, else a number that exactly one
-    job has."""
+    """``join_invoices_jobs``: of the active invoices, those with the job id of a known job,
+    else a job number that exactly one job has."""
     inv, jobs = image.entities["invoices"], image.entities["jobs"]
+    inv = inv.keep(inv.ids["active"] != 0)  # active IS NOT FALSE
     by_id = np.isin(inv.ids["job_id"], _job_ids(image))
     seen: dict[str, int] = {}
-    for number in jobs.texts["number"]:
+    for number in jobs.texts["job_number"]:
         if number is not None:
             seen[number] = seen.get(number, 0) + 1
     unique = {n for n, c in seen.items() if c == 1}
