@@ -171,7 +171,9 @@ def _rows(
     that cannot be stored goes to ``held`` (``st_ops.quarantine`` rows) instead; every
     record's key goes to ``keys``."""
     ingested_at = ctx.now()
-    latest = not_after(ingested_at, ctx.settings.future_tolerance_hours)
+    # In the future of the tenant's clock (ServiceTitan's; the simulator's locally), not the
+    # machine's: a simulated tenant may stand at any date.
+    latest = not_after(ctx.tenant_now(), ctx.settings.future_tolerance_hours)
     origin = Origin(msg.run_id, entity.name, msg.window_id, msg.start, msg.end, bool(msg.scan))
     single = entity.key[0] if len(entity.key) == 1 else None
     records = page.records

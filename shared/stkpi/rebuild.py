@@ -131,8 +131,8 @@ def _rebuild(msg: RebuildMessage, ctx: PipelineContext, lease: Lease) -> Rebuild
     seconds = {"models": ctx.monotonic() - started}
     crash_point("rebuild.after_models")
     records = _loaded_records(msg.run_id, ctx)
-    marks = {  # a mark never passes now (a plan refuses an end in the future anyway)
-        name: min(end, ctx.now())
+    marks = {  # a mark never passes the tenant's now (a plan refuses a future end anyway)
+        name: min(end, ctx.tenant_now())
         for name, end in plan.entity_ends.items()
         if get_entity(name).kind == "transactional"
     }

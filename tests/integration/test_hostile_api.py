@@ -125,7 +125,12 @@ def test_bad_records_are_quarantined_named_and_replayed_once_fixed(pipe: Pipelin
         served = {r["id"] for r in pipe.sim.snapshot(entity)}
         assert served - set(ids) == {i for (e, i) in bad if e == entity}
 
-    check = {r.name: r for r in run_validations(ctx.bigquery, ctx.settings, now=ctx.now())}
+    check = {
+        r.name: r
+        for r in run_validations(
+            ctx.bigquery, ctx.settings, now=ctx.tenant_now(), wall_now=ctx.now()
+        )
+    }
     quarantined = check["pipeline.quarantine"]
     assert quarantined.status == RED  # missing from raw altogether
     assert f"customers {customers[2]}" in quarantined.message
@@ -133,7 +138,9 @@ def test_bad_records_are_quarantined_named_and_replayed_once_fixed(pipe: Pipelin
 
     # Fixed in ServiceTitan; read again: every record copied, nothing waiting.
     pipe.sim.set_faults(bad_records=[])
-    for n, (entity, (start, end)) in enumerate(sorted(replay_ranges(waiting, ctx.now()).items())):
+    for n, (entity, (start, end)) in enumerate(
+        sorted(replay_ranges(waiting, ctx.tenant_now()).items())
+    ):
         pipe.run(
             PlanMessage(
                 run_type="backfill",
@@ -145,7 +152,12 @@ def test_bad_records_are_quarantined_named_and_replayed_once_fixed(pipe: Pipelin
         )
     assert_raw_matches_simulator(pipe, ["locations", "customers"])
     assert open_records(query, ctx.now()) == []
-    check = {r.name: r for r in run_validations(ctx.bigquery, ctx.settings, now=ctx.now())}
+    check = {
+        r.name: r
+        for r in run_validations(
+            ctx.bigquery, ctx.settings, now=ctx.tenant_now(), wall_now=ctx.now()
+        )
+    }
     assert check["pipeline.quarantine"].status == GREEN
 
 

@@ -16,7 +16,6 @@ import gzip
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -126,7 +125,7 @@ def _publish_backfill(lab: ChaosLab, run_id: str, window_days: int | None) -> No
     msg = PlanMessage(
         run_type="backfill",
         start=HISTORY_START,
-        end=lab.sim.now + timedelta(minutes=1),  # see ChaosLab.daily
+        end=lab.sim.now,  # the pipeline's now: see ChaosLab.daily
         window_days=window_days,
         run_id=run_id,
     )

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +167,7 @@ class ChaosLab:
         msg = PlanMessage(
             run_type="backfill",
             start=HISTORY_START,
-            end=extra.pop("end", self.sim.now + timedelta(minutes=1)),  # see daily()
+            end=extra.pop("end", self.sim.now),  # see daily()
             window_days=extra.pop("window_days", self.config.window_days),
             run_id=run_id,
             **extra,
@@ -176,15 +176,12 @@ class ChaosLab:
 
     def daily(self, run_id: str, *, advance_hours: float = 24) -> str:
         """Move the simulated clock (new records, edits of old ones), then run daily up to
-        the simulator's present (its clock, not the wall clock, is the API's now here).
-
-        The run starts a minute after that present, as a real one starts a little after
-        the hour: a record stamped exactly at the simulator's now is inside the window
-        rather than left for the next run."""
+        the simulator's present: the pipeline's "now" (stkpi.clock), which a plan may not
+        pass. A record edited at that instant, while the run pages, lies on the window's
+        open end and is the next run's, as an edit made during a real run is."""
         if advance_hours:
             self.sim.advance(advance_hours)
-        end = self.sim.now + timedelta(minutes=1)
-        return self.publish(PlanMessage(run_type="daily", run_id=run_id, end=end))
+        return self.publish(PlanMessage(run_type="daily", run_id=run_id, end=self.sim.now))
 
     def publish(self, msg: PlanMessage) -> str:
         self.ctx.bus.publish(self.ctx.settings.topic_plan, msg)

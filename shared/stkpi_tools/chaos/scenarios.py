@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from stkpi.deadletters import list_dead_letters, replay_dead_letters
 from stkpi.messages import PlanMessage, WindowMessage
@@ -114,7 +113,7 @@ def deletes(lab: ChaosLab, trial: Trial) -> None:
     scan = PlanMessage(
         run_type="deletes",
         start=HISTORY_START,
-        end=lab.sim.now + timedelta(minutes=1),  # the simulator's present, see lab.daily
+        end=lab.sim.now,  # the simulator's present, see lab.daily
         window_days=3660,
         run_id="chaos-key-scan",
     )
@@ -221,7 +220,8 @@ def poison(lab: ChaosLab, trial: Trial) -> None:
     from stkpi.validation.runner import run_validations
 
     checks = run_validations(
-        lab.ctx.bigquery, lab.ctx.settings, run_id=run, store=False,
+        lab.ctx.bigquery, lab.ctx.settings, now=lab.ctx.tenant_now(), wall_now=lab.ctx.now(),
+        run_id=run, store=False,
         dead_letters=lambda: lab.dead_letters(),
     )  # fmt: skip
     verdict = {c.name: c.status for c in checks}

@@ -56,7 +56,8 @@ def register(app: typer.Typer) -> None:
         if not replay:
             console.print("read them again once fixed: stkpi quarantine --replay")
             return
-        for entity, (start, end) in sorted(replay_ranges(records, now).items()):
+        # Replays end at the tenant's present: a plan refuses an end past it (stkpi.clock).
+        for entity, (start, end) in sorted(replay_ranges(records, ctx.tenant_now()).items()):
             run_id = f"replay-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
             msg = PlanMessage(
                 run_type="backfill", entities=[entity], start=start, end=end, run_id=run_id
