@@ -216,7 +216,8 @@ _JOINS = {
 
 def jobs_business_units(image: RawImage, config: ValidationConfig) -> Inputs:
     """``measures.jobs_business_units`` over ``join_jobs_business_units.sql``: the total
-    row and one row per unmapped BU."""
+    row and one row per unmapped BU, by the demo's BU map (``sql/seeds/bu_map.csv``), the
+    one a local stack writes as the simulated tenant's (stkpi.tenant_maps)."""
     mapped_names = {r.bu_name.lower() for r in load_bu_map()}
     bus = image.entities["jobs"].ids["business_unit_id"]
     unmapped: dict[int, int] = {}
