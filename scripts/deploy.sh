@@ -57,7 +57,7 @@ if [ "$LOCAL" = 1 ]; then
   stkpi tenant init || echo "deploy: tenant init left something to map (above); continuing"
   if [ "$RUN" = 1 ]; then
     step "5/5 first run: a backfill of the tenant's history, then the validations"
-    stkpi backfill --start "${SINCE:-2019-01-01}" --end "$(date -u -d tomorrow +%F)"
+    stkpi backfill --start "${SINCE:-2019-01-01}"  # up to now: the simulator's clock here
     stkpi validate || echo "deploy: validations not all GREEN (above: each says what to do)"
   fi
   echo; echo "deploy: done (local)"
@@ -122,8 +122,7 @@ fi
 
 if [ "$RUN" = 1 ]; then
   step "5/5 first run: a backfill of the tenant's history since ${SINCE:-a year ago}"
-  stkpi backfill --start "${SINCE:-$(date -u -d '365 days ago' +%F)}" \
-    --end "$(date -u -d tomorrow +%F)" --no-wait
+  stkpi backfill --start "${SINCE:-$(date -u -d '365 days ago' +%F)}" --no-wait  # up to now
   echo "  follow it with ./dev stkpi status; ./dev stkpi validate once it has rebuilt;"
   echo "  the daily sync then runs by itself ($(out scheduler_jobs | tr -d '[]\"' | tr , ' '))"
 fi

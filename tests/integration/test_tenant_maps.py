@@ -44,7 +44,9 @@ def pipe(bq_emulator, gcs_emulator, pubsub_emulator, crash_file: Path):
 
 
 def _checks(pipe: Pipeline) -> dict[str, object]:
-    results = run_validations(pipe.ctx.bigquery, pipe.ctx.settings, store=False)
+    results = run_validations(
+        pipe.ctx.bigquery, pipe.ctx.settings, now=pipe.ctx.tenant_now(), store=False
+    )
     return {r.name: r for r in results}
 
 
