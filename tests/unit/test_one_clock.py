@@ -25,6 +25,7 @@ MACHINE_TIME = {
     "shared/stkpi/reconcile/daily.py": "report calls younger than a minute (the API's limit)",
     "shared/stkpi_tools/cli/pipeline.py": "run ids unique per invocation",
     "shared/stkpi_tools/cli/quarantine.py": "replay run ids unique per invocation",
+    "shared/stkpi_tools/cli/tenant.py": "when an operator's map edit was written (latest wins)",
     "shared/stkpi_tools/tenant/init.py": "when the tenant's maps were written (latest wins)",
     "shared/stkpi_tools/tenant/simulated.py": "when the simulator's maps were written",
     "shared/stkpi_tools/chaos/runner.py": "when a chaos report was written",
