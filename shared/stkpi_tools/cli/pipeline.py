@@ -114,17 +114,22 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Copy a date range of the tenant: plan windows, fetch, load, rebuild once."""
         first = _parse_day(start, "--start")
-        now = pipeline_context().tenant_now()  # the tenant's clock (stkpi.clock)
-        if end:
-            after = _parse_day(end, "--end")
-        else:  # up to the tenant's present hour, as a daily run is planned
-            after = floor_hour(now)
-            end = f"now ({after:%Y-%m-%d %H:%M} UTC)"
-        if after <= first:  # say it in the options' words, not the message schema's
+        # The options are checked against each other before any setting is read: a range
+        # the wrong way round is named even where the stack is not configured.
+        after = _parse_day(end, "--end") if end else None
+        if after is not None and after <= first:  # in the options' words, not the schema's
             raise typer.BadParameter(
                 f"{end} is not after --start {start} (--end is the day after the last)",
                 param_hint="--end",
             )
+        now = pipeline_context().tenant_now()  # the tenant's clock (stkpi.clock)
+        if after is None:  # up to the tenant's present hour, as a daily run is planned
+            after = floor_hour(now)
+            end = f"now ({after:%Y-%m-%d %H:%M} UTC)"
+            if after <= first:
+                raise typer.BadParameter(
+                    f"--start {start} is not before {end}", param_hint="--start"
+                )
         if after > now:  # the plan step refuses it too: marks must never pass now
             raise typer.BadParameter(
                 f"{end} is in the future (now {now:%Y-%m-%d %H:%M} UTC): a backfill copies "
