@@ -4,11 +4,13 @@ sides send come back exact."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from stkpi_tools.chaos.compare import compare_entity, to_micros, unpack_versions
+from stkpi.messages import PlanMessage
+from stkpi.planner import RunPlan, plan_run
+from stkpi_tools.chaos.compare import CopyHorizon, compare_entity, to_micros, unpack_versions
 from stkpi_tools.sim.packed_versions import pack
 
 T1 = "2025-01-01T00:00:00Z"
@@ -66,3 +68,45 @@ def test_every_spelling_of_an_instant_is_the_same_microsecond() -> None:
     assert compare_entity("jobs", {"1": micros}, [("1", T1)]).ok
     got = compare_entity("jobs", {"1": micros + 1}, [("1", D1)])
     assert got.outdated == 1 and "2025-01-01T00:00:00.000001+00:00" in got.examples[0]
+
+
+def test_a_record_stamped_at_or_after_the_copys_end_is_pending_not_lost() -> None:
+    # The runs read [.., D2): key 1 (modified at D1) is due; keys 2 and 3, modified exactly
+    # at D2, lie on the open end of every window read so far: the next run's. Raw lacks 2
+    # and holds 3 at its older version D1: both pending, neither missing nor outdated.
+    source = {"1": T1, "2": T2, "3": T2}
+    raw = [("1", D1), ("3", D1)]
+    got = compare_entity("jobs", source, raw, copied_until=D2)
+    assert got.ok and (got.missing, got.outdated, got.pending) == (0, 0, 2)
+    assert "2 pending" in got.describe()
+    # Judged against the whole present, as before, the same copy looked like a loss.
+    whole = compare_entity("jobs", source, raw)
+    assert (whole.missing, whole.outdated, whole.pending) == (1, 1, 0)
+    # Once a run has read past D2 (a second later) they are due: absent is missing, the
+    # older version outdated.
+    after = compare_entity("jobs", source, raw, copied_until=D2 + timedelta(seconds=1))
+    assert not after.ok and (after.missing, after.outdated, after.pending) == (1, 1, 0)
+
+
+def test_pending_never_excuses_a_due_record_or_a_version_the_source_never_had() -> None:
+    # Read up to D2: key 1 (modified at D1, before it) absent is missing; key 2 (at D2,
+    # pending) held in raw at a version newer than the source's is outdated, not pending.
+    source = {"1": T1, "2": T2}
+    got = compare_entity("jobs", source, [("2", "2025-01-03T00:00:00Z")], copied_until=D2)
+    assert (got.missing, got.outdated, got.pending) == (1, 1, 0)
+    # A record without a modifiedOn is always due.
+    assert compare_entity("business_units", {"7": None}, [], copied_until=D1).missing == 1
+
+
+def test_the_horizon_is_the_latest_end_of_the_windowed_runs_made() -> None:
+    def plan(run_type: str, end: datetime, entities: list[str]) -> RunPlan:
+        msg = PlanMessage(run_type=run_type, entities=entities, start=D1, end=end, run_id="r")
+        return plan_run(msg, now=end, default_window_days=30)
+
+    horizon = CopyHorizon()
+    horizon.add(plan("backfill", D2, ["estimates", "business_units"]))
+    horizon.add(plan("backfill", D1 + timedelta(hours=1), ["estimates"]))  # a past range
+    horizon.add(plan("deletes", D2 + timedelta(days=1), ["estimates"]))  # copies nothing
+    # estimates: the first run's end (the later, shorter replay takes nothing back); the
+    # reference entity is listed whole, so it has no horizon (all of it is always due).
+    assert horizon.ends == {"estimates": D2}
