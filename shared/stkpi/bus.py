@@ -25,3 +25,18 @@ class Bus:
     def publish_raw(self, topic: str, data: bytes, **attributes: str) -> str:
         future = self._publisher.publish(topic_path(self._settings, topic), data, **attributes)
         return future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+
+
+# Pub/Sub's limits on a message attribute, in UTF-8 bytes.
+ATTRIBUTE_VALUE_BYTES = 1024
+ATTRIBUTE_KEY_BYTES = 256
+
+
+def attribute_value(text: str, limit: int = ATTRIBUTE_VALUE_BYTES) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, never inside a character: Pub/Sub
+    refuses a longer attribute, and a reason cut to 1,000 *characters* of accented or
+    emoji text is up to 4,000 bytes (the publish failed, and the dead letter with it)."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", "ignore") + "..."

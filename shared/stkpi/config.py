@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -110,6 +111,28 @@ class Settings(BaseModel):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator(
+        "st_tenant_id", "st_client_id", "st_client_secret", "st_app_key", mode="before"
+    )
+    @classmethod
+    def _clean_credential(cls, value: object) -> object:
+        """A credential as ServiceTitan issued it: the whitespace around it (a secret added
+        from a file ends in a line break) is dropped; what is left must be a header value
+        (printable ASCII), or requests would fail with an error that quotes it. Errors
+        never show the value."""
+        if value is None:
+            return None
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        text = text.strip()
+        if not text:
+            raise ValueError("is empty (only whitespace)")
+        if any(not " " <= ch <= "~" for ch in text):
+            raise ValueError(
+                "holds a line break, a control or a non-ASCII character inside: re-add the "
+                "secret exactly as ServiceTitan shows it (the value is not shown here)"
+            )
+        return text
+
     @field_validator("report_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -183,6 +206,25 @@ class Settings(BaseModel):
         return ZoneInfo(self.report_timezone)
 
 
+def with_values(settings: Settings, update: Mapping[str, Any]) -> Settings:
+    """``settings`` with ``update`` applied and checked as at start (a credential read from
+    Secret Manager is cleaned and refused the same way as one from the environment);
+    raises ``ConfigError`` naming the setting, never its value."""
+    try:
+        return Settings.model_validate({**dict(settings), **update})
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    problems = []
+    for err in exc.errors():
+        name = str(err["loc"][0]).upper() if err["loc"] else "?"
+        reason = "is required but not set" if err["type"] == "missing" else err["msg"]
+        problems.append(f"  - {name}: {reason}")
+    return ConfigError("invalid configuration:\n" + "\n".join(problems))
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read settings from ``environ`` (default: the process environment).
 
@@ -193,9 +235,4 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     try:
         return Settings(**values)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            name = str(err["loc"][0]).upper() if err["loc"] else "?"
-            reason = "is required but not set" if err["type"] == "missing" else err["msg"]
-            problems.append(f"  - {name}: {reason}")
-        raise ConfigError("invalid configuration:\n" + "\n".join(problems)) from None
+        raise _config_error(exc) from None

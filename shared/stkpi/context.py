@@ -83,7 +83,16 @@ class PipelineContext:
     def servicetitan(self) -> ServiceTitanClient:
         from stkpi.servicetitan import ServiceTitanClient
 
-        return ServiceTitanClient(self.st_settings)
+        return ServiceTitanClient(self.st_settings, reread=self._reread_credentials)
+
+    def _reread_credentials(self) -> Settings:
+        """The credentials read again where they are always read (``stkpi.secrets``), past
+        its cache: asked once when ServiceTitan refuses a fresh token, as a secret rotated
+        under a warm instance would make it."""
+        from stkpi.secrets import forget
+
+        forget()
+        return self.st_settings
 
 
 def from_env() -> PipelineContext:

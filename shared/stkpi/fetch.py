@@ -19,10 +19,17 @@ everything behind it moves up one place, and one record slides from the next pag
 page already read. Windows always end at or before the plan time, so during a fetch records
 can leave a window but never enter it: its count can only fall. A pass over the window is
 therefore complete when every page of it reported the count the pass began with (nothing
-left between the first answer and the last, whatever order they came in); otherwise the
-window is read again (another pass, pages numbered on from the last) until a pass sees a
-stable count. Records that left the window are fetched by the next run, whose window
-covers their new ``modifiedOn``. Repeats are harmless: the MERGE dedupes.
+left between the first answer and the last, whatever order they came in) *and* the
+distinct keys it read add up to that count: a page short of its records while the count
+stays, a record served twice in place of another, ``hasMore: false`` too soon all read
+fewer keys than counted (a quarantined record counts as read, ``stkpi.quarantine``).
+Otherwise the window is read again (another pass, pages numbered on from the last) until a
+pass adds up, at most ``MAX_PASSES`` times before the step fails and Pub/Sub retries it.
+Reference lists are counted the same way; an answer without any count is accepted when two
+passes in a row read the same keys. Records that left the window are fetched by the next
+run, whose window covers their new ``modifiedOn``. Repeats are harmless: the MERGE dedupes.
+Every request and its retries end within a request timeout after the budget
+(``requests_end``), before the function's timeout.
 
 Key scans (``msg.scan``, stkpi.key_scan) take this same path with windows by createdOn,
 which no edit changes: their counts fall only when records are deleted mid-scan, and a
@@ -33,6 +40,7 @@ was still shrinking under it.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 
 from stkpi import logs
@@ -80,6 +88,10 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
     client = ctx.servicetitan
     started = ctx.monotonic()
     deadline = started + settings.fetch_time_budget_seconds
+    # Pages are asked for until the budget; each request and its retries end within a
+    # request timeout after it, before the function's timeout (terraform holds budget +
+    # request timeout under it: tests/terraform).
+    requests_end = deadline + settings.st_request_timeout_seconds
     prefix = window_prefix(entity.name, msg.run_id, msg.window_id)
     start, end = (None, None) if entity.kind == "reference" else (msg.start, msg.end)
     fresh = msg.page_from == 1 and msg.pass_no == 1
@@ -96,9 +108,15 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
     last_file = offset + page_from - 1
     written_this_call = 0
     quarantined = 0
+    kept = list(msg.pass_keys or [])  # keys of this pass kept by the deliveries before
+    previous: PassKeys | None = None  # the pass before, when the API gives no count
 
     while True:
-        first = client.page(entity, start, end, page_from) if page_from == 1 else None
+        first = (
+            client.page(entity, start, end, page_from, deadline=requests_end)
+            if page_from == 1
+            else None
+        )
         if first is not None and pass_count is None:
             pass_count = first.total_count
         if first is not None and splittable and pass_no == 1 and first.total_count is not None:
@@ -111,36 +129,40 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
             if children:
                 handed = record_split(msg, children, first.total_count, ctx, started)
                 return FetchOutcome("split", 0, 0, 1, children=handed)
-        read = read_pass(msg, entity, ctx, prefix, page_from, offset, first, pass_count, deadline)
+        read = read_pass(
+            msg, entity, ctx, prefix, page_from, offset, first, pass_count, deadline, requests_end
+        )
         last_file = max(last_file, read.last_file)
         written_this_call += read.written
         if read.next_page is not None:
-            save_pass_keys(ctx.landing, prefix, pass_no, page_from, read.keys)
             cont = msg.model_copy(
                 update={
                     "page_from": read.next_page,
                     "pass_no": pass_no,
                     "pass_count": pass_count,
                     "page_offset": offset,
+                    "pass_keys": [*kept, save_pass_keys(ctx.landing, prefix, read.keys)],
                 }
             )
             continue_window(msg, cont, ctx, started, last_file, pass_no)
             return FetchOutcome("continued", last_file, written_this_call, pass_no, None, cont)
         seen = read.keys
-        if page_from > 1:  # the pass began in earlier deliveries: their keys count too
-            seen.update(load_pass_keys(ctx.landing, prefix, pass_no))
+        if kept:  # the pass began in earlier deliveries: their keys count too
+            seen.update(load_pass_keys(ctx.landing, kept))
         quarantined += read.quarantined
         if pass_count is None:
             # The API gave no count: accepted when two passes in a row read the same keys.
-            save_pass_keys(ctx.landing, prefix, pass_no, 0, seen)
-            before = load_pass_keys(ctx.landing, prefix, pass_no - 1) if pass_no > 1 else None
-            if before is not None and (before.keys, before.unkeyed) == (seen.keys, seen.unkeyed):
+            if previous is not None and (previous.keys, previous.unkeyed) == (
+                seen.keys,
+                seen.unkeyed,
+            ):
                 break
+            previous = seen
             count_after, why = None, f"no count from the API: pass {pass_no} read {seen.distinct}"
         else:
             count_after = min(read.totals) if read.totals else None
             if count_after is None:  # the server stopped reporting counts: ask once
-                count_after = client.window_count(entity, start, end)
+                count_after = client.window_count(entity, start, end, deadline=requests_end)
             stable = count_after == pass_count and all(t == pass_count for t in read.totals)
             if stable and seen.distinct == pass_count:
                 break
@@ -170,6 +192,7 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
         pass_count = count_after
         offset = last_file
         page_from = 1
+        kept = []
 
     crash_point("fetch.after_pages")
     load = _finish(msg, ctx.landing, prefix, last_file, pass_no, pass_count, seen.held)
@@ -187,24 +210,18 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
     return FetchOutcome("fetched", load.pages, load.records, pass_no, load, None)
 
 
-def _keys_name(prefix: str, pass_no: int, page_from: int) -> str:
-    return f"{prefix}keys/pass-{pass_no:02d}/from-{page_from:05d}.json"
-
-
-def save_pass_keys(
-    landing: Landing, prefix: str, pass_no: int, page_from: int, keys: PassKeys
-) -> None:
+def save_pass_keys(landing: Landing, prefix: str, keys: PassKeys) -> str:
     """Keep the keys a pass read so far for the delivery that continues it (a fetch that
-    neared its time budget); ``page_from`` 0: the whole pass (compared by the next)."""
-    landing.write_json(_keys_name(prefix, pass_no, page_from), keys.to_doc())
+    neared its time budget); the object's name, carried by the continuation message. Named
+    afresh each time, so a redelivered window never counts another attempt's keys."""
+    name = f"{prefix}keys/{uuid.uuid4().hex}.json"
+    landing.write_json(name, keys.to_doc())
+    return name
 
 
-def load_pass_keys(landing: Landing, prefix: str, pass_no: int) -> PassKeys:
-    """The keys earlier deliveries of pass ``pass_no`` kept (none: an empty set)."""
-    folder = f"{prefix}keys/pass-{pass_no:02d}/"
-    return PassKeys.from_docs(
-        landing.read_json(f"{folder}{name}.json") or {} for name in landing.listing(folder)
-    )
+def load_pass_keys(landing: Landing, names: list[str]) -> PassKeys:
+    """The keys the deliveries before kept (``save_pass_keys``)."""
+    return PassKeys.from_docs(landing.read_json(name) or {} for name in names)
 
 
 def _finish(

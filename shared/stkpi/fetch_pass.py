@@ -85,6 +85,7 @@ def read_pass(
     first: Page | None,
     pass_count: int | None,
     deadline: float,
+    requests_end: float | None = None,
 ) -> PassRead:
     """Read pages ``page_from``.. of the current pass, several at once once the count
     says how many there are; stop asking for more when the budget is spent."""
@@ -97,7 +98,9 @@ def read_pass(
     def write(number: int, page: Page | None = None) -> Page:
         with PageSlot() as slot:
             if page is None:
-                page = client.page(entity, start, end, number, before_parse=slot.take)
+                page = client.page(
+                    entity, start, end, number, before_parse=slot.take, deadline=requests_end
+                )
             held: list[dict[str, Any]] = []
             rows = _rows(msg, entity, page, offset, ctx, out.keys, held)
             written = ctx.landing.write_page(prefix, offset + page.number, rows)

@@ -116,6 +116,9 @@ class WindowMessage(_Message):
     target_pages: int | None = Field(default=None, ge=1, le=10_000)
     # A key scan's window: [start, end) by createdOn, not modifiedOn (Entity.for_key_scan).
     scan: bool | None = None
+    # The landing objects holding the keys earlier deliveries of this pass read (a window
+    # must add up to its count, stkpi.fetch).
+    pass_keys: list[str] | None = None
 
     @field_validator("entity")
     @classmethod

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from google.api_core.exceptions import Forbidden
 
 from stkpi import deadline, logs
+from stkpi.bus import attribute_value
 from stkpi.context import PipelineContext
 from stkpi.deadline import RetryLaterError
 from stkpi.errors import PermanentError
@@ -197,7 +198,7 @@ def _dead_letter(
         },
     )
     topic = ctx.settings.dead_letter_topic(source_topic(step, ctx))
-    attrs = {"step": step, "error": reason[:1000]}
+    attrs = {"step": step, "error": attribute_value(reason)}
     if replayable:
         attrs["replayable"] = "true"
     ctx.bus.publish_raw(topic, raw, **attrs)

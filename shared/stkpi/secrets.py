@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from stkpi.config import CREDENTIAL_FIELDS, Settings
+from stkpi.config import CREDENTIAL_FIELDS, Settings, with_values
 from stkpi.errors import ConfigError
 
 # environment variable -> Settings field
@@ -137,6 +137,6 @@ def with_credentials(settings: Settings, reader: SecretReader | None = None) -> 
             continue  # require_servicetitan below names it
         value = reader.read(name)
         update[field] = value if field == "st_tenant_id" else SecretStr(value)
-    resolved = settings.model_copy(update=update) if update else settings
+    resolved = with_values(settings, update) if update else settings  # cleaned, checked
     resolved.require_servicetitan()
     return resolved

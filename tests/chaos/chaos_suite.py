@@ -29,6 +29,7 @@ CRASH_LAB = (
     "duplicate delivery",
     "edits while paging",
     "crash while a window splits",
+    "hostile API",
     "all at once",
 )
 LABS = (BACKFILL_LAB, CRASH_LAB)

@@ -19,6 +19,7 @@ from typing import Any
 import hcl2
 import pytest
 
+from stkpi.config import Settings
 from stkpi.registry import ENTITIES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -230,7 +231,13 @@ def test_four_functions_each_with_max_instances_and_sizing() -> None:
     assert variables["fetch_timeout_seconds"]["default"] >= 500
     budget = variables["fetch_time_budget_seconds"]
     assert budget["default"] < variables["fetch_timeout_seconds"]["default"]
-    assert "var.fetch_timeout_seconds" in _s(_one(budget["validation"])["condition"])
+    condition = _s(_one(budget["validation"])["condition"])
+    assert "var.fetch_timeout_seconds" in condition
+    # A request still in flight at the budget ends (retries included) within one request
+    # timeout after it (stkpi.fetch, requests_end): before the function's timeout.
+    request = Settings.model_fields["st_request_timeout_seconds"].default
+    assert budget["default"] + request < variables["fetch_timeout_seconds"]["default"]
+    assert "var.fetch_timeout_seconds - 120" in condition and request < 120
 
 
 def test_fetch_max_instances_derives_from_tenant_rate_limit() -> None:

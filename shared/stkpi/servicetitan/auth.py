@@ -64,6 +64,11 @@ class TokenCache:
             if self._token is not None and self._token.value == value:
                 self._token = None
 
+    def invalidate_all(self) -> None:
+        """Forget the current token whatever it is (the credentials changed)."""
+        with self._lock:
+            self._token = None
+
     def _refresh_locked(self) -> Token:
         started = self._clock()  # count the lifetime from before the request: conservative
         value, ttl = self._fetch()

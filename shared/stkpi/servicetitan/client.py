@@ -62,7 +62,12 @@ class ServiceTitanClient(Transport):
         return self._pages(entity, start, end, params, page_from)
 
     def window_count(
-        self, entity: Entity, start: datetime | None, end: datetime | None
+        self,
+        entity: Entity,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        deadline: float | None = None,
     ) -> int | None:
         """How many records the window holds right now (``includeTotal=true&pageSize=1``).
 
@@ -79,7 +84,11 @@ class ServiceTitanClient(Transport):
         target = Target(entity.name, start, end, page=1)
         query = {**params, "page": 1, "pageSize": 1, "includeTotal": "true"}
         return self.request(
-            self.url(entity.path(self._settings.st_tenant_id)), query, target, parse_total
+            self.url(entity.path(self._settings.st_tenant_id)),
+            query,
+            target,
+            parse_total,
+            deadline=deadline,
         )
 
     def iter_export(self, entity: Entity, continue_from: str | None = None) -> Iterator[ExportPage]:
@@ -156,6 +165,7 @@ class ServiceTitanClient(Transport):
         number: int,
         *,
         before_parse: Callable[[], None] | None = None,
+        deadline: float | None = None,
     ) -> Page:
         """Page ``number`` of ``entity``'s window ``[start, end)`` (see ``iter_pages``).
 
@@ -164,11 +174,12 @@ class ServiceTitanClient(Transport):
         that takes a second to answer a page of 5,000 records, one page at a time is a
         latency bound, not the rate limit. ``before_parse`` runs once a body has arrived
         and before it is parsed (again for a resent body): a caller with many pages in
-        flight waits there for its turn to hold a parsed page, not before the request."""
+        flight waits there for its turn to hold a parsed page, not before the request.
+        ``deadline``: the request and its retries end before it (``Transport.request``)."""
         params, start, end = self._window(entity, start, end)
         if number < 1:
             raise PermanentError(f"page must be >= 1, got {number}")
-        return self._page(entity, start, end, params, number, before_parse)
+        return self._page(entity, start, end, params, number, before_parse, deadline)
 
     def _page(
         self,
@@ -178,6 +189,7 @@ class ServiceTitanClient(Transport):
         params: dict[str, Any],
         number: int,
         before_parse: Callable[[], None] | None = None,
+        deadline: float | None = None,
     ) -> Page:
         url = self.url(entity.path(self._settings.st_tenant_id))
         target = Target(entity.name, start, end, page=number)
@@ -204,7 +216,7 @@ class ServiceTitanClient(Transport):
                 before_parse()
                 return read(body, target)
 
-        page = self.request(url, query, target, parse)
+        page = self.request(url, query, target, parse, deadline=deadline)
         self.counters.add("pages")
         self.counters.add("records", len(page.records))
         return page

@@ -24,6 +24,7 @@ class ClientStats:
     malformed: int = 0  # bodies that failed validation
     unauthorized: int = 0  # 401 answers
     redirects: int = 0  # 3xx answers, never followed (credentials stay with the API)
+    credentials_reread: int = 0  # credentials read again after a 401 found them rotated
     token_refreshes: int = 0  # tokens fetched
     pages: int = 0  # pages returned to the caller
     records: int = 0  # records in those pages

@@ -17,6 +17,7 @@ classify the answer:
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -90,6 +91,19 @@ class _AuthRefused(Exception):
     """The token endpoint refused the credentials (turned into ``AuthError`` with a target)."""
 
 
+class _OutOfTime(Exception):
+    """The request, or its next retry, would not end before its deadline."""
+
+
+# An attempt needs at least this long to be worth making before a deadline.
+MIN_ATTEMPT_SECONDS = 1.0
+
+
+def _secret(settings: Settings, name: str) -> str:
+    value = getattr(settings, name)
+    return value.get_secret_value() if value is not None else ""
+
+
 # --- the transport -------------------------------------------------------------------------
 
 
@@ -111,14 +125,20 @@ class Transport:
         rng: random.Random | None = None,
         burst: float = 1.0,
         token_refresh_margin: float = 60.0,
+        reread: Callable[[], Settings] | None = None,
     ) -> None:
         self._settings = settings
         self._owns_session = session is None
         self._session = session or requests.Session()
         self._sleep = sleep
+        self._clock = clock
         self._policy = policy or RetryPolicy()
         self._rng = rng or random.Random()
         self._timeout = settings.st_request_timeout_seconds
+        # Where the credentials are read again after a 401 (a rotated secret), once per
+        # refused request before the refusal is final; None: they cannot change.
+        self._reread = reread
+        self._credentials_lock = threading.Lock()
         self._app_key = settings.st_app_key.get_secret_value()
         self._redact = Redactor(
             [
@@ -127,6 +147,7 @@ class Transport:
                 self._app_key,
             ]
         )
+        self._local = threading.local()  # the deadline of this thread's request (tokens)
         self._bucket = TokenBucket(
             settings.st_rate_limit_per_second, burst=burst, clock=clock, sleep=sleep
         )
@@ -163,11 +184,16 @@ class Transport:
         parse: Callable[[bytes, Target], T],
         *,
         json_body: dict[str, Any] | None = None,
+        deadline: float | None = None,
     ) -> T:
         """Send one GET (a POST with ``json_body``) under the retry policy; return the parsed
-        body or raise FetchError."""
+        body or raise FetchError. ``deadline`` (on this transport's clock): the request and
+        all its retries end before it (each attempt's timeout is cut to the time left, and
+        a retry whose wait would pass it is not made), so no retry outlives the function
+        that asked."""
         policy = self._policy
         tally: Counter[str] = Counter()
+        self._local.deadline = deadline
 
         def send(headers: dict[str, str]) -> requests.Response:
             return self._session.request(
@@ -176,7 +202,7 @@ class Transport:
                 params=params,
                 json=json_body,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=self._attempt_timeout(deadline, target),
                 allow_redirects=False,  # never resend the app key and token elsewhere
             )
 
@@ -199,8 +225,16 @@ class Transport:
             kind = failure_kind(state)
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, _Throttled):
-                return policy.throttle_wait(exc.retry_after, tally[kind], self._rng)
-            return policy.backoff(tally[kind], self._rng)
+                seconds = policy.throttle_wait(exc.retry_after, tally[kind], self._rng)
+            else:
+                seconds = policy.backoff(tally[kind], self._rng)
+            if deadline is not None and self._clock() + seconds + MIN_ATTEMPT_SECONDS > deadline:
+                reason = exc.reason if isinstance(exc, _Retryable) else str(exc)
+                raise _OutOfTime(
+                    f"out of time: a retry in {seconds:.0f}s would not end before the "
+                    f"delivery's deadline; last error: {reason}"
+                )
+            return seconds
 
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -230,6 +264,8 @@ class Transport:
                     return self._attempt(send, target, parse)
         except _Malformed as exc:
             raise exc.error from None
+        except _OutOfTime as exc:
+            raise FetchError(target, self._redact(str(exc))) from None
         except _Retryable as exc:
             attempts = sum(tally.values())
             reason = self._redact(f"gave up after {attempts} attempts; last error: {exc.reason}")
@@ -242,13 +278,18 @@ class Transport:
         target: Target,
         parse: Callable[[bytes, Target], T],
     ) -> T:
-        """One try, plus one immediate resend after refreshing a token the API refused;
-        ``send`` sends the request with the headers given."""
-        for auth_try in (1, 2):
+        """One try, plus one immediate resend after refreshing a token the API refused,
+        and one more after reading the credentials again (a rotated secret) if the fresh
+        token was refused too; ``send`` sends the request with the headers given."""
+        reread = False
+        for auth_try in (1, 2, 3):
             self._bucket.acquire()
             try:
                 token = self._tokens.get()
             except _AuthRefused as exc:
+                if not reread and self._reread_credentials():
+                    reread = True
+                    continue
                 raise AuthError(target, self._redact(str(exc))) from None
             headers = {
                 "Authorization": f"Bearer {token}",
@@ -262,18 +303,62 @@ class Transport:
                 body = response.content
             except _TRANSPORT_ERRORS as exc:
                 raise self._transport_error(exc, "") from None
+            except requests.exceptions.InvalidHeader:
+                # Its text quotes the header value: the app key or the token. Never shown.
+                raise AuthError(
+                    target,
+                    "the app key or the token cannot be sent as an HTTP header (it holds a "
+                    "line break or a control character); check ST_APP_KEY",
+                ) from None
             status = response.status_code
             if status == 401:
                 self.counters.add("unauthorized")
                 self._tokens.invalidate(token)
                 if auth_try == 1:
-                    continue
+                    continue  # a fresh token
+                if not reread and self._reread_credentials():
+                    reread = True
+                    continue  # the secrets were rotated: a token from the new ones
                 message = self._redact(error_message(body))
                 raise AuthError(
                     target, f"HTTP 401 again after a token refresh: {message}", status=401
                 )
             return self._classify(status, response, body, target, parse)
         raise AssertionError("unreachable")
+
+    def _reread_credentials(self) -> bool:
+        """Read the credentials again (a secret rotated while this instance was warm);
+        True if they changed, and then the next token is asked for with them."""
+        if self._reread is None:
+            return False
+        try:
+            fresh = self._reread()
+        except Exception:  # a broken source must not hide the 401 it was asked about
+            log.warning("could not read the ServiceTitan credentials again")
+            return False
+        with self._credentials_lock:
+            old = self._settings
+            names = ("st_client_id", "st_client_secret", "st_app_key")
+            if all(_secret(fresh, n) == _secret(old, n) for n in names):
+                return False
+            for name in names:
+                self._redact.add(_secret(fresh, name))
+            self._settings = old.model_copy(update={n: getattr(fresh, n) for n in names})
+            self._app_key = _secret(fresh, "st_app_key")
+            self._tokens.invalidate_all()
+        self.counters.add("credentials_reread")
+        log.info("ServiceTitan credentials changed since they were read: using the new ones")
+        return True
+
+    def _attempt_timeout(self, deadline: float | None, target: Target) -> float:
+        """This attempt's timeout: the request timeout, cut to what is left before the
+        deadline; none left is ``_OutOfTime``."""
+        if deadline is None:
+            return self._timeout
+        left = deadline - self._clock()
+        if left < MIN_ATTEMPT_SECONDS:
+            raise _OutOfTime(f"out of time before {target.describe()} could be asked")
+        return min(self._timeout, left)
 
     def _classify(
         self,
@@ -340,7 +425,9 @@ class Transport:
                 settings.st_auth_url + "/connect/token",
                 data=form,
                 headers={"Accept": "application/json"},
-                timeout=self._timeout,
+                timeout=self._attempt_timeout(
+                    getattr(self._local, "deadline", None), Target("token request")
+                ),
                 allow_redirects=False,  # the client secret goes to the auth URL only
             )
             body = response.content
@@ -361,6 +448,9 @@ class Transport:
             raise _Transient("token request: response is not a token document") from None
         if not isinstance(value, str) or not value:
             raise _Transient("token request: empty access_token")
+        if any(not " " <= ch <= "~" for ch in value):
+            # Sent, requests would refuse it with an error quoting it: never used or shown.
+            raise _Transient("token request: the token issued cannot be sent as a header")
         self._redact.add(value)
         log.info("fetched a ServiceTitan access token", extra={"expires_in": ttl})
         return value, ttl

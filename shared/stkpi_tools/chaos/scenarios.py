@@ -278,6 +278,73 @@ def split_crash(lab: ChaosLab, trial: Trial) -> None:
     trial.check(planned == 3, f"the plan had one coarse window per entity ({planned})")
 
 
+# The records a hostile API damages, each in its own way (stkpi_tools.sim.hostile).
+HOSTILE_RECORDS = (
+    ("customers", "surrogate"),
+    ("jobs", "huge_int"),
+    ("invoices", "huge_number"),
+    ("estimates", "future"),
+)
+
+
+def hostile(lab: ChaosLab, trial: Trial) -> None:
+    """A daily run against a hostile API: pages short of their count, a record repeated in
+    place of another, hasMore false too soon, redirects to another host, a token with a
+    line break in it (every token is revoked first, so the next one issued is it), records
+    BigQuery cannot hold (a lone surrogate, an integer beyond 64 bits, a number beyond a
+    double, a modifiedOn in 2099). Nothing may be lost or doubled: every short read is read
+    again, every bad record is quarantined and named while the run and every other record
+    go on (rebuilt once, every high-water mark moved); once the records are fixed, the
+    replay copies them and raw equals the simulator (the common check)."""
+    from stkpi.quarantine import open_records, replay_ranges
+    from stkpi.runwindows import stored_plan
+    from stkpi.validation.config import ValidationConfig
+    from stkpi.validation.context import Context
+
+    lab.sim.advance(24)
+    bad = {(e, lab.sim.edit(e, 1)[0]): kind for e, kind in HOSTILE_RECORDS}  # in the window
+    lab.sim.set_faults(
+        hostile_entity="jobs", short_pages=2, repeat_pages=2, early_end_pages=1,
+        redirect_requests=3, newline_tokens=1, revoke_tokens=True,
+        bad_records=[f"{e}/{i}/{k}" for (e, i), k in bad.items()],
+    )  # fmt: skip
+    try:
+        run = lab.daily("chaos-daily-hostile", advance_hours=0)
+        trial.runs.append(run)
+        lab.wait(run)
+        counters = lab.sim.stats()["counters"]
+    finally:
+        lab.clear_faults()
+    served = {k: counters.get(f"hostile_{k}", 0) for k in ("short", "repeat", "early_end")}
+    trial.check(all(served.values()), f"short, repeated and early-ended pages served {served}")
+    trial.check(
+        counters.get("newline_tokens", 0) == 1,
+        "a token with a line break was issued (never sent: the run went on)",
+    )
+    leaked = counters.get("redirect_credentials_leaked", 0)
+    trial.check(
+        counters.get("redirects", 0) == 3 and not leaked,
+        f"3 redirects, not followed ({leaked} credentials reached the other host)",
+    )
+    ctx = lab.ctx
+    now = ctx.now()
+    query = Context(ctx.bigquery, ctx.settings, now, ValidationConfig()).query
+    waiting = open_records(query, now)
+    named = {(r.entity, int(r.record_key or 0)) for r in waiting}
+    trial.check(named == set(bad), f"every bad record quarantined and named ({len(named)})")
+    plan = stored_plan(run, ctx.landing)
+    marks = ctx.state.high_water_marks()
+    stale = sorted(e for e, end in plan.entity_ends.items() if e in marks and marks[e] < end)
+    trial.check(not stale, f"every entity's mark moved: other KPIs fresh (stale: {stale})")
+    # Fixed in ServiceTitan: the operator replays; the common check then finds raw whole.
+    for n, (entity, (start, end)) in enumerate(sorted(replay_ranges(waiting, now).items())):
+        replay = PlanMessage(run_type="backfill", entities=[entity], start=start, end=end,
+                             run_id=f"chaos-hostile-replay-{n}")  # fmt: skip
+        trial.runs.append(lab.publish(replay))
+        lab.wait(replay.run_id)
+    trial.check(not open_records(query, ctx.now()), "nothing quarantined after the replay")
+
+
 def combined(lab: ChaosLab, trial: Trial) -> None:
     lab.sim.set_faults(
         error_rate=0.05, burst_429=20, latency_ms=300,
@@ -324,6 +391,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         "1% of estimates, appointments, payments, customers, locations hard-deleted "
         "while a daily run pages; then the key scan",
         deletes,
+    ),
+    Scenario(
+        "hostile API",
+        "short pages with a stable count, repeated and skipped rows, hasMore false too soon, "
+        "3 redirects, a token with a line break; a lone surrogate, an integer beyond 64 "
+        "bits, a number beyond a double, a modifiedOn in 2099",
+        hostile,
     ),
     Scenario(
         "all at once",

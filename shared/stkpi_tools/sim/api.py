@@ -285,6 +285,8 @@ def _token() -> Response:
     ):
         return json_response({"error": "invalid_client"}, 401)
     token, ttl = st.tokens.issue()
+    if st.faults.take_newline_token():  # a hostile auth server: no client can send it
+        token = f"{token[:6]}\n{token[6:]}"
     return json_response({"access_token": token, "expires_in": ttl, "token_type": "Bearer"})
 
 

@@ -53,6 +53,8 @@ class FaultSettings:
     field), ``huge_number`` (a number beyond a double) or ``future`` (``modifiedOn`` in
     2099). ``redirect_requests``: that many API requests answer ``307`` to the same path on
     another host name, which counts whatever credentials arrive there.
+    ``newline_tokens``: that many tokens are issued with a line break inside (a header
+    value no client can send).
 
     Answer time (``latency_seconds``): ``latency_ms`` fixed per request plus
     ``latency_per_record_ms`` for every record the request asks for (its ``pageSize``), so
@@ -80,6 +82,7 @@ class FaultSettings:
     early_end_pages: int = 0
     bad_records: tuple[str, ...] = ()
     redirect_requests: int = 0
+    newline_tokens: int = 0
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,15 @@ class FaultState:
                 return True
             return False
 
+    def take_newline_token(self) -> bool:
+        """Consume one of ``newline_tokens``."""
+        with self._lock:
+            if self.config.newline_tokens > 0:
+                self.config = self.config.updated(newline_tokens=self.config.newline_tokens - 1)
+                self.stats["newline_tokens"] += 1
+                return True
+            return False
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {"counters": dict(self.stats), "paths": dict(self.paths)}
