@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +36,17 @@ def clean_sim(sim: SimHandle) -> Iterator[SimHandle]:
     sim.reset()
     yield sim
     sim.reset()
+
+
+@pytest.fixture
+def dataset(bq_emulator) -> Iterator[str]:
+    """A BigQuery dataset of its own (``project.name``) on the session's emulator, deleted
+    with its tables after the test."""
+    client = bq_emulator.client
+    name = f"t_{uuid.uuid4().hex[:8]}"
+    client.create_dataset(f"{bq_emulator.project}.{name}")
+    yield f"{bq_emulator.project}.{name}"
+    client.delete_dataset(f"{bq_emulator.project}.{name}", delete_contents=True, not_found_ok=True)
 
 
 @pytest.fixture(scope="module")

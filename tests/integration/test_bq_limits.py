@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import uuid
 
 import pytest
 from google.api_core.exceptions import BadRequest
@@ -22,15 +21,6 @@ from stkpi_tools.localstack.bq_limits import MAX_PARTITIONS, MAX_QUERY_CHARS
 pytestmark = pytest.mark.integration
 
 DAY0 = dt.date(2013, 1, 1)
-
-
-@pytest.fixture
-def dataset(bq_emulator):
-    client = bq_emulator.client
-    name = f"lim_{uuid.uuid4().hex[:8]}"
-    client.create_dataset(f"{bq_emulator.project}.{name}")
-    yield f"{bq_emulator.project}.{name}"
-    client.delete_dataset(f"{bq_emulator.project}.{name}", delete_contents=True, not_found_ok=True)
 
 
 def _days(n: int) -> str:

@@ -26,14 +26,6 @@ def _one(client: bigquery.Client, sql: str):
     return next(iter(client.query(sql).result()))[0]
 
 
-@pytest.fixture
-def dataset(bq_emulator):
-    name = f"{bq_emulator.project}.gaps_{uuid.uuid4().hex[:8]}"
-    bq_emulator.client.create_dataset(name)
-    yield name
-    bq_emulator.client.delete_dataset(name, delete_contents=True, not_found_ok=True)
-
-
 # --- Monday weeks ---------------------------------------------------------------------
 
 MONDAY_OF = "DATE_SUB({d}, INTERVAL MOD(EXTRACT(DAYOFWEEK FROM {d}) + 5, 7) DAY)"

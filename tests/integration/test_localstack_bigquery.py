@@ -20,15 +20,6 @@ from stkpi.table_stats import RawStats, raw_table_stats
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def dataset(bq_emulator):
-    client = bq_emulator.client
-    name = f"t_{uuid.uuid4().hex[:8]}"
-    client.create_dataset(f"{bq_emulator.project}.{name}")
-    yield f"{bq_emulator.project}.{name}"
-    client.delete_dataset(f"{bq_emulator.project}.{name}", delete_contents=True, not_found_ok=True)
-
-
 def _q(client: bigquery.Client, sql: str, **kw) -> list[dict]:
     return [dict(r.items()) for r in client.query(sql, **kw).result()]
 

@@ -336,12 +336,21 @@ def hostile(lab: ChaosLab, trial: Trial) -> None:
     marks = ctx.state.high_water_marks()
     stale = sorted(e for e, end in plan.entity_ends.items() if e in marks and marks[e] < end)
     trial.check(not stale, f"every entity's mark moved: other KPIs fresh (stale: {stale})")
-    # Fixed in ServiceTitan: the operator replays; the common check then finds raw whole.
-    for n, (entity, (start, end)) in enumerate(sorted(replay_ranges(waiting, now).items())):
-        replay = PlanMessage(run_type="backfill", entities=[entity], start=start, end=end,
-                             run_id=f"chaos-hostile-replay-{n}")  # fmt: skip
-        trial.runs.append(lab.publish(replay))
-        lab.wait(replay.run_id)
+    # Fixed in ServiceTitan: the operator replays (a run per entity, side by side); the
+    # common check then finds raw whole.
+    replays = [
+        PlanMessage(
+            run_type="backfill",
+            entities=[entity],
+            start=start,
+            end=end,
+            run_id=f"chaos-hostile-replay-{n}",
+        )
+        for n, (entity, (start, end)) in enumerate(sorted(replay_ranges(waiting, now).items()))
+    ]
+    trial.runs += [lab.publish(replay) for replay in replays]
+    for replay in replays:
+        lab.wait(str(replay.run_id))
     trial.check(not open_records(query, ctx.now()), "nothing quarantined after the replay")
 
 
