@@ -43,6 +43,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
+from stkpi import deadline as delivery_deadline
 from stkpi import logs
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
@@ -90,8 +91,12 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
     deadline = started + settings.fetch_time_budget_seconds
     # Pages are asked for until the budget; each request and its retries end within a
     # request timeout after it, before the function's timeout (terraform holds budget +
-    # request timeout under it: tests/terraform).
+    # request timeout under it: tests/terraform), and before the delivery's own deadline
+    # when the runtime set one (stkpi.deadline).
     requests_end = deadline + settings.st_request_timeout_seconds
+    left = delivery_deadline.remaining()
+    if left is not None:
+        requests_end = min(requests_end, started + left)
     prefix = window_prefix(entity.name, msg.run_id, msg.window_id)
     start, end = (None, None) if entity.kind == "reference" else (msg.start, msg.end)
     fresh = msg.page_from == 1 and msg.pass_no == 1
