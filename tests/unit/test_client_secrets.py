@@ -15,11 +15,13 @@
 from __future__ import annotations
 
 import random
+import traceback
 
 import pytest
 import requests
 from test_client_http import (
     APP_KEY,
+    CLIENT_ID,
     CLIENT_SECRET,
     END,
     RECORDS,
@@ -60,15 +62,61 @@ def test_a_key_added_from_a_file_is_stripped_and_one_with_a_line_break_inside_is
     assert "ak-secret" not in text and "part-two" not in text
 
 
-def test_no_exception_text_carries_a_header_value():
+def leaks(text: str, *secrets: str) -> list[str]:
+    return [secret for secret in secrets if secret in text]
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> str:
+    """Every captured record as a log sink would hold it: message, extras and traceback."""
+    return "\n".join(
+        f"{r.getMessage()} {r.__dict__} {caplog.handler.format(r)}" for r in caplog.records
+    )
+
+
+def test_no_secret_reaches_a_log_or_an_error_whatever_the_api_echoes(caplog):
+    # A hostile API quotes back every credential it was sent, in 503, 429 and 401 bodies
+    # and in the token endpoint's refusal; the app key was added from a file (a line break
+    # at its end). The run fails (401 is final), and says why, without any of them.
+    def echo(request) -> str:
+        return f"{request.headers['ST-App-Key']} {request.headers['Authorization']}"
+
+    replies = iter(
+        [
+            (503, {"title": "down", "detail": "x"}, {}),
+            (429, {"title": "busy"}, {"Retry-After": "1"}),
+        ]
+    )
+
+    def api(request) -> tuple:
+        status, doc, headers = next(replies, (401, {"title": "Unauthorized"}, {}))
+        return status, {**doc, "detail": echo(request)}, headers
+
+    client, adapter, _ = make(api, st_app_key=APP_KEY + "\n")
+    with caplog.at_level("DEBUG"), pytest.raises(AuthError) as refused:
+        client.page(JOBS, START, END, 1)
+    adapter.auth_reply = (401, {"error": "invalid_client", "detail": CLIENT_SECRET}, {})
+    client._tokens.invalidate_all()
+    with caplog.at_level("DEBUG"), pytest.raises(AuthError) as denied:
+        client.page(JOBS, START, END, 1)
+    tokens = [r.headers["Authorization"].removeprefix("Bearer ") for r in adapter.requests]
+    secrets = (APP_KEY, CLIENT_ID, CLIENT_SECRET, *tokens)
+    assert len(set(tokens)) >= 2 and "retrying" in caplog.text  # the echoes were logged...
+    assert not leaks(logged(caplog), *secrets)  # ...without what they echoed
+    for failed in (refused.value, denied.value):
+        rendered = "".join(traceback.format_exception(failed)) + repr(failed)
+        assert not leaks(rendered, *secrets), rendered
+    assert "***" in str(refused.value)  # the echo was there, and was masked
+
+
+def test_no_exception_text_carries_a_header_value(caplog):
     # A key that reaches the transport unchecked (built without validation): requests
     # refuses the header with a message quoting it; the client says what, never the value.
     client, _, _ = make(pages_of(RECORDS))
     bad = "ak-leaky\r\nX-Injected: 1"
     client._app_key = bad  # what an unchecked settings object would hold
-    with pytest.raises(AuthError) as failed:
+    with caplog.at_level("DEBUG"), pytest.raises(AuthError) as failed:
         client.page(JOBS, START, END, 1)
-    text = "".join(str(a) for a in failed.value.args) + str(failed.value)
+    text = "".join(traceback.format_exception(failed.value)) + logged(caplog)
     assert "ak-leaky" not in text and "X-Injected" not in text
     assert "cannot be sent as an HTTP header" in text
     assert failed.value.__cause__ is None and failed.value.__suppress_context__
@@ -92,30 +140,71 @@ def test_a_redirect_is_not_followed_and_carries_no_credential():
         client.page(JOBS, START, END, 1)
 
 
-def test_every_request_and_its_retries_end_before_the_deadline():
-    # 503 for ever, 100 s timeouts and up to 6 retries: 10+ minutes without a deadline.
-    timeouts: list[float] = []
-
-    def api(request) -> tuple:
-        return 503, {"title": "down"}, {}
-
-    client, adapter, t = make(api, policy=RetryPolicy(backoff_base=20, backoff_max=100))
+def timed(adapter: Scripted, t: FakeTime) -> list[tuple[str, float, float]]:
+    """Every request the adapter is sent from now on, as (which, sent at, timeout): the
+    token requests ("auth") as well as the API's ("api")."""
+    sent: list[tuple[str, float, float]] = []
     real_send = adapter.send
 
     def send(request, **kwargs):
-        if not request.url.startswith("http://auth.test/"):
-            timeouts.append(kwargs["timeout"])
+        which = "auth" if request.url.startswith("http://auth.test/") else "api"
+        sent.append((which, t.now, kwargs["timeout"]))
         return real_send(request, **kwargs)
 
     adapter.send = send  # type: ignore[method-assign]
+    return sent
+
+
+def down(request) -> tuple:
+    return 503, {"title": "down"}, {}
+
+
+def test_every_request_and_its_retries_end_before_the_deadline():
+    # 503 for ever, 100 s timeouts and up to 6 retries: 10+ minutes without a deadline.
+    client, adapter, t = make(down, policy=RetryPolicy(backoff_base=20, backoff_max=100))
+    sent = timed(adapter, t)
     deadline = t.now + 90.0
     with pytest.raises(FetchError, match="out of time"):
         client.page(JOBS, START, END, 1, deadline=deadline)
     assert t.now <= deadline  # every wait ended before it
-    assert all(timeout <= deadline for timeout in timeouts)
-    assert max(timeouts) < 100  # each attempt's timeout cut to the time left
+    assert len([s for s in sent if s[0] == "api"]) >= 2  # it did retry while time was left
+    # Each attempt (the token request too) could have waited its whole timeout and still
+    # ended by the deadline: its timeout was cut to the time left.
+    assert all(at + timeout <= deadline for _, at, timeout in sent), sent
+    assert min(timeout for _, _, timeout in sent) < 100
     with pytest.raises(FetchError, match="out of time before"):
         client.page(JOBS, START, END, 1, deadline=t.now + 0.5)  # nothing left to ask with
+
+
+def test_a_retry_after_beyond_the_deadline_is_not_waited_for():
+    # ServiceTitan asks for 120 s; the delivery has 60 s left: waiting would outlive it.
+    client, adapter, t = make(lambda r: (429, {"title": "slow down"}, {"Retry-After": "120"}))
+    with pytest.raises(FetchError, match=r"out of time: a retry in 120s") as info:
+        client.page(JOBS, START, END, 1, deadline=t.now + 60.0)
+    assert t.sleeps == [] and len(adapter.requests) == 1
+    assert "slow down" in str(info.value)  # the last error is told, so the cause is known
+
+
+def test_the_token_request_is_bounded_by_the_deadline_too():
+    client, adapter, t = make(pages_of(RECORDS))
+    sent = timed(adapter, t)
+    # Too little time left for even the token request: nothing is sent at all.
+    with pytest.raises(FetchError, match="out of time before token request"):
+        client.page(JOBS, START, END, 1, deadline=t.now + 0.5)
+    assert sent == [] and adapter.token_forms == []
+    # 30 s left: the token request and the page each wait at most what is left.
+    deadline = t.now + 30.0
+    client.window_count(JOBS, START, END, deadline=deadline)
+    assert [s[0] for s in sent] == ["auth", "api"]
+    assert all(at + timeout <= deadline for _, at, timeout in sent), sent
+
+
+def test_a_window_count_ends_before_its_deadline():
+    client, adapter, t = make(down, policy=RetryPolicy(backoff_base=20, backoff_max=100))
+    deadline = t.now + 45.0
+    with pytest.raises(FetchError, match="out of time"):
+        client.window_count(JOBS, START, END, deadline=deadline)
+    assert t.now <= deadline and adapter.requests
 
 
 def test_a_401_reads_the_credentials_again_once_before_it_is_final():
@@ -158,7 +247,7 @@ def test_a_dead_letter_reason_fits_pubsub_attribute_bytes(text: str):
     assert text.startswith(value.removesuffix("...")) and (value == text) == (len(text) < 20)
 
 
-def test_a_token_with_a_line_break_is_never_sent_and_a_new_one_is_asked_for():
+def test_a_token_with_a_line_break_is_never_sent_and_a_new_one_is_asked_for(caplog):
     # A hostile auth server issues a token no header can carry: requests would raise an
     # error quoting it. The client asks for another instead, and never shows the first.
     client, adapter, _ = make(pages_of(RECORDS))
@@ -174,7 +263,9 @@ def test_a_token_with_a_line_break_is_never_sent_and_a_new_one_is_asked_for():
         return real(request, **kwargs)
 
     adapter.send = send  # type: ignore[method-assign]
-    page = client.page(JOBS, START, END, 1)
+    with caplog.at_level("DEBUG"):
+        page = client.page(JOBS, START, END, 1)
     assert [r["id"] for r in page.records] == [1, 2]
     assert all("tok-bad" not in r.headers["Authorization"] for r in adapter.requests)
+    assert "cannot be sent as a header" in caplog.text and "tok-bad" not in logged(caplog)
     assert client.stats.token_refreshes == 1 and client.stats.retries == 1

@@ -11,8 +11,9 @@ import json
 
 import pytest
 
-from stkpi import runtime
+from stkpi import runtime, secrets
 from stkpi.config import load_settings
+from stkpi.context import PipelineContext
 from stkpi.errors import ConfigError
 from stkpi.messages import PlanMessage
 from stkpi.secrets import MissingSecretError, SecretReader, _missing, with_credentials
@@ -65,6 +66,30 @@ def test_credentials_are_read_when_needed_and_stripped() -> None:
     assert resolved.st_tenant_id == "1000"
     assert resolved.st_app_key.get_secret_value() == "k"
     assert resolved.st_client_secret.get_secret_value() == "s"
+
+
+def test_a_secret_with_a_line_break_inside_is_refused_by_name_never_by_value() -> None:
+    # Pasted across two lines: no HTTP header can carry it, and requests' own error would
+    # quote it. Refused where it is read, naming the variable only.
+    store = Store(**{**FULL, "ST_APP_KEY": "ak-top-half\nak-bottom-half"})
+    with pytest.raises(ConfigError) as refused:
+        with_credentials(_deployed(), SecretReader(store.access))
+    text = str(refused.value)
+    assert "ST_APP_KEY" in text and "line break" in text
+    assert "ak-top-half" not in text and "ak-bottom-half" not in text
+    assert refused.value.__cause__ is None and refused.value.__suppress_context__
+
+
+def test_a_refused_call_reads_the_secrets_again_past_the_cache(monkeypatch) -> None:
+    # ServiceTitan refused a fresh token: the secret may have been rotated minutes ago,
+    # while this warm instance holds the old value for CACHE_SECONDS.
+    store = Store(**FULL)
+    monkeypatch.setattr(secrets, "_READER", SecretReader(store.access, clock=lambda: 0.0))
+    ctx = PipelineContext(_deployed())
+    assert ctx.st_settings.st_app_key.get_secret_value() == "k"
+    store.values[NAMES["ST_APP_KEY"]] = "k-rotated\n"
+    assert ctx.st_settings.st_app_key.get_secret_value() == "k"  # cached
+    assert ctx._reread_credentials().st_app_key.get_secret_value() == "k-rotated"
 
 
 def test_a_secret_without_a_version_names_the_secret_and_the_command_that_adds_it() -> None:
