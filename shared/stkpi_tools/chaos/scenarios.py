@@ -301,15 +301,17 @@ def hostile(lab: ChaosLab, trial: Trial) -> None:
     from stkpi.validation.config import ValidationConfig
     from stkpi.validation.context import Context
 
-    lab.sim.advance(24)
-    bad = {(e, lab.sim.edit(e, 1)[0]): kind for e, kind in HOSTILE_RECORDS}  # in the window
+    # Edited an hour before the run's end, inside its window: a record stamped at the
+    # simulator's present would lie on the window's open end, the next run's (lab.daily).
+    lab.sim.advance(23)
+    bad = {(e, lab.sim.edit(e, 1)[0]): kind for e, kind in HOSTILE_RECORDS}
     lab.sim.set_faults(
         hostile_entity="jobs", short_pages=2, repeat_pages=2, early_end_pages=1,
         redirect_requests=3, newline_tokens=1, revoke_tokens=True,
         bad_records=[f"{e}/{i}/{k}" for (e, i), k in bad.items()],
     )  # fmt: skip
     try:
-        run = lab.daily("chaos-daily-hostile", advance_hours=0)
+        run = lab.daily("chaos-daily-hostile", advance_hours=1)
         trial.runs.append(run)
         lab.wait(run)
         counters = lab.sim.stats()["counters"]
@@ -327,7 +329,7 @@ def hostile(lab: ChaosLab, trial: Trial) -> None:
         f"3 redirects, not followed ({leaked} credentials reached the other host)",
     )
     ctx = lab.ctx
-    now = ctx.now()
+    now = ctx.now()  # the machine's: when records were quarantined
     query = Context(ctx.bigquery, ctx.settings, now, ValidationConfig()).query
     waiting = open_records(query, now)
     named = {(r.entity, int(r.record_key or 0)) for r in waiting}
@@ -336,8 +338,8 @@ def hostile(lab: ChaosLab, trial: Trial) -> None:
     marks = ctx.state.high_water_marks()
     stale = sorted(e for e, end in plan.entity_ends.items() if e in marks and marks[e] < end)
     trial.check(not stale, f"every entity's mark moved: other KPIs fresh (stale: {stale})")
-    # Fixed in ServiceTitan: the operator replays (a run per entity, side by side); the
-    # common check then finds raw whole.
+    # Fixed in ServiceTitan: the operator replays (a run per entity, side by side), up to
+    # the tenant's present (a plan may not pass it); the common check then finds raw whole.
     replays = [
         PlanMessage(
             run_type="backfill",
@@ -346,7 +348,9 @@ def hostile(lab: ChaosLab, trial: Trial) -> None:
             end=end,
             run_id=f"chaos-hostile-replay-{n}",
         )
-        for n, (entity, (start, end)) in enumerate(sorted(replay_ranges(waiting, now).items()))
+        for n, (entity, (start, end)) in enumerate(
+            sorted(replay_ranges(waiting, ctx.tenant_now()).items())
+        )
     ]
     trial.runs += [lab.publish(replay) for replay in replays]
     for replay in replays:
