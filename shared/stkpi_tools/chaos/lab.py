@@ -26,7 +26,8 @@ from stkpi.context import PipelineContext
 from stkpi.deadletters import DeadLetter, count_dead_letters, list_dead_letters
 from stkpi.landing import Landing
 from stkpi.messages import PlanMessage
-from stkpi_tools.chaos.compare import EntityComparison, compare_raw
+from stkpi.planner import RunPlan
+from stkpi_tools.chaos.compare import CopyHorizon, EntityComparison, compare_raw
 from stkpi_tools.localstack import Stack, StackInfo
 from stkpi_tools.localstack.functions import FUNCTIONS
 from stkpi_tools.localstack.process import group_pids, memory_kib
@@ -83,6 +84,10 @@ class ChaosLab:
         self.info: StackInfo | None = None
         self.ctx: PipelineContext | None = None
         self.sim: SimAdmin | None = None
+        # How far raw is due: the end of every run waited for (stkpi_tools.chaos.compare).
+        # Runs end at the simulator's present, so a record it stamps at that instant (an
+        # edit of its clock's move, an edit made while the run paged) is the next run's.
+        self.horizon = CopyHorizon()
         self._exit = ExitStack()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -188,12 +193,19 @@ class ChaosLab:
         return msg.run_id
 
     def wait(self, run_id: str, timeout: float | None = None) -> None:
+        """Wait until ``run_id`` is done; its plan's ends then say how far raw is due."""
         wait_for_run(self.ctx, run_id, timeout=timeout or self.config.run_timeout, show=False)
+        doc = self.ctx.landing.read_json(Landing.plan_name(run_id))
+        if doc is not None:
+            self.horizon.add(RunPlan.from_manifest(doc))
 
     # -- probes --------------------------------------------------------------------------
 
     def compare(self, entities: list[str] | None = None) -> list[EntityComparison]:
-        return compare_raw(self.ctx.bigquery, self.ctx.settings, self.sim.versions, entities)
+        """Raw against the simulator, due up to the end of the runs waited for so far."""
+        return compare_raw(
+            self.ctx.bigquery, self.ctx.settings, self.sim.versions, entities, self.horizon.ends
+        )
 
     def marked_deleted(self, entity: str) -> set[str]:
         """Keys the key scan marked deleted in one raw table."""
