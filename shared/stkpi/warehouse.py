@@ -94,6 +94,7 @@ def ensure_tables(client: bigquery.Client, settings: Settings) -> None:
         "delete_allowances",
         "tenant_bu_map",
         "tenant_report_map",
+        "tenants",
     ):
         run_file(client, settings, f"ops/{name}.sql")
     for name in ("windows", "runs"):

@@ -66,6 +66,8 @@ SAMPLES: dict[str, str] = {
     "--name": "Commercial Crew",
     "--role": "Production",
     "--region": "PHX",
+    "--tenant-id": "2000",
+    "--time-zone": "America/Denver",
 }
 
 COMMAND = re.compile(r"(?<![\w.$/-])(?:\./dev )?stkpi(?= )|(?<![\w.$/-])\./dev demo\b")

@@ -19,7 +19,9 @@ from rich.table import Table
 
 from stkpi.errors import ConfigError
 
-tenant_app = typer.Typer(help="The tenant's BU map and report map (read by every rebuild).")
+tenant_app = typer.Typer(
+    help="The deployment's tenants (add, list) and each tenant's BU map and report map."
+)
 
 
 def _context():
@@ -204,6 +206,82 @@ def show(tenant_id: str | None = typer.Option(None, help="default: ST_TENANT_ID"
     if bus is None:
         Console().print(f"tenant {tenant} has no BU map yet: run `stkpi tenant init`")
     _print_maps(bus, read_report_map(pctx.bigquery, pctx.settings, tenant), Console())
+
+
+def _secret_reader():
+    import os
+
+    from stkpi.secrets import SecretReader
+    from stkpi_tools.tenant.add import SECRETS_DIR_ENV, directory_accessor
+
+    root = os.environ.get(SECRETS_DIR_ENV)
+    return SecretReader(directory_accessor(Path(root)) if root else None)
+
+
+@tenant_app.command("add")
+def add(
+    tenant_id: str = typer.Option(..., help="ServiceTitan's tenant id (a number)"),
+    name: str = typer.Option(..., help="the tenant's display name (e.g. the company)"),
+    time_zone: str | None = typer.Option(None, help="IANA zone of its KPIs; default: REPORT_TIMEZONE"),
+    weeks_start: str = typer.Option("monday", help="the day its weeks start on"),
+    name_prefix: str = typer.Option("", help="terraform's name_prefix (the secrets' names)"),
+    client_id_secret: str | None = typer.Option(None, help="default: terraform's name"),
+    client_secret_secret: str | None = typer.Option(None, help="default: terraform's name"),
+    app_key_secret: str | None = typer.Option(None, help="default: terraform's name"),
+    allow_warnings: bool = typer.Option(False, "--allow-warnings", help="add despite warnings"),
+) -> None:  # fmt: skip
+    """Add a tenant: read its credentials from its own Secret Manager secrets (terraform's
+    `tenants` variable creates them), run every doctor check with them, and register it
+    only if they pass. Nothing is written when a check fails."""
+    from stkpi.tenants import Tenant, secret_names
+    from stkpi_tools.tenant.add import add_tenant
+
+    pctx = _context()
+    settings = pctx.settings
+    secrets = secret_names(settings.gcp_project, tenant_id, name_prefix)
+    given = {"ST_CLIENT_ID": client_id_secret, "ST_CLIENT_SECRET": client_secret_secret,
+             "ST_APP_KEY": app_key_secret}  # fmt: skip
+    secrets |= {env: name for env, name in given.items() if name}
+    tenant = Tenant(tenant_id.strip(), name, secrets, time_zone or settings.report_timezone,
+                    weeks_start.strip().lower())  # fmt: skip
+    added = add_tenant(pctx.bigquery, settings, tenant, _secret_reader(), at=_now(),
+                       allow_warnings=allow_warnings)  # fmt: skip
+    verb = "updated" if added.replaced else "added"
+    warned = [c.name for c in added.report.checks if c.status == "warn"]
+    Console().print(
+        f"{verb} tenant {tenant.tenant_id} ({tenant.display_name}): doctor "
+        f"{added.report.status}" + (f" (warnings: {', '.join(warned)})" if warned else ""),
+        highlight=False,
+    )
+
+
+@tenant_app.command("list")
+def list_tenants(
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """The deployment's tenants: its default tenant (its own settings) and every tenant
+    added with `stkpi tenant add`."""
+    from stkpi.tenants import default_tenant_id, read_tenants
+
+    pctx = _context()
+    settings = pctx.settings
+    default = default_tenant_id(settings)
+    rows = [{"tenant_id": default or "(from its secret)", "display_name": "default tenant",
+             "time_zone": settings.report_timezone, "weeks_start": "monday",
+             "secrets": dict(settings.st_secrets), "default": True}]  # fmt: skip
+    rows += [{"tenant_id": t.tenant_id, "display_name": t.display_name, "time_zone": t.time_zone,
+              "weeks_start": t.weeks_start, "secrets": t.secrets, "default": False}
+             for t in read_tenants(pctx.bigquery, settings)]  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="tenants")
+    for col in ("tenant", "name", "time zone", "weeks start", "secrets"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["tenant_id"], r["display_name"], r["time_zone"], r["weeks_start"],
+                      ", ".join(r["secrets"].values()) or "(values in the settings)")  # fmt: skip
+    Console().print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,151 @@
+"""The deployment's tenants, as data: who they are, where their credentials are, their clock.
+
+One deployment serves its default tenant (the one its settings name: ``ST_TENANT_ID`` or
+its secret, in its own datasets, exactly as before) and any number of tenants added with
+``stkpi tenant add``, kept in ``${ops}.tenants`` (DDL sql/ops/tenants.sql). The table is
+append-only, as every table with streaming inserts must be (DML is refused on rows still
+in the streaming buffer), so a change is a new version and the latest version of a tenant
+is the tenant. Each tenant's credentials are its own Secret Manager secrets (terraform's
+``tenants`` variable creates them and lets only the functions that call ServiceTitan read
+them); a row holds their names, never a value. Why a dataset per tenant and what is left
+to build: docs/TENANTS.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from google.api_core.exceptions import NotFound
+from google.cloud import bigquery
+
+from stkpi import sqlfiles
+from stkpi.config import Settings
+
+TABLE = "tenants"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# credential (environment variable) -> the suffix of its secret's id (terraform/secrets.tf)
+SECRET_SUFFIXES = {
+    "ST_CLIENT_ID": "client-id",
+    "ST_CLIENT_SECRET": "client-secret",
+    "ST_APP_KEY": "app-key",
+}
+_COLUMNS = {
+    "ST_CLIENT_ID": "client_id_secret",
+    "ST_CLIENT_SECRET": "client_secret_secret",
+    "ST_APP_KEY": "app_key_secret",
+}
+# ServiceTitan's path parameter {tenant} is an int64 (the OpenAPI specs); it also names
+# the tenant's datasets, so nothing else may pass.
+_TENANT_ID = re.compile(r"[1-9][0-9]{0,18}")
+_SECRET = re.compile(r"projects/[a-z0-9-]+/secrets/[A-Za-z0-9_-]{1,255}")
+
+
+class TenantError(ValueError):
+    """A tenant that cannot be registered as given; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """One tenant of the deployment: ``secrets`` maps each credential's environment
+    variable (``ST_CLIENT_ID``, ``ST_CLIENT_SECRET``, ``ST_APP_KEY``) to its secret's
+    resource name (``projects/P/secrets/S``)."""
+
+    tenant_id: str
+    display_name: str
+    secrets: dict[str, str]
+    time_zone: str
+    weeks_start: str = "monday"
+
+    def check(self) -> Tenant:
+        """``self`` if every field is one the pipeline can use; else TenantError naming
+        each problem."""
+        problems = []
+        if not _TENANT_ID.fullmatch(self.tenant_id):
+            problems.append(
+                f"tenant id {self.tenant_id!r}: must be ServiceTitan's numeric tenant id"
+            )
+        if not self.display_name.strip():
+            problems.append("display name: is empty")
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"time zone {self.time_zone!r}: not an IANA time zone")
+        if self.weeks_start not in WEEKDAYS:
+            problems.append(
+                f"weeks start {self.weeks_start!r}: must be one of {', '.join(WEEKDAYS)}"
+            )
+        if set(self.secrets) != set(SECRET_SUFFIXES):
+            problems.append(f"secrets: needs exactly {', '.join(SECRET_SUFFIXES)}")
+        for env, name in sorted(self.secrets.items()):
+            if not _SECRET.fullmatch(name):
+                problems.append(f"{env} secret {name!r}: must be projects/PROJECT/secrets/ID")
+        if problems:
+            raise TenantError("tenant not valid:\n" + "\n".join(f"  - {p}" for p in problems))
+        return self
+
+
+def secret_names(project: str, tenant_id: str, name_prefix: str = "") -> dict[str, str]:
+    """The secrets terraform's ``tenants`` entry creates for ``tenant_id``
+    (terraform/secrets.tf: ``<name_prefix>st-t<id>-<credential>``)."""
+    return {
+        env: f"projects/{project}/secrets/{name_prefix}st-t{tenant_id}-{suffix}"
+        for env, suffix in SECRET_SUFFIXES.items()
+    }
+
+
+def default_tenant_id(settings: Settings) -> str | None:
+    """The deployment's own tenant when its settings give its id as a value (a deployed
+    function may only hold a reference to it, read at call time)."""
+    return str(settings.st_tenant_id) if settings.st_tenant_id else None
+
+
+def read_tenants(client: bigquery.Client, settings: Settings) -> list[Tenant]:
+    """Every registered tenant, its latest version, by tenant id."""
+    sql = sqlfiles.render("ops/tenants_latest.sql", settings)
+    try:
+        rows = list(client.query_and_wait(sql))
+    except NotFound:  # a deployment from before the registry: no tenant added yet
+        return []
+    return [
+        Tenant(
+            tenant_id=r["tenant_id"],
+            display_name=r["display_name"],
+            secrets={env: r[col] for env, col in _COLUMNS.items()},
+            time_zone=r["time_zone"],
+            weeks_start=r["weeks_start"],
+        )
+        for r in rows
+    ]
+
+
+def find_tenant(client: bigquery.Client, settings: Settings, tenant_id: str) -> Tenant | None:
+    return next((t for t in read_tenants(client, settings) if t.tenant_id == tenant_id), None)
+
+
+def write_tenant(
+    client: bigquery.Client,
+    settings: Settings,
+    tenant: Tenant,
+    *,
+    at: dt.datetime,
+    added_by: str | None = None,
+) -> None:
+    """Append ``tenant`` as its latest version (checked first: nothing is written for a
+    tenant that is not valid)."""
+    tenant.check()
+    row = {
+        "tenant_id": tenant.tenant_id,
+        "version": at.isoformat(),
+        "display_name": tenant.display_name.strip(),
+        **{col: tenant.secrets[env] for env, col in _COLUMNS.items()},
+        "time_zone": tenant.time_zone,
+        "weeks_start": tenant.weeks_start,
+        "added_by": added_by,
+    }
+    table = f"{settings.gcp_project}.{settings.dataset('ops')}.{TABLE}"
+    errors = client.insert_rows_json(table, [row])
+    if errors:
+        raise RuntimeError(f"could not write {table}: {errors[:3]}")
