@@ -33,6 +33,7 @@ from test_client_http import (
     settings,
 )
 
+from stkpi import deadline
 from stkpi.bus import ATTRIBUTE_VALUE_BYTES, attribute_value
 from stkpi.config import Settings, load_settings
 from stkpi.errors import ConfigError
@@ -205,6 +206,26 @@ def test_a_window_count_ends_before_its_deadline():
     with pytest.raises(FetchError, match="out of time"):
         client.window_count(JOBS, START, END, deadline=deadline)
     assert t.now <= deadline and adapter.requests
+
+
+def test_a_call_without_a_deadline_of_its_own_ends_before_the_deliverys():
+    # The reconciliation asks the Reporting API from the rebuild's delivery and gives no
+    # deadline: the delivery's (stkpi.runtime sets it from the function's timeout) bounds
+    # it, as it bounds a later deadline a caller gives.
+    client, adapter, t = make(down, policy=RetryPolicy(backoff_base=20, backoff_max=100,
+                                                       max_attempts=1000))  # fmt: skip
+    sent = timed(adapter, t)
+    token = deadline.start(150.0, t.clock)
+    try:
+        with pytest.raises(FetchError, match="out of time"):
+            client.post_json("/reporting/v2/tenant/4242/report-category/ops/reports/7/data",
+                             {"page": 1}, {"parameters": []}, "reporting report 7")  # fmt: skip
+        with pytest.raises(FetchError, match="out of time"):
+            client.page(JOBS, START, END, 1, deadline=t.now + 600.0)  # later than the delivery's
+    finally:
+        deadline.reset(token)
+    assert t.now <= 150.0 and all(at + timeout <= 150.0 for _, at, timeout in sent), sent
+    assert len([s for s in sent if s[0] == "api"]) >= 2
 
 
 def test_a_401_reads_the_credentials_again_once_before_it_is_final():

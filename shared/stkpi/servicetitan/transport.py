@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
+from stkpi import deadline as delivery_deadline
 from stkpi import logs
 from stkpi.config import Settings
 from stkpi.servicetitan.auth import TokenCache
@@ -189,10 +190,13 @@ class Transport:
         """Send one GET (a POST with ``json_body``) under the retry policy; return the parsed
         body or raise FetchError. ``deadline`` (on this transport's clock): the request and
         all its retries end before it (each attempt's timeout is cut to the time left, and
-        a retry whose wait would pass it is not made), so no retry outlives the function
-        that asked."""
+        a retry whose wait would pass it is not made), and before the delivery's deadline
+        when the runtime set one (stkpi.deadline), whether the caller gave one or not (the
+        reconciliation's Reporting API calls in the rebuild do not): no retry outlives the
+        function that asked."""
         policy = self._policy
         tally: Counter[str] = Counter()
+        deadline = self._within_delivery(deadline)
         self._local.deadline = deadline
 
         def send(headers: dict[str, str]) -> requests.Response:
@@ -349,6 +353,15 @@ class Transport:
         self.counters.add("credentials_reread")
         log.info("ServiceTitan credentials changed since they were read: using the new ones")
         return True
+
+    def _within_delivery(self, deadline: float | None) -> float | None:
+        """``deadline``, or the current delivery's if that comes first, on this transport's
+        clock (the delivery's is measured on the runtime's: only the time left carries)."""
+        left = delivery_deadline.remaining()
+        if left is None:
+            return deadline
+        ends = self._clock() + left
+        return ends if deadline is None else min(deadline, ends)
 
     def _attempt_timeout(self, deadline: float | None, target: Target) -> float:
         """This attempt's timeout: the request timeout, cut to what is left before the
