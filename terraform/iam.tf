@@ -101,6 +101,13 @@ locals {
     "${pair[0]}/${pair[1]}" => { fn = pair[0], env = pair[1] }
   }
 
+  # each added tenant's secrets, to the same functions, one binding per secret (secrets.tf)
+  tenant_secret_grants = merge([
+    for fn, spec in local.functions : {
+      for key, secret in local.tenant_secrets : "${fn}/${key}" => { fn = fn, secret = key }
+    } if spec.reads_st_api
+  ]...)
+
   publish_grants = merge([
     for fn, topics in local.publishes : { for t in topics : "${fn}/${t}" => { fn = fn, topic = t } }
   ]...)
@@ -160,6 +167,16 @@ resource "google_secret_manager_secret_iam_member" "reads_st" {
   for_each = local.st_secret_grants
 
   secret_id = google_secret_manager_secret.st[each.value.env].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.fn[each.value.fn].email}"
+}
+
+# The same functions read each added tenant's secrets, and those secrets only: a binding per
+# secret, never secretAccessor on the project (which would open every secret in it).
+resource "google_secret_manager_secret_iam_member" "reads_tenant" {
+  for_each = local.tenant_secret_grants
+
+  secret_id = google_secret_manager_secret.tenant[each.value.secret].id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.fn[each.value.fn].email}"
 }

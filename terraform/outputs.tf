@@ -45,6 +45,11 @@ output "secret_ids" {
   value       = { for k, s in google_secret_manager_secret.st : k => s.secret_id }
 }
 
+output "tenant_secret_ids" {
+  description = "Each added tenant's secrets, by \"<tenant id>/<credential>\" (ids only, never values): fill them with `gcloud secrets versions add`, then `stkpi tenant add`."
+  value       = { for k, s in google_secret_manager_secret.tenant : k => s.secret_id }
+}
+
 output "scheduler_jobs" {
   description = "Cloud Scheduler jobs (force one with `gcloud scheduler jobs run NAME --location REGION`)."
   value       = [for j in google_cloud_scheduler_job.job : j.name]

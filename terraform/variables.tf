@@ -134,6 +134,20 @@ variable "report_timezone" {
   }
 }
 
+variable "tenants" {
+  description = "ServiceTitan tenants this deployment serves besides its default one (docs/TENANTS.md), by tenant id: each gets its own Secret Manager secrets (client id, client secret, app key; values added with gcloud, never here) that only the functions calling ServiceTitan may read. Register each with `stkpi tenant add` once its secrets hold values."
+  type = map(object({
+    display_name = string
+  }))
+  default = {}
+
+  validation {
+    # ServiceTitan's tenant ids are int64s; the id also names the tenant's secrets.
+    condition     = alltrue([for id, t in var.tenants : can(regex("^[1-9][0-9]{0,18}$", id)) && length(trimspace(t.display_name)) > 0])
+    error_message = "tenants keys must be ServiceTitan's numeric tenant ids, each with a non-empty display_name."
+  }
+}
+
 # --- Functions ----------------------------------------------------------------------------
 
 variable "python_runtime" {

@@ -11,6 +11,7 @@ import re
 from functools import cache
 from pathlib import Path
 
+from stkpi.tenants import secret_names
 from stkpi_tools.terraform.graph import Graph, dependency_graph
 from stkpi_tools.terraform.hcl import Module, iter_instances, to_string
 
@@ -88,11 +89,17 @@ NOT_NAMED = {
     "time_sleep",
 }
 LONGEST_PREFIX = "abcdefghi-"  # name_prefix's validation allows 10 characters
+# Two added tenants (docs/TENANTS.md), so every check here covers their resources too.
+TENANTS = {"2000": "Acme Painting", "31": "Desert Coatings"}
 
 
 @cache
 def _module(**variables: str) -> Module:
-    return Module(TF, {"project_id": PROJECT, "alert_email": "ops@example.com", **variables})
+    tenants = {tid: {"display_name": name} for tid, name in TENANTS.items()}
+    return Module(
+        TF,
+        {"project_id": PROJECT, "alert_email": "ops@example.com", "tenants": tenants, **variables},
+    )
 
 
 @cache
@@ -237,3 +244,37 @@ def test_service_account_ids_fit_with_the_longest_prefix() -> None:
         assert re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", account), (inst.address, account)
     for inst in iter_instances(m, "google_storage_bucket"):
         assert len(to_string(inst.attr("name"))) <= 63 - 30 + len(PROJECT), inst.address
+
+
+def test_each_tenants_secrets_are_read_by_the_servicetitan_functions_only() -> None:
+    # one binding per (function, secret), roles/secretmanager.secretAccessor on that secret:
+    # never a project-level grant, which would open every secret in the project
+    m = _module()
+    # the accounts that read the default tenant's secrets (fetch_window, rebuild_dims)
+    readers = {
+        to_string(g.attr("member"))
+        for g in iter_instances(m, "google_secret_manager_secret_iam_member")
+        if g.name == "reads_st"
+    }
+    assert len(readers) == 2
+    secrets = {
+        f"projects/{PROJECT}/secrets/{to_string(s.attr('secret_id'))}"
+        for s in iter_instances(m, "google_secret_manager_secret")
+        if s.name == "tenant"
+    }
+    # the names `stkpi tenant add` reads by default, for each tenant
+    assert secrets == {name for tid in TENANTS for name in secret_names(PROJECT, tid).values()}
+    granted = {
+        (to_string(g.attr("secret_id")), to_string(g.attr("member")))
+        for g in iter_instances(m, "google_secret_manager_secret_iam_member")
+        if g.name == "reads_tenant"
+        and to_string(g.attr("role")) == "roles/secretmanager.secretAccessor"
+    }
+    assert granted == {(s, r) for s in secrets for r in readers}
+    for grant in iter_instances(m, "google_project_iam_member"):
+        assert "secretmanager" not in to_string(grant.attr("role")), grant.address
+
+
+def test_no_tenant_no_tenant_secret() -> None:
+    m = Module(TF, {"project_id": PROJECT, "alert_email": "ops@example.com"})
+    assert not [s for s in iter_instances(m, "google_secret_manager_secret") if s.name == "tenant"]

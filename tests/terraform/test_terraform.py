@@ -322,7 +322,8 @@ def test_least_privilege_roles() -> None:
     # secrets readable only by the functions that call ServiceTitan: fetch_window pages the
     # API, rebuild_dims reconciles with its Reporting API (stkpi.reconcile)
     secret_grants = _resources("google_secret_manager_secret_iam_member")
-    assert set(secret_grants) == {"reads_st"}
+    assert set(secret_grants) == {"reads_st", "reads_tenant"}
+    assert "local.tenant_secret_grants" in _s(secret_grants["reads_tenant"]["for_each"])
     assert "local.st_secret_grants" in _s(secret_grants["reads_st"]["for_each"])
     readers = {fn for fn, spec in loc["functions"].items() if spec["reads_st_api"] is True}
     assert readers == {"fetch_window", "rebuild_dims"}
