@@ -31,6 +31,10 @@ run, whose window covers their new ``modifiedOn``. Repeats are harmless: the MER
 Every request and its retries end within a request timeout after the budget
 (``requests_end``), before the function's timeout.
 
+Export windows (``msg.export``: an entity's change feed, docs/EXPORTS.md) are read by
+``stkpi.fetch_export``: one chain of answers, no count, no split, no second pass, the same
+pages, manifest and time budget.
+
 Key scans (``msg.scan``, stkpi.key_scan) take this same path with windows by createdOn,
 which no edit changes: their counts fall only when records are deleted mid-scan, and a
 window is done only once a pass saw a stable count, so a scan never stages a window that
@@ -48,6 +52,7 @@ from stkpi import logs
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
 from stkpi.errors import StkpiError
+from stkpi.fetch_export import continue_export, read_export
 from stkpi.fetch_handoff import (
     continue_window,
     hand_on_split,
@@ -99,6 +104,8 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
         requests_end = min(requests_end, started + left)
     prefix = window_prefix(entity.name, msg.run_id, msg.window_id)
     start, end = (None, None) if entity.kind == "reference" else (msg.start, msg.end)
+    if msg.export:
+        return _fetch_export(msg, ctx, prefix, started, deadline)
     fresh = msg.page_from == 1 and msg.pass_no == 1
     splittable = fresh and entity.window_params is not None
 
@@ -199,10 +206,41 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
         page_from = 1
         kept = []
 
+    return _publish(
+        msg, ctx, prefix, started, last_file, pass_no, pass_count, seen.held, quarantined
+    )
+
+
+def _fetch_export(
+    msg: WindowMessage, ctx: PipelineContext, prefix: str, started: float, deadline: float
+) -> FetchOutcome:
+    """An export window: the feed to its end, or to the budget and a continuation."""
+    entity = get_entity(msg.entity)
+    read = read_export(msg, entity, ctx, prefix, deadline)
+    if read.continuation is not None:
+        continue_export(msg, read.continuation, ctx, started, read.last_file)
+        return FetchOutcome("continued", read.last_file, read.written, 1, None, read.continuation)
+    return _publish(msg, ctx, prefix, started, read.last_file, 1, None, read.keys.held,
+                    read.quarantined, continue_from=read.token)  # fmt: skip
+
+
+def _publish(
+    msg: WindowMessage,
+    ctx: PipelineContext,
+    prefix: str,
+    started: float,
+    last_file: int,
+    passes: int,
+    count: int | None,
+    held: set[str],
+    quarantined: int,
+    continue_from: str | None = None,
+) -> FetchOutcome:
+    """The window is fetched: write its manifest, hand it to the loaders, record it."""
     crash_point("fetch.after_pages")
-    load = _finish(msg, ctx.landing, prefix, last_file, pass_no, pass_count, seen.held)
+    load = _finish(msg, ctx.landing, prefix, last_file, passes, count, held, continue_from)
     crash_point("fetch.before_publish")
-    ctx.bus.publish(settings.topic_loads, load)
+    ctx.bus.publish(ctx.settings.topic_loads, load)
     window_event(
         msg,
         ctx,
@@ -210,9 +248,14 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
         "fetched",
         pages=load.pages,
         records=load.records,
-        detail={"passes": pass_no, "count": pass_count, "quarantined": quarantined},
+        detail={
+            "passes": passes,
+            "count": count,
+            "quarantined": quarantined,
+            **({"export": True} if msg.export else {}),
+        },  # fmt: skip
     )
-    return FetchOutcome("fetched", load.pages, load.records, pass_no, load, None)
+    return FetchOutcome("fetched", load.pages, load.records, passes, load, None)
 
 
 def save_pass_keys(landing: Landing, prefix: str, keys: PassKeys) -> str:
@@ -237,8 +280,10 @@ def _finish(
     passes: int,
     count: int | None,
     held: set[str],
+    continue_from: str | None = None,
 ) -> LoadMessage:
-    """Write the window manifest listing exactly pages 1..last_file of this fetch.
+    """Write the window manifest listing exactly pages 1..last_file of this fetch (and, for
+    an export window, the token its feed ended on: ``continue_from``).
 
     Pages numbered beyond ``last_file`` (left by an earlier, longer attempt) are not listed
     and so never loaded. The content hash includes each object's generation, so a window
@@ -269,6 +314,7 @@ def _finish(
             # counts them as seen, so a bad record is never taken for a delete
             "quarantined_keys": sorted(held),
             "content_hash": digest,
+            **({"continue_from": continue_from} if continue_from else {}),
         },
     )
     return LoadMessage(

@@ -102,7 +102,7 @@ def read_pass(
                     entity, start, end, number, before_parse=slot.take, deadline=requests_end
                 )
             held: list[dict[str, Any]] = []
-            rows = _rows(msg, entity, page, offset, ctx, out.keys, held)
+            rows = page_rows(msg, entity, page, offset, ctx, out.keys, held)
             written = ctx.landing.write_page(prefix, offset + page.number, rows)
             ctx.state.quarantine(held)
         with counting:
@@ -160,7 +160,7 @@ def read_pass(
     return out
 
 
-def _rows(
+def page_rows(
     msg: WindowMessage,
     entity: Entity,
     page: Page,

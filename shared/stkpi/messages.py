@@ -119,6 +119,10 @@ class WindowMessage(_Message):
     # The landing objects holding the keys earlier deliveries of this pass read (a window
     # must add up to its count, stkpi.fetch).
     pass_keys: list[str] | None = None
+    # An export window (stkpi.fetch_export): the entity's export feed from ``continue_from``
+    # (a continuation token, or a date YYYY-MM-DD) to its end, not a list window.
+    export: bool | None = None
+    continue_from: str | None = Field(default=None, min_length=1, max_length=4096)
 
     @field_validator("entity")
     @classmethod
@@ -129,6 +133,16 @@ class WindowMessage(_Message):
     @classmethod
     def _tz(cls, ts: datetime) -> datetime:
         return _aware(ts)
+
+    @model_validator(mode="after")
+    def _export_window(self) -> WindowMessage:
+        if self.export and self.scan:
+            raise ValueError("a key scan reads the list, never the export")
+        if self.export and get_entity(self.entity).export_resource is None:
+            raise ValueError(f"{self.entity} has no export endpoint")
+        if self.continue_from is not None and not self.export:
+            raise ValueError("continue_from applies to export windows only")
+        return self
 
     @model_validator(mode="after")
     def _range(self) -> WindowMessage:

@@ -25,13 +25,14 @@ log = logs.get(__name__)
 
 
 def plan_and_publish(msg: PlanMessage, ctx: PipelineContext) -> RunPlan:
-    marks = ctx.state.high_water_marks() if msg.run_type == "daily" else {}
+    daily = msg.run_type == "daily"
     plan = plan_run(
         msg,
         now=ctx.tenant_now(),
         default_window_days=ctx.settings.window_days,
-        marks=marks,
+        marks=ctx.state.high_water_marks() if daily else {},
         lanes=ctx.settings.window_lanes,
+        tokens=ctx.state.export_tokens() if daily else {},
     )
     name = Landing.plan_name(plan.run_id)
     if ctx.landing.create_json_once(name, plan.manifest()):

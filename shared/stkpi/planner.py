@@ -8,6 +8,10 @@
   a full refresh of the reference entities (a few requests), so a business unit or job
   type created today is named in today's KPIs instead of landing in ``unmapped``.
 - reference: one full-refresh window per reference entity (weekly schedule).
+- export reads (``Entity.export_runs``, docs/EXPORTS.md): instead of list windows, one
+  export window per entity: a backfill's feed from its start date, a daily run's from the
+  token the entity's last export ended on (``st_ops.sync_state``), or, before the first,
+  from the date of its mark minus its lookback.
 - deletes (the key scan, stkpi.key_scan): per deletable entity, windows by createdOn over
   ``[start, end)`` (default ``KEY_SCAN_START``.. now, floored to the hour), each marked
   ``scan``; a reference entity gets its full list. No high-water mark moves: the scan
@@ -89,6 +93,29 @@ class RunPlan:
         )
 
 
+def _export_window(
+    msg: PlanMessage,
+    run_id: str,
+    name: str,
+    start: datetime,
+    end: datetime,
+    tokens: dict[str, str],
+) -> WindowMessage:
+    """The one export window of ``name``: from its stored token (a daily run that names no
+    start), else from ``start``'s date (the export's ``from`` takes a date: records
+    modified on or after it; a day's more read is harmless, the MERGE keeps one row)."""
+    token = tokens.get(name) if msg.run_type == "daily" and msg.start is None else None
+    return WindowMessage(
+        run_id=run_id,
+        entity=name,
+        window_id=f"export_{fmt_compact(end)}",
+        start=start,
+        end=end,
+        export=True,
+        continue_from=token or start.date().isoformat(),
+    )
+
+
 def floor_hour(ts: datetime) -> datetime:
     return ts.replace(minute=0, second=0, microsecond=0)
 
@@ -108,8 +135,10 @@ def plan_run(
     default_window_days: int,
     marks: dict[str, datetime] | None = None,
     lanes: int | None = None,
+    tokens: dict[str, str] | None = None,
 ) -> RunPlan:
-    """Windows of the run ``msg`` asks for; raises ``PermanentError`` for impossible asks."""
+    """Windows of the run ``msg`` asks for; raises ``PermanentError`` for impossible asks.
+    ``tokens``: where each entity's export feed continues (daily runs)."""
     names = msg.entities or _default_entities(msg.run_type)
     if msg.end is not None and msg.end > now:
         # Marks would move past now, and every daily run after would plan from the future.
@@ -121,6 +150,7 @@ def plan_run(
     days = msg.window_days or default_window_days
     run_id = msg.run_id or f"{msg.run_type}-{fmt_compact(end)}"
     marks = marks or {}
+    tokens = tokens or {}
     windows: list[WindowMessage] = []
     notes: list[str] = []
     entity_ends: dict[str, datetime] = {}
@@ -159,6 +189,11 @@ def plan_run(
                 raise PermanentError(
                     f"{name}: empty range {start.isoformat()} .. {end.isoformat()}"
                 )
+            if entity.reads_export(msg.run_type):
+                entity_ends[name] = end
+                starts.append(start)
+                windows.append(_export_window(msg, run_id, name, start, end, tokens))
+                continue
             spans = cut(start, end, days)
             window_ids = [w.window_id for w in spans]
         if not scan:

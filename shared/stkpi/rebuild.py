@@ -32,9 +32,10 @@ from stkpi import deadline, logs
 from stkpi.context import PipelineContext
 from stkpi.crashpoints import crash_point
 from stkpi.errors import ConfigError, StkpiError
-from stkpi.landing import Landing, WindowRef
+from stkpi.landing import Landing, WindowRef, window_prefix
 from stkpi.lease import WAIT, Lease, LeaseBusyError, acquire
 from stkpi.messages import RebuildMessage
+from stkpi.planner import RunPlan
 from stkpi.registry import get_entity
 from stkpi.runtime import DELIVERY_ATTEMPT, DELIVERY_ID
 from stkpi.runwindows import stored_plan
@@ -121,6 +122,20 @@ def _rebuild_in_turn(msg: RebuildMessage, ctx: PipelineContext) -> RebuildResult
     return result
 
 
+def _export_tokens(plan: RunPlan, ctx: PipelineContext) -> dict[str, str]:
+    """The token each export window of the run ended on (its manifest's), by entity: where
+    the entity's next export continues."""
+    tokens: dict[str, str] = {}
+    for window in plan.windows:
+        if not window.export:
+            continue
+        prefix = window_prefix(window.entity, plan.run_id, window.window_id)
+        doc = ctx.landing.read_json(Landing.manifest_name(prefix)) or {}
+        if doc.get("continue_from"):
+            tokens[window.entity] = doc["continue_from"]
+    return tokens
+
+
 def _rebuild(msg: RebuildMessage, ctx: PipelineContext, lease: Lease) -> RebuildResult:
     landing = ctx.landing
     started = ctx.monotonic()
@@ -139,7 +154,7 @@ def _rebuild(msg: RebuildMessage, ctx: PipelineContext, lease: Lease) -> Rebuild
     if lease.lost.is_set():
         raise LeaseLostError(f"run {msg.run_id}: rebuild lease lost mid-rebuild; will retry")
     if not _already_recorded(msg.run_id, ctx):
-        ctx.state.advance_sync_state(msg.run_id, marks)
+        ctx.state.advance_sync_state(msg.run_id, marks, _export_tokens(plan, ctx))
         ctx.state.plan_event(
             plan,
             "rebuilt",

@@ -26,6 +26,8 @@ from typing import Any, Literal
 from stkpi.errors import PermanentError
 
 Kind = Literal["transactional", "reference"]
+# The runs that can read an entity's export instead of its list (docs/EXPORTS.md).
+ExportRun = Literal["backfill", "daily"]
 BqType = Literal["INT64", "STRING", "NUMERIC", "TIMESTAMP", "BOOL", "FLOAT64"]
 # How a list endpoint answers (the spec's 200 response): the paged object
 # ``{page, pageSize, hasMore, totalCount, data}``, or a bare JSON array of records.
@@ -61,6 +63,9 @@ class Entity:
     # The module's export endpoint (export/<resource>), where ServiceTitan publishes one.
     export_resource: str | None = None
     list_shape: ListShape = "page"
+    # The runs that read the export instead of the list (docs/EXPORTS.md says why, per
+    # entity); key scans and reference refreshes always read the list.
+    export_runs: tuple[ExportRun, ...] = ()
     # Why the list is read without asking for inactive records too, where its ``active`` /
     # ``activeState`` parameter hides them by default (the contract test asks for one).
     active_note: str | None = None
@@ -80,6 +85,10 @@ class Entity:
     def path(self, tenant: str) -> str:
         """API path of the list endpoint for ``tenant``."""
         return f"/{self.module}/v2/tenant/{tenant}/{self.resource}"
+
+    def reads_export(self, run_type: str) -> bool:
+        """Whether a run of ``run_type`` reads this entity's export (not its list)."""
+        return self.export_resource is not None and run_type in self.export_runs
 
     def export_path(self, tenant: str) -> str | None:
         """API path of the export endpoint, if the API has one for this entity."""
@@ -192,6 +201,12 @@ def _reference(
 
 
 _NAME = _c("name", "STRING", "name")
+# Which runs read the export (docs/EXPORTS.md, measured by `stkpi bench-reads`): daily runs
+# follow every transactional entity's change feed from where the last one ended; backfills
+# page the lists, windows side by side, except the inventory bills, whose list answers a
+# bare array (no count to split or to check a pass by).
+_DAILY: tuple[ExportRun, ...] = ("daily",)
+_ALWAYS: tuple[ExportRun, ...] = ("backfill", "daily")
 _JOB_ID = _c("job_id", "INT64", "jobId")
 _TOTAL = _c("total", "NUMERIC", "total")
 
@@ -202,13 +217,13 @@ ENTITIES: tuple[Entity, ...] = (
          *_of("INT64", "customer_id", "location_id", "business_unit_id", "job_type_id"),
          *_of("STRING", "job_status"), *_of("TIMESTAMP", "completed_on"),
          *_of("INT64", "campaign_id", "sold_by_id"), _TOTAL),
-        export_resource="jobs",
+        export_resource="jobs", export_runs=_DAILY,
     ),
     _transactional(
         "appointments", "jpm", "appointments", "created_on",
         (_JOB_ID, _c("start_at", "TIMESTAMP", "start"), _c("end_at", "TIMESTAMP", "end"),
          *_of("STRING", "status"), _ACTIVE),
-        extra_params=_ANY, export_resource="appointments", deletes=True,
+        extra_params=_ANY, export_resource="appointments", deletes=True, export_runs=_DAILY,
     ),
     _transactional(
         "invoices", "accounting", "invoices", "created_on",
@@ -217,20 +232,20 @@ ENTITIES: tuple[Entity, ...] = (
          _c("job_id", "INT64", "job.id"), _c("job_number", "STRING", "job.number"),
          _c("business_unit_id", "INT64", "businessUnit.id"),
          _c("customer_id", "INT64", "customer.id"), _ACTIVE),
-        extra_params=_ALL_STATES, export_resource="invoices",
+        extra_params=_ALL_STATES, export_resource="invoices", export_runs=_DAILY,
     ),
     _transactional(
         "estimates", "sales", "estimates", "created_on",
         (_JOB_ID, *_of("STRING", "job_number"), _c("status", "STRING", "status.name"),
          *_of("TIMESTAMP", "sold_on"), *_of("INT64", "sold_by"),
          *_of("NUMERIC", "subtotal", "tax"), _ACTIVE),
-        extra_params=_ANY, export_resource="estimates", lookback_days=180, deletes=True,
+        extra_params=_ANY, export_resource="estimates", lookback_days=180, deletes=True, export_runs=_DAILY,
     ),
     _transactional(
         "payments", "accounting", "payments", "created_on",
         # The payment's date is ``date`` (the list filters it as paidOnAfter/paidOnBefore).
         (_c("paid_on", "TIMESTAMP", "date"), _TOTAL, _ACTIVE),
-        extra_params=_ALL_STATES, export_resource="payments", deletes=True,
+        extra_params=_ALL_STATES, export_resource="payments", deletes=True, export_runs=_DAILY,
     ),
     _transactional(
         "gross_pay_items", "payroll", "gross-pay-items", "item_date",
@@ -242,7 +257,7 @@ ENTITIES: tuple[Entity, ...] = (
          *_of("NUMERIC", "amount", "paid_duration_hours"),
          *_of("STRING", "gross_pay_item_type"),
          *_of("INT64", "source_entity_id", "job_id", "invoice_id")),
-        key="item_key", export_resource="gross-pay-items",
+        key="item_key", export_resource="gross-pay-items", export_runs=_DAILY,
         key_hash_fields=("employeeId", "payrollId", "grossPayItemType", "sourceEntityId",
                          "invoiceItemId", "activityCodeId", "date", "jobId"),
     ),
@@ -252,31 +267,31 @@ ENTITIES: tuple[Entity, ...] = (
         (*_of("INT64", "employee_id"), *_of("TIMESTAMP", "posted_on"),
          *_of("NUMERIC", "amount"), *_of("INT64", "invoice_id"), *_of("STRING", "type", "memo"),
          _ACTIVE),
-        extra_params=_ANY, export_resource="payroll-adjustments",
+        extra_params=_ANY, export_resource="payroll-adjustments", export_runs=_DAILY,
     ),
     _transactional(
         "customers", "crm", "customers", "created_on",
         (_NAME, *_of("STRING", "type"), _ACTIVE),
-        extra_params=_ANY, export_resource="customers", deletes=True,
+        extra_params=_ANY, export_resource="customers", deletes=True, export_runs=_DAILY,
     ),
     _transactional(
         "locations", "crm", "locations", "created_on",
         (*_of("INT64", "customer_id"), _NAME, _c("state", "STRING", "address.state"), _ACTIVE),
-        extra_params=_ANY, export_resource="locations", deletes=True,
+        extra_params=_ANY, export_resource="locations", deletes=True, export_runs=_DAILY,
     ),
     _transactional(
         "purchase_orders", "inventory", "purchase-orders", "po_date",
         # total includes the items, tax and shipping (the spec's description).
         (_JOB_ID, *_of("NUMERIC", "total", "tax", "shipping"),
          _c("po_date", "TIMESTAMP", "date"), *_of("STRING", "status")),
-        export_resource="purchase-orders",
+        export_resource="purchase-orders", export_runs=_DAILY,
     ),
     _transactional(
         "inventory_bills", "accounting", "inventory-bills", "bill_date",
         (_JOB_ID, *_of("INT64", "purchase_order_id"),
          *_of("NUMERIC", "bill_amount", "tax_amount", "shipping_amount"),
          *_of("TIMESTAMP", "bill_date")),
-        export_resource="inventory-bills", list_shape="array",
+        export_resource="inventory-bills", list_shape="array", export_runs=_ALWAYS,
     ),
     _transactional(
         "returns", "inventory", "returns", "return_date",
@@ -284,7 +299,7 @@ ENTITIES: tuple[Entity, ...] = (
         (_JOB_ID, *_of("INT64", "purchase_order_id"),
          *_of("NUMERIC", "return_amount", "tax_amount", "shipping_amount"),
          *_of("TIMESTAMP", "return_date"), *_of("STRING", "status"), _ACTIVE),
-        extra_params=_ANY, export_resource="returns",
+        extra_params=_ANY, export_resource="returns", export_runs=_DAILY,
     ),
     _reference("business_units", "settings", "business-units", _NAME, deletes=True,
                export_resource="business-units"),

@@ -125,18 +125,32 @@ class OpsState:
             **fields,
         )
 
-    def advance_sync_state(self, run_id: str, marks: Mapping[str, datetime]) -> None:
+    def advance_sync_state(
+        self,
+        run_id: str,
+        marks: Mapping[str, datetime],
+        tokens: Mapping[str, str] | None = None,
+    ) -> None:
+        """Append each entity's new high-water mark and, for an entity read by its export,
+        the token its next export continues from."""
         now = iso_z(datetime.now(UTC))
+        tokens = tokens or {}
         rows = [
-            {"entity": e, "high_water": iso_z(ts), "run_id": run_id, "event_time": now}
+            {"entity": e, "high_water": iso_z(ts), "run_id": run_id, "event_time": now,
+             "export_from": tokens.get(e)}
             for e, ts in sorted(marks.items())
-        ]
+        ]  # fmt: skip
         if rows:
             self._insert("sync_state", rows)
 
     def high_water_marks(self) -> dict[str, datetime]:
         rows = self.query_file("ops/high_water_marks.sql")
         return {row["entity"]: row["high_water"] for row in rows}
+
+    def export_tokens(self) -> dict[str, str]:
+        """Where each entity's export feed continues: its newest recorded token."""
+        rows = self.query_file("ops/export_tokens.sql")
+        return {row["entity"]: row["export_from"] for row in rows}
 
     def query_file(self, relpath: str, **params: str | int) -> list[dict[str, Any]]:
         """Run ``sql/<relpath>`` with named query parameters (never string-spliced)."""

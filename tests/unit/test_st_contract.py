@@ -212,7 +212,7 @@ def _requests_for(entity: Entity) -> list[tuple[Operation, requests.PreparedRequ
         client.page(scan, START, END, 1)
     if exported is not None:
         list(client.iter_export(entity))
-        list(client.iter_export(entity, continue_from="t0"))
+        list(client.iter_export(entity, continue_from="t0", recent_changes=True))
     return [(exported if "/export/" in r.url else listed, r) for r in adapter.requests]
 
 

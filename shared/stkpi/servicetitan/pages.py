@@ -37,11 +37,13 @@ class Page:
 
 
 class ExportPage(NamedTuple):
-    """One batch of an export endpoint; ``continue_from`` resumes after (and including) it."""
+    """One batch of an export endpoint; ``continue_from`` resumes after (and including) it.
+    ``lenient`` as a list ``Page``'s: its records must be screened before they are stored."""
 
     records: list[dict[str, Any]]
     continue_from: str | None
     has_more: bool
+    lenient: bool = False
 
 
 def snippet(body: bytes | str, limit: int = SNIPPET_CHARS) -> str:
@@ -190,7 +192,7 @@ def parse_total(body: bytes | str, target: Target) -> int | None:
 
 def parse_export_page(body: bytes | str, target: Target) -> ExportPage:
     """Validate an export body; more data without a continuation token is malformed."""
-    doc = _load_object(body, target)
+    doc, lenient = _load_lenient(body, target, dict, "an object")
     records = _records(doc, body, target)
     has_more = _has_more(doc, body, target)
     token = doc.get("continueFrom")
@@ -202,7 +204,9 @@ def parse_export_page(body: bytes | str, target: Target) -> ExportPage:
         )
     if has_more and not token:
         raise MalformedPageError(target, "hasMore=true without continueFrom", snippet=snippet(body))
-    return ExportPage(records=records, continue_from=token or None, has_more=has_more)
+    return ExportPage(
+        records=records, continue_from=token or None, has_more=has_more, lenient=lenient
+    )
 
 
 def error_message(body: bytes | str) -> str:

@@ -105,5 +105,31 @@ def render(results: dict) -> None:
     console.print(table)
 
 
+def bench_reads(
+    scale: Annotated[
+        float, typer.Option(min=0.001, max=2, help="tenant size, 1.0 = production")
+    ] = 0.1,
+    export_page_size: Annotated[
+        int, typer.Option(min=1, max=5000, help="records in one export answer")
+    ] = 5000,
+    in_flight: Annotated[int, typer.Option(min=1, max=200, help="list pages at once")] = 60,
+    out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench/reads.json"),
+    root: Annotated[Path, typer.Option(help="working folder")] = Path(".stkpi/bench-reads"),
+) -> None:
+    """Export or list: a backfill and a daily read of every entity both ways, at
+    ServiceTitan's limits (the st profile), with the project's client (docs/EXPORTS.md)."""
+    from stkpi_tools.bench.reads import ReadsConfig, markdown, run_reads, write
+
+    cfg = ReadsConfig(scale=scale, export_page_size=export_page_size, in_flight=in_flight)
+    console.rule("[bold]st-kpi bench-reads")
+    console.print(cfg.profile.label(), markup=False, highlight=False)
+    root.mkdir(parents=True, exist_ok=True)
+    results = run_reads(root, cfg, log=lambda m: console.print(f"[dim]{m}[/]"))
+    paths = write(results, out)
+    console.print(markdown(results), markup=False, highlight=False)
+    console.print(f"results written to [bold]{', '.join(str(p) for p in paths)}[/]")
+
+
 def register(app: typer.Typer) -> None:
     app.command("bench")(bench)
+    app.command("bench-reads")(bench_reads)

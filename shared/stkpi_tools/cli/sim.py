@@ -50,6 +50,9 @@ def serve(
     malformed_pages: int = typer.Option(0, help="Corrupt the JSON of the next N data pages."),
     edit_after_page: int | None = typer.Option(None, help="Edit records after this page."),
     edit_count: int = typer.Option(0, help="Records edited by --edit-after-page."),
+    export_page_size: int = typer.Option(
+        500, min=1, max=5000, help="Records in one answer of an export endpoint."
+    ),
 ) -> None:
     """Serve the simulator until interrupted."""
     from werkzeug.serving import make_server
@@ -65,6 +68,7 @@ def serve(
         latency_per_record_ms=latency_per_record_ms, error_rate=error_rate,
         burst_429=burst_429, truncate_pages=truncate_pages, malformed_pages=malformed_pages,
         edit_after_page=edit_after_page, edit_count=edit_count,
+        export_page_size=export_page_size,
     )  # fmt: skip
     started = time.monotonic()
     app = create_app(config)

@@ -150,6 +150,10 @@ class SimHandle:
         """Hard-delete records (``ids``, or a ``fraction`` of the entity); their ids."""
         return self.tenant.delete(entity_name, ids=ids, fraction=fraction)
 
+    def deactivate(self, entity_name: str, ids: list[int]) -> list[int]:
+        """Deactivate records (active false, modifiedOn now); their ids."""
+        return self.tenant.deactivate(entity_name, ids)
+
     def restore(self, entity_name: str, ids: list[int]) -> list[int]:
         return self.tenant.restore(entity_name, ids)
 

@@ -23,8 +23,9 @@ from stkpi_tools.sim.clock import HOUR, NEVER, iso, parse_time, to_epoch
 from stkpi_tools.sim.config import SimConfig
 from stkpi_tools.sim.entities import SIM_ENTITIES, build_tables, view
 from stkpi_tools.sim.packed_versions import pack
-from stkpi_tools.sim.shapes import Kind, conform
+from stkpi_tools.sim.shapes import Kind, conform, operation
 from stkpi_tools.sim.tables import Table
+from stkpi_tools.st_spec import record_schema
 
 MICROS = 1_000_000  # per second
 _DATE_START = re.compile(r"\d{4}-\d\d-\d\d")
@@ -200,6 +201,28 @@ class Tenant:
             edits[chosen] = self._now
             self._generation += 1
             return sorted(int(i) for i in chosen)
+
+    # -- soft deletes --------------------------------------------------------------------
+    def deactivate(self, name: str, ids: list[int]) -> list[int]:
+        """Deactivate records (ServiceTitan's soft delete): ``active`` becomes false and
+        ``modifiedOn`` now, so a list read with ``active=Any`` and the export feed show the
+        change, and a default list hides the record. Returns the ids, ascending; an id the
+        tenant does not serve, or an entity whose records have no ``active`` in ServiceTitan's
+        list, is a ValueError (nothing changes)."""
+        entity = get_entity(name)
+        schema_fields = record_schema(operation(entity, "list")).get("properties", {})
+        if "active" not in schema_fields:
+            raise ValueError(f"{name}: ServiceTitan's list has no active flag to clear")
+        with self._lock:
+            table = self.tables[name]
+            chosen = self._indices_of(name, ids, self.query(name, Filters()))
+            if table.active is None:
+                table.active = np.ones(table.size, dtype=bool)
+            table.active[chosen] = False
+            edits = self._edits.setdefault(name, np.full(table.size, NEVER, dtype=np.int64))
+            edits[chosen] = self._now
+            self._generation += 1
+            return sorted(int(table.ids[i]) for i in chosen)
 
     # -- hard deletes --------------------------------------------------------------------
     def delete(
