@@ -118,7 +118,7 @@ def test_faults_and_stats_over_http(sim: SimHandle) -> None:
         assert stats["throttled_429"] == 1
         assert stats["paths"][get_entity("jobs").path(sim.tenant_id)] == 1
         bad = requests.post(f"{sim.base_url}/_sim/faults", json={"nonsense": 1}, timeout=10)
-        assert bad.status_code == 400 and "nonsense" in bad.json()["detail"]
+        assert bad.status_code == 400 and "nonsense" in bad.json()["data"]["detail"]
         admin.reset()
         assert admin.stats()["requests"] == 0
         assert len(admin.snapshot("business_units")) == len(sim.snapshot("business_units"))

@@ -90,7 +90,7 @@ def test_api_needs_a_bearer_token(sim: SimHandle) -> None:
 def test_api_needs_the_app_key(sim: SimHandle) -> None:
     token = _token(sim)
     resp = _get(sim, "jobs", {"Authorization": f"Bearer {token}"})
-    assert resp.status_code == 403 and "ST-App-Key" in resp.json()["detail"]
+    assert resp.status_code == 403 and "ST-App-Key" in resp.json()["data"]["detail"]
 
 
 def test_unknown_path_and_wrong_tenant_are_404_json(sim: SimHandle) -> None:
@@ -98,7 +98,7 @@ def test_unknown_path_and_wrong_tenant_are_404_json(sim: SimHandle) -> None:
     resp = requests.get(f"{sim.base_url}/jpm/v2/tenant/1000/nothing", headers=headers, timeout=10)
     assert resp.status_code == 404 and resp.json()["status"] == 404
     resp = requests.get(sim.base_url + get_entity("jobs").path("999"), headers=headers, timeout=10)
-    assert resp.status_code == 404 and "tenant" in resp.json()["detail"]
+    assert resp.status_code == 404 and "tenant" in resp.json()["data"]["detail"]
 
 
 @pytest.mark.parametrize("entity", [e.name for e in ENTITIES])
@@ -114,8 +114,8 @@ def test_a_parameter_the_spec_does_not_list_is_refused(sim: SimHandle) -> None:
     headers = _headers(sim)
     for name, param in (("jobs", "active"), ("payments", "active"), ("jobs", "paidOn")):
         resp = _get(sim, name, headers, **{param: "Any"})
-        assert resp.status_code == 400 and resp.json()["parameter"] == param
-        assert "ServiceTitan's spec" in resp.json()["detail"]
+        assert resp.status_code == 400 and resp.json()["data"]["parameter"] == param
+        assert "ServiceTitan's spec" in resp.json()["data"]["detail"]
     assert _get(sim, "payments", headers, activeState="All").status_code == 200
 
 
@@ -167,7 +167,7 @@ def test_bad_parameters_are_400_naming_the_parameter(
 ) -> None:
     resp = _get(sim, "jobs" if param != "active" else "customers", _headers(sim), **{param: value})
     assert resp.status_code == 400
-    assert resp.json()["parameter"] == param and param in resp.json()["errors"]
+    assert resp.json()["data"]["parameter"] == param and param in resp.json()["errors"]
 
 
 def test_export_resumes_inclusively_from_its_token(sim: SimHandle) -> None:
@@ -189,7 +189,7 @@ def test_export_resumes_inclusively_from_its_token(sim: SimHandle) -> None:
     assert calls > 1
     assert sorted(seen) == sorted(j["id"] for j in sim.snapshot("jobs"))
     bad = requests.get(url, headers=headers, params={"from": "%%%"}, timeout=10)
-    assert bad.status_code == 400 and bad.json()["parameter"] == "from"
+    assert bad.status_code == 400 and bad.json()["data"]["parameter"] == "from"
 
 
 def test_gzip_when_asked(sim: SimHandle) -> None:
@@ -244,7 +244,8 @@ def test_deleted_records_vanish_over_http_even_with_active_any(sim: SimHandle) -
         )
         assert bad.status_code == 400
         assert (
-            bad.json()["detail"] == "delete customers: customers: no visible record with id(s) [1]"
+            bad.json()["data"]["detail"]
+            == "delete customers: customers: no visible record with id(s) [1]"
         )
     finally:
         admin.restore("customers", gone)

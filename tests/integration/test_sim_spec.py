@@ -170,3 +170,26 @@ def test_every_reporting_answer_is_the_spec_s(sim: SimHandle, headers: dict) -> 
             call("data", body, {"page": 1, "pageSize": 5_000}, report_category=category["id"],
                  reportId=report["id"])  # fmt: skip
     assert categories and not problems, "\n".join(problems[:30])
+
+
+def test_every_error_answer_is_the_spec_s_error_body(sim: SimHandle, headers: dict) -> None:
+    """The specs document one error answer, 400's ``ApiErrorResponse`` (``type, title,
+    status, traceId, errors, data``); the simulator answers every refusal in that shape,
+    which the client reads (``stkpi.servicetitan.pages.error_message``)."""
+    jobs = next(e for e in ENTITIES if e.name == "jobs")
+    op = operation(jobs, "list")
+    schema = op.doc["responses"]["400"]["content"]["application/json"]["schema"]
+    validator = Validator(document(op.module))
+    url = sim.base_url + jobs.path(sim.tenant_id)
+    answers = {
+        400: requests.get(url, headers=headers, params={"pageSize": "x"}, timeout=10),
+        401: requests.get(url, headers={"ST-App-Key": sim.app_key}, timeout=10),
+        403: requests.get(url, headers={"Authorization": headers["Authorization"]}, timeout=10),
+        404: requests.get(sim.base_url + jobs.path("999"), headers=headers, timeout=10),
+    }
+    problems = []
+    for status, resp in answers.items():
+        assert resp.status_code == status, (status, resp.text[:200])
+        problems += validator.problems(resp.json(), schema, f"{status}")
+    assert not problems, "\n".join(problems)
+    assert answers[400].json()["errors"] == {"pageSize": ["'x' is not an integer"]}

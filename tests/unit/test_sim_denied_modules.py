@@ -54,7 +54,7 @@ def test_denied_module_answers_403_with_servicetitans_error_shape(client) -> Non
                 body = resp.get_json()
                 assert resp.status_code == 403, entity.name
                 assert body["status"] == 403 and body["title"] == "Forbidden"
-                assert "'payroll' API" in body["detail"] and "errors" in body
+                assert "'payroll' API" in body["data"]["detail"] and "errors" in body
             else:
                 assert resp.status_code == 200, (entity.name, resp.get_json())
         export = get_entity("jobs").export_path(cfg.tenant_id)

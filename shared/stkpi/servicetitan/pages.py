@@ -212,7 +212,8 @@ def parse_export_page(body: bytes | str, target: Target) -> ExportPage:
 def error_message(body: bytes | str) -> str:
     """The server's own words from a JSON error body (ServiceTitan problem details).
 
-    ServiceTitan answers 4xx with ``{"type", "title", "status", "traceId", "errors"}``;
+    ServiceTitan answers 4xx with ``{"type", "title", "status", "traceId", "errors",
+    "data"}`` (its specs' ``ApiErrorResponse``; ``data.detail`` where a server says more);
     auth servers with ``{"error", "error_description"}``. Falls back to a body snippet.
     """
     try:
@@ -222,8 +223,10 @@ def error_message(body: bytes | str) -> str:
     if not isinstance(doc, dict):
         return snippet(body)
     parts = []
-    for key in ("title", "message", "error", "error_description", "detail"):
-        value = doc.get(key)
+    data = doc.get("data")
+    extra = data if isinstance(data, dict) else {}
+    for value in [doc.get(k) for k in ("title", "message", "error", "error_description",
+                                       "detail")] + [extra.get("detail")]:  # fmt: skip
         if isinstance(value, str) and value and value not in parts:
             parts.append(value)
     errors = doc.get("errors")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 import numpy as np
@@ -31,19 +32,34 @@ _TENANT = "<tenant>"
 
 
 class ApiError(Exception):
-    """A 4xx/5xx answered with a problem-details JSON body."""
+    """A 4xx/5xx answered with ServiceTitan's error body (the specs' ``ApiErrorResponse``:
+    ``type, title, status, traceId, errors, data``): ``errors`` maps a parameter to its
+    messages, and ``data`` carries what the simulator adds (``detail``, the ``parameter``
+    at fault, ``retryAfter``)."""
 
     def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
 
     def response(self) -> Response:
-        body = {"type": "about:blank", "title": self.title, "status": self.status,
-                "detail": self.detail, **self.extra}  # fmt: skip
+        extra = dict(self.extra)
+        errors = extra.pop("errors", None) or {}
+        data = {"detail": self.detail, **{_CAMEL.get(k, k): v for k, v in extra.items()}}
+        body = {
+            "type": f"https://httpstatuses.io/{self.status}",
+            "title": self.title,
+            "status": self.status,
+            "traceId": uuid.uuid4().hex,
+            "errors": errors,
+            "data": data,
+        }
         resp = json_response(body, self.status)
         if "retry_after" in self.extra:
             resp.headers["Retry-After"] = str(self.extra["retry_after"])
         return resp
+
+
+_CAMEL = {"retry_after": "retryAfter"}
 
 
 def json_response(body: Any, status: int = 200) -> Response:

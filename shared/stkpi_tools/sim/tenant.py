@@ -56,6 +56,11 @@ class Tenant:
         self._lock = threading.RLock()
         self._now = to_epoch(config.now)
         self._edits: dict[str, np.ndarray] = {}
+        # When each record was last edited at runtime, as a sequence number: the export feed
+        # puts a record edited after a read behind everything read before, even at the same
+        # timestamp (the clock here stands still between calls; ServiceTitan's does not).
+        self._edit_order: dict[str, np.ndarray] = {}
+        self._edit_count = 0
         # Hard deletes: a deleted record vanishes from every list and export answer,
         # whatever the filters (active=Any included), as in ServiceTitan.
         self._deleted: dict[str, np.ndarray] = {}
@@ -199,8 +204,14 @@ class Tenant:
             table = self.tables[name]
             edits = self._edits.setdefault(name, np.full(table.size, NEVER, dtype=np.int64))
             edits[chosen] = self._now
+            self._sequence_edit(name, chosen)
             self._generation += 1
             return sorted(int(i) for i in chosen)
+
+    def _sequence_edit(self, name: str, chosen: np.ndarray) -> None:
+        self._edit_count += 1
+        order = self._edit_order.setdefault(name, np.zeros(self.tables[name].size, dtype=np.int64))
+        order[chosen] = self._edit_count
 
     # -- soft deletes --------------------------------------------------------------------
     def deactivate(self, name: str, ids: list[int]) -> list[int]:
@@ -221,6 +232,7 @@ class Tenant:
             table.active[chosen] = False
             edits = self._edits.setdefault(name, np.full(table.size, NEVER, dtype=np.int64))
             edits[chosen] = self._now
+            self._sequence_edit(name, chosen)
             self._generation += 1
             return sorted(int(table.ids[i]) for i in chosen)
 
@@ -300,43 +312,49 @@ class Tenant:
     def export_page(
         self, name: str, token: str | None, size: int, active: bool | None = None
     ) -> tuple[list[dict[str, Any]], bool, str]:
-        """One export batch ordered by (modifiedOn, id), starting at ``token`` inclusive;
-        ``active`` narrows it as the export's ``active`` parameter does (None: all)."""
+        """One export batch in change order (modifiedOn, then the order of runtime edits,
+        then id), starting at ``token`` inclusive; ``active`` narrows it as the export's
+        ``active`` parameter does (None: all)."""
         table = self.tables[name]
         mask, mod = self.visible(name)
         if active is not None and table.active is not None:
             mask = mask & (table.active == active)
         indices = np.flatnonzero(mask)
-        order = indices[np.lexsort((table.ids[indices], mod[indices]))]
+        edited = self._edit_order.get(name)
+        seq = edited if edited is not None else np.zeros(table.size, dtype=np.int64)
+        order = indices[np.lexsort((table.ids[indices], seq[indices], mod[indices]))]
         start = 0
         if token:
             # A continuation token, or a date (the spec: "custom date strings, e.g.
             # 2020-01-01, to start the export from a certain point in time").
-            if _DATE_START.match(token):
-                t_mod, t_id = parse_time(token), 0
-            else:
-                t_mod, t_id = decode_token(token)
-            keys_mod, keys_id = mod[order], table.ids[order]
-            start = int(np.sum((keys_mod < t_mod) | ((keys_mod == t_mod) & (keys_id < t_id))))
+            dated = _DATE_START.match(token)
+            at = (parse_time(token), 0, 0) if dated else decode_token(token)
+            keys = (mod[order], seq[order], table.ids[order])
+            before = (keys[0] < at[0]) | (keys[0] == at[0]) & (
+                (keys[1] < at[1]) | (keys[1] == at[1]) & (keys[2] < at[2])
+            )
+            start = int(np.sum(before))
         page = order[start : start + size]
         has_more = start + page.size < order.size
         if page.size:
             last = int(page[-1])
-            cont = encode_token(int(mod[last]), int(table.ids[last]))
+            cont = encode_token(int(mod[last]), int(seq[last]), int(table.ids[last]))
         else:
-            cont = token or encode_token(0, 0)
+            cont = token or encode_token(0, 0, 0)
         return self.render(name, page, "export"), has_more, cont
 
 
-def encode_token(mod: int, record_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{mod}:{record_id}".encode()).decode().rstrip("=")
+def encode_token(mod: int, edit: int, record_id: int) -> str:
+    """A feed position: the record's modifiedOn, runtime-edit sequence and id."""
+    text = f"{mod}:{edit}:{record_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_token(token: str) -> tuple[int, int]:
+def decode_token(token: str) -> tuple[int, int, int]:
     """Raises ValueError for a token this server did not issue."""
     try:
         padded = token + "=" * (-len(token) % 4)
-        mod, record_id = base64.urlsafe_b64decode(padded.encode()).decode().split(":")
-        return int(mod), int(record_id)
+        mod, edit, record_id = base64.urlsafe_b64decode(padded.encode()).decode().split(":")
+        return int(mod), int(edit), int(record_id)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"invalid continuation token {token!r}") from exc
