@@ -253,7 +253,7 @@ def _publish(
             "count": count,
             "quarantined": quarantined,
             **({"export": True} if msg.export else {}),
-        },  # fmt: skip
+        },
     )
     return FetchOutcome("fetched", load.pages, load.records, passes, load, None)
 

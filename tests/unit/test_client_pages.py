@@ -85,10 +85,10 @@ def test_export_page_parses_and_requires_token_when_more():
     target = Target("jobs", continue_from="abc", export=True)
     got = parse_export_page(body(data=[{"id": 1}], hasMore=True, continueFrom="def"), target)
     assert got == ExportPage([{"id": 1}], "def", True)
-    records, token, more = parse_export_page(
+    records, token, more, lenient = parse_export_page(
         body(data=[], hasMore=False, continueFrom=None), target
     )
-    assert (records, token, more) == ([], None, False)
+    assert (records, token, more, lenient) == ([], None, False, False)
     with pytest.raises(MalformedPageError, match=r"export from 'abc'.*without continueFrom"):
         parse_export_page(body(data=[{"id": 1}], hasMore=True), target)
 

@@ -287,7 +287,13 @@ def _export(entity: Entity, tenant: str) -> Response:
         )
     except ValueError as exc:
         raise bad_param("from", str(exc)) from None
-    resp = json_response({"data": data, "hasMore": has_more, "continueFrom": cont})
+    body = {"data": data, "hasMore": has_more, "continueFrom": cont}
+    bad = st.faults.bad_records()  # a bad record is bad in the feed as in the list
+    if bad:
+        text = hostile_page(entity, body, faults=(), bad=bad, previous_first=lambda: None)
+        resp = Response(text, status=200, mimetype="application/json")
+    else:
+        resp = json_response(body)
     return _damage(resp, entity.name, -1)
 
 

@@ -12,6 +12,7 @@ a renderer writes that the spec lacks stays, for the schema test to catch
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from typing import Any, Literal
 
@@ -38,7 +39,10 @@ def accepted_params(name: str, kind: Kind) -> frozenset[str]:
 
 
 @cache
-def _template(name: str, kind: Kind) -> tuple[dict[str, Any], frozenset[str]]:
+def _template(name: str, kind: Kind) -> tuple[dict[str, Any], frozenset[str], frozenset[str]]:
+    """The neutral required fields, the fields to drop, and which template values are
+    containers (each record gets its own copy: a fault that damages a record in place
+    must not reach the next one)."""
     entity = get_entity(name)
     op = operation(entity, kind)
     schema = record_schema(op)
@@ -47,13 +51,18 @@ def _template(name: str, kind: Kind) -> tuple[dict[str, Any], frozenset[str]]:
     if entity.export_resource is not None:
         other_kind: Kind = "export" if kind == "list" else "list"
         other = set(record_schema(operation(entity, other_kind)).get("properties", {}))
-    return required_fields(document(entity.module), schema), frozenset(other - own)
+    template = required_fields(document(entity.module), schema)
+    containers = frozenset(k for k, v in template.items() if isinstance(v, list | dict))
+    return template, frozenset(other - own), containers
 
 
 def conform(name: str, kind: Kind, record: dict[str, Any]) -> dict[str, Any]:
     """``record`` as the endpoint's schema has it (see the module's docstring)."""
-    template, dropped = _template(name, kind)
+    template, dropped, containers = _template(name, kind)
     out = {**template, **record}
+    for key in containers:
+        if out[key] is template[key]:
+            out[key] = copy.deepcopy(template[key])
     for key in dropped:
         out.pop(key, None)
     return out
@@ -62,6 +71,8 @@ def conform(name: str, kind: Kind, record: dict[str, Any]) -> dict[str, Any]:
 @cache
 def nested(module: str, schema_name: str) -> dict[str, Any]:
     """The required fields of a nested schema (an estimate's line item, its SKU), with
-    their neutral values: a renderer spreads it under the fields it writes."""
+    their neutral values: a renderer spreads it under the fields it writes (every field
+    the renderer does not write is a scalar or None in the schemas used: nothing shared
+    can be changed through a record)."""
     doc = document(module)
     return required_fields(doc, {"$ref": f"#/components/schemas/{schema_name}"})
