@@ -105,7 +105,7 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
     prefix = window_prefix(entity.name, msg.run_id, msg.window_id)
     start, end = (None, None) if entity.kind == "reference" else (msg.start, msg.end)
     if msg.export:
-        return _fetch_export(msg, ctx, prefix, started, deadline)
+        return _fetch_export(msg, ctx, prefix, started, deadline, requests_end)
     fresh = msg.page_from == 1 and msg.pass_no == 1
     splittable = fresh and entity.window_params is not None
 
@@ -212,11 +212,16 @@ def fetch_window(msg: WindowMessage, ctx: PipelineContext) -> FetchOutcome:
 
 
 def _fetch_export(
-    msg: WindowMessage, ctx: PipelineContext, prefix: str, started: float, deadline: float
+    msg: WindowMessage,
+    ctx: PipelineContext,
+    prefix: str,
+    started: float,
+    deadline: float,
+    requests_end: float,
 ) -> FetchOutcome:
     """An export window: the feed to its end, or to the budget and a continuation."""
     entity = get_entity(msg.entity)
-    read = read_export(msg, entity, ctx, prefix, deadline)
+    read = read_export(msg, entity, ctx, prefix, deadline, requests_end)
     if read.continuation is not None:
         continue_export(msg, read.continuation, ctx, started, read.last_file)
         return FetchOutcome("continued", read.last_file, read.written, 1, None, read.continuation)

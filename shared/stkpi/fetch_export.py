@@ -52,14 +52,22 @@ class ExportRead:
 
 
 def read_export(
-    msg: WindowMessage, entity: Entity, ctx: PipelineContext, prefix: str, deadline: float
+    msg: WindowMessage,
+    entity: Entity,
+    ctx: PipelineContext,
+    prefix: str,
+    deadline: float,
+    requests_end: float,
 ) -> ExportRead:
     """Write the window's export pages from ``msg.continue_from`` on, each record screened
     and a record that cannot be stored quarantined (``stkpi.quarantine``) as a list page's
-    are, until the feed's end or the budget (then ``continuation`` says where to go on)."""
+    are, until the feed's end or the budget ``deadline`` (then ``continuation`` says where
+    to go on). Every request and its retries end by ``requests_end`` (``stkpi.fetch``)."""
     out = ExportRead(last_file=msg.page_offset, token=msg.continue_from)
     try:
-        batches = ctx.servicetitan.iter_export(entity, out.token, recent_changes=True)
+        batches = ctx.servicetitan.iter_export(
+            entity, out.token, recent_changes=True, deadline=requests_end
+        )
         for batch in batches:
             out.last_file += 1
             page = Page(out.last_file, batch.records, batch.has_more, lenient=batch.lenient)
@@ -89,7 +97,7 @@ def read_export(
                    "since": since, "error": str(exc)},
         )  # fmt: skip
         retry = msg.model_copy(update={"continue_from": since, "page_offset": out.last_file})
-        again = read_export(retry, entity, ctx, prefix, deadline)
+        again = read_export(retry, entity, ctx, prefix, deadline, requests_end)
         again.written += out.written
         again.quarantined += out.quarantined
         again.keys.update(out.keys)

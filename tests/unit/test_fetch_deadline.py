@@ -28,6 +28,9 @@ WINDOW = WindowMessage(
     start=datetime(2025, 8, 11, tzinfo=UTC),
     end=datetime(2025, 8, 18, tzinfo=UTC),
 )
+# The same window read from the jobs' export feed (stkpi.fetch_export), from a token.
+EXPORT = WINDOW.model_copy(update={"export": True, "continue_from": "t1"})
+WINDOWS = pytest.mark.parametrize("window", [WINDOW, EXPORT], ids=["list", "export"])
 # ServiceTitan's defaults: 100 s per request; long backoffs and more retries than the
 # time holds, so only the deadline can end the request.
 BUDGET, REQUEST_TIMEOUT = 480.0, 100.0
@@ -40,9 +43,9 @@ class _NoLanding:
 
 
 def _fetch_against_an_api_that_is_down(
-    delivery_seconds: float | None = None,
+    window: WindowMessage, delivery_seconds: float | None = None
 ) -> tuple[FakeTime, list[tuple[float, float]]]:
-    """Run ``fetch_window`` (the clock starts at 0) until it fails, in a delivery with
+    """Run ``fetch_window`` on ``window`` (the clock starts at 0) until it fails, in a delivery with
     ``delivery_seconds`` left (as stkpi.runtime sets it, on the context's clock); each
     API request as (sent at, its timeout)."""
     client, adapter, t = make(
@@ -58,22 +61,24 @@ def _fetch_against_an_api_that_is_down(
     token = deadline.start(delivery_seconds, t.clock)
     try:
         with pytest.raises(FetchError, match="out of time"):
-            fetch_window(WINDOW, ctx)  # type: ignore[arg-type]
+            fetch_window(window, ctx)  # type: ignore[arg-type]
     finally:
         deadline.reset(token)
     return t, [(at, timeout) for which, at, timeout in sent if which == "api"]
 
 
-def test_without_a_delivery_deadline_requests_end_a_request_timeout_after_the_budget():
-    t, sent = _fetch_against_an_api_that_is_down()
+@WINDOWS
+def test_without_a_delivery_deadline_requests_end_a_request_timeout_after_the_budget(window):
+    t, sent = _fetch_against_an_api_that_is_down(window)
     end = BUDGET + REQUEST_TIMEOUT
     assert t.now <= end and all(at + timeout <= end for at, timeout in sent)
     # It kept trying while time was left: past the budget, into the last request timeout.
     assert max(at for at, _ in sent) > BUDGET - POLICY.backoff_max
 
 
-def test_a_delivery_deadline_sooner_than_the_budget_ends_the_requests_first():
+@WINDOWS
+def test_a_delivery_deadline_sooner_than_the_budget_ends_the_requests_first(window):
     # The function has 200 s left of its timeout: budget + request timeout (580 s) would
     # outlive it.
-    t, sent = _fetch_against_an_api_that_is_down(delivery_seconds=200.0)
+    t, sent = _fetch_against_an_api_that_is_down(window, delivery_seconds=200.0)
     assert sent and t.now <= 200.0 and all(at + timeout <= 200.0 for at, timeout in sent)

@@ -92,7 +92,12 @@ class ServiceTitanClient(Transport):
         )
 
     def iter_export(
-        self, entity: Entity, continue_from: str | None = None, *, recent_changes: bool = False
+        self,
+        entity: Entity,
+        continue_from: str | None = None,
+        *,
+        recent_changes: bool = False,
+        deadline: float | None = None,
     ) -> Iterator[ExportPage]:
         """Yield batches of ``entity``'s export endpoint, starting at ``continue_from`` (a
         continuation token, or a date ``YYYY-MM-DD``: records modified on or after it).
@@ -100,14 +105,15 @@ class ServiceTitanClient(Transport):
         Each ``ExportPage`` carries the token to resume from after it; ``from`` is
         inclusive, so a resumed export re-reads its boundary record (MERGE makes that a
         no-op). ``recent_changes`` asks for ``includeRecentChanges=true``: the latest
-        changes sooner, at the price of some records twice (the MERGE's again). Raises
-        ``PermanentError`` if the entity has no export endpoint.
+        changes sooner, at the price of some records twice (the MERGE's again).
+        ``deadline``: each request and its retries end before it (``Transport.request``).
+        Raises ``PermanentError`` if the entity has no export endpoint.
         """
         path = entity.export_path(self._settings.st_tenant_id)
         if path is None:
             raise PermanentError(f"{entity.name} has no export endpoint")
         extra = {"includeRecentChanges": "true"} if recent_changes else {}
-        return self._exports(entity, self.url(path), continue_from, extra)
+        return self._exports(entity, self.url(path), continue_from, extra, deadline)
 
     def get_json(self, path: str, params: dict[str, Any], what: str) -> dict[str, Any]:
         """GET ``path`` (below the API base, tenant filled in) -> its JSON object, under the
@@ -244,12 +250,17 @@ class ServiceTitanClient(Transport):
             number += 1
 
     def _exports(
-        self, entity: Entity, url: str, token: str | None, extra: dict[str, str]
+        self,
+        entity: Entity,
+        url: str,
+        token: str | None,
+        extra: dict[str, str],
+        deadline: float | None,
     ) -> Iterator[ExportPage]:
         while True:
             target = Target(entity.name, continue_from=token, export=True)
             query = {**({"from": token} if token else {}), **extra}
-            batch = self.request(url, query, target, parse_export_page)
+            batch = self.request(url, query, target, parse_export_page, deadline=deadline)
             self.counters.add("pages")
             self.counters.add("records", len(batch.records))
             yield batch
