@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from stkpi.kpi_config import sql_string
+from stkpi.messages import PlanMessage
 from stkpi.registry import Entity, get_entity, record_key
 from stkpi.rows import RecordError
 from stkpi.windows import iso_z, parse_ts
@@ -251,3 +252,16 @@ def replay_ranges(
         lo, hi = spans.get(rec.entity, (start, end))
         spans[rec.entity] = (min(lo, start), max(hi, end))
     return spans
+
+
+def replay_plans(
+    records: Iterable[OpenRecord], now: datetime, run_id: Callable[[int], str]
+) -> list[PlanMessage]:
+    """The backfills that read these records again once fixed: one per entity over the
+    windows they were read in (``replay_ranges``), the n-th named ``run_id(n)``. ``now``
+    is the tenant's present: a plan may not end past it."""
+    return [
+        PlanMessage(run_type="backfill", entities=[entity], start=start, end=end,
+                    run_id=run_id(n))
+        for n, (entity, (start, end)) in enumerate(sorted(replay_ranges(records, now).items()))
+    ]  # fmt: skip

@@ -28,7 +28,7 @@ from pipeline_harness import (
 )
 
 from stkpi.messages import PlanMessage
-from stkpi.quarantine import REPLAY_COMMAND, open_records, replay_ranges
+from stkpi.quarantine import REPLAY_COMMAND, open_records, replay_plans
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.context import Context
 from stkpi.validation.result import GREEN, RED
@@ -138,18 +138,8 @@ def test_bad_records_are_quarantined_named_and_replayed_once_fixed(pipe: Pipelin
 
     # Fixed in ServiceTitan; read again: every record copied, nothing waiting.
     pipe.sim.set_faults(bad_records=[])
-    for n, (entity, (start, end)) in enumerate(
-        sorted(replay_ranges(waiting, ctx.tenant_now()).items())
-    ):
-        pipe.run(
-            PlanMessage(
-                run_type="backfill",
-                entities=[entity],
-                start=start,
-                end=end,
-                run_id=f"hos-replay-{n}",
-            )
-        )
+    for replay in replay_plans(waiting, ctx.tenant_now(), lambda n: f"hos-replay-{n}"):
+        pipe.run(replay)
     assert_raw_matches_simulator(pipe, ["locations", "customers"])
     assert open_records(query, ctx.now()) == []
     check = {

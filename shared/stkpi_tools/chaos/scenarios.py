@@ -296,7 +296,7 @@ def hostile(lab: ChaosLab, trial: Trial) -> None:
     again, every bad record is quarantined and named while the run and every other record
     go on (rebuilt once, every high-water mark moved); once the records are fixed, the
     replay copies them and raw equals the simulator (the common check)."""
-    from stkpi.quarantine import open_records, replay_ranges
+    from stkpi.quarantine import open_records, replay_plans
     from stkpi.runwindows import stored_plan
     from stkpi.validation.config import ValidationConfig
     from stkpi.validation.context import Context
@@ -340,18 +340,7 @@ def hostile(lab: ChaosLab, trial: Trial) -> None:
     trial.check(not stale, f"every entity's mark moved: other KPIs fresh (stale: {stale})")
     # Fixed in ServiceTitan: the operator replays (a run per entity, side by side), up to
     # the tenant's present (a plan may not pass it); the common check then finds raw whole.
-    replays = [
-        PlanMessage(
-            run_type="backfill",
-            entities=[entity],
-            start=start,
-            end=end,
-            run_id=f"chaos-hostile-replay-{n}",
-        )
-        for n, (entity, (start, end)) in enumerate(
-            sorted(replay_ranges(waiting, ctx.tenant_now()).items())
-        )
-    ]
+    replays = replay_plans(waiting, ctx.tenant_now(), lambda n: f"chaos-hostile-replay-{n}")
     trial.runs += [lab.publish(replay) for replay in replays]
     for replay in replays:
         lab.wait(str(replay.run_id))

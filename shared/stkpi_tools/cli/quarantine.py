@@ -11,8 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stkpi.messages import PlanMessage
-from stkpi.quarantine import open_records, replay_ranges
+from stkpi.quarantine import open_records, replay_plans
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.context import Context
 from stkpi_tools.cli.env import pipeline_context
@@ -57,12 +56,14 @@ def register(app: typer.Typer) -> None:
             console.print("read them again once fixed: stkpi quarantine --replay")
             return
         # Replays end at the tenant's present: a plan refuses an end past it (stkpi.clock).
-        for entity, (start, end) in sorted(replay_ranges(records, ctx.tenant_now()).items()):
-            run_id = f"replay-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-            msg = PlanMessage(
-                run_type="backfill", entities=[entity], start=start, end=end, run_id=run_id
-            )
+        stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
+        for msg in replay_plans(
+            records, ctx.tenant_now(), lambda n: f"replay-{stamp}-{uuid.uuid4().hex[:6]}"
+        ):
+            run_id = str(msg.run_id)
             publish_plan(ctx, msg)
-            console.print(f"published replay [bold]{run_id}[/] of {entity} {start} .. {end}")
+            console.print(
+                f"published replay [bold]{run_id}[/] of {msg.entities[0]} {msg.start} .. {msg.end}"
+            )
             if wait:
                 wait_for_run(ctx, run_id, timeout=timeout)
