@@ -54,37 +54,65 @@ def test_exit_code_is_0_1_2(statuses: list[str], strict: bool, code: int) -> Non
     assert exit_code([_r(s) for s in statuses], strict=strict) == code
 
 
-def test_volume_under_half_the_same_weekday_median_is_red() -> None:
+def test_volume_far_under_the_same_weekday_median_is_red() -> None:
     day = dt.date(2025, 9, 9)
-    history = {day - dt.timedelta(days=7 * k): n for k, n in [(1, 40), (2, 44), (3, 10), (4, 42)]}
-    res = judge_volume("invoices", day, {**history, day: 20}, CFG)
+    weeks = [40, 44, 38, 42, 41, 40, 43, 39]  # the 8 Tuesdays before (volume_weeks)
+    history = {day - dt.timedelta(days=7 * k): n for k, n in enumerate(weeks, start=1)}
+    # Median 40.5; variance 4.0 under the mean: no extra spread (dispersion 1), x 9/8 for
+    # the median's own noise. 10 of 40.5 is about P = 4e-8 for such a count: RED.
+    res = judge_volume("invoices", day, {**history, day: 10}, CFG)
     assert res.status == RED
-    assert res.numbers["baseline_median"] == 41.0  # median of 10, 40, 42, 44
-    assert res.value == pytest.approx(20 / 41)
+    assert res.numbers["baseline_median"] == 40.5
+    assert res.numbers["dispersion"] == 1.125
+    assert res.value == pytest.approx(10 / 40.5)
     assert "backfill --entities invoices --start 2025-09-09 --end 2025-09-10" in res.next_step
     ok = judge_volume("invoices", day, {**history, day: 21}, CFG)
-    assert ok.status == GREEN  # 21/41 >= 0.5
+    assert ok.status == GREEN  # 21/40.5 >= 0.5: not low at all
 
 
 def test_volume_of_a_small_tenant_is_noise_not_a_drop() -> None:
     day = dt.date(2025, 11, 29)  # a Sunday
-    sundays = {day - dt.timedelta(days=7 * k): n for k, n in [(1, 2), (2, 2), (3, 1), (4, 2)]}
+    sundays = {day - dt.timedelta(days=7 * k): n for k, n in enumerate([2, 2, 1, 2] * 2, 1)}
     res = judge_volume("appointments", day, {**sundays, day: 0}, CFG)
-    # Median 2 is under the base of 5 a day: 0 instead of 2 is no news.
+    # Median 2 is under the base of 20 a day: 0 instead of 2 is no news.
     assert res.status == GREEN and "too few a day to judge" in res.message
 
 
 def test_volume_drop_is_judged_by_how_unlikely_it_is() -> None:
     day = dt.date(2025, 9, 9)
-    history = {day - dt.timedelta(days=7 * k): 8 for k in range(1, 5)}  # median 8
-    # Poisson(8): P(X <= 3) = e^-8 (1 + 8 + 32 + 85.33) = 0.0424 -> GREEN (ratio 0.375)
-    # P(X <= 1) = 9 e^-8 = 0.0030 -> YELLOW; P(X = 0) = e^-8 = 0.00034 -> RED.
-    assert poisson_cdf(3, 8) == pytest.approx(0.0424, abs=1e-4)
-    assert judge_volume("jobs", day, {**history, day: 3}, CFG).status == GREEN
-    assert judge_volume("jobs", day, {**history, day: 1}, CFG).status == YELLOW
-    collapsed = judge_volume("jobs", day, {**history, day: 0}, CFG)
+    steady = {day - dt.timedelta(days=7 * k): 20 for k in range(1, 9)}  # median 20
+    # No spread beyond Poisson (dispersion 1), x 9/8 for the median of 8 weeks: a negative
+    # binomial of size 20 / 0.125 = 160, p = 160 / 180 = 0.8889. By hand:
+    # P(X <= 1) = p^160 (1 + 160 (1 - p)) = 6.56e-9 x 18.78 = 1.23e-7 -> RED (< 1e-6).
+    # P(X <= 4) = 3.6e-5 -> YELLOW (< 1e-4); P(X <= 9) = 0.0072 -> GREEN (ratio 0.45).
+    assert judge_volume("jobs", day, {**steady, day: 9}, CFG).status == GREEN
+    assert judge_volume("jobs", day, {**steady, day: 4}, CFG).status == YELLOW
+    collapsed = judge_volume("jobs", day, {**steady, day: 1}, CFG)
     assert collapsed.status == RED
-    assert collapsed.numbers["p_as_low"] == pytest.approx(0.000335, rel=1e-2)
+    assert collapsed.numbers["p_as_low"] == pytest.approx(0.8889**160 * 18.78, rel=1e-2)
+    # The same median from weeks that swing (10, 30, 12, 28, ...: dispersion 3.5, a crew's
+    # jobs come in clumps) makes 4 an ordinary low day (P = 0.01): GREEN.
+    clumpy = [10, 30, 12, 28, 11, 29, 20, 20]
+    swings = {day - dt.timedelta(days=7 * k): n for k, n in enumerate(clumpy, start=1)}
+    assert judge_volume("jobs", day, {**swings, day: 4}, CFG).status == GREEN
+
+
+def test_an_empty_month_where_many_are_usual_is_a_gap_whatever_the_spread() -> None:
+    m = dt.date
+    # Months that swing (dispersion 9.2: estimates come two or three to a sales visit)
+    # put an empty month at P = 2e-4 for a negative binomial, above coverage_p; but with
+    # a median of 35 before it (>= coverage_gap_base 30), no rows at all is a month that
+    # never synced: YELLOW.
+    months = [60, 12, 40, 18, 58, 22, 45, 30]
+    est = dict(zip([m(2026, k, 1) for k in range(2, 10)], months, strict=True))
+    res = judge_coverage("estimates", {**est, m(2026, 10, 1): 0}, m(2026, 11, 1), CFG)
+    assert res.numbers["p_as_low"]["2026-10"] > CFG.coverage_p
+    assert res.status == YELLOW and "no rows in 2026-10" in res.message
+    # Half those counts (median 17.5, under the gap base): an empty month is left to the
+    # spread, which finds it ordinary.
+    half = {k: n // 2 for k, n in est.items()}
+    res = judge_coverage("estimates", {**half, m(2026, 10, 1): 0}, m(2026, 11, 1), CFG)
+    assert res.status == GREEN, res.message
 
 
 def test_share_cdf_by_hand() -> None:

@@ -137,6 +137,7 @@ CHECKS: tuple[Check, ...] = (
             "coverage_min_baseline_months",
             "coverage_min_base",
             "coverage_p",
+            "coverage_gap_base",
             "coverage_settle_days",
             "required_entities",
         ),

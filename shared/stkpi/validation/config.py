@@ -167,16 +167,18 @@ class ValidationConfig(BaseModel):
     required_entities: Entities = CORE_ENTITIES
     # Volume: the latest complete day vs the median of the same weekday over the
     # `volume_weeks` weeks before it. Under `volume_min_base` records a day the entity is
-    # too small to judge by day. Below `volume_drop_ratio` x the median the day is low;
-    # it is RED when a count that low has under `volume_p_red` probability for a Poisson
-    # count with that median (YELLOW under `volume_p_yellow`), so 1 instead of 3 is noise
-    # while 10 instead of 100 is a collapse.
+    # too small to judge by day (a 90% loss of 8 records is as likely a quiet day). Below
+    # `volume_drop_ratio` x the median the day is low; it is RED when a count that low has
+    # under `volume_p_red` probability for a negative binomial with that median and those
+    # weekdays' spread (YELLOW under `volume_p_yellow`), so 1 instead of 3 is noise while
+    # 10 instead of 100 is a collapse. The p-values are small because a run judges five
+    # entities' days every day (the calibration, docs/VALIDATION.md).
     volume_entities: Entities = CORE_ENTITIES
     volume_drop_ratio: Annotated[Number, Field(gt=0, le=1)] = 0.5
-    volume_weeks: Annotated[Integer, Field(ge=1)] = 4
-    volume_min_base: NonNegative = 5.0
-    volume_p_red: Probability = 0.001
-    volume_p_yellow: Probability = 0.01
+    volume_weeks: Annotated[Integer, Field(ge=1)] = 8
+    volume_min_base: NonNegative = 20.0
+    volume_p_red: Probability = 0.000001
+    volume_p_yellow: Probability = 0.0001
     # Coverage: monthly row counts over `coverage_months`; a complete month under
     # (1 - coverage_drop) x the median of the `coverage_baseline_months` months before it,
     # so low that a count with that mean and the spread of the entity's other months has
@@ -195,6 +197,12 @@ class ValidationConfig(BaseModel):
     coverage_min_baseline_months: Annotated[Integer, Field(ge=1)] = 2  # months before a judged one
     coverage_min_base: NonNegative = 5.0
     coverage_p: Probability = 1e-7
+    # ... and a complete month with no rows at all where the median before it is at least
+    # `coverage_gap_base` is a gap whatever the spread: the spread of clumpy records (three
+    # estimates to a visit) makes a negative binomial call an empty month of estimates
+    # where 35 are usual a 3e-5 chance, while it takes a month without one sales visit
+    # (15 usual), about 3e-7. An empty month is how a month that never synced looks.
+    coverage_gap_base: NonNegative = 30.0
     # An entity counted by a date other than its creation (payroll items by the day
     # worked) gets rows for a month after the month ends: its month is judged only once
     # `coverage_settle_days` have passed since (a pay period and the payroll run after it).

@@ -15,7 +15,6 @@ from stkpi.validation.stats import (
     dispersion,
     median_baseline,
     negative_binomial_cdf,
-    poisson_cdf,
 )
 
 
@@ -28,18 +27,29 @@ def judge_volume(
     """The check day's count vs the median of the same weekday over the weeks before it.
 
     A low day is judged by how unlikely it is for the entity's own weekday median, not by
-    the ratio alone: a tenant with 2 appointments on a Sunday has 0 or 1 often.
+    the ratio alone: a tenant with 2 appointments on a Sunday has 0 or 1 often. The count
+    is a negative binomial with that median as its mean and the spread of those same
+    weekdays (:func:`dispersion`), widened by the median's own noise (1 + 1 / its weeks),
+    as coverage judges a month: days come in clumps too (a job's several appointments, a
+    sales visit's two or three estimates), and a Poisson count called a Saturday with 1
+    job where 7 are usual a 0.003 chance when it happens every few months (the
+    calibration: 7.6% of healthy tenants YELLOW). A run judges five entities' days every
+    day, so ``volume_p_yellow`` is small, and days under ``volume_min_base`` records are
+    not judged at all: there a one-day loss cannot be told from a quiet day (coverage
+    catches it over the month).
     """
     history_days = [check_day - dt.timedelta(days=7 * k) for k in range(1, config.volume_weeks + 1)]
     history = [int(counts_by_day.get(d, 0)) for d in history_days]
     count = int(counts_by_day.get(check_day, 0))
     baseline = median_baseline(history)
     ratio = count / baseline if baseline else None
-    p_low = poisson_cdf(count, baseline) if baseline else None
+    spread = dispersion(history) * (1 + 1 / len(history))
+    p_low = negative_binomial_cdf(count, baseline, spread) if baseline else None
     numbers = {
         "day": check_day.isoformat(),
         "count": count,
         "baseline_median": baseline,
+        "dispersion": round(spread, 4),
         "ratio": None if ratio is None else round(ratio, 4),
         "p_as_low": None if p_low is None else float(f"{p_low:.3g}"),
         "history": {d.isoformat(): n for d, n in zip(history_days, history, strict=True)},
@@ -138,6 +148,7 @@ def judge_coverage(
         "min_baseline_months": config.coverage_min_baseline_months,
         "min_base": config.coverage_min_base,
         "p": config.coverage_p,
+        "gap_base": config.coverage_gap_base,
     }
     if not months:
         status = RED if required else GREEN
@@ -170,7 +181,8 @@ def judge_coverage(
         spread = dispersion(others) * (1 + 1 / len(before))
         chance = negative_binomial_cdf(cur_n, baseline, spread)
         chances[_month_key(cur_m)] = float(f"{chance:.3g}")
-        if chance >= config.coverage_p:
+        gap = cur_n == 0 and baseline >= config.coverage_gap_base
+        if chance >= config.coverage_p and not gap:
             continue  # low, but within what the entity's months spread
         if cur_n == 0:
             problems.append(f"no rows in {_month_key(cur_m)} (median before {baseline:g})")
