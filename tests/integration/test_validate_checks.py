@@ -341,8 +341,8 @@ def test_clean_tenant_is_all_green_and_stored(tenant: Tenant) -> None:
 def test_collapsed_day_of_invoices_is_red_but_a_quiet_day_of_a_small_tenant_is_not(
     tenant: Tenant,
 ) -> None:
-    # The check day keeps 1 invoice of its 4. With 4 a day (median of the four Tuesdays
-    # before) that is under the base of 5 a day: a small tenant's day, not judged.
+    # The check day keeps 1 invoice of its 4. With 4 a day (median of the eight Tuesdays
+    # before) that is under the base of 20 a day: a small tenant's day, not judged.
     tenant.sql(
         f"DELETE FROM `{tenant.table('raw', 'invoices')}` "
         f"WHERE DATE(created_on, 'America/Phoenix') = DATE '{CHECK_DAY}' AND MOD(id, 4) <> 1"
@@ -350,12 +350,14 @@ def test_collapsed_day_of_invoices_is_red_but_a_quiet_day_of_a_small_tenant_is_n
     quiet = tenant.validate(store=False)["volume.invoices"]
     assert quiet.status == GREEN and "too few a day to judge" in quiet.message
     assert quiet.numbers["count"] == 1 and quiet.numbers["baseline_median"] == JOBS_PER_DAY
-    # The same day for a tenant with 24 invoices every Tuesday (20 more on each of the four
-    # before): 1 of 24 = 4%, and P(X <= 1 | 24) = 25 e^-24 ~ 9e-10: a collapse, RED.
+    # The same day for a tenant with 24 invoices every Tuesday (20 more on each of the eight
+    # before): 1 of 24 = 4%. The Tuesdays do not spread (dispersion 1, x 9/8 for the
+    # median's noise): a negative binomial of size 24 / 0.125 = 192, p = 192 / 216, and
+    # P(X <= 1) = p^192 (1 + 192 (1 - p)) = 1.5e-10 x 22.3 ~ 3.4e-9: a collapse, RED.
     ids = itertools.count(9_000_000)
     job = CLEAN["jobs"][0]
     extra = []
-    for k in range(1, 5):
+    for k in range(1, 9):
         day = CHECK_DAY - dt.timedelta(days=7 * k)
         for i in range(20):
             ts = _iso(_local_noon(day, i % 3) + dt.timedelta(seconds=i))
