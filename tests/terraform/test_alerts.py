@@ -240,9 +240,9 @@ def _fresh() -> CheckResult:
 
 def _volume(count_on_check_day: int) -> CheckResult:
     day = dt.date(2025, 9, 9)
-    # 40 a weekday for four weeks: 4 is a drop no chance explains (P(X <= 4 | 40) ~ 1e-12,
+    # 40 a weekday for eight weeks: 4 is a drop no chance explains (P(X <= 4 | 40) ~ 1e-12,
     # RED); 36 is within the usual spread (90% of the median, not low: GREEN).
-    counts = {day - dt.timedelta(days=7 * k): 40 for k in range(1, 5)}
+    counts = {day - dt.timedelta(days=7 * k): 40 for k in range(1, CONFIG.volume_weeks + 1)}
     counts[day] = count_on_check_day
     return judge_volume("jobs", day, counts, CONFIG)
 

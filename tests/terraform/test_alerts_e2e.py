@@ -49,8 +49,9 @@ pytestmark = pytest.mark.integration
 
 UTC = dt.UTC
 CORE = ValidationConfig().volume_entities  # jobs, appointments, invoices, estimates, payments
-PER_DAY = 8  # above the volume check's minimum median (5 a day): a lost day is judged
-DAYS = 35  # five weeks of complete days: the volume check's four weeks of history and more
+# The volume check's minimum median (20 a day), so a lost day is judged ...
+PER_DAY = int(ValidationConfig().volume_min_base)
+DAYS = 7 * ValidationConfig().volume_weeks + 4  # ... over its weeks of history, and more
 # The daily validation's message (terraform/scheduler.tf, daily-validation).
 SCHEDULED = {"v": 1, "run_id": "validate-daily", "entities": [], "mode": "validate"}
 
