@@ -288,7 +288,8 @@ HOSTILE_RECORDS = (
 
 
 def hostile(lab: ChaosLab, trial: Trial) -> None:
-    """A daily run against a hostile API: pages short of their count, a record repeated in
+    """A run against a hostile API (a backfill: since #34 a daily run reads the export
+    feeds, and the hostile pages are list pages): pages short of their count, a record repeated in
     place of another, hasMore false too soon, redirects to another host, a token with a
     line break in it (every token is revoked first, so the next one issued is it), records
     BigQuery cannot hold (a lone surrogate, an integer beyond 64 bits, a number beyond a
@@ -311,7 +312,10 @@ def hostile(lab: ChaosLab, trial: Trial) -> None:
         bad_records=[f"{e}/{i}/{k}" for (e, i), k in bad.items()],
     )  # fmt: skip
     try:
-        run = lab.daily("chaos-daily-hostile", advance_hours=1)
+        # A backfill: it pages the lists, where a hostile API's short, repeated and early-
+        # ended pages come (a daily run follows the export feeds, stkpi.fetch_export).
+        lab.sim.advance(1)
+        run = lab.backfill("chaos-hostile")
         trial.runs.append(run)
         lab.wait(run)
         counters = lab.sim.stats()["counters"]
