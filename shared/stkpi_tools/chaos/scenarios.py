@@ -288,15 +288,17 @@ HOSTILE_RECORDS = (
 
 
 def hostile(lab: ChaosLab, trial: Trial) -> None:
-    """A run against a hostile API (a backfill: since #34 a daily run reads the export
-    feeds, and the hostile pages are list pages): pages short of their count, a record repeated in
-    place of another, hasMore false too soon, redirects to another host, a token with a
-    line break in it (every token is revoked first, so the next one issued is it), records
+    """A daily run against a hostile API: redirects to another host, a token with a line
+    break in it (every token is revoked first, so the next one issued is it), records
     BigQuery cannot hold (a lone surrogate, an integer beyond 64 bits, a number beyond a
-    double, a modifiedOn in 2099). Nothing may be lost or doubled: every short read is read
-    again, every bad record is quarantined and named while the run and every other record
-    go on (rebuilt once, every high-water mark moved); once the records are fixed, the
-    replay copies them and raw equals the simulator (the common check)."""
+    double, a modifiedOn in 2099), all in the export feeds daily runs read; then, as the
+    faults of offset paging hit only lists, a backfill of those records' entities
+    (backfills page the lists, docs/EXPORTS.md): the bad records again, and jobs pages
+    short of their count, with a record repeated in place of another, or hasMore false
+    too soon. Nothing may be lost or doubled: every
+    short read is read again, every bad record is quarantined and named while the run and
+    every other record go on (rebuilt once, every high-water mark moved); once the records
+    are fixed, the replay copies them and raw equals the simulator (the common check)."""
     from stkpi.quarantine import open_records, replay_plans
     from stkpi.runwindows import stored_plan
     from stkpi.validation.config import ValidationConfig
@@ -312,12 +314,14 @@ def hostile(lab: ChaosLab, trial: Trial) -> None:
         bad_records=[f"{e}/{i}/{k}" for (e, i), k in bad.items()],
     )  # fmt: skip
     try:
-        # A backfill: it pages the lists, where a hostile API's short, repeated and early-
-        # ended pages come (a daily run follows the export feeds, stkpi.fetch_export).
-        lab.sim.advance(1)
-        run = lab.backfill("chaos-hostile")
+        run = lab.daily("chaos-daily-hostile", advance_hours=1)  # the feeds
         trial.runs.append(run)
         lab.wait(run)
+        # A backfill of the bad records' entities pages their lists, where a hostile API's
+        # short, repeated and early-ended pages come, and meets the bad records there too.
+        pages = lab.backfill("chaos-hostile", [e for e, _ in HOSTILE_RECORDS])
+        trial.runs.append(pages)
+        lab.wait(pages)
         counters = lab.sim.stats()["counters"]
     finally:
         lab.clear_faults()
