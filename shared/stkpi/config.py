@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from stkpi.errors import ConfigError
+
+# The days a tenant's weeks may start on (KPIS.md: Monday unless the tenant says otherwise).
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 # ServiceTitan credential: environment variable -> Settings field (stkpi.secrets reads them).
 CREDENTIAL_FIELDS = {
@@ -48,6 +52,8 @@ class Settings(BaseModel):
     st_page_size: int = Field(default=5000, ge=1, le=5000)
     st_request_timeout_seconds: float = Field(default=100.0, gt=0)
     report_timezone: str = "America/Phoenix"
+    # The day the tenant's KPI weeks start on (the tenant registry's ``weeks_start``).
+    weeks_start: Weekday = "monday"
     gcp_project: str = Field(min_length=1)
     landing_bucket: str = Field(min_length=3)
     bq_dataset_prefix: str = Field(default="st", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -22,10 +22,9 @@ from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 
 from stkpi import sqlfiles
-from stkpi.config import Settings
+from stkpi.config import WEEKDAYS, Settings, with_values
 
 TABLE = "tenants"
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # credential (environment variable) -> the suffix of its secret's id (terraform/secrets.tf)
 SECRET_SUFFIXES = {
     "ST_CLIENT_ID": "client-id",
@@ -149,3 +148,30 @@ def write_tenant(
     errors = client.insert_rows_json(table, [row])
     if errors:
         raise RuntimeError(f"could not write {table}: {errors[:3]}")
+
+
+def dataset_prefix(settings: Settings, tenant_id: str) -> str:
+    """The dataset prefix of an added tenant: the deployment's with ``_t<id>`` appended
+    (docs/TENANTS.md: a dataset set per tenant)."""
+    return f"{settings.bq_dataset_prefix}_t{tenant_id}"
+
+
+def settings_for(settings: Settings, tenant: Tenant) -> Settings:
+    """The deployment's settings as one added tenant sees them: its datasets, its time zone
+    and week start, its tenant id, and its own credentials, read from its secrets when a
+    call needs them (``stkpi.secrets``), never the deployment's. Every step that reads
+    ``settings.dataset(layer)`` then reaches the tenant's tables with no change of its own."""
+    tenant.check()
+    return with_values(
+        settings,
+        {
+            "bq_dataset_prefix": dataset_prefix(settings, tenant.tenant_id),
+            "report_timezone": tenant.time_zone,
+            "weeks_start": tenant.weeks_start,
+            "st_tenant_id": tenant.tenant_id,
+            "st_client_id": None,
+            "st_client_secret": None,
+            "st_app_key": None,
+            "st_secrets": dict(tenant.secrets),
+        },
+    )

@@ -43,3 +43,29 @@ def test_secret_names_follow_terraforms_names_with_the_prefix() -> None:
         "ST_CLIENT_SECRET": "projects/proj-1/secrets/b-st-t2000-client-secret",
         "ST_APP_KEY": "projects/proj-1/secrets/b-st-t2000-app-key",
     }
+
+
+def test_an_added_tenant_sees_its_own_datasets_zone_week_and_secrets() -> None:
+    from pydantic import SecretStr
+
+    from stkpi.config import load_settings
+    from stkpi.tenants import settings_for
+
+    deployment = load_settings({
+        "ST_API_BASE_URL": "http://127.0.0.1:1", "ST_AUTH_URL": "http://127.0.0.1:2",
+        "GCP_PROJECT": "proj-1", "LANDING_BUCKET": "bkt", "BQ_DATASET_PREFIX": "b_st",
+        "ST_TENANT_ID": "1000", "ST_CLIENT_ID": "the-deployments", "ST_APP_KEY": "its-key",
+    })  # fmt: skip
+    mine = settings_for(deployment, _tenant(time_zone="America/Los_Angeles", weeks_start="sunday"))
+    assert mine.dataset("raw") == "b_st_t2000_raw"
+    assert (mine.report_timezone, mine.weeks_start, mine.st_tenant_id) == (
+        "America/Los_Angeles",
+        "sunday",
+        "2000",
+    )
+    # the deployment's own credentials never reach another tenant's calls
+    assert (mine.st_client_id, mine.st_client_secret, mine.st_app_key) == (None, None, None)
+    assert mine.st_secrets == secret_names("proj-1", "2000")
+    assert deployment.st_client_id == SecretStr("the-deployments")  # unchanged
+    with pytest.raises(TenantError):
+        settings_for(deployment, _tenant(tenant_id="x"))
