@@ -21,6 +21,10 @@ from stkpi.errors import ConfigError
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
+# ServiceTitan's tenant id: its path parameter {tenant} is an int64 (the OpenAPI specs); it
+# also names an added tenant's datasets and landing root, so nothing else may pass.
+TENANT_ID_PATTERN = r"[1-9][0-9]{0,18}"
+
 # ServiceTitan credential: environment variable -> Settings field (stkpi.secrets reads them).
 CREDENTIAL_FIELDS = {
     "ST_TENANT_ID": "st_tenant_id",
@@ -58,6 +62,14 @@ class Settings(BaseModel):
     landing_bucket: str = Field(min_length=3)
     bq_dataset_prefix: str = Field(default="st", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     bq_location: str = "US"
+    # Where this tenant's objects live in the landing bucket (stkpi.landing): "" for the
+    # deployment's default tenant (today's paths), ``t<id>/`` for an added tenant
+    # (stkpi.tenants.settings_for), so two tenants' runs never share an object.
+    landing_root: str = Field(default="", pattern=r"^(?:[A-Za-z0-9_=-]+/)*$")
+    # An added tenant's settings (stkpi.tenants.settings_for) keep the deployment's dataset
+    # prefix here: what is about the deployment, not one tenant (the tenant registry, the
+    # tenants' maps, the combined marts), stays in its datasets. None: the deployment's own.
+    deployment_dataset_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     fetch_time_budget_seconds: float = Field(default=480.0, gt=0)
     # Coarse windows: a plan cuts its range into windows of at most this many days, and
     # each window splits itself by record count (stkpi.splits), so the default (10 years)
@@ -206,6 +218,10 @@ class Settings(BaseModel):
     def dataset(self, layer: str) -> str:
         """BigQuery dataset id of a layer (raw, stage, dim, mart, ops)."""
         return f"{self.bq_dataset_prefix}_{layer}"
+
+    def deployment_dataset(self, layer: str) -> str:
+        """The deployment's dataset of a layer, whichever tenant these settings are for."""
+        return f"{self.deployment_dataset_prefix or self.bq_dataset_prefix}_{layer}"
 
     @property
     def tz(self) -> ZoneInfo:

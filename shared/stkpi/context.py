@@ -3,6 +3,13 @@
 Cloud Functions keeps module-scope objects while an instance is warm, so the entry points
 build one ``PipelineContext`` at import and reuse its clients (connection pools, tokens)
 across deliveries.
+
+That context is the deployment's, and serves its default tenant. A message naming an
+added tenant runs in that tenant's context (:meth:`PipelineContext.for_tenant`,
+``stkpi.tenant_contexts``): the tenant's settings (``stkpi.tenants.settings_for``: its
+datasets, landing root, clock, credentials), the deployment's Google clients, and a
+ServiceTitan client of its own (its own token bucket: ServiceTitan's limit is per app key
+and tenant), kept while the instance is warm.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from stkpi.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from stkpi.servicetitan import ServiceTitanClient
+    from stkpi.tenant_contexts import TenantContexts
+    from stkpi.tenants import Tenant
 
 
 def utc_now() -> datetime:
@@ -41,6 +50,26 @@ class PipelineContext:
     monotonic: Callable[[], float] = time.monotonic
     clock: Clock | None = None
     _faults: dict[str, str] = field(default_factory=dict)
+    # The added tenant this context serves (None: the deployment's default tenant), and the
+    # deployment's context it was made from (None: this one is the deployment's).
+    tenant: Tenant | None = None
+    deployment: PipelineContext | None = None
+
+    def for_tenant(self, tenant_id: str | None) -> PipelineContext:
+        """The context of the tenant a message names: this one for the default tenant
+        (``None`` or its id), else the added tenant's, from the deployment's registry.
+        Raises ``stkpi.tenant_contexts.UnknownTenantError`` for a tenant not registered."""
+        if self.deployment is not None:
+            return self.deployment.for_tenant(tenant_id)
+        if tenant_id is None:
+            return self
+        return self._tenants.get(tenant_id)
+
+    @cached_property
+    def _tenants(self) -> TenantContexts:
+        from stkpi.tenant_contexts import TenantContexts
+
+        return TenantContexts(self)
 
     def tenant_now(self) -> datetime:
         """The tenant's present: ``clock`` if given, else ``TENANT_CLOCK_URL``'s or the wall
@@ -53,10 +82,18 @@ class PipelineContext:
 
     @cached_property
     def landing(self) -> Landing:
-        return Landing(gcp.storage_client(self.settings), self.settings.landing_bucket)
+        if self.deployment is not None:
+            return self.deployment.landing.under(self.settings.landing_root)
+        return Landing(
+            gcp.storage_client(self.settings),
+            self.settings.landing_bucket,
+            self.settings.landing_root,
+        )
 
     @cached_property
     def bigquery(self):
+        if self.deployment is not None:
+            return self.deployment.bigquery  # one project, one client: datasets differ
         return gcp.bigquery_client(self.settings)
 
     @cached_property
@@ -69,6 +106,8 @@ class PipelineContext:
 
     @cached_property
     def bus(self) -> Bus:
+        if self.deployment is not None and self.tenant is not None:
+            return self.deployment.bus.with_tenant(self.tenant.tenant_id)
         return Bus(gcp.publisher(self.settings), self.settings)
 
     @property

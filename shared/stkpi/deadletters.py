@@ -13,6 +13,7 @@ Two kinds reach a topic's dead-letter topic (terraform/pubsub.tf names them):
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -101,14 +102,28 @@ class DeadLetter:
     attributes: dict[str, str] = field(default_factory=dict)
 
     def _retry_kind(self) -> str:
-        if self.attributes.get("replayable") == "true":
-            return "refused by IAM (replay once the grant is fixed)"
-        return "attempts exhausted"
+        if self.attributes.get("replayable") != "true":
+            return "attempts exhausted"
+        if self.reason.startswith("UnknownTenantError"):
+            return "tenant not added (replay once `stkpi tenant add` ran)"
+        if self.reason.startswith("MissingSecretError"):
+            return "waits for a secret (replay once it has a version)"
+        return "refused by IAM (replay once the grant is fixed)"
+
+    @property
+    def tenant_id(self) -> str | None:
+        """The tenant the message names (None: the default tenant, or not a JSON object)."""
+        try:
+            found = json.loads(self.data).get("tenant_id")
+        except (ValueError, AttributeError):
+            return None
+        return None if found is None else str(found)
 
     def summary(self) -> dict[str, Any]:
         return {
             "topic": self.topic,
             "message_id": self.message_id,
+            "tenant_id": self.tenant_id,
             "kind": "can never succeed" if self.permanent else self._retry_kind(),
             "reason": self.reason,
             "body": self.data.decode(errors="replace")[:300],

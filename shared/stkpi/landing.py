@@ -17,6 +17,14 @@ Layout (deterministic names, so a replay overwrites instead of duplicating):
 
 Markers are written last; claims use the GCS precondition ``if_generation_match=0`` so two
 processes racing for the same claim cannot both win.
+
+Every name above is relative to the tenant's root (``Settings.landing_root``): "" for the
+deployment's default tenant, whose objects are where they always were, and ``t<id>/`` for
+an added tenant (``t<id>/landing/...``, ``t<id>/control/runs/...``; docs/TENANTS.md), so
+two tenants' runs never share a marker, a claim or a lease even when their run ids are
+equal. ``Landing`` applies the root to every name it is given (and every ``gs://`` URI it
+makes) and takes it off every name it returns: callers only ever see relative names, and
+nothing outside this class may build an object name or URI of its own.
 """
 
 from __future__ import annotations
@@ -76,12 +84,33 @@ def _window_file(kind: str, run_id: str, ref: WindowRef) -> str:
 class Landing:
     """GCS operations of the pipeline, over the official storage client."""
 
-    def __init__(self, client: storage.Client, bucket: str) -> None:
+    def __init__(self, client: storage.Client, bucket: str, root: str = "") -> None:
+        if root and not root.endswith("/"):
+            raise ValueError(f"landing root {root!r} must end with '/'")
+        self._client = client
         self._bucket = client.bucket(bucket)
         self.bucket_name = bucket
+        self.root = root
+
+    def under(self, root: str) -> Landing:
+        """The same bucket and client, rooted at ``root`` (an added tenant's ``t<id>/``)."""
+        return Landing(self._client, self.bucket_name, root)
+
+    def object_name(self, name: str) -> str:
+        """The bucket's name of the object this tenant calls ``name``."""
+        return f"{self.root}{name}"
+
+    def _blob(self, name: str) -> storage.Blob:
+        return self._bucket.blob(self.object_name(name))
+
+    def _list(self, prefix: str) -> Iterable[tuple[str, storage.Blob]]:
+        """(relative name, blob) of every object of this tenant under ``prefix``."""
+        cut = len(self.root)
+        for blob in self._bucket.list_blobs(prefix=self.object_name(prefix)):
+            yield blob.name[cut:], blob
 
     def uri(self, name: str) -> str:
-        return f"gs://{self.bucket_name}/{name}"
+        return f"gs://{self.bucket_name}/{self.object_name(name)}"
 
     # -- pages ----------------------------------------------------------------------------
     def write_page(self, prefix: str, page: int, rows: Iterable[dict[str, Any]]) -> int:
@@ -96,7 +125,7 @@ class Landing:
         # Level 6, not gzip's default 9: half the CPU of a 5,000-record page for 7% more bytes.
         with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=6) as gz:
             gz.write(b"\n".join(lines) + (b"\n" if lines else b""))
-        blob = self._bucket.blob(page_name(prefix, page))
+        blob = self._blob(page_name(prefix, page))
         blob.metadata = {"records": str(count)}
         blob.upload_from_string(buf.getvalue(), content_type=PAGE_CONTENT_TYPE)
         return count
@@ -104,38 +133,38 @@ class Landing:
     def page_objects(self, prefix: str) -> dict[int, PageObject]:
         """Page number -> object facts, for every page object under ``prefix``."""
         out: dict[int, PageObject] = {}
-        for blob in self._bucket.list_blobs(prefix=f"{prefix}page-"):
-            number = int(blob.name.rsplit("page-", 1)[1].split(".", 1)[0])
+        for name, blob in self._list(f"{prefix}page-"):
+            number = int(name.rsplit("page-", 1)[1].split(".", 1)[0])
             records = int((blob.metadata or {}).get("records", "0"))
-            out[number] = PageObject(blob.name, records, int(blob.generation or 0))
+            out[number] = PageObject(name, records, int(blob.generation or 0))
         return out
 
     def upload_file(self, name: str, path: Path) -> None:
-        self._bucket.blob(name).upload_from_filename(str(path))
+        self._blob(name).upload_from_filename(str(path))
 
     def object_sizes(self, prefix: str) -> dict[str, int]:
         """Name -> stored bytes of every object under ``prefix``."""
-        return {b.name: int(b.size or 0) for b in self._bucket.list_blobs(prefix=prefix)}
+        return {name: int(b.size or 0) for name, b in self._list(prefix)}
 
     def read_bytes(self, name: str) -> bytes:
         """An object's bytes as stored (gzip stays compressed)."""
-        return self._bucket.blob(name).download_as_bytes(raw_download=True)
+        return self._blob(name).download_as_bytes(raw_download=True)
 
     def write_text(self, name: str, text: str, content_type: str) -> None:
         """A document for people (the KPI report), never cached by browsers."""
-        blob = self._bucket.blob(name)
+        blob = self._blob(name)
         blob.cache_control = "no-cache"
         blob.upload_from_string(text.encode(), content_type=content_type)
 
     # -- JSON control objects -------------------------------------------------------------
     def write_json(self, name: str, doc: dict[str, Any]) -> None:
-        self._bucket.blob(name).upload_from_string(
+        self._blob(name).upload_from_string(
             json.dumps(doc, sort_keys=True, default=str), content_type="application/json"
         )
 
     def read_json(self, name: str) -> dict[str, Any] | None:
         try:
-            return json.loads(self._bucket.blob(name).download_as_bytes())
+            return json.loads(self._blob(name).download_as_bytes())
         except NotFound:
             return None
 
@@ -149,7 +178,7 @@ class Landing:
     def read_json_versioned(self, name: str) -> tuple[dict[str, Any] | None, int]:
         """The document and its generation (``(None, 0)`` when absent), for a later
         compare-and-swap with ``write_json_if``."""
-        blob = self._bucket.blob(name)
+        blob = self._blob(name)
         try:
             data = blob.download_as_bytes()
         except NotFound:
@@ -167,7 +196,7 @@ class Landing:
         """Write ``name`` only if its generation is still ``generation`` (0: absent);
         returns the new generation, or 0 if another writer got there first. Of two
         writers racing, exactly one wins."""
-        blob = self._bucket.blob(name)
+        blob = self._blob(name)
         if metadata:
             blob.metadata = metadata
         try:
@@ -184,7 +213,7 @@ class Landing:
         """Delete ``name`` only if it is still generation ``generation``; True if this call
         deleted it (of two racing deleters, exactly one)."""
         try:
-            self._bucket.blob(name).delete(if_generation_match=generation)
+            self._blob(name).delete(if_generation_match=generation)
         except (NotFound, PreconditionFailed):
             return False
         return True
@@ -193,21 +222,21 @@ class Landing:
         """Name (after ``prefix``, without ``.json``) -> (generation, metadata) of every
         object under ``prefix``: one request however many objects."""
         return {
-            b.name[len(prefix) :].removesuffix(".json"): (
+            name[len(prefix) :].removesuffix(".json"): (
                 int(b.generation or 0),
                 dict(b.metadata or {}),
             )
-            for b in self._bucket.list_blobs(prefix=prefix)
+            for name, b in self._list(prefix)
         }
 
     def exists(self, name: str) -> bool:
-        return self._bucket.blob(name).exists()
+        return self._blob(name).exists()
 
     def delete(self, name: str, *, generation: int | None = None) -> None:
         """Delete ``name`` if present; with ``generation``, only if it is still that one
         (a lease released by a holder that lost it stays with the new holder)."""
         with contextlib.suppress(NotFound, PreconditionFailed):
-            self._bucket.blob(name).delete(if_generation_match=generation)
+            self._blob(name).delete(if_generation_match=generation)
 
     # -- run control ----------------------------------------------------------------------
     # Names of the run's control objects (the layout above), each a function of the run id
@@ -249,6 +278,4 @@ class Landing:
     def loaded_windows(self, run_id: str) -> set[str]:
         """Markers present for ``run_id``, as ``entity/window_id`` strings."""
         root = Landing.control_dir(run_id, "loaded")
-        return {
-            b.name[len(root) :].removesuffix(".json") for b in self._bucket.list_blobs(prefix=root)
-        }
+        return {name[len(root) :].removesuffix(".json") for name, _ in self._list(root)}

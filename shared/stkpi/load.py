@@ -45,8 +45,7 @@ def load_window(msg: LoadMessage, ctx: PipelineContext) -> LoadResult:
     manifest = landing.read_json(Landing.manifest_name(msg.gcs_prefix))
     if manifest is None:
         raise PermanentError(
-            f"no manifest at gs://{landing.bucket_name}/{msg.gcs_prefix}: "
-            "the window was never completely fetched"
+            f"no manifest at {landing.uri(msg.gcs_prefix)}: the window was never completely fetched"
         )
     loaded = 0
     reused = False

@@ -9,19 +9,41 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from stkpi.config import TENANT_ID_PATTERN
 from stkpi.errors import BadMessageError, PermanentError
 from stkpi.registry import DELETABLE, get_entity
 
+_TENANT_ID = re.compile(TENANT_ID_PATTERN)
+
 
 class _Message(BaseModel):
+    """``tenant_id``: the tenant the message is about (docs/TENANTS.md); absent, the
+    deployment's default tenant, so every message from before tenants means what it
+    meant. ``stkpi.runtime`` resolves it to the tenant's context, whose bus stamps it on
+    every message the step publishes next (stkpi.bus), so no step has to carry it."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     v: Literal[1] = 1
+    tenant_id: str | None = None
+
+    @field_validator("tenant_id", mode="before")
+    @classmethod
+    def _tenant_id(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # a hand-written message may give the number as JSON does
+        if value is not None and not (isinstance(value, str) and _TENANT_ID.fullmatch(value)):
+            raise ValueError(
+                f"{value!r} is not a tenant id: must be ServiceTitan's numeric tenant id "
+                "(`stkpi tenant list` shows the deployment's tenants)"
+            )
+        return value
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()

@@ -9,10 +9,12 @@ the rebuild lease and the lane hand-off need it to tell a redelivery from a twin
 - a message that can never succeed (it does not parse, fails its schema, names an unknown
   entity, has a reversed window): logged with its content, published to the topic's
   dead-letter topic with the reason, and acked: never retried forever, never dropped;
-- a call Google refused with PERMISSION_DENIED (a missing IAM grant), or a credential whose
-  secret has no version yet (``stkpi.secrets.MissingSecretError``): the same, marked
-  replayable, because retrying cannot help until someone fixes the grant or adds the
-  value, and the reason (with the command that fixes it) must reach whoever reads the
+- a message naming a tenant the deployment's registry does not hold
+  (``stkpi.tenant_contexts``), a call Google refused with PERMISSION_DENIED (a missing IAM
+  grant), or a credential whose secret has no version yet
+  (``stkpi.secrets.MissingSecretError``): the same, marked replayable, because retrying
+  cannot help until someone adds the tenant, fixes the grant or adds the value, and the
+  reason (with the command that fixes it) must reach whoever reads the
   dead letters (Pub/Sub's own dead-lettering keeps none);
 - a step that cannot do its work before the delivery's deadline (``stkpi.deadline``: a
   rebuild whose turn is taken): answered 429 at once, logged as a warning, so Pub/Sub
@@ -40,6 +42,7 @@ from stkpi.deadline import RetryLaterError
 from stkpi.errors import PermanentError
 from stkpi.messages import LoadMessage, WindowMessage, _Message, decode_push
 from stkpi.secrets import MissingSecretError
+from stkpi.tenant_contexts import UnknownTenantError
 
 log = logs.get(__name__)
 M = TypeVar("M", bound=_Message)
@@ -135,6 +138,20 @@ def run_step(
         _dead_letter(step, event_data, exc, ctx, None)
         return None
     ids = _ids(msg)
+    try:
+        ctx = tenant_context(msg, ctx)
+    except UnknownTenantError as exc:
+        _dead_letter(step, event_data, exc, ctx, None, replayable=True)
+        return None
+    except PermanentError as exc:
+        _dead_letter(step, event_data, exc, ctx, None)
+        return None
+    except Exception as exc:  # the registry could not be read: Pub/Sub redelivers
+        log.error(
+            f"{step}: tenant {msg.tenant_id} could not be resolved; Pub/Sub will redeliver",
+            extra={**ids, "error": f"{type(exc).__name__}: {exc}"},
+        )
+        raise
     token = DELIVERY_ID.set(delivery_id(event_data))
     attempt = DELIVERY_ATTEMPT.set(delivery_attempt(event_data))
     try:
@@ -169,8 +186,14 @@ def run_step(
     return result
 
 
+def tenant_context(msg: _Message, ctx: PipelineContext) -> PipelineContext:
+    """The context of the tenant ``msg`` names: ``ctx`` itself for the default tenant."""
+    return ctx if msg.tenant_id is None else ctx.for_tenant(msg.tenant_id)
+
+
 def _ids(msg: _Message) -> dict[str, Any]:
-    return {k: getattr(msg, k) for k in ("run_id", "entity", "window_id") if hasattr(msg, k)}
+    keys = ("run_id", "entity", "window_id", "tenant_id")
+    return {k: getattr(msg, k) for k in keys if getattr(msg, k, None) is not None}
 
 
 def _dead_letter(
@@ -185,8 +208,12 @@ def _dead_letter(
     raw = _raw_body(event_data)
     reason = f"{type(exc).__name__}: {exc}"
     what = "message can never succeed"
-    if replayable:
-        what = "waits for a secret" if isinstance(exc, MissingSecretError) else "refused by IAM"
+    if isinstance(exc, MissingSecretError):
+        what = "waits for a secret"
+    elif isinstance(exc, UnknownTenantError):
+        what = "waits for its tenant to be added"
+    elif replayable:
+        what = "refused by IAM"
     log.error(
         f"{step}: {what}; dead-lettered",
         extra={

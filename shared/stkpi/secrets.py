@@ -17,9 +17,12 @@ reference: nothing is looked up. A value read from Secret Manager is kept for
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -30,6 +33,7 @@ from stkpi.errors import ConfigError
 # environment variable -> Settings field
 CREDENTIALS = CREDENTIAL_FIELDS
 CACHE_SECONDS = 300.0
+SECRETS_DIR_ENV = "ST_SECRETS_DIR"
 
 # secret resource name ("projects/p/secrets/s") -> its latest value ("" = no usable version)
 Accessor = Callable[[str], str]
@@ -73,6 +77,34 @@ def secret_manager_accessor() -> Accessor:
     return access
 
 
+def directory_accessor(root: Path) -> Accessor:
+    """Secret Manager's stand-in for the local stack (it has no emulator): ``root/<secret
+    id>`` holds the latest value of secret ``projects/P/secrets/<secret id>``."""
+
+    def access(name: str) -> str:
+        secret_id = _secret_id(name)
+        path = root / secret_id
+        if not path.is_file():
+            raise MissingSecretError(
+                f"secret {secret_id} has no value: no file {path} ({SECRETS_DIR_ENV})"
+            )
+        return path.read_text()
+
+    return access
+
+
+def default_accessor() -> Accessor:
+    """Secret Manager, or the directory ``ST_SECRETS_DIR`` names where it is set (locally
+    only: the cloud never sets it)."""
+    root = os.environ.get(SECRETS_DIR_ENV, "").strip()
+    return directory_accessor(Path(root)) if root else _secret_manager()
+
+
+@functools.cache
+def _secret_manager() -> Accessor:
+    return secret_manager_accessor()  # one client per process
+
+
 def _missing(name: str, why: str) -> str:
     return (
         f"secret {_secret_id(name)} has no usable version ({why}): add a version of secret "
@@ -102,9 +134,8 @@ class SecretReader:
             cached = self._values.get(name)
             if cached is not None and self._clock() - cached[0] < self._ttl:
                 return cached[1]
-            if self._access is None:
-                self._access = secret_manager_accessor()
-            value = self._access(name).strip()  # a value added from a file ends in "\n"
+            access = self._access or default_accessor()
+            value = access(name).strip()  # a value added from a file ends in "\n"
             if not value:
                 raise MissingSecretError(_missing(name, "its latest version is empty"))
             self._values[name] = (self._clock(), value)
@@ -116,6 +147,11 @@ class SecretReader:
 
 
 _READER = SecretReader()
+
+
+def read(name: str) -> str:
+    """The latest value of secret ``name`` (cached like every credential)."""
+    return _READER.read(name)
 
 
 def forget() -> None:

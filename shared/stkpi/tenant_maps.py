@@ -73,7 +73,10 @@ def propose(bu_name: str, bu_id: int | None = None, active: bool | None = None) 
 def _latest(
     client: bigquery.Client, settings: Settings, table: str, tenant_id: str
 ) -> list[dict] | None:
-    sql = sqlfiles.render("ops/tenant_map_latest.sql", settings, table=table)
+    # the deployment's ops dataset, whichever tenant: the maps are keyed by tenant there
+    sql = sqlfiles.render(
+        "ops/tenant_map_latest.sql", settings, table=table, ops=settings.deployment_dataset("ops")
+    )
     config = bigquery.QueryJobConfig(
         query_parameters=[bigquery.ScalarQueryParameter("tenant_id", "STRING", tenant_id)]
     )
@@ -146,7 +149,7 @@ def _insert(client: bigquery.Client, settings: Settings, table: str, rows: list[
     if not rows:
         raise ValueError(f"refusing to write an empty {table}")
     errors = client.insert_rows_json(
-        f"{settings.gcp_project}.{settings.dataset('ops')}.{table}", rows
+        f"{settings.gcp_project}.{settings.deployment_dataset('ops')}.{table}", rows
     )
     if errors:
         raise RuntimeError(f"could not write {table}: {errors[:3]}")

@@ -22,7 +22,7 @@ from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 
 from stkpi import sqlfiles
-from stkpi.config import WEEKDAYS, Settings, with_values
+from stkpi.config import TENANT_ID_PATTERN, WEEKDAYS, Settings, with_values
 
 TABLE = "tenants"
 # credential (environment variable) -> the suffix of its secret's id (terraform/secrets.tf)
@@ -36,9 +36,7 @@ _COLUMNS = {
     "ST_CLIENT_SECRET": "client_secret_secret",
     "ST_APP_KEY": "app_key_secret",
 }
-# ServiceTitan's path parameter {tenant} is an int64 (the OpenAPI specs); it also names
-# the tenant's datasets, so nothing else may pass.
-_TENANT_ID = re.compile(r"[1-9][0-9]{0,18}")
+_TENANT_ID = re.compile(TENANT_ID_PATTERN)
 _SECRET = re.compile(r"projects/[a-z0-9-]+/secrets/[A-Za-z0-9_-]{1,255}")
 
 
@@ -103,7 +101,9 @@ def default_tenant_id(settings: Settings) -> str | None:
 
 def read_tenants(client: bigquery.Client, settings: Settings) -> list[Tenant]:
     """Every registered tenant, its latest version, by tenant id."""
-    sql = sqlfiles.render("ops/tenants_latest.sql", settings)
+    sql = sqlfiles.render(
+        "ops/tenants_latest.sql", settings, ops=settings.deployment_dataset("ops")
+    )
     try:
         rows = list(client.query_and_wait(sql))
     except NotFound:  # a deployment from before the registry: no tenant added yet
@@ -144,7 +144,7 @@ def write_tenant(
         "weeks_start": tenant.weeks_start,
         "added_by": added_by,
     }
-    table = f"{settings.gcp_project}.{settings.dataset('ops')}.{TABLE}"
+    table = f"{settings.gcp_project}.{settings.deployment_dataset('ops')}.{TABLE}"
     errors = client.insert_rows_json(table, [row])
     if errors:
         raise RuntimeError(f"could not write {table}: {errors[:3]}")
@@ -156,16 +156,26 @@ def dataset_prefix(settings: Settings, tenant_id: str) -> str:
     return f"{settings.bq_dataset_prefix}_t{tenant_id}"
 
 
+def landing_root(tenant_id: str) -> str:
+    """Where an added tenant's objects live in the landing bucket: every page, marker,
+    claim, lease and hand-off of its runs under ``t<id>/`` (stkpi.landing), so its run ids
+    can never meet another tenant's."""
+    return f"t{tenant_id}/"
+
+
 def settings_for(settings: Settings, tenant: Tenant) -> Settings:
     """The deployment's settings as one added tenant sees them: its datasets, its time zone
-    and week start, its tenant id, and its own credentials, read from its secrets when a
-    call needs them (``stkpi.secrets``), never the deployment's. Every step that reads
+    and week start, its tenant id, its landing root, and its own credentials, read from its
+    secrets when a call needs them (``stkpi.secrets``), never the deployment's. Every step that reads
     ``settings.dataset(layer)`` then reaches the tenant's tables with no change of its own."""
     tenant.check()
     return with_values(
         settings,
         {
             "bq_dataset_prefix": dataset_prefix(settings, tenant.tenant_id),
+            "landing_root": landing_root(tenant.tenant_id),
+            "deployment_dataset_prefix": settings.deployment_dataset_prefix
+            or settings.bq_dataset_prefix,
             "report_timezone": tenant.time_zone,
             "weeks_start": tenant.weeks_start,
             "st_tenant_id": tenant.tenant_id,

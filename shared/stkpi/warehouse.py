@@ -77,13 +77,20 @@ def ensure_datasets(client: bigquery.Client, settings: Settings) -> None:
         client.create_dataset(ds, exists_ok=True)
 
 
+# Ops tables about the deployment rather than one tenant: only in the deployment's own ops
+# dataset, never an added tenant's (docs/TENANTS.md).
+DEPLOYMENT_OPS_TABLES = ("tenant_bu_map", "tenant_report_map", "tenants")
+
+
 def ensure_tables(client: bigquery.Client, settings: Settings) -> None:
     """Create raw tables (DDL rendered from the entity registry), ops tables and ops views
-    (DDL files in sql/ops); idempotent."""
+    (DDL files in sql/ops); idempotent. For an added tenant's settings
+    (stkpi.tenants.settings_for): its own datasets, without the deployment's tables."""
     ensure_datasets(client, settings)
     for entity in registry.ENTITIES:
         for statement in sqlfiles.statements(raw_ddl.render(entity, settings)):
             client.query_and_wait(statement)
+    own = () if settings.deployment_dataset_prefix else DEPLOYMENT_OPS_TABLES
     for name in (
         "window_events",
         "run_events",
@@ -92,9 +99,7 @@ def ensure_tables(client: bigquery.Client, settings: Settings) -> None:
         "reconciliation",
         "quarantine",
         "delete_allowances",
-        "tenant_bu_map",
-        "tenant_report_map",
-        "tenants",
+        *own,
     ):
         run_file(client, settings, f"ops/{name}.sql")
     for name in ("windows", "runs"):
@@ -131,7 +136,12 @@ class Warehouse:
         """
         staging = staging_table_id(entity, run_id, window_id)
         table_ref = self._table("stage", staging)
-        job_id = _ident(f"stkpi_load_{entity.name}_{run_id}_{window_id}_{content_hash[:16]}")
+        # Job ids are the project's, not the dataset's: the prefix keeps two tenants (or
+        # deployments) with equal run and window ids from taking each other's load job.
+        job_id = _ident(
+            f"stkpi_load_{self.settings.bq_dataset_prefix}_{entity.name}_{run_id}_{window_id}"
+            f"_{content_hash[:16]}"
+        )
         job = self._existing_job(job_id)
         if job is not None and not self._reusable(job, table_ref):
             job_id, job = self._free_retry_id(job_id), None  # failed, or its staging is gone

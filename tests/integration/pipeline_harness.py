@@ -50,9 +50,10 @@ class Pipeline:
         messages until its run is rebuilt; returns the run id."""
         assert msg.run_id, "tests name their runs"
         self.ctx.bus.publish(self.ctx.settings.topic_plan, msg)
+        landing = self.ctx.for_tenant(msg.tenant_id).landing  # the run's tenant's objects
         done = Landing.rebuild_done_name(msg.run_id)
-        self.pump.run_until(lambda: self.ctx.landing.exists(done), timeout=timeout)
-        plan = RunPlan.from_manifest(self.ctx.landing.read_json(Landing.plan_name(msg.run_id)))
+        self.pump.run_until(lambda: landing.exists(done), timeout=timeout)
+        plan = RunPlan.from_manifest(landing.read_json(Landing.plan_name(msg.run_id)))
         # The horizon is the end the test asked for, never one the planner chose instead
         # (a plan ending early would excuse what it left out).
         assert msg.end is None or plan.end == msg.end, (plan.end, msg.end)
@@ -60,12 +61,18 @@ class Pipeline:
         return msg.run_id
 
     def compare(
-        self, entities: list[str] | None = None, until: Mapping[str, datetime] | None = None
+        self,
+        entities: list[str] | None = None,
+        until: Mapping[str, datetime] | None = None,
+        *,
+        tenant_id: str | None = None,
     ) -> list[EntityComparison]:
-        """Raw against the simulator, due up to the end of the runs made so far (or
-        ``until``, per entity: as of one run's end)."""
+        """Raw (of ``tenant_id``: default, the deployment's tenant) against the simulator,
+        due up to the end of the runs made so far (or ``until``, per entity: as of one
+        run's end)."""
         ends = self.horizon.ends if until is None else until
-        return compare_raw(self.ctx.bigquery, self.ctx.settings, self.sim.versions, entities, ends)
+        settings = self.ctx.for_tenant(tenant_id).settings
+        return compare_raw(self.ctx.bigquery, settings, self.sim.versions, entities, ends)
 
 
 @contextmanager
@@ -172,16 +179,18 @@ def stage_records(
 EPOCH_2025 = datetime(2025, 7, 1, tzinfo=UTC)
 
 
-def assert_raw_matches_simulator(pipe: Pipeline, entities: list[str] | None = None) -> None:
+def assert_raw_matches_simulator(
+    pipe: Pipeline, entities: list[str] | None = None, *, tenant_id: str | None = None
+) -> None:
     """Raw == simulator for each entity: same keys, latest version, no duplicate keys;
     records modified at or after the last run's end may still be pending (the next run's)."""
-    results = pipe.compare(entities)
+    results = pipe.compare(entities, tenant_id=tenant_id)
     bad = [r.describe() for r in results if not r.ok]
     assert not bad, "raw differs from the simulator:\n" + "\n".join(bad)
 
 
-def rebuilds(pipe: Pipeline, run_id: str) -> int:
-    rows = pipe.ctx.state.query_file("ops/rebuilt_count.sql", run_id=run_id)
+def rebuilds(pipe: Pipeline, run_id: str, *, tenant_id: str | None = None) -> int:
+    rows = pipe.ctx.for_tenant(tenant_id).state.query_file("ops/rebuilt_count.sql", run_id=run_id)
     return int(rows[0]["n"])
 
 

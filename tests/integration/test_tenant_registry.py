@@ -10,6 +10,7 @@ stack's 1000. There is no Secret Manager emulator, so the tenant's secrets are f
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from google.api_core.exceptions import NotFound
 
 from stkpi.config import load_settings
 from stkpi.secrets import SecretReader
@@ -64,6 +66,9 @@ def deployment(bq_emulator, sim: SimHandle, tmp_path: Path) -> Iterator[dict[str
     run_file(client, settings, "ops/tenants.sql")
     yield env
     client.delete_dataset(f"{settings.gcp_project}.{settings.dataset('ops')}", delete_contents=True)
+    for layer in ("raw", "stage", "dim", "mart", "ops"):  # an added tenant's (tenant add)
+        client.delete_dataset(f"{settings.gcp_project}.{prefix}_t{OTHER}_{layer}",
+                              delete_contents=True, not_found_ok=True)  # fmt: skip
 
 
 def _put_secrets(env: dict[str, str], sim: SimHandle, **override: str) -> dict[str, str]:
@@ -90,6 +95,17 @@ def _registered(bq_emulator, env: dict[str, str]) -> list[Tenant]:
     return read_tenants(bq_emulator.client, load_settings(env))
 
 
+def _tables(bq_emulator, env: dict[str, str]) -> set[str]:
+    """``layer.table`` of every table in tenant OTHER's datasets (none: no dataset)."""
+    settings = load_settings(env)
+    found = set()
+    for layer in ("raw", "ops"):
+        dataset = f"{settings.gcp_project}.{settings.bq_dataset_prefix}_t{OTHER}_{layer}"
+        with contextlib.suppress(NotFound):
+            found |= {f"{layer}.{t.table_id}" for t in bq_emulator.client.list_tables(dataset)}
+    return found
+
+
 def test_add_with_a_wrong_secret_is_refused_and_writes_nothing(
     bq_emulator, sim: SimHandle, deployment: dict[str, str], tmp_path: Path
 ) -> None:
@@ -103,6 +119,7 @@ def test_add_with_a_wrong_secret_is_refused_and_writes_nothing(
     assert f"st-t{OTHER}-client-secret" in out
     assert "not-the-secret" not in out and "Traceback" not in out
     assert _registered(bq_emulator, deployment) == []
+    assert _tables(bq_emulator, deployment) == set()  # no dataset made for a refused tenant
 
 
 def test_a_secret_without_a_value_is_named_and_nothing_is_written(
@@ -139,6 +156,11 @@ def test_add_then_list_shows_both_tenants_and_the_latest_version_wins(
     assert got.returncode == 0, got.stdout + got.stderr
     assert f"added tenant {OTHER} (Acme Painting): doctor ok" in " ".join(got.stdout.split())
     assert sim.state.config.client_secret not in got.stdout + got.stderr
+    # its datasets and tables, the deployment's DDL on <prefix>_t<id>_*; the registry and
+    # the maps stay the deployment's only
+    tables = _tables(bq_emulator, deployment)
+    assert {"raw.jobs", "raw.invoices", "ops.sync_state", "ops.window_events"} <= tables
+    assert not {"ops.tenants", "ops.tenant_bu_map"} & tables
 
     got = _stkpi(deployment, tmp_path, "tenant", "add", "--tenant-id", OTHER, "--name",
                  "Acme Painting NV", "--time-zone", "America/Los_Angeles",

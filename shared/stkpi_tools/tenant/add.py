@@ -1,5 +1,6 @@
 """``stkpi tenant add`` as a function: the doctor's checks with the tenant's own credentials,
-then the registry (``stkpi.tenants``), and nothing written unless every check passed.
+then the tenant's datasets and tables (``<prefix>_t<id>_*``, the DDL of the deployment's
+own) and the registry (``stkpi.tenants``); nothing is written unless every check passed.
 
 The credentials are read the way the functions will read them: from the tenant's Secret
 Manager secrets by name (``stkpi.secrets``), so a secret without a version, a wrong value
@@ -13,18 +14,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from pydantic import SecretStr
 
 from stkpi.config import Settings, with_values
 from stkpi.errors import ConfigError
-from stkpi.secrets import Accessor, MissingSecretError, SecretReader
-from stkpi.tenants import Tenant, default_tenant_id, find_tenant, write_tenant
+from stkpi.secrets import SECRETS_DIR_ENV, MissingSecretError, SecretReader, directory_accessor
+from stkpi.tenants import Tenant, default_tenant_id, find_tenant, settings_for, write_tenant
+from stkpi.warehouse import ensure_tables
 from stkpi_tools.doctor.report import Report
 from stkpi_tools.doctor.run import run_doctor
 
-SECRETS_DIR_ENV = "ST_SECRETS_DIR"
+__all__ = ["SECRETS_DIR_ENV", "TenantRefused", "add_tenant", "directory_accessor"]
 # A doctor answers in seconds: requests capped as `stkpi doctor` caps them.
 DOCTOR_TIMEOUT_SECONDS = 20.0
 
@@ -36,22 +37,6 @@ class TenantRefused(ConfigError):
     def __init__(self, message: str, report: Report | None = None) -> None:
         super().__init__(message)
         self.report = report
-
-
-def directory_accessor(root: Path) -> Accessor:
-    """Secret Manager stand-in for the local stack: ``root/<secret id>`` holds the latest
-    value of secret ``projects/P/secrets/<secret id>``."""
-
-    def access(name: str) -> str:
-        secret_id = name.rsplit("/", 1)[-1]
-        path = root / secret_id
-        if not path.is_file():
-            raise MissingSecretError(
-                f"secret {secret_id} has no value: no file {path} ({SECRETS_DIR_ENV})"
-            )
-        return path.read_text()
-
-    return access
 
 
 def tenant_settings(base: Settings, tenant: Tenant, reader: SecretReader) -> Settings:
@@ -120,5 +105,8 @@ def add_tenant(
             report,
         )
     replaced = find_tenant(client, settings, tenant.tenant_id)
+    # Its datasets and tables before the registry row: a function that sees the tenant
+    # finds them (the same DDL as the deployment's own, on the tenant's datasets).
+    ensure_tables(client, settings_for(settings, tenant))
     write_tenant(client, settings, tenant, at=at, added_by=added_by)
     return Added(tenant, report, replaced)
