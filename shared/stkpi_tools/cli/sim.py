@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 
@@ -30,6 +31,14 @@ def parse_now(value: str | None) -> datetime:
     except ValueError:
         raise ConfigError(f"--now: {value!r} is not an ISO-8601 time") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+TenantsOpt = typer.Option(
+    None,
+    "--tenants",
+    help='JSON file of more tenants to serve, by tenant id: {"2000": {"seed": 7, "scale": '
+    '0.004, "time_zone": "America/Los_Angeles", "display_name": "..."}} (docs/TENANTS.md).',
+)
 
 
 @sim_app.command()
@@ -53,31 +62,42 @@ def serve(
     export_page_size: int = typer.Option(
         500, min=1, max=5000, help="Records in one answer of an export endpoint."
     ),
+    tenants: Path | None = TenantsOpt,
 ) -> None:
     """Serve the simulator until interrupted."""
     from werkzeug.serving import make_server
 
-    from stkpi_tools.sim.config import SimConfig
+    from stkpi_tools.sim.config import SimConfig, load_tenant_specs
     from stkpi_tools.sim.server import create_app, sim_env
 
     if not 0 < scale <= 5:
         raise ConfigError(f"--scale must be in (0, 5], got {scale}")
+    try:
+        specs = load_tenant_specs(tenants) if tenants is not None else ()
+    except ValueError as exc:
+        raise ConfigError(f"--tenants: {exc}") from None
     config = SimConfig(
         scale=scale, seed=seed, now=parse_now(now), rate_limit_per_second=rate_limit,
         token_ttl_seconds=token_ttl, latency_ms=latency_ms,
         latency_per_record_ms=latency_per_record_ms, error_rate=error_rate,
         burst_429=burst_429, truncate_pages=truncate_pages, malformed_pages=malformed_pages,
         edit_after_page=edit_after_page, edit_count=edit_count,
-        export_page_size=export_page_size,
+        export_page_size=export_page_size, tenants=specs,
     )  # fmt: skip
     started = time.monotonic()
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except ValueError as exc:
+        raise ConfigError(f"--tenants: {exc}") from None
     server = make_server("127.0.0.1", port, app, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
     typer.echo(f"tenant built in {time.monotonic() - started:.1f}s (scale={scale}, seed={seed})")
     typer.echo(f"simulator listening on {url}")
     for key, value in sim_env(url, url, config).items():
         typer.echo(f"export {key}={value}")
+    for spec in specs:
+        typer.echo(f"also serving tenant {spec.tenant_id} (seed {spec.seed}, scale {spec.scale}, "
+                   f"{spec.time_zone}): its credentials at GET {url}/_sim/tenants")  # fmt: skip
     sys.stdout.flush()
     # Ctrl-C stops it even when started by a process that ignores SIGINT (a child
     # inherits an ignored signal, and Python then installs no handler of its own).

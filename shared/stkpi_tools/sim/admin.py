@@ -1,6 +1,7 @@
 """HTTP client for the ``/_sim`` admin endpoints of a simulator in another process.
 
-Same methods as ``SimHandle`` so a chaos script works against either.
+Same methods as ``SimHandle`` so a chaos script works against either; ``of(tenant_id)``
+steers another tenant of the same simulator (``/_sim/...?tenant=<id>``).
 """
 
 from __future__ import annotations
@@ -17,20 +18,37 @@ from stkpi_tools.sim.packed_versions import unpack
 class SimAdmin:
     """Steer a running simulator over HTTP (loopback only)."""
 
-    def __init__(self, base_url: str, timeout: float = 60.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 60.0, tenant: str | None = None) -> None:
+        """``tenant``: the tenant addressed (None: the simulator's primary tenant)."""
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.tenant_id = tenant
+        self._params = {"tenant": tenant} if tenant else {}
         self._session = requests.Session()
+
+    def of(self, tenant_id: str) -> SimAdmin:
+        """The same simulator, addressing tenant ``tenant_id``."""
+        return SimAdmin(self.base_url, self.timeout, tenant_id)
+
+    def tenants(self) -> list[dict[str, Any]]:
+        """Every tenant the simulator serves (id, name, seed, scale, time zone, its fake
+        credentials), the primary first."""
+        return self._get("tenants")["tenants"]
 
     def _post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         resp = self._session.post(
-            f"{self.base_url}/_sim/{path}", json=body or {}, timeout=self.timeout
+            f"{self.base_url}/_sim/{path}",
+            json=body or {},
+            params=self._params,
+            timeout=self.timeout,
         )
         resp.raise_for_status()
         return resp.json()
 
     def _get(self, path: str) -> dict[str, Any]:
-        resp = self._session.get(f"{self.base_url}/_sim/{path}", timeout=self.timeout)
+        resp = self._session.get(
+            f"{self.base_url}/_sim/{path}", params=self._params, timeout=self.timeout
+        )
         resp.raise_for_status()
         return resp.json()
 
@@ -86,7 +104,7 @@ class SimAdmin:
 
     def snapshot(self, entity_name: str) -> list[dict[str, Any]]:
         url = f"{self.base_url}/_sim/snapshot/{entity_name}"
-        with self._session.get(url, stream=True, timeout=self.timeout) as resp:
+        with self._session.get(url, params=self._params, stream=True, timeout=self.timeout) as resp:
             resp.raise_for_status()
             return [json.loads(line) for line in resp.iter_lines() if line]
 

@@ -21,9 +21,10 @@ from flask import Blueprint, Response, current_app, request
 
 from stkpi.registry import ENTITIES, Entity
 from stkpi_tools.sim.clock import parse_time
+from stkpi_tools.sim.config import TENANT_ID
 from stkpi_tools.sim.hostile import REDIRECT_HOST, hostile_page
 from stkpi_tools.sim.shapes import Kind, accepted_params
-from stkpi_tools.sim.state import SimState
+from stkpi_tools.sim.state import SimState, TenantSim
 from stkpi_tools.sim.tenant import Filters
 
 MAX_PAGE_SIZE = 5_000
@@ -144,7 +145,7 @@ def _known_params(entity: Entity, kind: Kind) -> None:
 _sleep = time.sleep  # tests replace it to see the answer time without waiting for it
 
 
-def _records_requested(st: SimState) -> int:
+def _records_requested(st: TenantSim) -> int:
     """The records this request asks for: its ``pageSize`` (the list default when absent;
     a malformed value counts as none, the request will get its 400), or an export page."""
     if (request.endpoint or "").rpartition(".")[2].startswith("export_"):
@@ -168,9 +169,17 @@ class Redirected(Exception):
         return resp
 
 
-def _guard(tenant: str, module: str) -> None:
-    """Auth, app key, tenant, API scope, rate limit and injected request faults."""
-    st = state()
+def _guard(tenant: str, module: str) -> TenantSim:
+    """Auth, app key, tenant, API scope, rate limit and injected request faults; the path
+    tenant's state when the request may proceed.
+
+    A token is its tenant's (ServiceTitan's client id and secret are per tenant): valid on
+    that tenant's paths only. A tenant id that is not an int64 (the spec's type of the
+    ``{tenant}`` path parameter) is the spec's 400; a numeric one the simulator does not
+    serve is 404; another tenant's token on a served tenant's path is 403."""
+    server = state()
+    target = server.tenants.get(tenant)
+    st = target or server  # an unknown tenant's requests meet the primary's faults
     if st.faults.redirected and request.host.split(":")[0] == REDIRECT_HOST:
         # A redirect's other host: whatever credentials reach it have leaked.
         if request.headers.get("ST-App-Key") or request.headers.get("Authorization"):
@@ -179,13 +188,20 @@ def _guard(tenant: str, module: str) -> None:
     if st.faults.take_redirect():
         raise Redirected()
     header = request.headers.get("Authorization", "")
-    if not header.startswith("Bearer ") or not st.tokens.valid(header[7:].strip()):
+    token = header[7:].strip() if header.startswith("Bearer ") else ""
+    owner = next((t for t in server.tenants.values() if token and t.tokens.valid(token)), None)
+    if owner is None:
         raise ApiError(401, "Unauthorized", "missing, invalid or expired bearer token")
     app_key = request.headers.get("ST-App-Key")
-    if app_key != st.config.app_key:
+    if app_key != owner.config.app_key:
         raise ApiError(403, "Forbidden", "missing or unknown ST-App-Key header")
-    if tenant != st.config.tenant_id:
+    if not TENANT_ID.fullmatch(tenant):
+        raise bad_param("tenant", f"The value '{tenant}' is not valid.")
+    if target is None:
         raise ApiError(404, "Not Found", f"tenant {tenant!r} not found")
+    if owner is not target:
+        raise ApiError(403, "Forbidden", f"the access token was granted to another tenant's "
+                       f"client, not tenant {tenant}'s: use its own client id and secret")  # fmt: skip
     if st.faults.denies(module):
         raise ApiError(403, "Forbidden", f"the app has no access to the {module!r} API: "
                        "its scopes do not include it", errors={})  # fmt: skip
@@ -203,14 +219,15 @@ def _guard(tenant: str, module: str) -> None:
         _sleep(delay)
     if st.faults.roll_5xx():
         raise ApiError(503, "Service Unavailable", "transient server error (injected)")
+    return st
 
 
-def _damage(resp: Response, entity: str, page: int) -> Response:
-    fault = state().faults.take_body_fault(entity, page, request.full_path)
+def _damage(st: TenantSim, resp: Response, entity: str, page: int) -> Response:
+    fault = st.faults.take_body_fault(entity, page, request.full_path)
     if fault is None:
         return resp
     body = resp.get_data()
-    state().faults.count(f"body_{fault}")
+    st.faults.count(f"body_{fault}")
     if fault == "truncate":
         resp.set_data(body[: max(1, len(body) // 2)])
     else:
@@ -219,9 +236,8 @@ def _damage(resp: Response, entity: str, page: int) -> Response:
 
 
 def _list(entity: Entity, tenant: str) -> Response:
-    _guard(tenant, entity.module)
+    st = _guard(tenant, entity.module)
     _known_params(entity, "list")
-    st = state()
     page = _int_param("page", 1, 1, None)
     size = _int_param("pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
     include_total = _bool_param("includeTotal", False)
@@ -263,7 +279,7 @@ def _list(entity: Entity, tenant: str) -> Response:
         plain = Response(text, status=200, mimetype="application/json")
     else:
         plain = json_response(body)
-    resp = _damage(plain, entity.name, page)
+    resp = _damage(st, plain, entity.name, page)
     edits = st.faults.take_edit(entity.name, page)
     if edits:
         # Edit rows of this very result set: they jump to modifiedOn=now, between pages.
@@ -274,9 +290,8 @@ def _list(entity: Entity, tenant: str) -> Response:
 
 
 def _export(entity: Entity, tenant: str) -> Response:
-    _guard(tenant, entity.module)
+    st = _guard(tenant, entity.module)
     _known_params(entity, "export")
-    st = state()
     token = request.args.get("from") or None
     _bool_param("includeRecentChanges", False)  # accepted; the simulator has no lag to skip
     accepted = accepted_params(entity.name, "export")
@@ -294,16 +309,19 @@ def _export(entity: Entity, tenant: str) -> Response:
         resp = Response(text, status=200, mimetype="application/json")
     else:
         resp = json_response(body)
-    return _damage(resp, entity.name, -1)
+    return _damage(st, resp, entity.name, -1)
 
 
 def _token() -> Response:
-    st = state()
+    """One auth URL for every tenant: the client id says whose token it is."""
     form = request.form
     if form.get("grant_type") != "client_credentials":
         return json_response({"error": "unsupported_grant_type"}, 400)
-    if form.get("client_id") != st.config.client_id or (
-        form.get("client_secret") != st.config.client_secret
+    st = state().by_client(form.get("client_id"))
+    if (
+        st is None
+        or form.get("client_secret") != st.config.client_secret
+        or st.faults.config.credentials_revoked
     ):
         return json_response({"error": "invalid_client"}, 401)
     token, ttl = st.tokens.issue()

@@ -45,3 +45,12 @@ def parse_time(text: str) -> int:
     except ValueError:
         raise ValueError(f"{text!r} is not an ISO-8601 date/time") from None
     return to_epoch(parsed)
+
+
+class SimClock:
+    """The simulated "now" (epoch seconds). One per simulator: every tenant it serves reads
+    the same instant (their time zones differ, the instant does not), so moving the clock
+    for one moves it for all."""
+
+    def __init__(self, now: int) -> None:
+        self.now = int(now)

@@ -1,4 +1,12 @@
-"""Simulator settings: one frozen object, so a test states its whole tenant in one place.
+"""Simulator settings: one frozen object, so a test states its whole simulator in one place.
+
+One server answers for one tenant (the primary: ``SimConfig``'s own ``tenant_id``, seed,
+scale, ...) and any number more (``SimConfig.tenants``, one ``TenantSpec`` each), as
+ServiceTitan answers every tenant at one base URL and one auth URL. ``tenant_configs()``
+gives each tenant's settings as a ``SimConfig`` of its own: what one tenant is (seed,
+scale, time zone, business-unit names, credentials) is its own; what the server is (its
+one clock, the rate limit per (app key, tenant), token lifetime, export page size) is the
+primary's for all.
 
 The fake credentials below are the only credentials that appear in the project's code; they
 open nothing but this simulator.
@@ -6,14 +14,22 @@ open nothing but this simulator.
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SIM_CLIENT_ID = "sim-client"
 SIM_CLIENT_SECRET = "sim-secret"
 SIM_APP_KEY = "sim-app-key"
 SIM_TENANT_ID = "1000"
+SIM_TIME_ZONE = "America/Phoenix"  # the demo tenant's (Arizona keeps no daylight saving)
+# ServiceTitan's path parameter {tenant} is an int64 (the OpenAPI specs)
+TENANT_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 DEFAULT_NOW = datetime(2025, 10, 1, 12, tzinfo=UTC)
 TIMELINE_START = datetime(2022, 1, 1, tzinfo=UTC)
@@ -54,7 +70,9 @@ class FaultSettings:
     2099). ``redirect_requests``: that many API requests answer ``307`` to the same path on
     another host name, which counts whatever credentials arrive there.
     ``newline_tokens``: that many tokens are issued with a line break inside (a header
-    value no client can send).
+    value no client can send). ``credentials_revoked``: the tenant's admin revoked the
+    app's client credentials: its tokens stop working at once and the token endpoint
+    answers its client id ``401 invalid_client`` until the setting changes back.
 
     Answer time (``latency_seconds``): ``latency_ms`` fixed per request plus
     ``latency_per_record_ms`` for every record the request asks for (its ``pageSize``), so
@@ -83,6 +101,7 @@ class FaultSettings:
     bad_records: tuple[str, ...] = ()
     redirect_requests: int = 0
     newline_tokens: int = 0
+    credentials_revoked: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,8 +160,118 @@ class SimConfig(FaultSettings):
     # order (same roles and volumes, other names): a tenant whose configuration is not the
     # demo's (sql/seeds), for tests of `stkpi tenant init`. Empty: the catalog's names.
     bu_names: tuple[str, ...] = ()
+    # The tenant's time zone: the Reporting API's local dates (ServiceTitan's reports are
+    # in the tenant's zone). Generated instants are UTC whatever it is.
+    time_zone: str = SIM_TIME_ZONE
+    display_name: str = "Desert Painting (simulated)"
+    # More tenants the same server answers for, each with its own data and credentials.
+    tenants: tuple[TenantSpec, ...] = ()
 
     def faults(self) -> FaultConfig:
         """The start-time fault settings."""
         names = {f.name for f in fields(FaultSettings)}
         return FaultConfig(**{n: getattr(self, n) for n in names})
+
+    def tenant_configs(self) -> tuple[SimConfig, ...]:
+        """Every tenant's settings, the primary (this one) first. An added tenant gets the
+        server's settings and none of the primary's start-time faults (a fault is one
+        tenant's). Raises ValueError when two tenants share an id or a client id (the token
+        endpoint tells tenants apart by their client id), or a field is unusable."""
+        primary = replace(self, tenants=())
+        no_faults = {f.name: getattr(_NO_FAULTS, f.name) for f in fields(FaultSettings)}
+        added = tuple(replace(primary, **no_faults, **spec.fields()) for spec in self.tenants)
+        configs = (primary, *added)
+        for config in configs:
+            _check(config)
+        for name in ("tenant_id", "client_id"):
+            values = [getattr(c, name) for c in configs]
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:
+                raise ValueError(f"simulated tenants share a {name}: {', '.join(twice)}")
+        return configs
+
+
+_NO_FAULTS = FaultSettings()
+
+
+def _check(config: SimConfig) -> None:
+    where = f"simulated tenant {config.tenant_id!r}"
+    if not TENANT_ID.fullmatch(config.tenant_id):
+        raise ValueError(f"{where}: tenant id must be ServiceTitan's (a positive int64)")
+    if not 0 < config.scale <= 5:
+        raise ValueError(f"{where}: scale must be in (0, 5], got {config.scale}")
+    try:
+        ZoneInfo(config.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{where}: time zone {config.time_zone!r} is not an IANA zone") from None
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    """One more tenant a simulator serves: its own data (``seed``, ``scale``, ``bu_names``),
+    time zone and fake credentials (by default ``sim-client-<id>``, ``sim-secret-<id>``,
+    ``sim-app-key-<id>``: distinct from every other tenant's)."""
+
+    tenant_id: str
+    seed: int
+    scale: float = 0.002
+    time_zone: str = SIM_TIME_ZONE
+    display_name: str = ""
+    bu_names: tuple[str, ...] = ()
+    client_id: str = ""
+    client_secret: str = ""
+    app_key: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        """The ``SimConfig`` fields this tenant sets."""
+        tid = self.tenant_id
+        return {
+            "tenant_id": tid,
+            "seed": self.seed,
+            "scale": self.scale,
+            "time_zone": self.time_zone,
+            "display_name": self.display_name or f"Simulated tenant {tid}",
+            "bu_names": tuple(self.bu_names),
+            "client_id": self.client_id or f"{SIM_CLIENT_ID}-{tid}",
+            "client_secret": self.client_secret or f"{SIM_CLIENT_SECRET}-{tid}",
+            "app_key": self.app_key or f"{SIM_APP_KEY}-{tid}",
+        }
+
+
+_SPEC_FIELDS = {f.name for f in fields(TenantSpec)} - {"tenant_id"}
+
+
+def tenant_specs(doc: Mapping[str, Any], where: str = "tenants") -> tuple[TenantSpec, ...]:
+    """``TenantSpec``s from data: a mapping of tenant id to its fields, as terraform's
+    ``tenants`` variable is keyed (``display_name``, ``seed``, ``scale``, ``time_zone``,
+    ``bu_names``, credentials; a field terraform reads and the simulator does not, such as
+    ``weeks_start``, is skipped). Raises ValueError naming ``where`` and the field."""
+    if not isinstance(doc, Mapping):
+        raise ValueError(f"{where}: expected an object of tenant id -> settings")
+    specs = []
+    for tid, entry in doc.items():
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{where}: tenant {tid!r}: expected an object of settings")
+        if "seed" not in entry:
+            raise ValueError(f"{where}: tenant {tid!r}: needs a seed (its own data)")
+        try:
+            values = {k: v for k, v in entry.items() if k in _SPEC_FIELDS}
+            values["seed"] = int(values["seed"])
+            values["scale"] = float(values.get("scale", TenantSpec.scale))
+            values["bu_names"] = tuple(values.get("bu_names", ()))
+            specs.append(TenantSpec(tenant_id=str(tid), **values))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: tenant {tid!r}: {exc}") from None
+    return tuple(specs)
+
+
+def load_tenant_specs(path: Path) -> tuple[TenantSpec, ...]:
+    """``tenant_specs`` of a JSON file (``{"<id>": {...}}``, or ``{"tenants": {...}}`` as a
+    terraform variables file holds it)."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    if isinstance(doc, Mapping) and set(doc) == {"tenants"}:
+        doc = doc["tenants"]
+    return tenant_specs(doc, str(path))

@@ -25,7 +25,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from stkpi_tools.sim.api import ApiError, _guard, _int_param, bad_param, json_response, state
+from stkpi_tools.sim.api import ApiError, _guard, _int_param, bad_param, json_response
 from stkpi_tools.sim.reports import CATEGORIES, REPORTS, Report, run_report
 
 BASE = "/reporting/v2/tenant/<tenant>"
@@ -125,8 +125,7 @@ def _bu_ids(raw: Any) -> list[int] | None:
 
 
 def _data(tenant: str, category: str, rid: int) -> Response:
-    _guard(tenant, MODULE)
-    st = state()
+    st = _guard(tenant, MODULE)
     report = _find(tenant, category, rid)
     page = _int_param("page", 1, 1, None)
     size = _int_param("pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
@@ -142,7 +141,7 @@ def _data(tenant: str, category: str, rid: int) -> Response:
         raise ApiError(429, "Too Many Requests",
                        f"report {rid} may be requested once a minute", retry_after=wait)  # fmt: skip
     st.faults.count(f"report_calls_{report.key}")
-    rows = run_report(report.key, st.report_source, start, end, bu_ids)
+    rows = run_report(report.key, st.report_source, start, end, bu_ids, st.config.time_zone)
     chunk = rows[(page - 1) * size : page * size]
     return json_response({
         "fields": [{"name": f.name, "label": f.label} for f in report.fields],

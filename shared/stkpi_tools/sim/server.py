@@ -1,8 +1,12 @@
 """The Flask app and an in-process runner for tests.
 
-``create_app(config)`` builds the app (tenant generated once, up front);
+``create_app(config)`` builds the app (every tenant generated once, up front);
 ``running_simulator(config)`` serves it on 127.0.0.1 with a free port in a background thread
 and yields a ``SimHandle`` that tests steer directly (no HTTP needed for admin calls).
+
+Several tenants: ``SimConfig(tenants=(TenantSpec(...), ...))``; the handle steers the
+primary tenant, ``handle.of("2000")`` another one (same methods, that tenant's data, faults,
+counters and credentials; the clock is one for all).
 """
 
 from __future__ import annotations
@@ -15,14 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from stkpi_tools.sim import admin_api, api, reporting
 from stkpi_tools.sim.api import ApiError
 from stkpi_tools.sim.config import SimConfig
-from stkpi_tools.sim.state import SimState
+from stkpi_tools.sim.state import SimState, TenantSim
 from stkpi_tools.sim.tenant import Tenant
 
 _GZIP_MIN_BYTES = 512
@@ -53,16 +57,25 @@ def create_app(config: SimConfig, tenant: Tenant | None = None) -> Flask:
     @app.before_request
     def _count_request() -> None:
         if not request.path.startswith("/_sim"):
-            app.extensions["stkpi_sim"].faults.count("requests", request.path)
+            _counted_in().faults.count("requests", request.path)
 
     @app.after_request
     def _finish(resp: Response) -> Response:
-        st: SimState = app.extensions["stkpi_sim"]
         if not request.path.startswith("/_sim"):
-            st.faults.count(f"status_{resp.status_code}")
+            _counted_in().faults.count(f"status_{resp.status_code}")
         return _maybe_gzip(resp)
 
     return app
+
+
+def _counted_in() -> TenantSim:
+    """Whose counters an API request goes to: its path's tenant, a token request's client's;
+    the primary's for paths of no served tenant."""
+    st: SimState = current_app.extensions["stkpi_sim"]
+    tenant = (request.view_args or {}).get("tenant")
+    if tenant is None and request.endpoint == "st_api.token":
+        return st.by_client(request.form.get("client_id")) or st
+    return st.tenants.get(str(tenant), st)
 
 
 def _maybe_gzip(resp: Response) -> Response:
@@ -94,12 +107,28 @@ def _setting(name: str) -> Any:
 
 @dataclass
 class SimHandle:
-    """A running simulator: where it is, the fake credentials, and admin operations."""
+    """A running simulator as one of its tenants sees it (the primary unless made by
+    ``of``): where it is, the tenant's fake credentials, and admin operations on it."""
 
     base_url: str
     auth_url: str
     tenant: Tenant
-    state: SimState
+    state: TenantSim
+    server: SimState | None = None  # the whole simulator (None: state is the simulator)
+
+    def of(self, tenant_id: str) -> SimHandle:
+        """The handle of another tenant this simulator serves (KeyError if none)."""
+        server = self.server or self.state
+        assert isinstance(server, SimState)
+        st = server.of(tenant_id)
+        return SimHandle(self.base_url, self.auth_url, st.tenant, st, server)
+
+    @property
+    def tenant_ids(self) -> list[str]:
+        """Every tenant served, the primary first."""
+        server = self.server or self.state
+        assert isinstance(server, SimState)
+        return list(server.tenants)
 
     # The fake credentials are the simulator's settings: read there, never copied.
     tenant_id = _setting("tenant_id")
@@ -167,6 +196,7 @@ class SimHandle:
 
 
 def sim_env(base_url: str, auth_url: str, config: SimConfig) -> dict[str, str]:
+    """The pipeline's settings for tenant ``config`` of the simulator at ``base_url``."""
     return {
         "TENANT_CLOCK_URL": f"{base_url}/_sim/clock",
         "ST_API_BASE_URL": base_url,

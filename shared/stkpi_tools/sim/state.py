@@ -2,6 +2,14 @@
 
 Shared by the HTTP admin endpoints (``/_sim/...``) and the in-process ``SimHandle`` so both
 behave identically.
+
+A simulator serves one or more tenants (``SimConfig.tenants``). Each has a ``TenantSim`` of
+its own: its data, its tokens, its rate limiter (buckets per (app key, tenant), as
+ServiceTitan's), its faults and counters, its Reporting API limiter. Nothing of one tenant
+is another's, so a fault injected into one cannot touch another; only the clock is shared
+(one instant for all). ``SimState`` is the simulator: its primary tenant's ``TenantSim``
+(every caller written for one tenant keeps working unchanged) that also holds the others
+(``of(tenant_id)``).
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ import threading
 from typing import Any
 
 from stkpi_tools.sim.auth import TokenStore
-from stkpi_tools.sim.clock import parse_time
+from stkpi_tools.sim.clock import SimClock, parse_time, to_epoch
 from stkpi_tools.sim.config import SimConfig
 from stkpi_tools.sim.faults import FaultState
 from stkpi_tools.sim.ratelimit import RateLimiter, ReportLimiter
@@ -41,12 +49,18 @@ class ReportSnapshots:
             return self._records[name]
 
 
-class SimState:
-    """Tenant, tokens, rate limiter and faults of one simulator instance."""
+class UnknownTenant(KeyError):
+    """A tenant id the simulator does not serve."""
 
-    def __init__(self, config: SimConfig, tenant: Tenant | None = None) -> None:
+
+class TenantSim:
+    """Tenant, tokens, rate limiter and faults of one tenant a simulator serves."""
+
+    def __init__(
+        self, config: SimConfig, tenant: Tenant | None = None, clock: SimClock | None = None
+    ) -> None:
         self.config = config
-        self.tenant = tenant if tenant is not None else Tenant(config)
+        self.tenant = tenant if tenant is not None else Tenant(config, clock)
         self.tokens = TokenStore(config.token_ttl_seconds)
         self.limiter = RateLimiter(config.rate_limit_per_second)
         self.faults = FaultState(config.faults(), config.seed)
@@ -56,8 +70,9 @@ class SimState:
         self.report_source: RecordSource = ReportSnapshots(self.tenant)
 
     def set_faults(self, **changes: Any) -> dict[str, Any]:
-        """Change fault settings; ``revoke_tokens=True`` invalidates every issued token."""
-        if changes.pop("revoke_tokens", False):
+        """Change fault settings; ``revoke_tokens=True`` invalidates every issued token
+        (so does revoking the credentials)."""
+        if changes.pop("revoke_tokens", False) or changes.get("credentials_revoked"):
             self.tokens.revoke_all()
             self.faults.count("tokens_revoked")
         if "rate_limit_per_second" in changes:
@@ -103,3 +118,41 @@ class SimState:
         self.limiter.per_second = self.config.rate_limit_per_second
         self.limiter.reset()
         self.report_limiter.reset()
+
+    def describe(self) -> dict[str, Any]:
+        """Who this tenant is: id, name, data, time zone and its fake credentials (they
+        open nothing but this simulator; the local stack writes them as its secrets)."""
+        c = self.config
+        return {
+            "tenant_id": c.tenant_id, "display_name": c.display_name, "seed": c.seed,
+            "scale": c.scale, "time_zone": c.time_zone, "client_id": c.client_id,
+            "client_secret": c.client_secret, "app_key": c.app_key,
+        }  # fmt: skip
+
+
+class SimState(TenantSim):
+    """The simulator: its primary tenant (``config``'s own) and every tenant it serves."""
+
+    def __init__(self, config: SimConfig, tenant: Tenant | None = None) -> None:
+        primary, *others = config.tenant_configs()
+        clock = tenant.clock if tenant is not None else SimClock(to_epoch(config.now))
+        super().__init__(primary, tenant, clock)
+        self.tenants: dict[str, TenantSim] = {primary.tenant_id: self}
+        for other in others:
+            self.tenants[other.tenant_id] = TenantSim(other, clock=clock)
+
+    def of(self, tenant_id: str | None = None) -> TenantSim:
+        """Tenant ``tenant_id``'s state (None: the primary's); UnknownTenant if not served."""
+        if tenant_id is None:
+            return self
+        try:
+            return self.tenants[str(tenant_id)]
+        except KeyError:
+            served = ", ".join(self.tenants)
+            raise UnknownTenant(
+                f"tenant {tenant_id!r} is not simulated (served: {served})"
+            ) from None
+
+    def by_client(self, client_id: str | None) -> TenantSim | None:
+        """The tenant whose client id is ``client_id`` (the token endpoint's question)."""
+        return next((t for t in self.tenants.values() if t.config.client_id == client_id), None)

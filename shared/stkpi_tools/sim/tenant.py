@@ -19,7 +19,7 @@ import numpy as np
 
 from stkpi.registry import ENTITIES, get_entity, record_key
 from stkpi_tools.sim.catalog import BUSINESS_UNITS
-from stkpi_tools.sim.clock import HOUR, NEVER, iso, parse_time, to_epoch
+from stkpi_tools.sim.clock import HOUR, NEVER, SimClock, iso, parse_time, to_epoch
 from stkpi_tools.sim.config import SimConfig
 from stkpi_tools.sim.entities import SIM_ENTITIES, build_tables, view
 from stkpi_tools.sim.packed_versions import pack
@@ -45,7 +45,9 @@ class Filters:
 class Tenant:
     """A deterministic ServiceTitan tenant generated from a ``SimConfig``."""
 
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, clock: SimClock | None = None) -> None:
+        """``clock``: the simulator's, shared with its other tenants (default: one of this
+        tenant's own, at ``config.now``)."""
         if config.bu_names and len(config.bu_names) != len(BUSINESS_UNITS):
             raise ValueError(f"bu_names needs {len(BUSINESS_UNITS)} names, one per catalog BU")
         self.config = config
@@ -54,7 +56,7 @@ class Tenant:
         if missing:
             raise RuntimeError(f"simulator does not generate {sorted(missing)}")
         self._lock = threading.RLock()
-        self._now = to_epoch(config.now)
+        self.clock = clock if clock is not None else SimClock(to_epoch(config.now))
         self._edits: dict[str, np.ndarray] = {}
         # When each record was last edited at runtime, as a sequence number: the export feed
         # puts a record edited after a read behind everything read before, even at the same
@@ -70,30 +72,30 @@ class Tenant:
     # -- clock ---------------------------------------------------------------------------
     @property
     def now(self) -> int:
-        return self._now
+        return self.clock.now
 
     def now_iso(self) -> str:
-        return iso(self._now)
+        return iso(self.now)
 
     def set_now(self, epoch_seconds: int) -> None:
         with self._lock:
-            self._now = int(epoch_seconds)
+            self.clock.now = int(epoch_seconds)
 
     def advance(self, hours: float) -> None:
         with self._lock:
-            self._now += round(hours * HOUR)
+            self.clock.now += round(hours * HOUR)
 
     def state_key(self) -> tuple[int, int]:
         """What every snapshot depends on: the clock and the count of edits and deletes.
         Equal keys, equal snapshots."""
         with self._lock:
-            return self._now, self._generation
+            return self.now, self._generation
 
     # -- visibility ----------------------------------------------------------------------
     def visible(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(visible mask, visible modifiedOn) for an entity at the current clock."""
         with self._lock:
-            now, generation = self._now, self._generation
+            now, generation = self.now, self._generation
             cached = self._cache.get(name)
             if cached and cached[0] == now and cached[1] == generation:
                 return cached[2], cached[3]
@@ -139,7 +141,7 @@ class Tenant:
         """Full API dicts for ``indices`` as of the current clock, shaped as the spec's
         ``kind`` of endpoint (list or export) has them (``stkpi_tools.sim.shapes``)."""
         _, mod = self.visible(name)
-        seen = view(self.tables, self._now, self.config.seed, self.config.bu_names)
+        seen = view(self.tables, self.now, self.config.seed, self.config.bu_names)
         renderer = SIM_ENTITIES[name].render
         return [conform(name, kind, renderer(seen, int(i), int(mod[i]))) for i in indices]
 
@@ -203,7 +205,7 @@ class Tenant:
             chosen = rng.choice(pool, size=min(count, pool.size), replace=False)
             table = self.tables[name]
             edits = self._edits.setdefault(name, np.full(table.size, NEVER, dtype=np.int64))
-            edits[chosen] = self._now
+            edits[chosen] = self.now
             self._sequence_edit(name, chosen)
             self._generation += 1
             return sorted(int(i) for i in chosen)
@@ -231,7 +233,7 @@ class Tenant:
                 table.active = np.ones(table.size, dtype=bool)
             table.active[chosen] = False
             edits = self._edits.setdefault(name, np.full(table.size, NEVER, dtype=np.int64))
-            edits[chosen] = self._now
+            edits[chosen] = self.now
             self._sequence_edit(name, chosen)
             self._generation += 1
             return sorted(int(table.ids[i]) for i in chosen)
