@@ -56,3 +56,19 @@ def crash_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("crash") / "armed"
     path.write_text("")
     return path
+
+
+@pytest.fixture(scope="module")
+def tenant_stack(tmp_path_factory, bq_emulator, gcs_emulator, pubsub_emulator):
+    """A local stack (functions behind their front doors, push) on the session's emulators,
+    names of its own, whose simulator serves three tenants: the default 1000 and
+    ``pipeline_harness.ADDED_TENANTS`` (2000 in Los Angeles, 3000 smaller), their secrets
+    in ``ST_SECRETS_DIR``; register them with ``tenant_stack.add_all()``
+    (``pipeline_harness.TenantStack``)."""
+    from pipeline_harness import multi_tenant_stack
+
+    emulators = {"gcs": gcs_emulator.service, "bigquery": bq_emulator.service,
+                 "pubsub": pubsub_emulator.service}  # fmt: skip
+    root = tmp_path_factory.mktemp("tenant-stack")
+    with multi_tenant_stack(root, emulators, f"mt{uuid.uuid4().hex[:4]}") as stack:
+        yield stack

@@ -9,7 +9,11 @@ or after it is the next run's, not a loss (stkpi_tools.chaos.compare).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,12 +33,16 @@ from stkpi.rows import to_row
 from stkpi.warehouse import ensure_tables
 from stkpi.windows import parse_ts
 from stkpi_tools.chaos.compare import CopyHorizon, EntityComparison, compare_raw
-from stkpi_tools.localstack import DEFAULT_PROJECT
+from stkpi_tools.localstack import DEFAULT_PROJECT, Stack, StackInfo
+from stkpi_tools.localstack.process import Service
 from stkpi_tools.localstack.settings_env import local_settings_env, local_topology
+from stkpi_tools.localstack.tenants import add_command, write_tenant_secrets
 from stkpi_tools.localstack.wiring import wire
 from stkpi_tools.pump import InProcessPump
-from stkpi_tools.sim.config import DEFAULT_NOW, SimConfig
+from stkpi_tools.sim.admin import SimAdmin
+from stkpi_tools.sim.config import DEFAULT_NOW, SimConfig, TenantSpec
 from stkpi_tools.sim.server import running_simulator
+from stkpi_tools.tenant.add import SECRETS_DIR_ENV
 from stkpi_tools.tenant.simulated import write_simulated_maps
 
 
@@ -94,7 +102,9 @@ def in_process_pipeline(
     (``STKPI_CRASH_FILE``); ``env`` adds or overrides the pipeline's settings (page size,
     window sizing); ``sim_options`` the simulator's (``SimConfig``). The tenant's maps are
     the demo's (``sql/seeds``), as a local stack writes them, unless ``simulated_maps`` is
-    false (a tenant with none yet)."""
+    false (a tenant with none yet). With ``tenants=(TenantSpec(...), ...)`` the simulator
+    serves those too: their secrets are written to a directory ``ST_SECRETS_DIR`` names
+    (as the local stack does) and their maps too; registering them is the test's."""
     mp = pytest.MonkeyPatch()
     mp.setenv("STKPI_CRASH_FILE", str(crash_file))
     config = SimConfig(
@@ -126,6 +136,14 @@ def in_process_pipeline(
         ensure_tables(ctx.bigquery, settings)
         if simulated_maps:
             write_simulated_maps(ctx.bigquery, settings, str(settings.st_tenant_id))
+        if config.tenants:  # the added tenants' secrets, where the pipeline reads them
+            secrets = crash_file.parent / f"{prefix}-secrets"
+            name_prefix = variables["name_prefix"]
+            write_tenant_secrets(secrets, DEFAULT_PROJECT, name_prefix, _added(sim))
+            mp.setenv(SECRETS_DIR_ENV, str(secrets))
+            for spec in config.tenants:
+                if simulated_maps and not spec.bu_names:
+                    write_simulated_maps(ctx.bigquery, settings, spec.tenant_id, added=True)
         subs = wire(local_topology(DEFAULT_PROJECT, variables), mode="pull")
         pump = InProcessPump(ctx, {fn: d["subscription"] for fn, d in subs.items()}, concurrency=3)
         try:
@@ -208,3 +226,98 @@ def row_for(entity_name: str, record: dict) -> dict:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, default=str, sort_keys=True)
+
+
+# Two tenants besides the simulator's primary (1000, Phoenix, the scale a test gives): three
+# of different sizes, data and time zones, for tests of one deployment serving several.
+ADDED_TENANTS = (
+    TenantSpec("2000", seed=7, scale=0.003, time_zone="America/Los_Angeles",
+               display_name="Silver State Painting"),
+    TenantSpec("3000", seed=11, scale=0.001, time_zone="America/Phoenix",
+               display_name="Old Pueblo Painting"),
+)  # fmt: skip
+_SETTINGS = ("ST_", "BQ_DATASET", "REPORT_", "LANDING_")
+_CLI = "import sys; from stkpi_tools.cli import main; sys.argv[0] = 'stkpi'; main()"
+
+
+def _added(sim: Any) -> list[dict[str, Any]]:
+    """The simulator's added tenants as ``/_sim/tenants`` describes them."""
+    return [sim.of(t).state.describe() for t in sim.tenant_ids[1:]]
+
+
+@dataclass
+class TenantStack:
+    """A local stack whose simulator serves several tenants (``multi_tenant_stack``): the
+    default one and the added ones, whose secrets wait in ``ST_SECRETS_DIR`` and which are
+    not registered until ``add`` (``stkpi tenant add``, as an operator does)."""
+
+    info: StackInfo
+    env: dict[str, str]  # the operator's CLI environment: this stack, nothing of the caller's
+    name_prefix: str
+    tenants: list[dict[str, Any]]  # the simulator's, primary first (GET /_sim/tenants)
+
+    @property
+    def added(self) -> list[str]:
+        return [t["tenant_id"] for t in self.tenants[1:]]
+
+    def admin(self, tenant_id: str | None = None) -> SimAdmin:
+        """The simulator's admin API for one tenant (None: the default tenant)."""
+        return SimAdmin(self.info.url("simulator"), tenant=tenant_id)
+
+    def stkpi(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run the CLI as the operator of this stack."""
+        return subprocess.run([sys.executable, "-c", _CLI, *args], env=self.env, text=True,
+                              capture_output=True, timeout=timeout)  # fmt: skip
+
+    def add(self, tenant_id: str) -> subprocess.CompletedProcess[str]:
+        """``stkpi tenant add`` for an added tenant, as ``stkpi local up`` prints it."""
+        tenant = next(t for t in self.tenants if t["tenant_id"] == tenant_id)
+        args = add_command(tenant, self.name_prefix).split(" ", 1)[1]
+        return self.stkpi(*shlex.split(args))
+
+    def add_all(self) -> None:
+        for tenant_id in self.added:
+            got = self.add(tenant_id)
+            assert got.returncode == 0, got.stdout + got.stderr
+
+
+@contextmanager
+def multi_tenant_stack(
+    root: Path,
+    emulators: Mapping[str, Service],
+    prefix: str,
+    *,
+    tenants: Sequence[TenantSpec] = ADDED_TENANTS,
+    scale: float = 0.002,
+    functions: bool = True,
+    **stack_options: Any,
+) -> Iterator[TenantStack]:
+    """A local stack on the session's emulators (``emulators``: gcs, bigquery, pubsub
+    services), its names its own (terraform's ``name_prefix``), whose simulator serves the
+    default tenant at ``scale`` and ``tenants`` besides; stopped after the block."""
+    name_prefix = f"{prefix}-"
+    stack = Stack(
+        root,
+        sim_args={"scale": scale, "seed": 42},
+        tf_variables={"name_prefix": name_prefix, "retry_minimum_backoff_seconds": 0.5,
+                      "retry_maximum_backoff_seconds": 2},
+        reuse=emulators,
+        functions=functions,
+        tenants=tenants,
+        **stack_options,
+    )  # fmt: skip
+    with stack as info:
+        # the stack's settings (stack.json), none of the caller's
+        mine = info.env()
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in mine and not k.endswith("_EMULATOR_HOST") and not k.startswith(_SETTINGS)
+        }
+        env["STKPI_STACK_ROOT"] = str(root)  # fmt: skip
+        admin = SimAdmin(info.url("simulator"))
+        try:
+            served = admin.tenants()
+        finally:
+            admin.close()
+        yield TenantStack(info, env, name_prefix, served)

@@ -28,6 +28,14 @@ def _root(root: Path | None) -> Path:
 
 
 RootOpt = typer.Option(None, "--root", help="Run dir (default $STKPI_STACK_ROOT or .stkpi/stack).")
+TenantsOpt = typer.Option(
+    None,
+    "--tenants",
+    help="Tenants the simulator serves besides the default one: a tenants file "
+    '({"tenants": {"<id>": {"display_name", "time_zone", "seed", "scale"}}}), or "demo" for '
+    "terraform/local.tenants.json. Their secrets go to <root>/secrets (ST_SECRETS_DIR); "
+    "register each with `stkpi tenant add` (docs/TENANTS.md).",
+)
 
 
 @local_app.command()
@@ -46,6 +54,7 @@ def up(
         help="The simulator's clock, ISO UTC (default 2025-10-01T12:00Z): the pipeline's "
         "'now' on the local stack (plans, validations, report)",
     ),
+    tenants: str | None = TenantsOpt,
     root: Path | None = RootOpt,
 ) -> None:
     """Start the whole stack in the background and print its endpoints.
@@ -66,6 +75,9 @@ def up(
             raise StkpiError(f"a local stack is already running ({run_dir}); `stkpi local down`")
     if now is not None and st_api_base_url:
         raise StkpiError("--now sets the simulator's clock; another server keeps its own")
+    if tenants is not None and st_api_base_url:
+        raise StkpiError("--tenants are the simulator's; another server serves its own")
+    specs = _tenant_specs(tenants)
     sim_args: dict[str, object] = {"scale": scale, "seed": seed}
     if now is not None:
         from stkpi_tools.cli.sim import parse_now
@@ -79,6 +91,7 @@ def up(
         dispatcher_concurrency=dispatcher,
         detached=True,
         user_settings=user_settings(environ_with_dotenv(os.environ, Path.cwd())[0]),
+        tenants=specs,
     )
     with console.status("starting the local stack"):
         info = stack.start()
@@ -87,6 +100,41 @@ def up(
         table.add_row(name, info.url(name), str(info.pids[name]), info.logs.get(name, ""))
     console.print(table)
     console.print(f"recorded in {run_dir / 'stack.json'}; `eval $(stkpi local env)` for a shell")
+    if specs:
+        _print_tenants(info)
+
+
+def _tenant_specs(tenants: str | None):
+    """``--tenants``: a tenants file, or ``demo`` (terraform/local.tenants.json)."""
+    from stkpi_tools.localstack.tenants import demo_tenants_file
+    from stkpi_tools.sim.config import SimConfig, load_tenant_specs
+
+    if tenants is None:
+        return ()
+    path = demo_tenants_file() if tenants == "demo" else Path(tenants)
+    try:
+        specs = load_tenant_specs(path)
+        SimConfig(tenants=specs).tenant_configs()  # ids and credentials told apart
+    except ValueError as exc:
+        raise StkpiError(f"--tenants: {exc}") from None
+    return specs
+
+
+def _print_tenants(info) -> None:
+    """Each added tenant and the command that registers it."""
+    from stkpi_tools.localstack.tenants import add_command
+    from stkpi_tools.sim.admin import SimAdmin
+
+    admin = SimAdmin(info.url("simulator"))
+    try:
+        served = admin.tenants()
+    finally:
+        admin.close()
+    prefix = str(info.tf_variables.get("name_prefix") or "")
+    console.print(f"the simulator serves tenants {', '.join(t['tenant_id'] for t in served)} "
+                  f"(default {served[0]['tenant_id']}); register each added one:")  # fmt: skip
+    for tenant in served[1:]:
+        console.print(f"  {add_command(tenant, prefix)}", soft_wrap=True)
 
 
 @local_app.command()

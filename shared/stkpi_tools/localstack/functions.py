@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from stkpi import sqlfiles
+from stkpi_tools.tenant.add import SECRETS_DIR_ENV
 from stkpi_tools.terraform.topology import Function
 
 FUNCTIONS = ("plan_windows", "fetch_window", "load_batch", "rebuild_dims")
@@ -48,7 +49,8 @@ def function_env(
     """The function's environment as terraform declares it, pointed at the local services:
     the ServiceTitan server the stack was given, the secrets it is granted (the
     simulator's credentials, or the user's) as values, the simulator's clock as the tenant's
-    (stkpi.clock; absent for a real tenant, as in the cloud), and the caller's overrides.
+    (stkpi.clock; absent for a real tenant, as in the cloud), the added tenants' secrets
+    (``ST_SECRETS_DIR``) to the functions that read secrets, and the caller's overrides.
 
     There is no Secret Manager emulator: where terraform names a function's secrets
     (``ST_SECRETS``, read at call time by ``stkpi.secrets``), the stack hands it their
@@ -58,6 +60,9 @@ def function_env(
         out[name] = env[name]
     if env.get("TENANT_CLOCK_URL"):
         out["TENANT_CLOCK_URL"] = env["TENANT_CLOCK_URL"]
+    if env.get(SECRETS_DIR_ENV) and "ST_SECRETS" in fn.env:
+        # the added tenants' secrets, for the functions terraform lets read secrets only
+        out[SECRETS_DIR_ENV] = env[SECRETS_DIR_ENV]
     out.pop("ST_SECRETS", None)
     for name in fn.secret_env:
         out[name] = secrets[name]

@@ -23,7 +23,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -63,7 +63,15 @@ from stkpi_tools.localstack.settings_env import (
     user_variables,
 )
 from stkpi_tools.localstack.stack_info import STACK_FILE, StackInfo
+from stkpi_tools.localstack.tenants import (
+    SECRETS_DIR,
+    terraform_tenants,
+    write_sim_tenants,
+    write_tenant_secrets,
+)
 from stkpi_tools.localstack.together import start_together, stop_together
+from stkpi_tools.sim.config import TenantSpec
+from stkpi_tools.tenant.add import SECRETS_DIR_ENV
 from stkpi_tools.terraform.topology import Topology
 
 EMULATORS = ("gcs", "bigquery", "pubsub")
@@ -91,6 +99,7 @@ class Stack:
         tf_variables: Mapping[str, object] | None = None,
         iam: bool | None = None,
         user_settings: Mapping[str, str] | None = None,
+        tenants: Sequence[TenantSpec] = (),
     ) -> None:
         """``st_api_base_url`` points at another ServiceTitan server (no simulator started);
         ``settings_env`` overrides Settings variables; ``function_sources`` maps function
@@ -104,7 +113,11 @@ class Stack:
         ``user_settings`` are what a user set in the environment or .env
         (``settings_env.user_settings``): time zone, page size and rate always, and with
         ``st_api_base_url`` their auth URL and credentials too. Credentials reach the fetch
-        function's process only, never stack.json."""
+        function's process only, never stack.json. ``tenants``: tenants the simulator serves
+        besides the default one (``stkpi_tools.localstack.tenants``): terraform's
+        ``tenants`` variable names them, and their credentials are written as their secrets
+        in ``<root>/secrets`` (``ST_SECRETS_DIR``, for the functions that call ServiceTitan
+        and the operator's CLI)."""
         self.root = Path(root_dir).resolve()
         self.project = project
         self.with_simulator = with_simulator and not st_api_base_url
@@ -119,8 +132,12 @@ class Stack:
         self.detached = detached
         self.timeout = timeout
         self.user = dict(user_settings or {})
+        self.tenants = tuple(tenants)
+        if self.tenants and not self.with_simulator:
+            raise ServiceError("added tenants are the simulator's: another server has its own")
         self.tf_variables = {
             **user_variables(self.user, own_server=not self.with_simulator),
+            **({"tenants": terraform_tenants(self.tenants)} if self.tenants else {}),
             **(tf_variables or {}),
         }
         self.iam = iam if iam is not None else os.environ.get("STKPI_IAM_GATE", "1") != "0"
@@ -164,6 +181,8 @@ class Stack:
         topology = local_topology(self.project, self.tf_variables)
         admin = {k: v for name in EMULATORS for k, v in self.services[name].env().items()}
         env = local_settings_env(self.project, extra=st_env, variables=self.tf_variables)
+        if self.tenants:
+            env[SECRETS_DIR_ENV] = str(self._write_tenant_secrets(st_env["ST_API_BASE_URL"]))
         env.update(self.settings_env)
         if any(k in self.user for k in CREDENTIALS) and not self.with_simulator:
             for key in CREDENTIALS:  # real credentials: only functions with reads_st_api
@@ -172,8 +191,9 @@ class Stack:
         provision(settings, topology, env=admin, pubsub=False)  # terraform apply's part
         if self.with_simulator and secrets.get("ST_TENANT_ID"):
             # the operator's `stkpi tenant import` of the demo's data (the simulated
-            # tenant's BU and report maps), before any run can rebuild
-            self._write_simulated_maps(settings, admin, secrets["ST_TENANT_ID"])
+            # tenants' BU and report maps), before any run can rebuild
+            added = [t.tenant_id for t in self.tenants if not t.bu_names]
+            self._write_simulated_maps(settings, admin, secrets["ST_TENANT_ID"], added)
 
         principal_env = self._start_gate(topology, admin) if self.iam else {}
         endpoints: dict[str, str] = {}
@@ -220,14 +240,32 @@ class Stack:
         starters = {name: start for name, start in starters.items() if name not in self.reuse}
         if self.with_simulator:
             args = dict(self.sim_args)
+            if self.tenants:
+                args["tenants"] = write_sim_tenants(root, self.tenants)
             starters["simulator"] = lambda: start_simulator(
                 root, scale=args.pop("scale", None), seed=args.pop("seed", None),
                 extra_args=args, timeout=600, **kw,  # production scale takes a while
             )  # fmt: skip
         start_together(starters, self._add)
 
+    def _write_tenant_secrets(self, sim_url: str) -> Path:
+        """The added tenants' credentials, as the simulator issued them, as their secrets."""
+        from stkpi_tools.sim.admin import SimAdmin
+
+        admin = SimAdmin(sim_url)
+        try:
+            served = admin.tenants()[1:]  # the primary is the default tenant
+        finally:
+            admin.close()
+        prefix = str(local_variables(self.project, self.tf_variables).get("name_prefix") or "")
+        directory = self.root / SECRETS_DIR
+        write_tenant_secrets(directory, self.project, prefix, served)
+        return directory
+
     @staticmethod
-    def _write_simulated_maps(settings: Settings, admin: dict[str, str], tenant: str) -> None:
+    def _write_simulated_maps(
+        settings: Settings, admin: dict[str, str], tenant: str, added: Sequence[str] = ()
+    ) -> None:
         from stkpi import gcp
         from stkpi_tools.localstack.provision import patched_environ
         from stkpi_tools.tenant.simulated import write_simulated_maps
@@ -236,6 +274,8 @@ class Stack:
             client = gcp.bigquery_client(settings)
             try:
                 write_simulated_maps(client, settings, tenant)
+                for other in added:
+                    write_simulated_maps(client, settings, other, added=True)
             finally:
                 client.close()
 
