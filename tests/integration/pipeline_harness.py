@@ -30,6 +30,7 @@ from stkpi.messages import PlanMessage
 from stkpi.planner import RunPlan
 from stkpi.registry import get_entity
 from stkpi.rows import to_row
+from stkpi.secrets import SECRETS_DIR_ENV
 from stkpi.warehouse import ensure_tables
 from stkpi.windows import parse_ts
 from stkpi_tools.chaos.compare import CopyHorizon, EntityComparison, compare_raw
@@ -42,7 +43,6 @@ from stkpi_tools.pump import InProcessPump
 from stkpi_tools.sim.admin import SimAdmin
 from stkpi_tools.sim.config import DEFAULT_NOW, SimConfig, TenantSpec
 from stkpi_tools.sim.server import running_simulator
-from stkpi_tools.tenant.add import SECRETS_DIR_ENV
 from stkpi_tools.tenant.simulated import write_simulated_maps
 
 
@@ -80,7 +80,15 @@ class Pipeline:
         run's end)."""
         ends = self.horizon.ends if until is None else until
         settings = self.ctx.for_tenant(tenant_id).settings
-        return compare_raw(self.ctx.bigquery, settings, self.sim.versions, entities, ends)
+        return compare_raw(self.ctx.bigquery, settings, self.sim_of(tenant_id).versions,
+                           entities, ends)  # fmt: skip
+
+    def sim_of(self, tenant_id: str | None = None) -> Any:
+        """The simulator's handle of ``tenant_id`` when it serves it (several tenants:
+        ``in_process_pipeline(tenants=...)``), else its primary's."""
+        if tenant_id is not None and tenant_id in self.sim.tenant_ids:
+            return self.sim.of(tenant_id)
+        return self.sim
 
 
 @contextmanager

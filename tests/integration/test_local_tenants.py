@@ -21,14 +21,14 @@ from pipeline_harness import ADDED_TENANTS, TenantStack, in_process_pipeline, mu
 
 from stkpi.config import load_settings
 from stkpi.gcp import bigquery_client
-from stkpi.secrets import SecretReader
+from stkpi.secrets import SECRETS_DIR_ENV, SecretReader, directory_accessor
 from stkpi.tenant_maps import read_bu_map, read_report_map
 from stkpi.tenants import Tenant, secret_names
 from stkpi_tools.localstack.provision import patched_environ
 from stkpi_tools.localstack.settings_env import local_topology
 from stkpi_tools.sim.reporting import report_id
 from stkpi_tools.sim.reports import REPORTS
-from stkpi_tools.tenant.add import SECRETS_DIR_ENV, add_tenant, directory_accessor
+from stkpi_tools.tenant.add import add_tenant
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,11 @@ def stack(tmp_path_factory, bq_emulator, gcs_emulator, pubsub_emulator) -> Itera
     emulators = {"gcs": gcs_emulator.service, "bigquery": bq_emulator.service,
                  "pubsub": pubsub_emulator.service}  # fmt: skip
     root = tmp_path_factory.mktemp("tenants-stack")
-    with multi_tenant_stack(root, emulators, f"lt{uuid.uuid4().hex[:4]}", functions=False) as s:
+    # No IAM gate yet: `stkpi tenant add` makes the tenant's datasets, and terraform/ does
+    # not yet grant the operator that (docs/TENANTS.md, remaining work 4); with the grants,
+    # drop iam=False.
+    prefix = f"lt{uuid.uuid4().hex[:4]}"
+    with multi_tenant_stack(root, emulators, prefix, functions=False, iam=False) as s:
         yield s
 
 

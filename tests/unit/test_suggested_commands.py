@@ -68,6 +68,7 @@ SAMPLES: dict[str, str] = {
     "--region": "PHX",
     "--tenant-id": "2000",
     "--time-zone": "America/Denver",
+    "--tenants": "terraform/local.tenants.json",
 }
 
 COMMAND = re.compile(r"(?<![\w.$/-])(?:\./dev )?stkpi(?= )|(?<![\w.$/-])\./dev demo\b")

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from stkpi import sqlfiles
-from stkpi_tools.tenant.add import SECRETS_DIR_ENV
+from stkpi.secrets import SECRETS_DIR_ENV
 from stkpi_tools.terraform.topology import Function
 
 FUNCTIONS = ("plan_windows", "fetch_window", "load_batch", "rebuild_dims")

@@ -28,6 +28,7 @@ from functools import partial
 from pathlib import Path
 
 from stkpi.config import Settings
+from stkpi.secrets import SECRETS_DIR_ENV
 from stkpi_tools.localstack.functions import (
     FUNCTIONS,
     function_env,
@@ -71,7 +72,6 @@ from stkpi_tools.localstack.tenants import (
 )
 from stkpi_tools.localstack.together import start_together, stop_together
 from stkpi_tools.sim.config import TenantSpec
-from stkpi_tools.tenant.add import SECRETS_DIR_ENV
 from stkpi_tools.terraform.topology import Topology
 
 EMULATORS = ("gcs", "bigquery", "pubsub")
