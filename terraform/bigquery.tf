@@ -51,6 +51,40 @@ resource "google_bigquery_dataset" "layer" {
   depends_on = [google_project_service.apis]
 }
 
+# Each added tenant's datasets (docs/TENANTS.md): the five layers again, named with the
+# tenant id appended to the prefix (<prefix>_t<id>_<layer>, stkpi.tenants.dataset_prefix),
+# one var.tenants entry each. They are made here so that iam.tf grants the functions their
+# roles on them as on the deployment's own, dataset by dataset; their tables are made by
+# `stkpi tenant add` with the deployment's own DDL (stkpi.warehouse.ensure_tables), once
+# the tenant's doctor has passed.
+locals {
+  tenant_datasets = {
+    for pair in setproduct(keys(var.tenants), keys(local.datasets)) : "${pair[0]}/${pair[1]}" => {
+      tenant     = pair[0]
+      layer      = pair[1]
+      dataset_id = "${local.bq_dataset_prefix}_t${pair[0]}_${pair[1]}"
+    }
+  }
+}
+
+resource "google_bigquery_dataset" "tenant_layer" {
+  #checkov:skip=CKV_GCP_81:Google-managed encryption, as the deployment's own datasets.
+  for_each = local.tenant_datasets
+
+  dataset_id  = each.value.dataset_id
+  location    = var.bq_location
+  description = "st-kpi ${each.value.layer} layer of tenant ${each.value.tenant}"
+
+  default_table_expiration_ms = each.value.layer == "stage" ? var.stage_table_expiration_hours * 3600 * 1000 : null
+  delete_contents_on_destroy  = !var.deletion_protection
+
+  labels = {
+    tenant = each.value.tenant
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
 resource "google_bigquery_table" "raw_partitioned" {
   #checkov:skip=CKV_GCP_80:Google-managed encryption (see the datasets).
   for_each = local.raw_partitioned

@@ -117,6 +117,19 @@ locals {
       for layer, role in layers : "${fn}/${layer}" => { fn = fn, layer = layer, role = role }
     }
   ]...)
+
+  # the same roles on each added tenant's datasets (bigquery.tf, tenant_layer): a function
+  # runs every tenant's messages, each in the tenant's own datasets (stkpi.tenant_contexts)
+  tenant_dataset_grants = merge([
+    for fn, layers in local.dataset_roles : {
+      for key, ds in local.tenant_datasets : "${fn}/${key}" => {
+        fn = fn, dataset = key, role = layers[ds.layer]
+      } if contains(keys(layers), ds.layer)
+    }
+  ]...)
+  operator_tenant_dataset_grants = {
+    for pair in setproduct(var.operator_members, keys(local.tenant_datasets)) : "${pair[0]}/${pair[1]}" => { member = pair[0], dataset = pair[1] }
+  }
 }
 
 resource "google_pubsub_topic_iam_member" "publish" {
@@ -139,6 +152,14 @@ resource "google_bigquery_dataset_iam_member" "fn" {
   for_each = local.dataset_grants
 
   dataset_id = google_bigquery_dataset.layer[each.value.layer].dataset_id
+  role       = each.value.role
+  member     = "serviceAccount:${google_service_account.fn[each.value.fn].email}"
+}
+
+resource "google_bigquery_dataset_iam_member" "fn_tenant" {
+  for_each = local.tenant_dataset_grants
+
+  dataset_id = google_bigquery_dataset.tenant_layer[each.value.dataset].dataset_id
   role       = each.value.role
   member     = "serviceAccount:${google_service_account.fn[each.value.fn].email}"
 }
@@ -225,6 +246,19 @@ resource "google_bigquery_dataset_iam_member" "operator" {
   # Read everything; `stkpi validate` also appends its results to st_ops.validation_results.
   role   = each.value.layer == "ops" ? "roles/bigquery.dataEditor" : "roles/bigquery.dataViewer"
   member = each.value.member
+}
+
+# On each added tenant's datasets, operators also make the tables: `stkpi tenant add`
+# creates them with the deployment's DDL once the tenant's doctor passed (terraform makes
+# the datasets, for the functions' grants, but not the tables: docs/TENANTS.md). So
+# dataEditor on every layer of the tenant's, where the deployment's own raw, dim and mart
+# are only read (terraform made their tables).
+resource "google_bigquery_dataset_iam_member" "operator_tenant" {
+  for_each = local.operator_tenant_dataset_grants
+
+  dataset_id = google_bigquery_dataset.tenant_layer[each.value.dataset].dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = each.value.member
 }
 
 resource "google_project_iam_member" "operator_job_user" {

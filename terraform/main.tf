@@ -41,10 +41,16 @@ locals {
 
   landing_bucket = var.landing_bucket_name != "" ? var.landing_bucket_name : "${var.project_id}-${local.prefix}st-landing"
 
-  # Global ServiceTitan budget: every fetch instance has its own token bucket of
-  # fetch_rate_per_instance requests/s and handles one delivery at a time, so
-  # max_instance_count * fetch_rate_per_instance <= tenant limit * safety factor.
-  fetch_max_instances = max(1, floor(var.tenant_rate_limit_per_second * var.rate_limit_safety_factor / var.fetch_rate_per_instance))
+  # ServiceTitan's budget is per (app key, tenant): every fetch instance has a token bucket
+  # of fetch_rate_per_instance requests/s per tenant (each tenant's context has its own
+  # client, stkpi.tenant_contexts), and a tenant's run holds at most window_lanes windows,
+  # one instance each. One tenant's share of instances keeps
+  # tenant_fetch_instances * fetch_rate_per_instance <= tenant limit * safety factor; the
+  # function has that share for every tenant the deployment serves (its default tenant and
+  # each var.tenants entry), so one tenant's backfill never waits for another's instances.
+  tenant_fetch_instances = max(1, floor(var.tenant_rate_limit_per_second * var.rate_limit_safety_factor / var.fetch_rate_per_instance))
+  tenant_count           = 1 + length(var.tenants)
+  fetch_max_instances    = local.tenant_fetch_instances * local.tenant_count
 
   # One entry per function: folder name = entry point, the topic it consumes, its sizing.
   functions = {
@@ -103,14 +109,15 @@ locals {
   }
 
   # Window lanes: a run keeps at most this many windows in flight (fetching or loading),
-  # one per fetch instance (each has its own share of the API budget).
+  # one per fetch instance of its tenant's share (each has its own share of the tenant's
+  # API budget), and every tenant's runs together fit load_batch's capacity.
   # plan_windows publishes the first `window_lanes` windows of its plan; every loaded
   # window hands its lane to the window `window_lanes` places after it. So neither
   # fetch_window nor load_batch ever holds more deliveries than it has capacity for, and
   # no window of a backfill, however long, waits in Pub/Sub's retry loop for a free
   # instance (docs/DEPLOY.md, Capacity).
   load_capacity = local.functions.load_batch.max_instances * local.functions.load_batch.concurrency
-  window_lanes  = min(local.functions.fetch_window.max_instances, local.load_capacity)
+  window_lanes  = max(1, min(local.tenant_fetch_instances, floor(local.load_capacity / local.tenant_count)))
 
   common_env = {
     GCP_PROJECT         = var.project_id

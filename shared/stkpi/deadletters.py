@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,24 +139,40 @@ def _dead_letter(topic: str, received: Any) -> DeadLetter:
     return DeadLetter(topic, msg.message_id, permanent, reason, bytes(msg.data), attrs)
 
 
-def list_dead_letters(settings: Settings) -> list[DeadLetter]:
-    """Every dead letter of every pipeline topic; they stay where they are."""
-    return _sweep(settings, replay=False, include_permanent=False)[0]
+Select = Callable[[DeadLetter], bool]
+
+
+def of_tenant(tenant_id: str, default_tenant_id: str | None) -> Select:
+    """The dead letters of one tenant: those naming it, and for the deployment's default
+    tenant also those naming none (docs/TENANTS.md)."""
+    default = tenant_id == default_tenant_id
+
+    def select(letter: DeadLetter) -> bool:
+        return letter.tenant_id == tenant_id or (default and letter.tenant_id is None)
+
+    return select
+
+
+def list_dead_letters(settings: Settings, select: Select | None = None) -> list[DeadLetter]:
+    """Every dead letter of every pipeline topic (``select``: those it accepts); they stay
+    where they are."""
+    return _sweep(settings, replay=False, include_permanent=False, select=select)[0]
 
 
 def replay_dead_letters(
-    settings: Settings, *, include_permanent: bool = False
+    settings: Settings, *, include_permanent: bool = False, select: Select | None = None
 ) -> tuple[list[DeadLetter], list[DeadLetter]]:
-    """Republish dead letters to their topics and ack them; returns (replayed, kept).
+    """Republish dead letters (``select``: those it accepts; the others are neither
+    replayed nor listed) to their topics and ack them; returns (replayed, kept).
 
     A message is acked only after its republish is accepted, so a failure half-way
     leaves the rest in the dead-letter queue (and at worst one copy twice, which the
     pipeline's idempotent steps absorb)."""
-    return _sweep(settings, replay=True, include_permanent=include_permanent)
+    return _sweep(settings, replay=True, include_permanent=include_permanent, select=select)
 
 
 def _sweep(
-    settings: Settings, *, replay: bool, include_permanent: bool
+    settings: Settings, *, replay: bool, include_permanent: bool, select: Select | None = None
 ) -> tuple[list[DeadLetter], list[DeadLetter]]:
     project = settings.gcp_project
     subscriber = pubsub_v1.SubscriberClient()
@@ -169,7 +186,9 @@ def _sweep(
             done, leave = [], []
             for item in received:
                 letter = _dead_letter(topic, item)
-                if publisher is not None and (include_permanent or not letter.permanent):
+                if select is not None and not select(letter):
+                    leave.append(item.ack_id)  # another tenant's: not this sweep's
+                elif publisher is not None and (include_permanent or not letter.permanent):
                     attrs = {
                         k: v
                         for k, v in letter.attributes.items()

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from google.api_core.exceptions import NotFound
@@ -108,20 +110,34 @@ def read_tenants(client: bigquery.Client, settings: Settings) -> list[Tenant]:
         rows = list(client.query_and_wait(sql))
     except NotFound:  # a deployment from before the registry: no tenant added yet
         return []
-    return [
-        Tenant(
-            tenant_id=r["tenant_id"],
-            display_name=r["display_name"],
-            secrets={env: r[col] for env, col in _COLUMNS.items()},
-            time_zone=r["time_zone"],
-            weeks_start=r["weeks_start"],
-        )
-        for r in rows
-    ]
+    return [_tenant(r) for r in rows]
 
 
 def find_tenant(client: bigquery.Client, settings: Settings, tenant_id: str) -> Tenant | None:
-    return next((t for t in read_tenants(client, settings) if t.tenant_id == tenant_id), None)
+    """The latest version of one tenant, or None when it was never added.
+
+    Read by listing the table's rows (``tabledata.list``), not by a query: every function
+    resolves its messages' tenants here (stkpi.tenant_contexts), and fetch_window may read
+    its ops tables but runs no BigQuery job (terraform/iam.tf grants it no jobUser). The
+    registry holds a few rows per tenant ever added."""
+    table = f"{settings.gcp_project}.{settings.deployment_dataset('ops')}.{TABLE}"
+    try:
+        rows = [dict(r.items()) for r in client.list_rows(table) if r["tenant_id"] == tenant_id]
+    except NotFound:  # a deployment from before the registry: no tenant added yet
+        return None
+    if not rows:
+        return None
+    return _tenant(max(rows, key=lambda r: r["version"]))
+
+
+def _tenant(row: Mapping[str, Any]) -> Tenant:
+    return Tenant(
+        tenant_id=row["tenant_id"],
+        display_name=row["display_name"],
+        secrets={env: row[col] for env, col in _COLUMNS.items()},
+        time_zone=row["time_zone"],
+        weeks_start=row["weeks_start"],
+    )
 
 
 def write_tenant(

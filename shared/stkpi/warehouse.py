@@ -71,8 +71,16 @@ def run_file(client: bigquery.Client, settings: Settings, relpath: str, **extra:
 
 
 def ensure_datasets(client: bigquery.Client, settings: Settings) -> None:
+    """Every layer's dataset. One that exists (terraform made it: an added tenant's,
+    bigquery.tf) is only looked at: creating it needs ``bigquery.datasets.create`` on the
+    project, which whoever adds a tenant may not hold, even for a dataset that exists."""
     for layer in ("raw", "stage", "dim", "mart", "ops"):
         ds = bigquery.Dataset(f"{settings.gcp_project}.{settings.dataset(layer)}")
+        try:
+            client.get_dataset(ds.reference)
+            continue
+        except NotFound:
+            pass
         ds.location = settings.bq_location
         client.create_dataset(ds, exists_ok=True)
 

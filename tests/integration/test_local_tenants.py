@@ -38,11 +38,10 @@ def stack(tmp_path_factory, bq_emulator, gcs_emulator, pubsub_emulator) -> Itera
     emulators = {"gcs": gcs_emulator.service, "bigquery": bq_emulator.service,
                  "pubsub": pubsub_emulator.service}  # fmt: skip
     root = tmp_path_factory.mktemp("tenants-stack")
-    # No IAM gate yet: `stkpi tenant add` makes the tenant's datasets, and terraform/ does
-    # not yet grant the operator that (docs/TENANTS.md, remaining work 4); with the grants,
-    # drop iam=False.
+    # behind the IAM gate: the operator's `stkpi tenant add` makes the tenant's tables in
+    # the datasets terraform/ makes and grants (docs/TENANTS.md)
     prefix = f"lt{uuid.uuid4().hex[:4]}"
-    with multi_tenant_stack(root, emulators, prefix, functions=False, iam=False) as s:
+    with multi_tenant_stack(root, emulators, prefix, functions=False) as s:
         yield s
 
 

@@ -15,11 +15,14 @@ stkpi.secrets), and the deployment's settings do not hold them.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from pathlib import Path
 
 import pytest
 from pipeline_harness import assert_raw_matches_simulator, in_process_pipeline, rebuilds
+from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from stkpi import secrets
 from stkpi.deadletters import list_dead_letters
@@ -27,7 +30,9 @@ from stkpi.gcp import storage_client
 from stkpi.landing import Landing, WindowRef, page_name, window_prefix
 from stkpi.messages import PlanMessage
 from stkpi.secrets import SecretReader, directory_accessor
+from stkpi.tenant_contexts import UnknownTenantError
 from stkpi.tenants import Tenant, landing_root, secret_names
+from stkpi_tools.cli import app
 from stkpi_tools.sim.config import HISTORY_START
 from stkpi_tools.tenant.add import add_tenant
 from stkpi_tools.tenant.simulated import write_simulated_maps
@@ -96,6 +101,26 @@ def test_an_added_tenant_is_backfilled_into_its_own_datasets_and_paths(
         summary = letter.summary()
         assert summary["kind"].startswith("tenant not added"), summary
         assert summary["tenant_id"] == "3000"
+
+        # The operator's commands take --tenant: one tenant's runs and dead letters.
+        for name, value in settings:
+            if value is not None:
+                value = value.get_secret_value() if isinstance(value, SecretStr) else value
+                text = json.dumps(value) if isinstance(value, dict) else str(value)
+                monkeypatch.setenv(name.upper(), text)
+        monkeypatch.setenv("STKPI_STACK_ROOT", str(tmp_path / "no-stack"))
+        got = CliRunner().invoke(app, ["status", "--tenant", ADDED])
+        assert got.exit_code == 0, got.output
+        assert run_id in got.output  # the tenant's run, from its own ops dataset
+        assert "tenant-bf" not in CliRunner().invoke(app, ["status"]).output  # not the default's
+        got = CliRunner().invoke(app, ["daily", "--tenant", "3000", "--no-wait"])
+        # (stkpi's main prints a StkpiError as one line, exit 2; CliRunner runs the app)
+        assert isinstance(got.exception, UnknownTenantError), got.output
+        assert "stkpi tenant add --tenant-id 3000" in str(got.exception)
+        got = CliRunner().invoke(app, ["dead-letters", "--tenant", "3000", "--json"])
+        assert [d["tenant_id"] for d in json.loads(got.output)["dead_letters"]] == ["3000"]
+        got = CliRunner().invoke(app, ["dead-letters", "--tenant", ADDED, "--json"])
+        assert json.loads(got.output)["dead_letters"] == []
         assert "stkpi tenant add --tenant-id 3000" in summary["reason"]
 
 

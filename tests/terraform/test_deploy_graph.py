@@ -275,6 +275,52 @@ def test_each_tenants_secrets_are_read_by_the_servicetitan_functions_only() -> N
         assert "secretmanager" not in to_string(grant.attr("role")), grant.address
 
 
+def test_each_tenants_datasets_are_granted_as_the_deployments_own() -> None:
+    # one dataset per (tenant, layer), named as stkpi.tenants.dataset_prefix names it, and
+    # the functions' and operators' roles on each exactly as on the deployment's own layer
+    m = _module()
+    own = {
+        to_string(d.attr("dataset_id")): str(d.key)
+        for d in iter_instances(m, "google_bigquery_dataset")
+        if d.name == "layer"
+    }
+    layers = sorted(own.values())
+    added = {
+        to_string(d.attr("dataset_id")): str(d.key)
+        for d in iter_instances(m, "google_bigquery_dataset")
+        if d.name == "tenant_layer"
+    }
+    assert added == {f"st_t{tid}_{layer}": f"{tid}/{layer}" for tid in TENANTS for layer in layers}
+
+    def roles(names: tuple[str, ...], datasets: dict[str, str]) -> dict[str, set]:
+        out: dict[str, set] = {}
+        for g in iter_instances(m, "google_bigquery_dataset_iam_member"):
+            if g.name in names:
+                where = datasets[to_string(g.attr("dataset_id"))]
+                tenant, _, layer = where.rpartition("/")
+                member, role = to_string(g.attr("member")), to_string(g.attr("role"))
+                out.setdefault(tenant, set()).add((layer, member, role))
+        return out
+
+    deployment = roles(("fn",), own)[""]
+    per_tenant = roles(("fn_tenant",), added)
+    assert set(per_tenant) == set(TENANTS)
+    for tid, granted in per_tenant.items():
+        assert granted == deployment, tid
+    # operators make the tenant's tables (`stkpi tenant add`): dataEditor on its layers
+    operators = {"user:ops@example.com", "group:leads@example.com"}
+    tenants = {tid: {"display_name": name} for tid, name in TENANTS.items()}
+    m = Module(TF, {"project_id": PROJECT, "alert_email": "ops@example.com",
+                    "tenants": tenants, "operator_members": sorted(operators)})  # fmt: skip
+    operator = {
+        (to_string(g.attr("dataset_id")), to_string(g.attr("member")), to_string(g.attr("role")))
+        for g in iter_instances(m, "google_bigquery_dataset_iam_member")
+        if g.name == "operator_tenant"
+    }
+    assert operator == {(d, o, "roles/bigquery.dataEditor") for d in added for o in operators}
+
+
 def test_no_tenant_no_tenant_secret() -> None:
     m = Module(TF, {"project_id": PROJECT, "alert_email": "ops@example.com"})
     assert not [s for s in iter_instances(m, "google_secret_manager_secret") if s.name == "tenant"]
+    assert not [d for d in iter_instances(m, "google_bigquery_dataset") if d.name == "tenant_layer"]

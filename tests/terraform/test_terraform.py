@@ -242,11 +242,16 @@ def test_four_functions_each_with_max_instances_and_sizing() -> None:
 
 def test_fetch_max_instances_derives_from_tenant_rate_limit() -> None:
     loc = _locals()
-    expr = _s(loc["fetch_max_instances"]).replace(" ", "")
+    expr = _s(loc["tenant_fetch_instances"]).replace(" ", "")
     assert (
         "floor(var.tenant_rate_limit_per_second*var.rate_limit_safety_factor/var.fetch_rate_per_instance)"
         in expr
     )
+    # one tenant's share for each tenant served: the default one and each var.tenants entry
+    assert _s(loc["fetch_max_instances"]).replace(" ", "") == (
+        "local.tenant_fetch_instances*local.tenant_count"
+    )
+    assert _s(loc["tenant_count"]).replace(" ", "") == "1+length(var.tenants)"
     assert _s(loc["functions"]["fetch_window"]["max_instances"]) == "local.fetch_max_instances"
     env = _s(loc["function_env"])
     assert "ST_RATE_LIMIT_PER_SECOND" in env and "var.fetch_rate_per_instance" in env

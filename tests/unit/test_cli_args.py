@@ -21,6 +21,10 @@ from stkpi_tools.cli import app
         (["dead-letters", "--all"], "--all only makes sense with --replay"),
         (["backfill", "--start", "2025-02-01", "--end", "2025-01-01"], "is not after --start"),
         (["backfill", "--start", "2025-13-01", "--end", "2025-01-01"], "is not a date"),
+        (["status", "--tenant", "t2000"], "'t2000' is not a tenant id"),
+        (["daily", "--tenant", "0"], "'0' is not a tenant id"),
+        (["quarantine", "--tenant", "20 00"], "'20 00' is not a tenant id"),
+        (["dead-letters", "--tenant", "x"], "'x' is not a tenant id"),
     ],
 )
 def test_bad_arguments_are_named(argv: list[str], says: str) -> None:

@@ -148,3 +148,44 @@ def test_terraforms_evaluated_grants_build_a_policy() -> None:
     grants = local_topology("stkpi-local").grants
     pol = Policy(grants, load_roles())  # raises if terraform grants a role without data
     assert len(pol.grants) == len(set(grants)) and pol.roles
+
+
+def test_the_local_gate_lets_each_function_reach_an_added_tenants_datasets_as_its_own() -> None:
+    """terraform/'s grants on each var.tenants entry's datasets, as the local stack's gate
+    judges them (it takes them from terraform/): a function may do in tenant 2000's
+    datasets exactly what it may do in the deployment's, and nothing in a tenant's
+    datasets that terraform/ does not list."""
+    from stkpi_tools.terraform.topology import load_topology
+
+    tenants = {"2000": {"display_name": "Acme North"}}
+    topo = load_topology(TERRAFORM, {"project_id": P, "tenants": tenants})
+    assert topo.datasets["raw"] == "st_raw"  # the deployment's layers, unchanged
+    assert topo.tenant_datasets == {
+        "2000": {layer: f"st_t2000_{layer}" for layer in ("dim", "mart", "ops", "raw", "stage")}
+    }
+    pol = Policy(topo.grants, load_roles())
+    sa = {name: fn.service_account for name, fn in topo.functions.items()}
+    checks = [
+        ("bigquery.tables.updateData", "raw", "jobs"),  # MERGE into raw
+        ("bigquery.tables.create", "stage", None),  # staging tables
+        ("bigquery.tables.updateData", "ops", "window_events"),  # events
+        ("bigquery.tables.getData", "raw", "jobs"),  # rebuild reads raw
+        ("bigquery.tables.create", "mart", None),  # rebuild writes marts
+    ]
+    for fn in sa:
+        for permission, layer, table in checks:
+
+            def where(dataset: str, table: str | None = table) -> str:
+                found = f"projects/{P}/datasets/{dataset}"
+                return f"{found}/tables/{table}" if table else found
+
+            own = pol.allows(sa[fn], permission, where(f"st_{layer}"))
+            added = pol.allows(sa[fn], permission, where(f"st_t2000_{layer}"))
+            assert own == added, (fn, permission, layer)
+            # a tenant nobody added to terraform/: no grant at all
+            assert not pol.allows(sa[fn], permission, where(f"st_t3000_{layer}")), fn
+    # every function resolves its messages' tenants: it may read the deployment's registry
+    registry = f"projects/{P}/datasets/st_ops/tables/tenants"
+    assert all(pol.allows(sa[fn], "bigquery.tables.getData", registry) for fn in sa)
+    # the deployment without tenants has no tenant dataset
+    assert load_topology(TERRAFORM, {"project_id": P}).tenant_datasets == {}

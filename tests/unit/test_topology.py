@@ -116,6 +116,27 @@ def test_fetch_window_capacity_follows_the_rate_limit_budget(topo: Topology) -> 
     )
 
 
+def test_each_added_tenant_brings_its_own_share_of_fetch_instances(topo: Topology) -> None:
+    # ServiceTitan's limit is per (app key, tenant): with two tenants added, fetch_window
+    # has three shares of instances, and a run's lanes (one instance each, with that
+    # tenant's own token bucket) stay one tenant's share, so each tenant stays within its
+    # limit while all three fetch at full speed; load_batch's capacity holds all their lanes
+    tenants = {"2000": {"display_name": "A"}, "31": {"display_name": "B"}}
+    three = load_topology(TF, {"project_id": "p", "tenants": tenants})
+    one = topo.functions["fetch_window"]
+    fetch, load = three.functions["fetch_window"], three.functions["load_batch"]
+    assert fetch.max_instances == 3 * one.max_instances
+    lanes = int(fetch.env["WINDOW_LANES"])
+    assert (
+        lanes == int(one.env["WINDOW_LANES"]) or 3 * lanes <= load.max_instances * load.concurrency
+    )
+    assert lanes * float(fetch.env["ST_RATE_LIMIT_PER_SECOND"]) <= max(
+        _defaults()["tenant_rate_limit_per_second"] * _defaults()["rate_limit_safety_factor"],
+        float(fetch.env["ST_RATE_LIMIT_PER_SECOND"]),
+    )
+    assert 3 * lanes <= load.max_instances * load.concurrency
+
+
 def test_function_fields(topo: Topology) -> None:
     for fn in topo.functions.values():
         assert fn.name and fn.memory

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stkpi_tools.cli.env import pipeline_context
+from stkpi_tools.cli.env import TenantOption, checked_tenant, pipeline_context
 
 console = Console()
 
@@ -23,17 +23,24 @@ def dead_letters(
         typer.Option("--all", help="with --replay: also messages that can never succeed"),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    tenant: TenantOption = None,
 ) -> None:
-    """List dead-lettered messages (left in place), or replay them with --replay."""
-    from stkpi.deadletters import list_dead_letters, replay_dead_letters
+    """List dead-lettered messages (left in place), or replay them with --replay; with
+    --tenant, only that tenant's (an unknown tenant's letters can be listed too)."""
+    from stkpi.deadletters import list_dead_letters, of_tenant, replay_dead_letters
+    from stkpi.tenants import default_tenant_id
 
     if include_permanent and not replay:
         raise typer.BadParameter("--all only makes sense with --replay", param_hint="--all")
+    tenant = checked_tenant(tenant)
     settings = pipeline_context().settings
+    select = None if tenant is None else of_tenant(tenant, default_tenant_id(settings))
     if replay:
-        replayed, kept = replay_dead_letters(settings, include_permanent=include_permanent)
+        replayed, kept = replay_dead_letters(
+            settings, include_permanent=include_permanent, select=select
+        )
     else:
-        replayed, kept = [], list_dead_letters(settings)
+        replayed, kept = [], list_dead_letters(settings, select)
     if as_json:
         typer.echo(
             json.dumps(
@@ -46,11 +53,12 @@ def dead_letters(
         )
         return
     table = Table(title=f"Dead letters ({len(kept)} waiting)")
-    for col in ("topic", "kind", "reason", "body"):
+    for col in ("topic", "tenant", "kind", "reason", "body"):
         table.add_column(col, overflow="fold")
     for d in kept:
         s = d.summary()
-        table.add_row(s["topic"], s["kind"], s["reason"], s["body"][:120])
+        table.add_row(s["topic"], s["tenant_id"] or "default", s["kind"], s["reason"],
+                      s["body"][:120])  # fmt: skip
     console.print(table)
     if replay:
         console.print(f"replayed {len(replayed)} message(s) to their topics")

@@ -4,8 +4,12 @@ local stack's recorded endpoints (``.stkpi/stack/stack.json``) when one is runni
 from __future__ import annotations
 
 import os
+import re
+from typing import Annotated
 
-from stkpi.config import load_settings
+import typer
+
+from stkpi.config import TENANT_ID_PATTERN, load_settings
 from stkpi.context import PipelineContext
 from stkpi_tools.stack_root import stack_root
 
@@ -24,6 +28,35 @@ def apply_stack_env() -> bool:
     return True
 
 
-def pipeline_context() -> PipelineContext:
+def pipeline_context(tenant: str | None = None) -> PipelineContext:
+    """The deployment's context, or with ``tenant`` (``--tenant``) that tenant's: its
+    datasets, landing root and clock, and a bus that stamps it on every plan published
+    (stkpi.tenant_contexts; an id the registry does not hold is refused with the command
+    that adds it)."""
+    tenant = checked_tenant(tenant)  # before any setting is read: the user's mistake first
     apply_stack_env()
-    return PipelineContext(load_settings())
+    ctx = PipelineContext(load_settings())
+    return ctx if tenant is None else ctx.for_tenant(tenant)
+
+
+def checked_tenant(tenant: str | None) -> str | None:
+    """``--tenant``'s value, refused with one line unless it is a tenant id."""
+    if tenant is None:
+        return None
+    if not re.fullmatch(TENANT_ID_PATTERN, tenant.strip()):
+        raise typer.BadParameter(
+            f"{tenant!r} is not a tenant id (ServiceTitan's number; `stkpi tenant list`)",
+            param_hint="--tenant",
+        )
+    return tenant.strip()
+
+
+# The option of every command that starts or inspects a tenant's runs.
+TenantOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tenant",
+        help="the tenant's ServiceTitan id (`stkpi tenant list`); default: the deployment's "
+        "own tenant",
+    ),
+]

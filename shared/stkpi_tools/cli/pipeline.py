@@ -21,7 +21,7 @@ from stkpi.messages import PlanMessage, decode
 from stkpi.planner import floor_hour
 from stkpi.registry import DELETABLE
 from stkpi.status import collect_status
-from stkpi_tools.cli.env import pipeline_context
+from stkpi_tools.cli.env import TenantOption, pipeline_context
 from stkpi_tools.render import render_scans, render_status
 from stkpi_tools.runs import allow_deletes, deletes_message, publish_plan, wait_for_run
 
@@ -86,11 +86,15 @@ def _run_id(kind: str) -> str:
     return f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def _publish(msg: PlanMessage, what: str, *, wait: bool, timeout: float) -> PipelineContext:
-    """Publish ``msg`` as Cloud Scheduler would, say so, and follow the run if asked."""
-    ctx = pipeline_context()
+def _publish(
+    msg: PlanMessage, what: str, *, wait: bool, timeout: float, tenant: str | None = None
+) -> PipelineContext:
+    """Publish ``msg`` as Cloud Scheduler would (for ``tenant``: stamped with it), say so,
+    and follow the run if asked."""
+    ctx = pipeline_context(tenant)
     publish_plan(ctx, msg)
-    console.print(f"published {what} [bold]{msg.run_id}[/]")
+    whose = f" of tenant {ctx.tenant.tenant_id}" if ctx.tenant else ""
+    console.print(f"published {what}{whose} [bold]{msg.run_id}[/]")
     if wait:
         wait_for_run(ctx, str(msg.run_id), timeout=timeout)
     return ctx
@@ -111,6 +115,7 @@ def register(app: typer.Typer) -> None:
         window_days: WindowDays = None,
         wait: Wait = True,
         timeout: Timeout = 3600.0,
+        tenant: TenantOption = None,
     ) -> None:
         """Copy a date range of the tenant: plan windows, fetch, load, rebuild once."""
         first = _parse_day(start, "--start")
@@ -122,7 +127,7 @@ def register(app: typer.Typer) -> None:
                 f"{end} is not after --start {start} (--end is the day after the last)",
                 param_hint="--end",
             )
-        now = pipeline_context().tenant_now()  # the tenant's clock (stkpi.clock)
+        now = pipeline_context(tenant).tenant_now()  # the tenant's clock (stkpi.clock)
         if after is None:  # up to the tenant's present hour, as a daily run is planned
             after = floor_hour(now)
             end = f"now ({after:%Y-%m-%d %H:%M} UTC)"
@@ -140,13 +145,13 @@ def register(app: typer.Typer) -> None:
         body |= {"end": after, "run_id": _run_id("backfill")}
         if window_days:
             body["window_days"] = window_days
-        _publish(decode(PlanMessage, body), "backfill", wait=wait, timeout=timeout)
+        _publish(decode(PlanMessage, body), "backfill", wait=wait, timeout=timeout, tenant=tenant)
 
     @app.command()
-    def daily(wait: Wait = True, timeout: Timeout = 1800.0) -> None:
+    def daily(wait: Wait = True, timeout: Timeout = 1800.0, tenant: TenantOption = None) -> None:
         """Publish the daily incremental plan (what Cloud Scheduler sends every morning)."""
         msg = PlanMessage(run_type="daily", run_id=_run_id("daily"))
-        _publish(msg, "daily run", wait=wait, timeout=timeout)
+        _publish(msg, "daily run", wait=wait, timeout=timeout, tenant=tenant)
 
     @app.command()
     def deletes(
@@ -158,26 +163,28 @@ def register(app: typer.Typer) -> None:
         reason: Annotated[str, typer.Option(help="why (kept with the allowance)")] = "",
         wait: Wait = True,
         timeout: Timeout = 3600.0,
+        tenant: TenantOption = None,
     ) -> None:
         """Key scan: find records deleted in ServiceTitan and mark them deleted in raw
         (what the weekly Cloud Scheduler job sends)."""
         msg = deletes_message(_names(entities), _run_id("deletes"))
         if allow_share is not None:
-            ctx = pipeline_context()
+            ctx = pipeline_context(tenant)
             names = msg.entities or list(DELETABLE)
             allow_deletes(ctx, names, allow_share, for_hours, reason)
             console.print(
                 f"allowed key scans to mark up to {allow_share:.1%} of {', '.join(names)} "
                 f"for {for_hours:g} h"
             )
-        ctx = _publish(msg, "key scan", wait=wait, timeout=timeout)
+        ctx = _publish(msg, "key scan", wait=wait, timeout=timeout, tenant=tenant)
         if wait:
             render_scans(collect_status(ctx)["scans"])
 
     @app.command()
-    def status() -> None:
-        """Runs, windows by state, rows and lag per entity, dead letters."""
-        report = collect_status(pipeline_context())
+    def status(tenant: TenantOption = None) -> None:
+        """Runs, windows by state, rows and lag per entity, dead letters (of every
+        tenant: `stkpi dead-letters --tenant` lists one tenant's)."""
+        report = collect_status(pipeline_context(tenant))
         render_status(report)
 
     register_demo(app)

@@ -14,7 +14,7 @@ from rich.table import Table
 from stkpi.quarantine import open_records, replay_plans
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.context import Context
-from stkpi_tools.cli.env import pipeline_context
+from stkpi_tools.cli.env import TenantOption, pipeline_context
 from stkpi_tools.runs import publish_plan, wait_for_run
 
 console = Console()
@@ -32,9 +32,10 @@ def register(app: typer.Typer) -> None:
         ] = False,
         wait: Annotated[bool, typer.Option(help="follow each replay until rebuilt")] = True,
         timeout: Annotated[float, typer.Option(help="seconds to wait per replay")] = 3600.0,
+        tenant: TenantOption = None,
     ) -> None:
         """Records quarantined in the last 30 days and not copied since: why, and where."""
-        ctx = pipeline_context()
+        ctx = pipeline_context(tenant)
         now = ctx.now()
         query = Context(ctx.bigquery, ctx.settings, now, ValidationConfig()).query
         records = open_records(query, now)

@@ -53,6 +53,22 @@ def ensure_warehouse(settings: Settings) -> None:
         client.close()
 
 
+def ensure_tenant_datasets(settings: Settings, topology: Topology) -> None:
+    """Each added tenant's datasets, as terraform makes them (bigquery.tf, var.tenants);
+    their tables are `stkpi tenant add`'s (stkpi.warehouse.ensure_tables)."""
+    from google.cloud import bigquery as bq
+
+    client = gcp.bigquery_client(settings)
+    try:
+        for layers in topology.tenant_datasets.values():
+            for dataset_id in layers.values():
+                dataset = bq.Dataset(f"{settings.gcp_project}.{dataset_id}")
+                dataset.location = settings.bq_location
+                client.create_dataset(dataset, exists_ok=True)
+    finally:
+        client.close()
+
+
 def provision(
     settings: Settings,
     topology: Topology | None = None,
@@ -64,7 +80,8 @@ def provision(
     pubsub: bool = True,
     env: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, str]]:
-    """Create bucket, datasets (all layers), raw/ops tables, topics and subscriptions.
+    """Create bucket, datasets (all layers; each added tenant's too), raw/ops tables,
+    topics and subscriptions.
 
     ``endpoints`` (function name -> push URL) and ``mode`` (``push`` | ``pull``) are passed
     to ``wiring.wire``; ``env`` (emulator hosts) is applied to ``os.environ`` meanwhile.
@@ -75,6 +92,8 @@ def provision(
             ensure_bucket(settings)
         if bigquery:
             ensure_warehouse(settings)
+            if topology is not None:
+                ensure_tenant_datasets(settings, topology)
         if pubsub:
             if topology is None:
                 raise ValueError("wiring Pub/Sub needs the topology (stkpi_tools.terraform)")

@@ -18,7 +18,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,8 @@ class Topology:
     grants: tuple[Grant, ...]
     bucket: str  # landing bucket name
     datasets: dict[str, str]  # layer -> dataset id
+    # each added tenant's (var.tenants): tenant id -> layer -> dataset id
+    tenant_datasets: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def dead_letter_topic(self, topic: str) -> str:
         """The dead-letter topic of ``topic`` (from its subscriptions' dead-letter policy)."""
@@ -151,6 +153,7 @@ def _build(m: Module) -> Topology:
         grants=grants(m),
         bucket=_landing_bucket(m, functions),
         datasets=_datasets(m),
+        tenant_datasets=_tenant_datasets(m),
     )
 
 
@@ -184,6 +187,8 @@ def _dead_letters(topic_names: list[str], subs: dict[str, Subscription]) -> dict
     return topics
 
 
+# bigquery.tf's resource of the added tenants' datasets
+TENANT_DATASETS = "tenant_layer"
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)s$")
 
 
@@ -344,6 +349,19 @@ def _landing_bucket(m: Module, functions: dict[str, Function]) -> str:
 def _datasets(m: Module) -> dict[str, str]:
     out: dict[str, str] = {}
     for inst in iter_instances(m, "google_bigquery_dataset"):
+        if inst.name == TENANT_DATASETS:
+            continue
         layer = inst.key if isinstance(inst.key, str) else inst.name
         out[layer] = to_string(inst.attr("dataset_id"))
     return dict(sorted(out.items()))
+
+
+def _tenant_datasets(m: Module) -> dict[str, dict[str, str]]:
+    """Tenant id -> layer -> dataset id, of each added tenant (bigquery.tf, keys
+    ``<tenant id>/<layer>``)."""
+    out: dict[str, dict[str, str]] = {}
+    for inst in iter_instances(m, "google_bigquery_dataset"):
+        if inst.name == TENANT_DATASETS:
+            tenant, _, layer = str(inst.key).partition("/")
+            out.setdefault(tenant, {})[layer] = to_string(inst.attr("dataset_id"))
+    return {t: dict(sorted(layers.items())) for t, layers in sorted(out.items())}
