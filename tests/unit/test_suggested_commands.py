@@ -67,6 +67,7 @@ SAMPLES: dict[str, str] = {
     "--role": "Production",
     "--region": "PHX",
     "--tenant-id": "2000",
+    "--tenant": "2000",
     "--time-zone": "America/Denver",
     "--tenants": "terraform/local.tenants.json",
 }
