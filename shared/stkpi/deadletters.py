@@ -67,9 +67,12 @@ def settle(
             )
 
 
-def count_dead_letters(settings: Settings, *, ack: bool = True) -> dict[str, int]:
+def count_dead_letters(
+    settings: Settings, *, ack: bool = True, select: Select | None = None
+) -> dict[str, int]:
     """Messages waiting on each pipeline topic's dead-letter subscription (consumed when
-    ``ack``), by topic."""
+    ``ack``), by topic; with ``select``, only those it accepts (one tenant's: the others
+    are left waiting, never consumed)."""
     subscriber = pubsub_v1.SubscriberClient()
     paths = {
         topic: subscriber.subscription_path(
@@ -80,6 +83,10 @@ def count_dead_letters(settings: Settings, *, ack: bool = True) -> dict[str, int
 
     def count(topic: str) -> int:
         waiting = pull_waiting(subscriber, paths[topic])
+        if select is not None:
+            others = [m for m in waiting if not select(_dead_letter(topic, m))]
+            settle(subscriber, paths[topic], [m.ack_id for m in others], ack=False)
+            waiting = [m for m in waiting if m not in others]
         settle(subscriber, paths[topic], [m.ack_id for m in waiting], ack=ack)
         return len(waiting)
 
@@ -107,6 +114,8 @@ class DeadLetter:
             return "attempts exhausted"
         if self.reason.startswith("UnknownTenantError"):
             return "tenant not added (replay once `stkpi tenant add` ran)"
+        if self.reason.startswith("CredentialsRefusedError"):
+            return "credentials refused (replay once they are fixed)"
         if self.reason.startswith("MissingSecretError"):
             return "waits for a secret (replay once it has a version)"
         return "refused by IAM (replay once the grant is fixed)"

@@ -10,7 +10,8 @@ the rebuild lease and the lane hand-off need it to tell a redelivery from a twin
   entity, has a reversed window): logged with its content, published to the topic's
   dead-letter topic with the reason, and acked: never retried forever, never dropped;
 - a message naming a tenant the deployment's registry does not hold
-  (``stkpi.tenant_contexts``), a call Google refused with PERMISSION_DENIED (a missing IAM
+  (``stkpi.tenant_contexts``), a tenant whose credentials ServiceTitan refused
+  (``AuthError``: one tenant's only; its fix names its secrets), a call Google refused with PERMISSION_DENIED (a missing IAM
   grant), or a credential whose secret has no version yet
   (``stkpi.secrets.MissingSecretError``): the same, marked replayable, because retrying
   cannot help until someone adds the tenant, fixes the grant or adds the value, and the
@@ -42,6 +43,7 @@ from stkpi.deadline import RetryLaterError
 from stkpi.errors import PermanentError
 from stkpi.messages import LoadMessage, WindowMessage, _Message, decode_push
 from stkpi.secrets import MissingSecretError
+from stkpi.servicetitan.errors import AuthError
 from stkpi.tenant_contexts import UnknownTenantError
 
 log = logs.get(__name__)
@@ -156,6 +158,9 @@ def run_step(
     attempt = DELIVERY_ATTEMPT.set(delivery_attempt(event_data))
     try:
         result = work(msg, ctx)
+    except AuthError as exc:  # the operator fixes the credentials, then replays
+        _dead_letter(step, event_data, credentials_refused(exc, ctx), ctx, msg, replayable=True)
+        return None
     except PermanentError as exc:
         _dead_letter(step, event_data, exc, ctx, msg)
         return None
@@ -186,6 +191,44 @@ def run_step(
     return result
 
 
+class CredentialsRefusedError(PermanentError):
+    """ServiceTitan refused the tenant's credentials: nothing a retry can change until
+    someone puts the right values in its secrets, then a replay finishes what waited."""
+
+
+def credentials_refused(exc: AuthError, ctx: PipelineContext) -> CredentialsRefusedError:
+    """``exc`` with the fix: which secrets hold this tenant's credentials, how to check
+    them, and the replay (its own tenant's letters only)."""
+    settings = ctx.settings
+    found = getattr(ctx, "tenant", None)
+    tenant = found.tenant_id if found is not None else None
+    names = [settings.st_secrets[e] for e in CREDENTIAL_SECRETS if e in settings.st_secrets]
+    where = (
+        "its secrets "
+        + ", ".join(n.rsplit("/", 1)[-1] for n in names)
+        + " (`gcloud secrets versions add SECRET --data-file=-`)"
+        if names
+        else "its settings " + ", ".join(CREDENTIAL_SECRETS)
+    )
+    if tenant is None:
+        who, check, replay = (
+            "the deployment's tenant",
+            "`stkpi doctor`",
+            "`stkpi dead-letters --replay`",
+        )
+    else:
+        who = f"tenant {tenant}"
+        check = f"`stkpi tenant add --tenant-id {tenant} --name NAME --time-zone ZONE` (its doctor)"
+        replay = f"`stkpi dead-letters --replay --tenant {tenant}`"
+    return CredentialsRefusedError(
+        f"ServiceTitan refused {who}'s credentials ({exc}): put the current values in "
+        f"{where}, check them with {check}, then replay what waited with {replay}"
+    )
+
+
+CREDENTIAL_SECRETS = ("ST_CLIENT_ID", "ST_CLIENT_SECRET", "ST_APP_KEY")
+
+
 def tenant_context(msg: _Message, ctx: PipelineContext) -> PipelineContext:
     """The context of the tenant ``msg`` names: ``ctx`` itself for the default tenant."""
     return ctx if msg.tenant_id is None else ctx.for_tenant(msg.tenant_id)
@@ -212,6 +255,8 @@ def _dead_letter(
         what = "waits for a secret"
     elif isinstance(exc, UnknownTenantError):
         what = "waits for its tenant to be added"
+    elif isinstance(exc, CredentialsRefusedError):
+        what = "waits for the tenant's credentials to be fixed"
     elif replayable:
         what = "refused by IAM"
     log.error(

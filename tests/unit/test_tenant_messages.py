@@ -28,6 +28,7 @@ from stkpi.messages import (
     _Message,
     decode,
 )
+from stkpi.servicetitan.errors import AuthError, Target
 from stkpi.tenant_contexts import TenantContexts
 from stkpi.tenants import Tenant, secret_names
 
@@ -189,3 +190,23 @@ def test_a_message_naming_an_unregistered_tenant_is_dead_lettered_with_the_add_c
     assert attrs["replayable"] == "true"
     assert "stkpi tenant add --tenant-id 3000 " in attrs["error"]
     assert "UnknownTenantError" in attrs["error"]
+
+
+def test_a_tenant_whose_credentials_are_refused_fails_alone_with_the_fix() -> None:
+    # ServiceTitan's 401 on one tenant: its message is dead-lettered, replayable, with the
+    # secrets to correct (its own, never the deployment's) and its own replay command
+    ctx = _deployment(_Registry(ADDED), [0.0])
+    msg = MESSAGES[1].model_copy(update={"tenant_id": "2000"})
+
+    def work(m, c):
+        raise AuthError(Target("jobs"), "token request refused: HTTP 401: invalid_client")
+
+    _, status = runtime.handle_push("fetch_window", WindowMessage, _envelope(msg), work, ctx)
+    assert status == 204
+    [(topic, _, attrs)] = ctx.bus._publisher.sent
+    assert topic.endswith("/topics/st-windows-dead-letter") and attrs["replayable"] == "true"
+    error = attrs["error"]
+    assert error.startswith("CredentialsRefusedError: ServiceTitan refused tenant 2000's")
+    assert "st-t2000-client-id, st-t2000-client-secret, st-t2000-app-key" in error
+    assert "stkpi dead-letters --replay --tenant 2000" in error
+    assert "invalid_client" in error

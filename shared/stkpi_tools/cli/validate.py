@@ -22,6 +22,7 @@ from rich.table import Table
 from stkpi.validation.config import load_validation_config
 from stkpi.validation.result import CheckResult, exit_code, worst
 from stkpi.validation.runner import run_validations
+from stkpi_tools.cli.env import TenantOption
 
 _STYLE = {"GREEN": "bold green", "YELLOW": "bold yellow", "RED": "bold red"}
 
@@ -57,15 +58,24 @@ def to_json(results: Sequence[CheckResult], *, run_id: str, checked_at: dt.datet
     )
 
 
-def _dead_letter_counter(settings, enabled: bool | None):  # type: ignore[no-untyped-def]
-    """Count dead letters on the local stack (or when asked); None leaves the check out."""
+def dead_letter_counter(settings, enabled: bool | None, ctx=None):  # type: ignore[no-untyped-def]
+    """Count dead letters on the local stack (or when asked); None leaves the check out.
+    An added tenant's validation (``ctx.tenant``) counts its own letters only: another
+    tenant's dead letter never turns it RED (docs/TENANTS.md)."""
     if enabled is False or (enabled is None and not os.environ.get("PUBSUB_EMULATOR_HOST")):
         return None
 
     def count() -> Mapping[str, int]:
-        from stkpi.deadletters import count_dead_letters
+        from stkpi.deadletters import count_dead_letters, of_tenant
+        from stkpi.tenants import default_tenant_id
 
-        return count_dead_letters(settings, ack=False)
+        tenant = getattr(ctx, "tenant", None)
+        default = default_tenant_id(settings)
+        if tenant is not None:
+            select = of_tenant(tenant.tenant_id, default)
+        else:  # the default tenant's: those naming no tenant (or its id)
+            select = of_tenant(default or "", default or "")
+        return count_dead_letters(settings, ack=False, select=select)
 
     return count
 
@@ -101,11 +111,12 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(help="judge as of this ISO time with zone (default: now); for replays"),
         ] = None,
+        tenant: TenantOption = None,
     ) -> None:
         """Data validations: coverage, volume, freshness, joins, KPIs, pipeline health."""
         from stkpi_tools.cli.env import pipeline_context
 
-        ctx = pipeline_context()
+        ctx = pipeline_context(tenant)
         # A replay judges as of one instant on both clocks; otherwise the tenant's present
         # (the simulator's on the local stack) and the machine's (stkpi.clock).
         replay = _parse_as_of(as_of) if as_of else None
@@ -119,7 +130,7 @@ def register(app: typer.Typer) -> None:
             config=load_validation_config(config),
             run_id=run_id,
             store=store,
-            dead_letters=_dead_letter_counter(ctx.settings, dead_letters),
+            dead_letters=dead_letter_counter(ctx.settings, dead_letters, ctx),
         )
         if as_json:
             typer.echo(to_json(results, run_id=run_id, checked_at=wall_now))
