@@ -13,12 +13,26 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stkpi.config import Settings
+from stkpi.config import WEEKDAYS, Settings
 from stkpi.errors import ConfigError
 from stkpi.sqlfiles import sql_dir
 
 ROLES = ("Sales", "Production")
-WEEK_START = "MONDAY"  # ST weekly reports run Monday..Sunday; the SQL hard-codes it.
+# ST's weekly reports run Monday..Sunday; a tenant may start its weeks on another day
+# (the registry's ``weeks_start``, ``Settings.weeks_start``).
+WEEK_START = "monday"
+
+
+def week_of(day: dt.date, week_start: str = WEEK_START) -> dt.date:
+    """The first day of ``day``'s week when weeks start on ``week_start`` (a WEEKDAYS name):
+    what ``dim_weeks`` computes in SQL, for the CLI and the report."""
+    return day - dt.timedelta(days=(day.weekday() - WEEKDAYS.index(week_start)) % 7)
+
+
+def bigquery_dayofweek(week_start: str) -> int:
+    """BigQuery's ``EXTRACT(DAYOFWEEK ...)`` number of a WEEKDAYS name (Sunday = 1,
+    Monday = 2, ... Saturday = 7): the form ``dim_weeks`` does its week maths in."""
+    return (WEEKDAYS.index(week_start) + 1) % 7 + 1
 
 
 @dataclass(frozen=True)
@@ -49,11 +63,16 @@ class KpiConfig:
     materials_include_tax: bool = True
 
     def __post_init__(self) -> None:
-        if self.week_start != WEEK_START:
-            raise ConfigError(f"weeks start on {WEEK_START}; got {self.week_start!r}")
+        if self.week_start not in WEEKDAYS:
+            raise ConfigError(
+                f"weeks start on one of {', '.join(WEEKDAYS)}; got {self.week_start!r}"
+            )
         for d in (self.week_from, self.week_to):
-            if d is not None and d.weekday() != 0:
-                raise ConfigError(f"week range bounds must be Mondays; {d} is not")
+            if d is not None and week_of(d, self.week_start) != d:
+                raise ConfigError(
+                    f"week range bounds must be {self.week_start.title()}s (the week's "
+                    f"first day); {d} is a {d:%A}"
+                )
         if self.week_from and self.week_to and self.week_from > self.week_to:
             raise ConfigError(f"week_from {self.week_from} is after week_to {self.week_to}")
         if not self.estimate_job_type_patterns:
@@ -89,7 +108,11 @@ def load_bu_map(path: Path | None = None) -> tuple[BuMapRow, ...]:
 
 def load_kpi_config(settings: Settings, bu_map_path: Path | None = None) -> KpiConfig:
     """The default KPI configuration: time zone from settings, BU map from the CSV seed."""
-    return KpiConfig(report_timezone=settings.report_timezone, bu_map=load_bu_map(bu_map_path))
+    return KpiConfig(
+        report_timezone=settings.report_timezone,
+        week_start=settings.weeks_start,
+        bu_map=load_bu_map(bu_map_path),
+    )
 
 
 def sql_string(value: str | None) -> str:
@@ -120,6 +143,8 @@ def seed_params(config: KpiConfig) -> dict[str, str]:
         "bu_map_rows": ",\n  ".join(bu_rows),
         "job_type_pattern_rows": ",\n  ".join(pattern_rows),
         "test_customer_pattern": sql_string(config.test_customer_pattern),
+        "week_start": sql_string(config.week_start),
+        "week_start_dow": str(bigquery_dayofweek(config.week_start)),
         "week_from": date_lit(config.week_from),
         "week_to": date_lit(config.week_to),
         "include_materials": include,

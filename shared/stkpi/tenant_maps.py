@@ -125,10 +125,13 @@ def read_report_map(
 
 def kpi_config_for(client: bigquery.Client, settings: Settings, tenant_id: str | None) -> KpiConfig:
     """The KPI configuration with the tenant's mapped business units (none without a
-    tenant or a map: every BU then takes its role from its name, KPIS.md)."""
+    tenant or a map: every BU then takes its role from its name, KPIS.md), in its time
+    zone and weeks (``settings``: the tenant's, ``stkpi.tenants.settings_for``)."""
     bus = read_bu_map(client, settings, tenant_id) if tenant_id else None
     rows = tuple(b.row() for b in bus or () if b.mapped)
-    return KpiConfig(report_timezone=settings.report_timezone, bu_map=rows)
+    return KpiConfig(
+        report_timezone=settings.report_timezone, week_start=settings.weeks_start, bu_map=rows
+    )
 
 
 def _check_bus(bus: Sequence[TenantBu]) -> None:

@@ -1,5 +1,5 @@
 -- dim_week_days: the reporting week of every day in dim_weeks' range, so a mart dates a
--- fact by joining its local date here instead of repeating the Monday arithmetic.
+-- fact by joining its local date here instead of repeating the week arithmetic.
 -- Grain: one row per day (DATE, report time zone). Sources: ${dim}.dim_weeks.
 -- A fact dated outside the range gets no week (the marts report only dim_weeks' weeks).
 CREATE OR REPLACE TABLE `${project}.${dim}.dim_week_days` AS

@@ -6,7 +6,7 @@
 -- invoice it was applied to (through the invoice's job); amounts applied to unlinked or
 -- unknown invoices go to 'unlinked'. Rounded to cents at the end.
 -- Date basis: the payment's date (ServiceTitan's `date`; KPIS.md calls it paidOn), DATE(.., report
--- TZ), week starting Monday.
+-- TZ), week from the tenant's week start (dim_weeks).
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_collected` AS
 WITH facts AS (
   SELECT

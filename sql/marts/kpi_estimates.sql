@@ -4,7 +4,8 @@
 --          ${dim}.dim_weeks.
 -- Rule: count of estimates of any status on jobs of the BU, whatever the job type; test
 -- customers excluded; value = numerator.
--- Date basis: estimate createdOn, DATE(.., report TZ), week starting Monday.
+-- Date basis: estimate createdOn, DATE(.., report TZ),
+--   week from the tenant's week start (dim_weeks).
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_estimates` AS
 WITH facts AS (
   SELECT

@@ -3,7 +3,8 @@
 -- Sources: ${dim}.dim_appointments, ${dim}.dim_kpi_grid, ${dim}.dim_week_days.
 -- Rule: count of appointments (two visits = 2) of estimate-type jobs, every status except
 -- Canceled; test customers excluded; value = numerator.
--- Date basis: appointment start, DATE(.., report TZ), week starting Monday.
+-- Date basis: appointment start, DATE(.., report TZ),
+--   week from the tenant's week start (dim_weeks).
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_estimates_scheduled` AS
 WITH facts AS (
   SELECT

@@ -1,4 +1,4 @@
--- kpi_future_bookings: Future Bookings per Production BU, as of each week's Sunday.
+-- kpi_future_bookings: Future Bookings per Production BU, as of each week's last day.
 -- Grain: one row per (week_start, bu); every Production BU every week, 'unmapped' when
 -- non-empty.
 -- Sources: ${dim}.dim_estimates, ${dim}.dim_jobs, ${dim}.dim_appointments,
@@ -6,7 +6,8 @@
 -- Rule: as of D = week_end: sum of subtotal of estimates with status Sold (now) and
 -- soldOn <= D, on jobs that are not Canceled (now), not completed on or before D, and have
 -- a non-Canceled appointment starting after D. Rounded to cents at the end.
--- Date basis: as-of date D (local Sunday); soldOn, completedOn, start as local dates.
+-- Date basis: as-of date D = week_end (the week's last local day);
+--   soldOn, completedOn, start as local dates.
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_future_bookings` AS
 WITH weeks AS (
   SELECT week_start, week_end FROM `${project}.${dim}.dim_weeks`

@@ -10,7 +10,8 @@
 -- materials were subtracted: seed_kpi_params.include_materials, or when NULL, whether any
 -- purchasing record (PO, bill, return) is ingested; when FALSE, GPM is labor-only.
 -- numerator = gross margin, denominator = produced, both rounded to cents.
--- Date basis: job completedOn, DATE(.., report TZ), week starting Monday.
+-- Date basis: job completedOn, DATE(.., report TZ),
+--   week from the tenant's week start (dim_weeks).
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_gpm` AS
 WITH materials_switch AS (
   SELECT

@@ -3,7 +3,8 @@
 -- Sources: ${dim}.dim_jobs, ${dim}.dim_kpi_grid, ${dim}.dim_week_days.
 -- Rule: distinct customers with >= 1 job whose job type name contains 'estimate' (any job
 -- status, COMM estimate types included), test customers excluded; value = numerator.
--- Date basis: job createdOn, DATE(.., report TZ), week starting Monday.
+-- Date basis: job createdOn, DATE(.., report TZ),
+--   week from the tenant's week start (dim_weeks).
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_leads` AS
 WITH facts AS (
   SELECT

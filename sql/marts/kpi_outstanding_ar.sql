@@ -1,4 +1,4 @@
--- kpi_outstanding_ar: Outstanding A/R per Production BU, as of each week's Sunday.
+-- kpi_outstanding_ar: Outstanding A/R per Production BU, as of each week's last day.
 -- Grain: one row per (week_start, bu); every Production BU every week, 'unmapped' and
 -- 'unlinked' when they hold an open balance.
 -- Sources: ${dim}.dim_invoices, ${dim}.dim_payment_applications,
@@ -7,7 +7,8 @@
 -- max(0, total - amounts applied to it by payments dated (`date`) <= D). Floored per invoice
 -- (a credit memo gives 0, it does not net against other invoices); total, never the
 -- current balance. Unlinked invoices go to 'unlinked'. Rounded to cents at the end.
--- Date basis: as-of date D (local Sunday); invoiceDate and the payment date as local dates.
+-- Date basis: as-of date D = week_end (the week's last local day);
+--   invoiceDate and the payment date as local dates.
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_outstanding_ar` AS
 WITH weeks AS (
   SELECT week_start, week_end FROM `${project}.${dim}.dim_weeks`

@@ -6,7 +6,8 @@
 -- subTotal of every invoice linked to them (link by id or number, see dim_invoices),
 -- whatever the invoice date, credit memos (negative) and zero-dollar invoices included. Unlinked
 -- invoices count nowhere. Rounded to cents at the end.
--- Date basis: job completedOn, DATE(.., report TZ), week starting Monday.
+-- Date basis: job completedOn, DATE(.., report TZ),
+--   week from the tenant's week start (dim_weeks).
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_produced` AS
 WITH completed_jobs AS (
   SELECT

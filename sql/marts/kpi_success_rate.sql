@@ -5,7 +5,8 @@
 -- not) completed in the week; closed = any of its estimates has status Sold now.
 -- value = closed / opportunities (ratio of sums), NULL when there are no opportunities.
 -- Test customers excluded.
--- Date basis: job completedOn, DATE(.., report TZ), week starting Monday.
+-- Date basis: job completedOn, DATE(.., report TZ),
+--   week from the tenant's week start (dim_weeks).
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_success_rate` AS
 WITH sold_jobs AS (
   SELECT DISTINCT job_id

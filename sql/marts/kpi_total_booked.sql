@@ -3,7 +3,8 @@
 -- Sources: ${dim}.dim_estimates, ${dim}.dim_kpi_grid, ${dim}.dim_week_days.
 -- Rule: sum of subtotal of estimates whose status is Sold now (a Dismissed estimate with a
 -- leftover soldOn does not count); test customers excluded; rounded to cents at the end.
--- Date basis: estimate soldOn, DATE(.., report TZ), week starting Monday.
+-- Date basis: estimate soldOn, DATE(.., report TZ),
+--   week from the tenant's week start (dim_weeks).
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_total_booked` AS
 WITH facts AS (
   SELECT

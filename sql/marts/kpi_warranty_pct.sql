@@ -4,7 +4,8 @@
 -- Sources: ${dim}.dim_jobs, ${dim}.dim_kpi_grid, ${dim}.dim_week_days.
 -- Rule: warranty jobs (job type name contains a warranty pattern) completed in the week /
 -- all jobs completed in the week in the BU; NULL when none completed.
--- Date basis: job completedOn, DATE(.., report TZ), week starting Monday.
+-- Date basis: job completedOn, DATE(.., report TZ),
+--   week from the tenant's week start (dim_weeks).
 CREATE OR REPLACE TABLE `${project}.${mart}.kpi_warranty_pct` AS
 WITH completed_jobs AS (
   SELECT

@@ -4,8 +4,10 @@
 -- seed_job_type_patterns one row per (kind, pattern): a job type is of `kind`
 --                       ('estimate' | 'warranty') when its name contains `pattern`
 --                       (plain case-insensitive substring).
--- seed_kpi_params       exactly one row: test-customer substring, optional fixed week range
---                       (Mondays), materials switch for GPM (NULL = auto: included when any
+-- seed_kpi_params       exactly one row: test-customer substring, the day weeks start on
+--                       (the tenant's weeks_start, and its BigQuery DAYOFWEEK number:
+--                       Sunday = 1, Monday = 2), optional fixed week range (days weeks
+--                       start on), materials switch for GPM (NULL = auto: included when any
 --                       purchasing record is ingested), whether materials keep their tax
 --                       (ServiceTitan's "Tax Expenses In Costing", on by default).
 CREATE OR REPLACE TABLE `${project}.${dim}.seed_bu_map` AS
@@ -23,6 +25,8 @@ FROM UNNEST(ARRAY<STRUCT<kind STRING, pattern STRING>>[
 CREATE OR REPLACE TABLE `${project}.${dim}.seed_kpi_params` AS
 SELECT
   ${test_customer_pattern} AS test_customer_pattern,
+  ${week_start} AS week_start,
+  ${week_start_dow} AS week_start_dow,
   CAST(${week_from} AS DATE) AS week_from,
   CAST(${week_to} AS DATE) AS week_to,
   CAST(${include_materials} AS BOOL) AS include_materials,

@@ -19,6 +19,7 @@ from google.cloud import bigquery
 
 from stkpi import logs, sqlfiles
 from stkpi.config import Settings
+from stkpi.kpi_config import WEEK_START, week_of
 from stkpi.table_stats import raw_table_stats
 
 log = logs.get(__name__)
@@ -31,14 +32,14 @@ RUN_LIMIT = 15
 LOOKAHEAD_WEEKS = 60
 
 
-def current_week_start(now: dt.datetime, timezone: str) -> dt.date:
-    """Monday of ``now``'s week in the report time zone (the week that is still running).
+def current_week_start(now: dt.datetime, timezone: str, weeks_start: str = WEEK_START) -> dt.date:
+    """First day of ``now``'s week in the report time zone (the week that is still running).
 
-    Weeks are Monday..Sunday local (KPIS.md), so at 20:00 UTC on a Sunday in Phoenix the
-    week is still the one that began six days earlier; in UTC it would be the next one.
+    Weeks are local (KPIS.md: Monday..Sunday unless the tenant's start on another day), so
+    at 20:00 UTC on a Sunday in Phoenix a Monday week is still the one that began six days
+    earlier; in UTC it would be the next one.
     """
-    local = now.astimezone(ZoneInfo(timezone)).date()
-    return local - dt.timedelta(days=local.weekday())
+    return week_of(now.astimezone(ZoneInfo(timezone)).date(), weeks_start)
 
 
 def cut_future_weeks(section: Section, last_week: dt.date) -> Section:
@@ -75,6 +76,7 @@ class ReportData:
     failures: Section
     mapped_bus: frozenset[str] = frozenset()
     report_timezone: str = "America/Phoenix"
+    weeks_start: str = WEEK_START
     reconciliation: Section = field(default_factory=Section)
 
 
@@ -170,7 +172,7 @@ def gather(
     for missing or bad data."""
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
-    this_week = current_week_start(now, settings.report_timezone)
+    this_week = current_week_start(now, settings.report_timezone, settings.weeks_start)
     days = str(7 * (weeks + LOOKAHEAD_WEEKS))
     marts_hint = "Build the KPI marts: `stkpi kpi-build` (rebuild_dims does it after a run)."
     ops_hint = "No pipeline run has been recorded yet: run `stkpi backfill ...` or `./dev demo`."
@@ -241,6 +243,7 @@ def gather(
         ),
         mapped_bus=_mapped_bus(client, settings),
         report_timezone=settings.report_timezone,
+        weeks_start=settings.weeks_start,
         reconciliation=_section(
             client,
             settings,

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from stkpi import kpis
+from stkpi.config import WEEKDAYS
 
 Kind = Literal["count", "money", "ratio"]
 NA = "n/a"
@@ -71,7 +72,7 @@ def explain_command(kpi: str, bu: str, week: dt.date) -> str:
 
 
 def week_label(week: dt.date) -> str:
-    """Column header of a week: its Monday, ``Aug 18``."""
+    """Column header of a week: its first day, ``Aug 18``."""
     return f"{week:%b} {week.day}"
 
 
@@ -102,3 +103,9 @@ def duration(seconds: float | None) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def week_days(weeks_start: str) -> str:
+    """The span of the tenant's weeks for the page header: ``Monday..Sunday``."""
+    first = WEEKDAYS.index(weeks_start)
+    return f"{WEEKDAYS[first].title()}..{WEEKDAYS[(first + 6) % 7].title()}"

@@ -37,6 +37,7 @@ from stkpi.report.format import (
     duration,
     lag,
     timestamp,
+    week_days,
     week_label,
 )
 from stkpi.report.kpi_tables import headline, kpi_tables
@@ -147,6 +148,7 @@ def view_model(data: ReportData) -> dict[str, Any]:
         "project": data.project,
         "weeks_n": data.weeks,
         "tz": data.report_timezone,
+        "week_days": week_days(data.weeks_start),
         "week_range": week_range,
         "week_labels": [span.label(w) for w in weeks],
         "week_isos": [w.isoformat() for w in weeks],

@@ -44,13 +44,14 @@ class Weeks:
 
 
 def week_window(data: ReportData) -> Weeks:
-    """The last ``data.weeks`` Mondays ending at the current week (report time zone).
+    """The last ``data.weeks`` weeks (their first days: Mondays unless the tenant's weeks
+    start on another day) ending at the current week (report time zone).
 
     Every week of the span is shown, with or without rows, so a missing week reads as a
     gap. When the marts hold nothing in that span (a stalled tenant), the span ends at the
     newest week they do hold instead, and nothing is partial.
     """
-    this_monday = current_week_start(data.generated_at, data.report_timezone)
+    this_monday = current_week_start(data.generated_at, data.report_timezone, data.weeks_start)
     have = sorted(
         {
             r["week_start"]

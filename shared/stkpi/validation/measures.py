@@ -166,7 +166,7 @@ def jobs_business_units(ctx: Context, _: None, __: Shared) -> Inputs:
 def kpis(ctx: Context, _: None, __: Shared) -> Inputs:
     """The recent ``kpi_weekly`` rows and each BU's role; NotFound when the marts are
     missing (the check's ``if_missing`` says so)."""
-    weeks = kpi_weeks(ctx.today, ctx.config.kpi_weeks)
+    weeks = kpi_weeks(ctx.today, ctx.config.kpi_weeks, ctx.settings.weeks_start)
     raw_rows = ctx.query(
         "kpi_weekly_recent", {"week_from": weeks[0].isoformat(), "week_to": weeks[-1].isoformat()}
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stkpi import kpis
+from stkpi.kpi_config import WEEK_START, week_of
 from stkpi.validation.config import ValidationConfig
 from stkpi.validation.fmt import sql_path
 from stkpi.validation.result import GREEN, RED, YELLOW, CheckResult, Status
@@ -31,10 +32,11 @@ class KpiRow:
 BUCKETS = frozenset({"unmapped", "unlinked"})
 
 
-def kpi_weeks(today: dt.date, n: int) -> list[dt.date]:
-    """Mondays of the ``n`` complete weeks before ``today``'s week, oldest first."""
-    this_monday = today - dt.timedelta(days=today.weekday())
-    return [this_monday - dt.timedelta(days=7 * k) for k in range(n, 0, -1)]
+def kpi_weeks(today: dt.date, n: int, week_start: str = WEEK_START) -> list[dt.date]:
+    """First days of the ``n`` complete weeks before ``today``'s week (weeks starting on
+    the tenant's ``week_start``, as its marts' are), oldest first."""
+    this_week = week_of(today, week_start)
+    return [this_week - dt.timedelta(days=7 * k) for k in range(n, 0, -1)]
 
 
 def _explain(kpi: str, bu: str, week: dt.date) -> str:
@@ -58,15 +60,15 @@ def judge_kpis(
 
 
 def unsettled(row: KpiRow, config: ValidationConfig, today: dt.date) -> bool:
-    """A week of a KPI with late costs whose Sunday is under ``kpi_settle_days`` before
+    """A week of a KPI with late costs whose last day is under ``kpi_settle_days`` before
     ``today``: its labor may not be in yet, so a high value is not evidence of an error.
 
     A crew's Friday is on a payroll item days later; the latest week's GPM of a small BU
     reads 96% until then, in ServiceTitan's own report as in ours.
     """
-    sunday = row.week_start + dt.timedelta(days=6)
+    last_day = row.week_start + dt.timedelta(days=6)
     settled_by = today - dt.timedelta(days=config.kpi_settle_days)
-    return row.kpi in config.kpi_late_cost_kpis and sunday > settled_by
+    return row.kpi in config.kpi_late_cost_kpis and last_day > settled_by
 
 
 def judge_marts_missing(mart_dataset: str, error: Exception) -> list[CheckResult]:
