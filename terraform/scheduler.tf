@@ -1,5 +1,13 @@
-# Cloud Scheduler jobs, all in America/Phoenix: the reporting zone, and one without DST,
-# so "02:00" is the same instant all year. Each publishes one versioned JSON message.
+# Cloud Scheduler jobs. The default tenant's run in America/Phoenix: the reporting zone,
+# and one without DST, so "02:00" is the same instant all year. Each publishes one
+# versioned JSON message.
+#
+# Each added tenant (var.tenants, docs/TENANTS.md) gets every schedule again, in ITS time
+# zone (its 02:00 is its quiet night, whatever the deployment's zone), each message naming
+# the tenant (`tenant_id`; absent = the default tenant). One job per tenant and schedule,
+# not one job that fans out: each tenant's runs are seen, paused and forced on their own
+# (`gcloud scheduler jobs pause|run ...-t<id>-daily-incremental`), and the tenant count
+# stays far below Scheduler's jobs-per-project quota (4 jobs a tenant).
 #
 # Routing of the daily validation: it is a rebuild message on st-rebuild in validate mode:
 #   {"v":1,"run_id":"validate-daily","entities":[],"mode":"validate"}
@@ -38,16 +46,33 @@ locals {
       message     = { v = 1, run_id = "validate-daily", entities = [], mode = "validate" }
     }
   }
+
+  # Every job: the default tenant's under their schedule's key (the addresses they always
+  # had), each added tenant's under "<tenant id>/<schedule>", in the tenant's zone, its
+  # message naming it.
+  scheduler_jobs = merge(
+    { for key, s in local.schedules : key => merge(s, { name = key, time_zone = local.schedule_time_zone }) },
+    [
+      for tenant, t in var.tenants : {
+        for key, s in local.schedules : "${tenant}/${key}" => merge(s, {
+          name        = "t${tenant}-${key}"
+          description = "${s.description} Tenant ${tenant} (${t.display_name}), ${t.time_zone}."
+          time_zone   = t.time_zone
+          message     = merge(s.message, { tenant_id = tenant })
+        })
+      }
+    ]...
+  )
 }
 
 resource "google_cloud_scheduler_job" "job" {
-  for_each = local.schedules
+  for_each = local.scheduler_jobs
 
-  name        = "${local.prefix}st-kpi-${each.key}"
+  name        = "${local.prefix}st-kpi-${each.value.name}"
   description = each.value.description
   region      = var.region
   schedule    = each.value.schedule
-  time_zone   = local.schedule_time_zone
+  time_zone   = each.value.time_zone
 
   retry_config {
     retry_count          = 3

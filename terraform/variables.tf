@@ -135,9 +135,10 @@ variable "report_timezone" {
 }
 
 variable "tenants" {
-  description = "ServiceTitan tenants this deployment serves besides its default one (docs/TENANTS.md), by tenant id: each gets its own Secret Manager secrets (client id, client secret, app key; values added with gcloud, never here) that only the functions calling ServiceTitan may read. Register each with `stkpi tenant add` once its secrets hold values."
+  description = "ServiceTitan tenants this deployment serves besides its default one (docs/TENANTS.md), by tenant id: each gets its own Secret Manager secrets (client id, client secret, app key; values added with gcloud, never here) that only the functions calling ServiceTitan may read, and its own Scheduler jobs (scheduler.tf) in its time_zone (an IANA zone, e.g. America/New_York: the same the tenant is registered with, `stkpi tenant add --time-zone`). Register each with `stkpi tenant add` once its secrets hold values."
   type = map(object({
     display_name = string
+    time_zone    = string
   }))
   default = {}
 
@@ -145,6 +146,13 @@ variable "tenants" {
     # ServiceTitan's tenant ids are int64s; the id also names the tenant's secrets.
     condition     = alltrue([for id, t in var.tenants : can(regex("^[1-9][0-9]{0,18}$", id)) && length(trimspace(t.display_name)) > 0])
     error_message = "tenants keys must be ServiceTitan's numeric tenant ids, each with a non-empty display_name."
+  }
+
+  validation {
+    # The shape of a tz database name (Area/Location, or UTC); Cloud Scheduler refuses a
+    # name it does not know at apply (docs/DEPLOY.md: what only the cloud checks).
+    condition     = alltrue([for id, t in var.tenants : can(regex("^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})$", t.time_zone))])
+    error_message = "each tenant's time_zone must be an IANA time zone name such as America/New_York or UTC."
   }
 }
 
@@ -327,7 +335,8 @@ variable "deletion_protection" {
   default     = true
 }
 
-# --- Schedules (time zone fixed: America/Phoenix, see scheduler.tf) ------------------------
+# --- Schedules (America/Phoenix for the default tenant, each added tenant's own zone for its
+# jobs; see scheduler.tf) -----------------------------------------------------------------
 
 variable "daily_schedule" {
   description = "Cron (America/Phoenix) of the daily incremental sync."

@@ -7,10 +7,13 @@ otherwise make, by failing. Each test names the first-apply failure it prevents.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from functools import cache
 from pathlib import Path
 
+from stkpi.messages import PlanMessage, RebuildMessage
 from stkpi.tenants import secret_names
 from stkpi_tools.terraform.graph import Graph, dependency_graph
 from stkpi_tools.terraform.hcl import Module, iter_instances, to_string
@@ -90,12 +93,13 @@ NOT_NAMED = {
 }
 LONGEST_PREFIX = "abcdefghi-"  # name_prefix's validation allows 10 characters
 # Two added tenants (docs/TENANTS.md), so every check here covers their resources too.
-TENANTS = {"2000": "Acme Painting", "31": "Desert Coatings"}
+TENANTS = {"2000": ("Acme Painting", "America/New_York"), "31": ("Desert Coatings", "UTC")}
 
 
 @cache
 def _module(**variables: str) -> Module:
-    tenants = {tid: {"display_name": name} for tid, name in TENANTS.items()}
+    tenants = {tid: {"display_name": name, "time_zone": zone}
+               for tid, (name, zone) in TENANTS.items()}  # fmt: skip
     return Module(
         TF,
         {"project_id": PROJECT, "alert_email": "ops@example.com", "tenants": tenants, **variables},
@@ -309,7 +313,8 @@ def test_each_tenants_datasets_are_granted_as_the_deployments_own() -> None:
         assert granted == deployment, tid
     # operators make the tenant's tables (`stkpi tenant add`): dataEditor on its layers
     operators = {"user:ops@example.com", "group:leads@example.com"}
-    tenants = {tid: {"display_name": name} for tid, name in TENANTS.items()}
+    tenants = {tid: {"display_name": name, "time_zone": zone}
+               for tid, (name, zone) in TENANTS.items()}  # fmt: skip
     m = Module(TF, {"project_id": PROJECT, "alert_email": "ops@example.com",
                     "tenants": tenants, "operator_members": sorted(operators)})  # fmt: skip
     operator = {
@@ -324,3 +329,62 @@ def test_no_tenant_no_tenant_secret() -> None:
     m = Module(TF, {"project_id": PROJECT, "alert_email": "ops@example.com"})
     assert not [s for s in iter_instances(m, "google_secret_manager_secret") if s.name == "tenant"]
     assert not [d for d in iter_instances(m, "google_bigquery_dataset") if d.name == "tenant_layer"]
+
+
+def _scheduled(m: Module) -> dict[str, tuple[str, str, dict]]:
+    """Every Scheduler job: name -> (time zone, cron, the message it publishes)."""
+    return {
+        to_string(j.attr("name")): (
+            to_string(j.attr("time_zone")),
+            to_string(j.attr("schedule")),
+            json.loads(base64.b64decode(to_string(j.block("pubsub_target")[0].attr("data")))),
+        )
+        for j in iter_instances(m, "google_cloud_scheduler_job")
+    }
+
+
+def test_each_tenant_gets_every_schedule_in_its_own_time_zone() -> None:
+    """An added tenant's daily run starts at 02:00 on ITS clock, not the deployment's, and
+    its messages name it (docs/TENANTS.md; the default tenant's jobs stay as they were)."""
+    m = _module()
+    jobs = _scheduled(m)
+    default = {n: j for n, j in jobs.items() if not re.match(r"st-kpi-t\d+-", n)}
+    assert set(default) == {"st-kpi-daily-incremental", "st-kpi-weekly-reference",
+                            "st-kpi-weekly-deletes", "st-kpi-daily-validation"}  # fmt: skip
+    assert {zone for zone, _, _ in default.values()} == {"America/Phoenix"}
+    assert not [j for j in default.values() if "tenant_id" in j[2]]
+    for tid, (_, zone) in TENANTS.items():
+        for name, (_, cron, message) in default.items():
+            mine = name.replace("st-kpi-", f"st-kpi-t{tid}-")
+            # the same cron and message as the default tenant's job, in the tenant's zone,
+            # its message naming it
+            assert jobs[mine] == (zone, cron, {**message, "tenant_id": tid}), mine
+    daily = jobs["st-kpi-t2000-daily-incremental"]
+    assert daily[0] == "America/New_York"
+    assert daily[2] == {"v": 1, "run_type": "daily", "entities": [], "tenant_id": "2000"}
+    assert len(jobs) == 4 * (1 + len(TENANTS))
+
+
+def test_tenant_jobs_publish_where_the_default_jobs_do() -> None:
+    m = _module()
+    topic = {
+        to_string(j.attr("name")): to_string(j.block("pubsub_target")[0].attr("topic_name"))
+        for j in iter_instances(m, "google_cloud_scheduler_job")
+    }
+    for name, where in topic.items():
+        assert where == topic[re.sub(r"^st-kpi-t\d+-", "st-kpi-", name)], name
+
+
+def test_tenant_messages_pass_the_message_schemas() -> None:
+    schema = {"plan": PlanMessage, "rebuild": RebuildMessage}
+    m = _module()
+    for j in iter_instances(m, "google_cloud_scheduler_job"):
+        target = j.block("pubsub_target")[0]
+        kind = "plan" if to_string(target.attr("topic_name")).endswith("st-plan") else "rebuild"
+        message = json.loads(base64.b64decode(to_string(target.attr("data"))))
+        assert schema[kind].model_validate(message).tenant_id == message.get("tenant_id")
+
+
+def test_no_tenant_no_tenant_job() -> None:
+    m = Module(TF, {"project_id": PROJECT, "alert_email": "ops@example.com"})
+    assert len(_scheduled(m)) == 4

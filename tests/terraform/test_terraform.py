@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zoneinfo
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -393,7 +394,11 @@ def test_schedules_run_in_phoenix_and_publish_v1_messages() -> None:
     loc = _locals()
     assert loc["schedule_time_zone"] == "America/Phoenix"
     job = _resources("google_cloud_scheduler_job")["job"]
-    assert _s(job["time_zone"]) == "local.schedule_time_zone"
+    assert _s(job["time_zone"]) == "each.value.time_zone"
+    # the default tenant's jobs keep the zone and their addresses (added tenants':
+    # test_deploy_graph.py)
+    default = _s(loc["scheduler_jobs"]).split("[", 1)[0]
+    assert "local.schedules" in default and "time_zone = local.schedule_time_zone" in default
     schedules = loc["schedules"]
     assert {s["topic"] for s in schedules.values()} <= set(loc["topics"])
     msgs = {k: s["message"] for k, s in schedules.items()}
@@ -403,6 +408,27 @@ def test_schedules_run_in_phoenix_and_publish_v1_messages() -> None:
     assert schedules["daily-incremental"]["topic"] == "plan"
     target = _one(job["pubsub_target"])
     assert "base64encode(jsonencode(" in _s(target["data"])
+
+
+def _tenant_zone_pattern() -> re.Pattern[str]:
+    """The pattern var.tenants' validation checks each tenant's time_zone against."""
+    for rule in _blocks("variable")["tenants"]["validation"]:
+        found = re.search(r'regex\("(.+?)", t\.time_zone\)', _s(rule["condition"]))
+        if found:
+            return re.compile(found.group(1).replace("\\\\", "\\"))
+    raise AssertionError("var.tenants has no time_zone validation")
+
+
+def test_a_tenants_time_zone_is_validated_as_an_iana_name() -> None:
+    # Every canonical Area/Location zone (and UTC) passes, so the validation never refuses
+    # a tenant's real zone; a typo's shape, an offset and the legacy aliases do not (Cloud
+    # Scheduler's own check of the name is at apply: docs/DEPLOY.md).
+    pattern = _tenant_zone_pattern()
+    canonical = {z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(
+        ("Etc/", "SystemV/", "posix/", "right/"))} | {"UTC"}  # fmt: skip
+    assert {z for z in canonical if not pattern.fullmatch(z)} == set()
+    for bad in ("", "america/phoenix", "Phoenix", "UTC-7", "-07:00", "EST5EDT", "America/"):
+        assert not pattern.fullmatch(bad), bad
 
 
 def test_weekly_key_scan_publishes_what_stkpi_deletes_publishes() -> None:
