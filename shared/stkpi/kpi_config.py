@@ -143,7 +143,7 @@ def seed_params(config: KpiConfig) -> dict[str, str]:
         "bu_map_rows": ",\n  ".join(bu_rows),
         "job_type_pattern_rows": ",\n  ".join(pattern_rows),
         "test_customer_pattern": sql_string(config.test_customer_pattern),
-        "week_start": sql_string(config.week_start),
+        "week_start_day": sql_string(config.week_start),
         "week_start_dow": str(bigquery_dayofweek(config.week_start)),
         "week_from": date_lit(config.week_from),
         "week_to": date_lit(config.week_to),

@@ -166,6 +166,7 @@ def _rebuild(msg: RebuildMessage, ctx: PipelineContext, lease: Lease) -> Rebuild
         ("reconcile", lambda: _reconcile(msg.run_id, plan.run_type, ctx)),
         ("validations", lambda: run_checks(msg.run_id, ctx)),
         ("report", lambda: _publish_report(msg.run_id, ctx)),
+        ("combined", lambda: _refresh_combined(ctx)),
     ):
         deadline.check(f"run {msg.run_id}: rebuild before {phase}")
         phase_started = ctx.monotonic()
@@ -246,6 +247,15 @@ def _publish_report(run_id: str, ctx: PipelineContext) -> None:
     from stkpi.report import publish_run_report
 
     publish_run_report(ctx, run_id)
+
+
+def _refresh_combined(ctx: PipelineContext) -> None:
+    """The deployment's view over every tenant's KPIs, made again if this rebuild made it
+    stale (a tenant's first marts; stkpi.combined; best effort). It lives in the
+    deployment's datasets, whichever tenant this rebuild is for."""
+    from stkpi.combined import refresh_after_rebuild
+
+    refresh_after_rebuild(ctx.bigquery, (ctx.deployment or ctx).settings)
 
 
 def _loaded_records(run_id: str, ctx: PipelineContext) -> int:

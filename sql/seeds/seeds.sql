@@ -25,7 +25,7 @@ FROM UNNEST(ARRAY<STRUCT<kind STRING, pattern STRING>>[
 CREATE OR REPLACE TABLE `${project}.${dim}.seed_kpi_params` AS
 SELECT
   ${test_customer_pattern} AS test_customer_pattern,
-  ${week_start} AS week_start,
+  ${week_start_day} AS week_start,
   ${week_start_dow} AS week_start_dow,
   CAST(${week_from} AS DATE) AS week_from,
   CAST(${week_to} AS DATE) AS week_to,

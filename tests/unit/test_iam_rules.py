@@ -423,7 +423,11 @@ SAMPLE = {
     "week_from": "'2024-01-01'", "week_to": "'2024-12-31'", "kpi": "'leads'", "bu": "'HVAC'",
     "bu_map_names": "'a', 'b'", "bu_map_rows": "('a', 'a', 'sales', 'east')",
     "job_type_pattern_rows": "('lead', '%lead%')", "include_materials": "TRUE",
-    "materials_include_tax": "TRUE",
+    "materials_include_tax": "TRUE", "week_start_day": "'monday'", "week_start_dow": "2",
+    # the combined view's tenants (stkpi.combined) and the report's group of them
+    "tenant_union": f"SELECT '1' AS tenant_id, 'a' AS display_name, 'UTC' AS time_zone, "
+                    f"'monday' AS weeks_start, * FROM `{P}.st_mart.kpi_weekly`",
+    "time_zone": "'UTC'", "weeks_start": "'monday'",
     "test_customer_pattern": "'%test%'", "table_ref": f"{P}.st_raw.jobs",
     # the MERGE's source: the UNION ALL of a run's window staging tables
     "source": f"(SELECT * FROM `{P}.st_stage.jobs__r__w1` "

@@ -48,7 +48,7 @@ def test_bigquery_dayofweek_counts_from_sunday() -> None:
 
 def test_the_seed_carries_the_week_start() -> None:
     params = seed_params(KpiConfig(week_start="sunday"))
-    assert (params["week_start"], params["week_start_dow"]) == ('"sunday"', "1")
+    assert (params["week_start_day"], params["week_start_dow"]) == ('"sunday"', "1")
     assert seed_params(KpiConfig())["week_start_dow"] == "2"  # the default: Monday
 
 

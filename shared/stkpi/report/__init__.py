@@ -31,15 +31,20 @@ def build_report(
     *,
     now: dt.datetime,
     weeks: int = 12,
+    tenant: str | None = None,
+    combined_from: Settings | None = None,
 ) -> str:
     """The report page as of ``now``, the tenant's present (stkpi.clock: it decides which
     week is the current one). Missing data renders as messages in place; if the page itself
-    cannot be built, a page saying why is returned instead (never a blank page)."""
+    cannot be built, a page saying why is returned instead (never a blank page).
+    ``tenant``, ``combined_from``: :func:`stkpi.report.data.gather`'s."""
     from stkpi.report.data import gather
     from stkpi.report.render import render_error_page, render_html
 
     try:
-        return render_html(gather(client, settings, weeks=weeks, now=now))
+        data = gather(client, settings, weeks=weeks, now=now, tenant=tenant,
+                      combined_from=combined_from)  # fmt: skip
+        return render_html(data)
     except Exception as exc:
         log.exception("report failed")
         return render_error_page(f"{type(exc).__name__}: {exc}", generated_at=now)

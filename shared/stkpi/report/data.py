@@ -77,6 +77,11 @@ class ReportData:
     mapped_bus: frozenset[str] = frozenset()
     report_timezone: str = "America/Phoenix"
     weeks_start: str = WEEK_START
+    # An added tenant's id (None: the deployment's own tenant): its explain commands
+    # name it. regions_scope: not empty when the region tables sum every tenant of this
+    # tenant's zone and week start (the combined view), saying which.
+    tenant: str | None = None
+    regions_scope: str = ""
     reconciliation: Section = field(default_factory=Section)
 
 
@@ -115,6 +120,36 @@ def _section(
 def _kpi_section(this_week: dt.date, *args: Any, **kwargs: Any) -> Section:
     """A KPI section (:func:`_section`) cut at the current week."""
     return cut_future_weeks(_section(*args, **kwargs), this_week)
+
+
+def _regions(
+    this_week: dt.date,
+    client: bigquery.Client,
+    settings: Settings,
+    combined_from: Settings | None,
+    weeks: int,
+    days: str,
+    hint: str,
+) -> Section:
+    """The region rows: the tenant's own, or the combined view's for its zone and weeks."""
+    if combined_from is None:
+        return _kpi_section(this_week, client, settings, "kpi_region.sql",
+                            what="KPI table kpi_weekly (regions)", hint=hint,
+                            empty="The KPI marts are empty: no regions to show.",
+                            weeks=str(weeks), days=days)  # fmt: skip
+    from stkpi.kpi_config import sql_string
+
+    return _kpi_section(this_week, client, combined_from, "kpi_region_all.sql",
+                        what="combined view kpi_weekly_all",
+                        hint="`stkpi kpi-build` makes it (so does every rebuild).",
+                        empty=f"No tenant of {_regions_scope(settings)} has KPIs yet.",
+                        weeks=str(weeks), days=days,
+                        time_zone=sql_string(settings.report_timezone),
+                        weeks_start=sql_string(settings.weeks_start))  # fmt: skip
+
+
+def _regions_scope(settings: Settings) -> str:
+    return f"all tenants in {settings.report_timezone}, weeks from {settings.weeks_start.title()}"
 
 
 def _freshness(client: bigquery.Client, settings: Settings) -> Section:
@@ -167,9 +202,13 @@ def gather(
     *,
     now: dt.datetime,
     weeks: int = 12,
+    tenant: str | None = None,
+    combined_from: Settings | None = None,
 ) -> ReportData:
     """Query everything the report shows as of ``now`` (the tenant's present); never raises
-    for missing or bad data."""
+    for missing or bad data. ``settings`` are the tenant's (``tenant``: an added tenant's
+    id); ``combined_from``, the deployment's: the region tables then sum every tenant of
+    this tenant's zone and week start (stkpi.combined)."""
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
     this_week = current_week_start(now, settings.report_timezone, settings.weeks_start)
@@ -201,17 +240,7 @@ def gather(
             weeks=str(weeks),
             days=days,
         ),
-        kpi_region=_kpi_section(
-            this_week,
-            client,
-            settings,
-            "kpi_region.sql",
-            what="KPI table kpi_weekly (regions)",
-            hint=marts_hint,
-            empty="The KPI marts are empty: no regions to show.",
-            weeks=str(weeks),
-            days=days,
-        ),
+        kpi_region=_regions(this_week, client, settings, combined_from, weeks, days, marts_hint),
         validations=validations,
         freshness=_freshness(client, settings),
         runs=_section(
@@ -244,6 +273,8 @@ def gather(
         mapped_bus=_mapped_bus(client, settings),
         report_timezone=settings.report_timezone,
         weeks_start=settings.weeks_start,
+        tenant=tenant,
+        regions_scope=_regions_scope(settings) if combined_from else "",
         reconciliation=_section(
             client,
             settings,

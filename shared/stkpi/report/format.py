@@ -65,10 +65,12 @@ def week_change(
     return f"{diff / abs(prev) * 100:+.1f}%", direction
 
 
-def explain_command(kpi: str, bu: str, week: dt.date) -> str:
-    """The ``stkpi explain`` command that lists the records behind one KPI cell."""
+def explain_command(kpi: str, bu: str, week: dt.date, tenant: str | None = None) -> str:
+    """The ``stkpi explain`` command that lists the records behind one KPI cell (of an
+    added tenant: ``--tenant``)."""
     quoted = f'"{bu}"' if any(c in bu for c in " '\"$&;|<>()") else bu
-    return f"stkpi explain --kpi {kpi} --bu {quoted} --week {week.isoformat()}"
+    named = f" --tenant {tenant}" if tenant else ""
+    return f"stkpi explain --kpi {kpi} --bu {quoted} --week {week.isoformat()}{named}"
 
 
 def week_label(week: dt.date) -> str:

@@ -137,10 +137,13 @@ def _row(
         value = r["value"]
         text = format_value(kind, value)
         if level == "bu":
-            title = explain_command(kpi, name, week)
+            title = explain_command(kpi, name, week, data.tenant)
+        elif r.get("tenant_ids"):  # the combined view: a sum over tenants
+            tenants = ", ".join(sorted(str(r["tenant_ids"]).split(",")))
+            title = f"sum over tenants {tenants}; `stkpi explain ... --tenant ID` explains each"
         else:
             bus = sorted(b for b in (r.get("bus") or "").split(",") if b)
-            title = "\n".join(explain_command(kpi, b, week) for b in bus)
+            title = "\n".join(explain_command(kpi, b, week, data.tenant) for b in bus)
         if kind == "ratio":
             title = (
                 f"{format_value('count', r['numerator'])} / "

@@ -149,6 +149,8 @@ def view_model(data: ReportData) -> dict[str, Any]:
         "weeks_n": data.weeks,
         "tz": data.report_timezone,
         "week_days": week_days(data.weeks_start),
+        "tenant": data.tenant,
+        "regions_scope": data.regions_scope,
         "week_range": week_range,
         "week_labels": [span.label(w) for w in weeks],
         "week_isos": [w.isoformat() for w in weeks],

@@ -16,20 +16,23 @@ from rich.table import Table
 from stkpi.errors import ConfigError
 from stkpi.kpi_config import sql_string
 from stkpi.marts import KPIS
+from stkpi_tools.cli.tenant_option import TENANT_OPTION, tenant_settings
 
 diagnose_app = typer.Typer(help="Diagnose KPI inputs (time zones, invoice links).")
 
 
-def _context() -> tuple[Any, Any]:
+def _context(tenant: str | None = None) -> tuple[Any, Any]:
     """BigQuery as the CLI's caller: the environment, completed by a running local stack
-    (as ``backfill`` and ``status`` do), so the README's commands work after ``local up``."""
+    (as ``backfill`` and ``status`` do), so the README's commands work after ``local up``;
+    the settings are those of the ``--tenant`` given (its datasets, zone and weeks)."""
     from stkpi.config import load_settings
     from stkpi.gcp import bigquery_client
     from stkpi_tools.cli.env import apply_stack_env
 
     apply_stack_env()
     settings = load_settings()
-    return bigquery_client(settings), settings
+    client = bigquery_client(settings)
+    return client, tenant_settings(client, settings, tenant)
 
 
 def _date(value: str, name: str) -> dt.date:
@@ -39,10 +42,10 @@ def _date(value: str, name: str) -> dt.date:
         raise ConfigError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
-def _query(relpath: str, **extra: str) -> list[dict[str, Any]]:
+def _query(relpath: str, tenant: str | None = None, **extra: str) -> list[dict[str, Any]]:
     from stkpi.sqlfiles import render
 
-    client, settings = _context()
+    client, settings = _context(tenant)
     sql = render(relpath, settings, **extra).strip().rstrip(";")
     return [dict(r.items()) for r in client.query_and_wait(sql)]
 
@@ -62,29 +65,37 @@ def _print(rows: list[dict[str, Any]], title: str) -> None:
 def explain(
     kpi: str = typer.Option(..., help=f"one of: {', '.join(KPIS)}"),
     bu: str = typer.Option(..., help="normalized BU name, 'unmapped' or 'unlinked'"),
-    week: str = typer.Option(..., help="week start (a Monday), YYYY-MM-DD"),
-) -> None:
+    week: str = typer.Option(..., help="week start (a Monday unless the tenant's weeks "
+                             "start on another day), YYYY-MM-DD"),
+    tenant: str | None = TENANT_OPTION,
+) -> None:  # fmt: skip
     """Show a KPI cell (value, numerator, denominator) and the records behind it."""
+    from stkpi.kpi_config import week_of
+
     if kpi not in KPIS:
         raise ConfigError(f"unknown KPI {kpi!r}; known: {', '.join(KPIS)}")
-    monday = _date(week, "--week")
-    if monday.weekday() != 0:
-        raise ConfigError(f"--week must be a Monday; {monday} is a {monday:%A}")
-    client, settings = _context()
+    first = _date(week, "--week")
+    client, settings = _context(tenant)
+    if week_of(first, settings.weeks_start) != first:
+        raise ConfigError(
+            f"--week must be the first day of a week, a {settings.weeks_start.title()} "
+            f"(the tenant's weeks start on it); {first} is a {first:%A}"
+        )
     mart = f"{settings.gcp_project}.{settings.dataset('mart')}"
     cell = [
         dict(r.items())
         for r in client.query_and_wait(
             f"SELECT * FROM `{mart}.kpi_{kpi}` "
-            f"WHERE bu = {sql_string(bu)} AND week_start = DATE '{monday}'"
+            f"WHERE bu = {sql_string(bu)} AND week_start = DATE '{first}'"
         )
     ]
-    _print(cell, f"kpi_{kpi} {bu} week of {monday}")
+    _print(cell, f"kpi_{kpi} {bu} week of {first}")
     rows = _query(
         "marts/explain/kpi_contributions.sql",
+        tenant,
         kpi=sql_string(kpi),
         bu=sql_string(bu),
-        week_start=f"DATE '{monday}'",
+        week_start=f"DATE '{first}'",
     )
     _print(rows, "contributing records (excluded ones last, with the reason)")
 
@@ -107,13 +118,23 @@ def diagnose_invoice_links() -> None:
     _print(_query("marts/explain/invoice_links.sql"), "invoice -> job links")
 
 
-def kpi_build() -> None:
-    """Rebuild seeds, dims and KPI marts now (what rebuild_dims does after a run)."""
+def kpi_build(tenant: str | None = TENANT_OPTION) -> None:
+    """Rebuild seeds, dims and KPI marts now (what rebuild_dims does after a run), then the
+    view over every tenant's KPIs if it is stale (stkpi.combined)."""
+    from stkpi.combined import refresh_after_rebuild
     from stkpi.marts import build_marts
+    from stkpi.tenant_maps import kpi_config_for
 
-    client, settings = _context()
-    counts = build_marts(client, settings)
+    client, deployment = _context()
+    settings = tenant_settings(client, deployment, tenant)
+    config = kpi_config_for(client, settings, settings.st_tenant_id)
+    counts = build_marts(client, settings, config)
     _print([{"table": k, "rows": v} for k, v in counts.items()], "KPI layer rebuilt")
+    done = refresh_after_rebuild(client, deployment)
+    if done is not None:
+        Console().print(f"combined view {done.action}: tenants {', '.join(done.included)}"
+                        + (f" (no marts yet: {', '.join(done.waiting)})" if done.waiting else ""),
+                        highlight=False)  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

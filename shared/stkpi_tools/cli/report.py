@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from stkpi.errors import ConfigError
+from stkpi_tools.cli.tenant_option import TENANT_OPTION, tenant_settings
 
 
 def report(
@@ -20,7 +21,11 @@ def report(
         "kpi-report.html"
     ),
     weeks: Annotated[int, typer.Option("--weeks", help="weeks of history to show")] = 12,
-) -> None:
+    tenant: str | None = TENANT_OPTION,
+    combined: Annotated[bool, typer.Option(
+        "--combined", help="regions summed over every tenant of the tenant's time zone and "
+        "week start (the view kpi_weekly_all)")] = False,
+) -> None:  # fmt: skip
     """Write the KPI report (one HTML page, works offline) and print its path."""
     if weeks < 1 or weeks > 104:
         raise ConfigError(f"--weeks must be between 1 and 104, got {weeks}")
@@ -28,7 +33,12 @@ def report(
     from stkpi_tools.cli.env import pipeline_context
 
     ctx = pipeline_context()
-    html = build_report(ctx.bigquery, ctx.settings, weeks=weeks, now=ctx.tenant_now())
+    settings = tenant_settings(ctx.bigquery, ctx.settings, tenant)
+    html = build_report(
+        ctx.bigquery, settings, weeks=weeks, now=ctx.tenant_now(),
+        tenant=settings.st_tenant_id if settings is not ctx.settings else None,
+        combined_from=ctx.settings if combined else None,
+    )  # fmt: skip
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")

@@ -233,6 +233,7 @@ def add(
     """Add a tenant: read its credentials from its own Secret Manager secrets (terraform's
     `tenants` variable creates them), run every doctor check with them, and register it
     only if they pass. Nothing is written when a check fails."""
+    from stkpi.combined import refresh_after_add
     from stkpi.tenants import Tenant, secret_names
     from stkpi_tools.tenant.add import add_tenant
 
@@ -253,6 +254,7 @@ def add(
         f"{added.report.status}" + (f" (warnings: {', '.join(warned)})" if warned else ""),
         highlight=False,
     )
+    Console().print(refresh_after_add(pctx.bigquery, settings), highlight=False)
 
 
 @tenant_app.command("list")
