@@ -81,6 +81,12 @@ def test_an_added_tenant_is_backfilled_into_its_own_datasets_and_paths(
         project, client = settings.gcp_project, ctx.bigquery
         mart = f"{project}.{tctx.settings.dataset('mart')}.kpi_weekly"
         assert _count(client, mart) > 0
+        # Its rebuild made the deployment's combined view (stkpi.combined) over its marts;
+        # the default tenant has none yet, so it waits for its own first rebuild.
+        view = f"{project}.{settings.dataset('mart')}.kpi_weekly_all"
+        rows = client.query_and_wait(f"SELECT DISTINCT tenant_id, time_zone FROM `{view}` "
+                                     "WHERE scope = 'tenant'")  # fmt: skip
+        assert [(r["tenant_id"], r["time_zone"]) for r in rows] == [(ADDED, "America/Denver")]
         # The default tenant's datasets: made by the deployment, never written by this run.
         for table in ("raw.jobs", "raw.invoices", "ops.window_events", "ops.run_events",
                       "ops.sync_state"):  # fmt: skip
