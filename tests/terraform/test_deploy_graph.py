@@ -388,3 +388,19 @@ def test_tenant_messages_pass_the_message_schemas() -> None:
 def test_no_tenant_no_tenant_job() -> None:
     m = Module(TF, {"project_id": PROJECT, "alert_email": "ops@example.com"})
     assert len(_scheduled(m)) == 4
+
+
+def test_the_local_stacks_tenants_evaluate_with_their_zones() -> None:
+    """The local stack evaluates terraform/ with its tenants file (terraform_tenants): the
+    demo's tenants get their Scheduler jobs in the zones their simulator runs in."""
+    from stkpi_tools.localstack.tenants import demo_tenants_file, terraform_tenants
+    from stkpi_tools.sim.config import load_tenant_specs
+
+    specs = load_tenant_specs(demo_tenants_file())
+    m = Module(TF, {"project_id": PROJECT, "alert_email": "ops@example.com",
+                    "tenants": terraform_tenants(specs)})  # fmt: skip
+    jobs = _scheduled(m)
+    assert specs
+    for spec in specs:
+        zone, _, message = jobs[f"st-kpi-t{spec.tenant_id}-daily-incremental"]
+        assert (zone, message["tenant_id"]) == (spec.time_zone, spec.tenant_id)

@@ -7,8 +7,9 @@ terraform's ``tenants`` variable; ``terraform/local.tenants.json`` is the demo's
 
 - the simulator serves each (``stkpi sim serve --tenants``: its own data, time zone and
   fake credentials);
-- terraform/ is evaluated with ``tenants`` = each id's ``display_name`` (its secrets and
-  the grants that let only the functions calling ServiceTitan read them);
+- terraform/ is evaluated with ``tenants`` = each id's ``display_name`` and ``time_zone``
+  (its secrets, the grants that let only the functions calling ServiceTitan read them, its
+  Scheduler jobs in its zone);
 - each tenant's credentials, as the simulator issued them, are written as its secrets
   (``<name_prefix>st-t<id>-client-id|client-secret|app-key``, ``stkpi.tenants.
   secret_names``) into ``<root>/secrets``, the Secret Manager stand-in ``ST_SECRETS_DIR``
@@ -42,9 +43,13 @@ def demo_tenants_file() -> Path:
 
 
 def terraform_tenants(specs: Iterable[TenantSpec]) -> dict[str, dict[str, str]]:
-    """terraform's ``tenants`` variable for ``specs``: id -> its display name."""
+    """terraform's ``tenants`` variable for ``specs``: id -> its display name and time zone
+    (its Scheduler jobs' zone, terraform/scheduler.tf)."""
     return {
-        s.tenant_id: {"display_name": s.display_name or f"Simulated tenant {s.tenant_id}"}
+        s.tenant_id: {
+            "display_name": s.display_name or f"Simulated tenant {s.tenant_id}",
+            "time_zone": s.time_zone,
+        }
         for s in specs
     }
 
