@@ -72,7 +72,8 @@ class TenantContexts:
                 return deployment
             raise UnknownTenantError(
                 f"tenant {tenant_id} is not one of this deployment's tenants (not in "
-                f"{deployment.settings.dataset('ops')}.tenants): add it with "
+                f"{deployment.settings.dataset('ops')}.tenants; `stkpi tenant list` lists "
+                "them): add it with "
                 f"`{add_command(tenant_id)}` (after terraform's `tenants` entry made its "
                 "secrets), then replay what waited for it with `stkpi dead-letters --replay`"
             )

@@ -19,10 +19,10 @@ from decimal import Decimal as D
 import pytest
 
 from stkpi import combined
-from stkpi.errors import ConfigError
+from stkpi.context import PipelineContext
+from stkpi.tenant_contexts import UnknownTenantError
 from stkpi.tenants import Tenant, secret_names, settings_for, write_tenant
 from stkpi.warehouse import run_file
-from stkpi_tools.cli.tenant_option import tenant_settings
 
 pytestmark = pytest.mark.integration
 
@@ -200,7 +200,7 @@ def test_the_dashboard_shows_a_tenants_group_summed(deployment) -> None:
 
     client, settings = deployment
     combined.refresh(client, settings)
-    acme = tenant_settings(client, settings, "2000")
+    acme = PipelineContext(settings).for_tenant("2000").settings  # `--tenant 2000`
     now = dt.datetime(2025, 8, 27, 12, tzinfo=dt.UTC)  # a Wednesday: week 08-18 is complete
     data = gather(client, acme, now=now, tenant="2000", combined_from=settings)
     regions = {(r["region"], r["kpi"]): r for r in data.kpi_region.rows}
@@ -213,12 +213,14 @@ def test_the_dashboard_shows_a_tenants_group_summed(deployment) -> None:
 
 
 def test_tenant_option_names_a_tenant_or_says_where_they_are_listed(deployment) -> None:
-    client, settings = deployment
-    assert tenant_settings(client, settings, None) is settings
-    assert tenant_settings(client, settings, "1000") is settings  # the default tenant's id
-    desert = tenant_settings(client, settings, "31")
+    """`--tenant` (stkpi_tools.cli.env.pipeline_context): the default tenant's id is the
+    deployment's context, an added tenant's id its own, any other id a clear error."""
+    _, settings = deployment
+    ctx = PipelineContext(settings)
+    assert ctx.for_tenant("1000") is ctx  # the default tenant's id
+    desert = ctx.for_tenant("31").settings
     assert (desert.dataset("mart"), desert.report_timezone) == (
         f"{settings.bq_dataset_prefix}_t31_mart", NYC,
     )  # fmt: skip
-    with pytest.raises(ConfigError, match=r"--tenant 999: not a tenant .*`stkpi tenant list`"):
-        tenant_settings(client, settings, "999")
+    with pytest.raises(UnknownTenantError, match=r"`stkpi tenant list` lists them\): add it"):
+        ctx.for_tenant("999")

@@ -70,7 +70,6 @@ SAMPLES: dict[str, str] = {
     "--tenant": "2000",
     "--time-zone": "America/Denver",
     "--tenants": "terraform/local.tenants.json",
-    "--tenant": "2000",
 }
 
 COMMAND = re.compile(r"(?<![\w.$/-])(?:\./dev )?stkpi(?= )|(?<![\w.$/-])\./dev demo\b")

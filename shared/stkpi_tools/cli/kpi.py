@@ -16,7 +16,7 @@ from rich.table import Table
 from stkpi.errors import ConfigError
 from stkpi.kpi_config import sql_string
 from stkpi.marts import KPIS
-from stkpi_tools.cli.tenant_option import TENANT_OPTION, tenant_settings
+from stkpi_tools.cli.env import TenantOption, pipeline_context
 
 diagnose_app = typer.Typer(help="Diagnose KPI inputs (time zones, invoice links).")
 
@@ -25,14 +25,8 @@ def _context(tenant: str | None = None) -> tuple[Any, Any]:
     """BigQuery as the CLI's caller: the environment, completed by a running local stack
     (as ``backfill`` and ``status`` do), so the README's commands work after ``local up``;
     the settings are those of the ``--tenant`` given (its datasets, zone and weeks)."""
-    from stkpi.config import load_settings
-    from stkpi.gcp import bigquery_client
-    from stkpi_tools.cli.env import apply_stack_env
-
-    apply_stack_env()
-    settings = load_settings()
-    client = bigquery_client(settings)
-    return client, tenant_settings(client, settings, tenant)
+    ctx = pipeline_context(tenant)
+    return ctx.bigquery, ctx.settings
 
 
 def _date(value: str, name: str) -> dt.date:
@@ -67,7 +61,7 @@ def explain(
     bu: str = typer.Option(..., help="normalized BU name, 'unmapped' or 'unlinked'"),
     week: str = typer.Option(..., help="week start (a Monday unless the tenant's weeks "
                              "start on another day), YYYY-MM-DD"),
-    tenant: str | None = TENANT_OPTION,
+    tenant: TenantOption = None,
 ) -> None:  # fmt: skip
     """Show a KPI cell (value, numerator, denominator) and the records behind it."""
     from stkpi.kpi_config import week_of
@@ -118,19 +112,16 @@ def diagnose_invoice_links() -> None:
     _print(_query("marts/explain/invoice_links.sql"), "invoice -> job links")
 
 
-def kpi_build(tenant: str | None = TENANT_OPTION) -> None:
+def kpi_build(tenant: TenantOption = None) -> None:
     """Rebuild seeds, dims and KPI marts now (what rebuild_dims does after a run), then the
     view over every tenant's KPIs if it is stale (stkpi.combined)."""
     from stkpi.combined import refresh_after_rebuild
     from stkpi.marts import build_marts
-    from stkpi.tenant_maps import kpi_config_for
 
-    client, deployment = _context()
-    settings = tenant_settings(client, deployment, tenant)
-    config = kpi_config_for(client, settings, settings.st_tenant_id)
-    counts = build_marts(client, settings, config)
+    ctx = pipeline_context(tenant)
+    counts = build_marts(ctx.bigquery, ctx.settings)
     _print([{"table": k, "rows": v} for k, v in counts.items()], "KPI layer rebuilt")
-    done = refresh_after_rebuild(client, deployment)
+    done = refresh_after_rebuild(ctx.bigquery, (ctx.deployment or ctx).settings)
     if done is not None:
         Console().print(f"combined view {done.action}: tenants {', '.join(done.included)}"
                         + (f" (no marts yet: {', '.join(done.waiting)})" if done.waiting else ""),

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from stkpi.errors import ConfigError
-from stkpi_tools.cli.tenant_option import TENANT_OPTION, tenant_settings
+from stkpi_tools.cli.env import TenantOption
 
 
 def report(
@@ -21,7 +21,7 @@ def report(
         "kpi-report.html"
     ),
     weeks: Annotated[int, typer.Option("--weeks", help="weeks of history to show")] = 12,
-    tenant: str | None = TENANT_OPTION,
+    tenant: TenantOption = None,
     combined: Annotated[bool, typer.Option(
         "--combined", help="regions summed over every tenant of the tenant's time zone and "
         "week start (the view kpi_weekly_all)")] = False,
@@ -32,12 +32,11 @@ def report(
     from stkpi.report import build_report
     from stkpi_tools.cli.env import pipeline_context
 
-    ctx = pipeline_context()
-    settings = tenant_settings(ctx.bigquery, ctx.settings, tenant)
+    ctx = pipeline_context(tenant)
     html = build_report(
-        ctx.bigquery, settings, weeks=weeks, now=ctx.tenant_now(),
-        tenant=settings.st_tenant_id if settings is not ctx.settings else None,
-        combined_from=ctx.settings if combined else None,
+        ctx.bigquery, ctx.settings, weeks=weeks, now=ctx.tenant_now(),
+        tenant=ctx.tenant.tenant_id if ctx.tenant else None,
+        combined_from=(ctx.deployment or ctx).settings if combined else None,
     )  # fmt: skip
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
