@@ -22,6 +22,7 @@ from stkpi_tools.localstack import (
     bq_observers,
     bq_query_errors,
     bq_snapshots,
+    bq_threads,
 )
 
 
@@ -31,6 +32,7 @@ def main() -> None:
     bq_observers.install(sys.argv[1:])
     bq_query_errors.install()
     bq_limits.install()
+    bq_threads.install()
     atexit.register(lambda: print(bq_memo.report(memos), file=sys.stderr, flush=True))
     from bqemulator.cli import main as bqemulator_main
 
