@@ -108,7 +108,7 @@ def read_pass(
         with counting:
             out.written += written
             out.quarantined += len(held)
-        crash_point("fetch.after_page", page=page.number, entity=entity.name)
+        crash_point("fetch.after_page", page=page.number, entity=entity.name, tenant=msg.tenant_id)
         return page
 
     def record(page: Page) -> None:

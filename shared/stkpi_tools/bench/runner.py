@@ -23,6 +23,7 @@ from typing import Any
 from google.cloud import bigquery
 
 from stkpi import sqlfiles
+from stkpi.config import Settings
 from stkpi.messages import PlanMessage
 from stkpi_tools.bench import cpu
 from stkpi_tools.bench.baseline import naive_backfill
@@ -198,11 +199,14 @@ def _naive(lab: ChaosLab, profile: Profile) -> dict[str, Any]:
     return naive
 
 
-def query_rows(lab: ChaosLab, name: str, run_id: str) -> list[dict[str, Any]]:
+def query_rows(
+    lab: ChaosLab, name: str, run_id: str, settings: Settings | None = None
+) -> list[dict[str, Any]]:
     """Rows of one of this package's SQL files for one run (datasets filled in as
-    ``stkpi.sqlfiles`` does; the run id is a query parameter, never spliced)."""
+    ``stkpi.sqlfiles`` does, the deployment's or ``settings``'s: a tenant's; the run id is
+    a query parameter, never spliced)."""
     sql = Template((SQL_DIR / name).read_text()).substitute(
-        sqlfiles.dataset_params(lab.ctx.settings)
+        sqlfiles.dataset_params(settings or lab.ctx.settings)
     )
     job = bigquery.QueryJobConfig(
         query_parameters=[bigquery.ScalarQueryParameter("run_id", "STRING", run_id)]

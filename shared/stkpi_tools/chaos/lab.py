@@ -34,7 +34,7 @@ from stkpi_tools.localstack.process import group_pids, memory_kib
 from stkpi_tools.localstack.provision import patched_environ
 from stkpi_tools.runs import wait_for_run
 from stkpi_tools.sim.admin import SimAdmin
-from stkpi_tools.sim.config import DEFAULT_NOW, HISTORY_START, FaultConfig
+from stkpi_tools.sim.config import DEFAULT_NOW, HISTORY_START, FaultConfig, TenantSpec
 
 FUNCTION_SERVICES = tuple(f"fn-{fn}" for fn in FUNCTIONS)  # their names in StackInfo
 API_FAULT_COUNTERS = ("status_429", "status_401", "body_truncate", "body_malformed")
@@ -60,6 +60,10 @@ class LabConfig:
     run_timeout: float = 900.0
     # Terraform variables of the lab's deployment over terraform/local.tfvars.json.
     tf_variables: Mapping[str, Any] = field(default_factory=dict)
+    # Tenants the simulator serves besides the deployment's default one, registered when
+    # the lab starts (as `stkpi tenant add` does: the doctor with their own secrets, their
+    # datasets): runs may name them (``tenant_id``), and every comparison covers them.
+    tenants: tuple[TenantSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,9 @@ class ChaosLab:
         # How far raw is due: the end of every run waited for (stkpi_tools.chaos.compare).
         # Runs end at the simulator's present, so a record it stamps at that instant (an
         # edit of its clock's move, an edit made while the run paged) is the next run's.
+        self.horizons: dict[str, CopyHorizon] = {}  # per added tenant (default: horizon)
         self.horizon = CopyHorizon()
+        self.tenant_ids: list[str] = []  # every tenant served, the default first
         self._exit = ExitStack()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -130,6 +136,10 @@ class ChaosLab:
             dispatcher_concurrency=cfg.concurrency,
             settings_env=settings_env,
             tf_variables=dict(cfg.tf_variables),
+            tenants=cfg.tenants,
+            # terraform/ does not yet grant the functions their roles on an added tenant's
+            # datasets (docs/TENANTS.md, remaining work 4): no IAM gate until it does
+            iam=False if cfg.tenants else None,
         )
         self._exit.callback(self.stack.stop)
         self.info = self.stack.start()
@@ -138,6 +148,27 @@ class ChaosLab:
         self.ctx = PipelineContext(load_settings(env))
         self.sim = SimAdmin(env["ST_API_BASE_URL"])
         self._exit.callback(self.sim.close)
+        self.tenant_ids = [t["tenant_id"] for t in self.sim.tenants()]
+        self._register(cfg.tenants)
+
+    def _register(self, tenants: tuple[TenantSpec, ...]) -> None:
+        """Register each added tenant as `stkpi tenant add` does (its doctor with its own
+        secrets, then its datasets and its registry row)."""
+        import datetime as dt
+
+        from stkpi.secrets import SECRETS_DIR_ENV, SecretReader, directory_accessor
+        from stkpi.tenants import Tenant, secret_names
+        from stkpi_tools.tenant.add import add_tenant
+
+        prefix = str(self.info.tf_variables.get("name_prefix") or "")
+        reader = SecretReader(directory_accessor(Path(self.info.env()[SECRETS_DIR_ENV])))
+        for spec in tenants:
+            names = secret_names(self.info.project, spec.tenant_id, prefix)
+            tenant = Tenant(spec.tenant_id, spec.display_name or spec.tenant_id, names,
+                            spec.time_zone)  # fmt: skip
+            add_tenant(self.ctx.bigquery, self.ctx.settings, tenant, reader,
+                       at=dt.datetime.now(dt.UTC), allow_warnings=True)  # fmt: skip
+            self.horizons[spec.tenant_id] = CopyHorizon()
 
     def stop(self) -> None:
         self._exit.close()
@@ -160,7 +191,8 @@ class ChaosLab:
         requests.post(url, json={"duplicate_rate": rate}, timeout=10).raise_for_status()
 
     def clear_faults(self) -> None:
-        self.sim.set_faults(**asdict(FaultConfig()))  # every fault back to its default
+        for tenant in self.tenant_ids or [None]:  # every fault of every tenant to its default
+            (self.sim.of(tenant) if tenant else self.sim).set_faults(**asdict(FaultConfig()))
         self.duplicate_deliveries(0.0)
         self.disarm()
 
@@ -192,20 +224,32 @@ class ChaosLab:
         self.ctx.bus.publish(self.ctx.settings.topic_plan, msg)
         return msg.run_id
 
-    def wait(self, run_id: str, timeout: float | None = None) -> None:
-        """Wait until ``run_id`` is done; its plan's ends then say how far raw is due."""
-        wait_for_run(self.ctx, run_id, timeout=timeout or self.config.run_timeout, show=False)
-        doc = self.ctx.landing.read_json(Landing.plan_name(run_id))
+    def wait(
+        self, run_id: str, timeout: float | None = None, *, tenant_id: str | None = None
+    ) -> None:
+        """Wait until ``run_id`` (of ``tenant_id``: default, the deployment's tenant) is
+        done; its plan's ends then say how far that tenant's raw is due."""
+        ctx = self.ctx.for_tenant(tenant_id)
+        wait_for_run(ctx, run_id, timeout=timeout or self.config.run_timeout, show=False)
+        doc = ctx.landing.read_json(Landing.plan_name(run_id))
         if doc is not None:
-            self.horizon.add(RunPlan.from_manifest(doc))
+            self.horizon_of(tenant_id).add(RunPlan.from_manifest(doc))
+
+    def horizon_of(self, tenant_id: str | None) -> CopyHorizon:
+        return self.horizons.get(str(tenant_id), self.horizon)
 
     # -- probes --------------------------------------------------------------------------
 
-    def compare(self, entities: list[str] | None = None) -> list[EntityComparison]:
-        """Raw against the simulator, due up to the end of the runs waited for so far."""
+    def compare(
+        self, entities: list[str] | None = None, *, tenant_id: str | None = None
+    ) -> list[EntityComparison]:
+        """Raw of ``tenant_id`` (default: the deployment's tenant) against the simulator's
+        tenant, due up to the end of that tenant's runs waited for so far."""
+        sim = self.sim.of(tenant_id) if tenant_id in self.horizons else self.sim
         return compare_raw(
-            self.ctx.bigquery, self.ctx.settings, self.sim.versions, entities, self.horizon.ends
-        )
+            self.ctx.bigquery, self.ctx.for_tenant(tenant_id).settings, sim.versions,
+            entities, self.horizon_of(tenant_id).ends,
+        )  # fmt: skip
 
     def marked_deleted(self, entity: str) -> set[str]:
         """Keys the key scan marked deleted in one raw table."""
@@ -218,9 +262,10 @@ class ChaosLab:
         )
         return {r["k"] for r in self.ctx.bigquery.query_and_wait(sql)}
 
-    def rebuilds(self, run_id: str) -> dict[str, int]:
+    def rebuilds(self, run_id: str, tenant_id: str | None = None) -> dict[str, int]:
         """Run events of one run: {'rebuild_started': n, 'rebuilt': n}."""
-        rows = self.ctx.state.query_file("ops/run_event_counts.sql", run_id=run_id)
+        state = self.ctx.for_tenant(tenant_id).state
+        rows = state.query_file("ops/run_event_counts.sql", run_id=run_id)
         return {r["state"]: int(r["n"]) for r in rows}
 
     def window_states(self, run_id: str) -> dict[str, int]:
@@ -229,13 +274,17 @@ class ChaosLab:
 
     def counters(self) -> Counters:
         disp = requests.get(self.info.url("dispatcher"), timeout=10).json()
-        sim = self.sim.stats()
-        faults = sum(int(sim["counters"].get(k, 0)) for k in API_FAULT_COUNTERS)
+        faults = requests_made = 0
+        for tenant in self.tenant_ids or [None]:  # every tenant's (the simulator's own count)
+            sim = (self.sim.of(tenant) if tenant else self.sim).stats()
+            faults += sum(int(sim["counters"].get(k, 0)) for k in API_FAULT_COUNTERS)
+            faults += int(sim["server_errors_5xx"])
+            requests_made += int(sim["requests"])
         return Counters(
             redeliveries=sum(v for k, v in disp.items() if k.endswith(".failed")),
             duplicated=sum(v for k, v in disp.items() if k.endswith(".duplicated")),
-            api_faults=faults + int(sim["server_errors_5xx"]),
-            api_requests=int(sim["requests"]),
+            api_faults=faults,
+            api_requests=requests_made,
         )
 
     def doors(self) -> dict[str, dict[str, int]]:

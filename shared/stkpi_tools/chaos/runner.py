@@ -66,7 +66,7 @@ def run_scenario(lab: ChaosLab, scenario: Scenario) -> ScenarioResult:
     result.dead_letters = sum(lab.dead_letters().values())
     if result.dead_letters != trial.dead_letters_expected:  # say which, for the table's reader
         result.notes.extend(f"dead letter: {d.summary()}" for d in lab.list_dead_letters())
-    result.runs = len(trial.runs)
+    result.runs = len(trial.runs) + len(trial.tenant_runs)
     result.checks = [{"check": what, "ok": ok} for what, ok in trial.checks]
     result.notes.extend(trial.notes)
     _judge_common(lab, trial, result)
@@ -77,14 +77,20 @@ def _judge_common(lab: ChaosLab, trial: Trial, result: ScenarioResult) -> None:
     def check(ok: bool, what: str) -> None:
         result.checks.append({"check": what, "ok": bool(ok)})
 
-    comparisons = lab.compare()
+    # every tenant the lab serves: a fault in one must lose or double nothing in any
+    # (an added tenant once it has run: before, nothing of it is due)
+    by_tenant = {t: lab.compare(tenant_id=t) for t in lab.tenant_ids[1:] if lab.horizon_of(t).ends}
+    comparisons = lab.compare() + [c for cs in by_tenant.values() for c in cs]
     result.expected = sum(c.expected for c in comparisons)
     result.in_raw = sum(c.in_raw for c in comparisons)
     result.duplicates = sum(c.duplicates for c in comparisons)
     result.lost = sum(c.missing + c.outdated + c.unexpected for c in comparisons)
     bad = [c.describe() for c in comparisons if not c.ok]
-    check(not bad, "raw equals the simulator key for key" + (f": {bad[:3]}" if bad else ""))
+    whose = f" (tenants {', '.join(lab.tenant_ids)})" if by_tenant else ""
+    check(not bad, f"raw equals the simulator key for key{whose}" + (f": {bad[:3]}" if bad else ""))
     counts = {run: lab.rebuilds(run).get("rebuilt", 0) for run in trial.runs}
+    for tenant, run in trial.tenant_runs:
+        counts[f"{run} (t{tenant})"] = lab.rebuilds(run, tenant).get("rebuilt", 0)
     result.rebuilds = sum(counts.values())
     check(all(n == 1 for n in counts.values()), f"each run rebuilt exactly once {counts}")
     check(not lab.armed(), f"every armed crash point fired (left: {lab.armed()})")

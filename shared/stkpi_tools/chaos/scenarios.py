@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from stkpi.deadletters import list_dead_letters, replay_dead_letters
+from stkpi.landing import Landing
 from stkpi.messages import PlanMessage, WindowMessage
 from stkpi.registry import DELETABLE
 from stkpi.status import collect_status
@@ -25,6 +26,7 @@ class Trial:
     """What one scenario did: its runs and the outcome of its own checks."""
 
     runs: list[str] = field(default_factory=list)
+    tenant_runs: list[tuple[str, str]] = field(default_factory=list)  # (added tenant, run)
     checks: list[tuple[str, bool]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dead_letters_expected: int = 0  # left on purpose (messages that can never succeed)
@@ -355,6 +357,50 @@ def hostile(lab: ChaosLab, trial: Trial) -> None:
     trial.check(not open_records(query, ctx.now()), "nothing quarantined after the replay")
 
 
+def one_tenant_of_three(lab: ChaosLab, trial: Trial) -> None:
+    """Three tenants' runs at once in one deployment, one of them (the first added) hit:
+    its fetch SIGKILLed after a page and one of its windows failing every attempt until
+    it is dead-lettered. The other two finish and rebuild once, untouched, while it waits
+    unrebuilt; the API fixed and the dead letter replayed, it finishes, rebuilt once. The
+    common check then finds every tenant's raw equal to its simulator: nothing lost or
+    doubled in any of the three."""
+    hit, other = lab.tenant_ids[1], lab.tenant_ids[2]
+    # the added tenants' first runs: their whole history (the lab backfilled its own)
+    first = [(t, lab.backfill(f"chaos-tenants-backfill-t{t}", tenant_id=t)) for t in (hit, other)]
+    for tenant, run in first:
+        lab.wait(run, tenant_id=tenant)
+    trial.tenant_runs += first
+    lab.sim.of(hit).set_faults(malformed_pages=1_000_000, fault_entity="campaigns")
+    lab.arm(f"kill fetch.after_page page=1 tenant={hit}")
+    lab.sim.advance(24)
+    end = lab.sim.now
+    runs = {t: f"chaos-tenants-daily-t{t}" for t in lab.tenant_ids}
+    for tenant, run in runs.items():
+        added = None if tenant == lab.tenant_ids[0] else tenant
+        lab.publish(PlanMessage(run_type="daily", run_id=run, end=end, tenant_id=added))
+    trial.runs.append(runs[lab.tenant_ids[0]])
+    trial.tenant_runs += [(t, runs[t]) for t in (hit, other)]
+    try:
+        lab.wait(runs[lab.tenant_ids[0]])
+        lab.wait(runs[other], tenant_id=other)
+        lab.wait_until(lambda: sum(lab.dead_letters().values()) >= 1, 240, "a dead letter", poll=2)
+        letters = lab.list_dead_letters()
+        whose = sorted({str(d.tenant_id) for d in letters})
+        trial.check(whose == [hit], f"the dead letter is tenant {hit}'s only ({whose})")
+        trial.check(not lab.armed(), f"tenant {hit}'s fetch was killed mid-run")
+        hit_ctx = lab.ctx.for_tenant(hit)
+        waiting = not hit_ctx.landing.exists(Landing.rebuild_done_name(runs[hit]))
+        trial.check(waiting, f"tenant {hit}'s run waits, unrebuilt, for its dead window")
+        for tenant in (lab.tenant_ids[0], other):
+            n = lab.rebuilds(runs[tenant], None if tenant == lab.tenant_ids[0] else tenant)
+            trial.check(n.get("rebuilt") == 1, f"tenant {tenant} rebuilt once meanwhile ({n})")
+    finally:
+        lab.clear_faults()
+    replayed, kept = replay_dead_letters(lab.ctx.settings)
+    trial.check(len(replayed) == 1 and not kept, f"its dead letter replayed ({len(replayed)})")
+    lab.wait(runs[hit], tenant_id=hit)
+
+
 def combined(lab: ChaosLab, trial: Trial) -> None:
     lab.sim.set_faults(
         error_rate=0.05, burst_429=20, latency_ms=300,
@@ -408,6 +454,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "3 redirects, a token with a line break; a lone surrogate, an integer beyond 64 "
         "bits, a number beyond a double, a modifiedOn in 2099",
         hostile,
+    ),
+    Scenario(
+        "one tenant of three",
+        "three tenants' daily runs at once; one tenant's fetch SIGKILLed after a page and "
+        "one of its windows failing every attempt (dead-lettered, then replayed)",
+        one_tenant_of_three,
     ),
     Scenario(
         "all at once",

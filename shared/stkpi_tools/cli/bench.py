@@ -130,6 +130,32 @@ def bench_reads(
     console.print(f"results written to [bold]{', '.join(str(p) for p in paths)}[/]")
 
 
+def bench_tenants(
+    scales: Annotated[
+        str, typer.Option(help="the three tenants' sizes, the largest first (1.0 = production)")
+    ] = "0.3,0.1,0.03",
+    concurrency: Annotated[int, typer.Option(min=1, help="deliveries at once per function")] = 8,
+    out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench/tenants.json"),
+    root: Annotated[Path, typer.Option(help="working folder")] = Path(".stkpi/bench-tenants"),
+) -> None:
+    """Three tenants of different sizes backfilled at once by one deployment at
+    ServiceTitan's limits (60 requests/s per app and tenant, pages of 5,000), against the
+    largest alone; the goal is at most 1.5x (docs/PERFORMANCE.md)."""
+    from stkpi_tools.bench.tenants import TenantsBenchConfig, markdown, run_tenants_bench, write
+
+    chosen = _scales(scales)
+    if len(chosen) != 3 or sorted(chosen, reverse=True) != list(chosen):
+        raise typer.BadParameter(f"{scales!r}: three scales, the largest first")
+    cfg = TenantsBenchConfig(scales=chosen, concurrency=concurrency)  # type: ignore[arg-type]
+    console.rule("[bold]st-kpi bench-tenants")
+    console.print(cfg.profile.label(), markup=False, highlight=False)
+    results = run_tenants_bench(root, cfg, log=lambda m: console.print(f"[dim]{m}[/]"))
+    paths = write(results, out)
+    console.print(markdown(results), markup=False, highlight=False)
+    console.print(f"results written to [bold]{', '.join(str(p) for p in paths)}[/]")
+
+
 def register(app: typer.Typer) -> None:
     app.command("bench")(bench)
     app.command("bench-reads")(bench_reads)
+    app.command("bench-tenants")(bench_tenants)
