@@ -30,6 +30,7 @@ MACHINE_TIME = {
     "shared/stkpi_tools/tenant/simulated.py": "when the simulator's maps were written",
     "shared/stkpi_tools/chaos/runner.py": "when a chaos report was written",
     "shared/stkpi_tools/chaos/soak.py": "when a soak report was written",
+    "shared/stkpi_tools/chaos/lab.py": "when a lab registered its added tenants (latest wins)",
     "shared/stkpi_tools/bench/reads.py": "when the reads bench measured its figures",
     "shared/stkpi_tools/demo.py": "the demo's default hour (--now sets it)",
     "shared/stkpi_tools/doctor/run.py": "a real tenant's backfill estimate (its clock is the wall)",
