@@ -30,7 +30,7 @@ from stkpi_tools.bench.figures import stage_figures
 from stkpi_tools.bench.profiles import ST, Profile
 from stkpi_tools.bench.runner import Log, deployment_window_days, profile_config, query_rows
 from stkpi_tools.chaos.lab import ChaosLab, LabConfig
-from stkpi_tools.results import machine, markdown_table, write_json
+from stkpi_tools.results import markdown_table, stamped, write_json
 from stkpi_tools.sim.config import HISTORY_START, TenantSpec
 
 GOAL = 1.5  # the three at once in at most this many times the largest alone
@@ -83,16 +83,11 @@ def run_tenants_bench(root: Path, cfg: TenantsBenchConfig, log: Log = print) -> 
         log("raw against each tenant's simulator")
         bad = [c.describe() for t in lab.tenant_ids for c in lab.compare(tenant_id=t) if not c.ok]
     ratio = together["seconds"] / alone["seconds"] if alone["seconds"] else None
+    config = {"scales": list(cfg.scales), "tenants": lab.tenant_ids,
+              "concurrency": cfg.concurrency, "seed": cfg.seed,
+              "profile": {profile.name: profile_config(profile)}}  # fmt: skip
     return {
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine(),
-        "config": {
-            "scales": list(cfg.scales),
-            "tenants": lab.tenant_ids,
-            "concurrency": cfg.concurrency,
-            "seed": cfg.seed,
-            "profile": {profile.name: profile_config(profile)},
-        },
+        **stamped(config),
         "alone": alone,
         "together": together,
         "ratio": round(ratio, 2) if ratio is not None else None,
