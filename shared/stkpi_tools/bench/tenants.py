@@ -8,8 +8,8 @@ fast as the largest alone; what they share is the deployment (fetch_window's ins
 load and rebuild functions, the warehouse). Goal: the three finish in at most 1.5x the time
 of the largest alone.
 
-One lab (``stkpi_tools.chaos.lab``: the deployed shape, its IAM gate aside until the tenants'
-dataset grants are in terraform/) serves the three: the deployment's default tenant is the
+One lab (``stkpi_tools.chaos.lab``: the deployed shape, sized by terraform/ for three
+tenants) serves the three: the deployment's default tenant is the
 largest (``scales[0]``), the two added ones (registered as ``stkpi tenant add`` does) the
 others. First the largest is backfilled alone; then all three at once, the largest again
 (a backfill fetches and loads the whole history whatever raw holds, so it does the same

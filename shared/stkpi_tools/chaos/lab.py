@@ -137,9 +137,6 @@ class ChaosLab:
             settings_env=settings_env,
             tf_variables=dict(cfg.tf_variables),
             tenants=cfg.tenants,
-            # terraform/ does not yet grant the functions their roles on an added tenant's
-            # datasets (docs/TENANTS.md, remaining work 4): no IAM gate until it does
-            iam=False if cfg.tenants else None,
         )
         self._exit.callback(self.stack.stop)
         self.info = self.stack.start()
