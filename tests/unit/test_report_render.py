@@ -127,6 +127,20 @@ def test_every_value_is_in_a_plain_table_with_its_explain_command(page: str) -> 
     assert "+33.3%" in text_of(page)  # leads 3 -> 4
 
 
+def test_an_added_tenants_page_names_it_in_its_explain_commands() -> None:
+    # an added tenant's cells are explained in its own datasets: `--tenant` on every command
+    page = render_html(replace(data(), tenant="2000"))
+    assert "tenant 2000" in text_of(page)
+    assert (
+        'title="stkpi explain --kpi leads --bu Phoenix-Sales --week 2025-08-25 --tenant 2000"'
+        in page
+    )
+    assert (
+        'data-region="PHX" data-week="2025-08-18" title="stkpi explain --kpi leads --bu Phoenix-Sales --week 2025-08-18 --tenant 2000"'
+        in page
+    )
+
+
 def test_ratio_with_zero_denominator_reads_na_with_its_counts(page: str) -> None:
     assert 'data-week="2025-08-18" title="0 / 0\nstkpi explain --kpi gpm' in page
     assert "50.0%" in text_of(page)

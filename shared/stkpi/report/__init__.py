@@ -67,7 +67,8 @@ def publish_run_report(ctx: Any, run_id: str) -> list[str]:
         from stkpi.report.looker import describe_mart_tables
 
         describe_mart_tables(ctx.bigquery, ctx.settings)
-        html = build_report(ctx.bigquery, ctx.settings, now=ctx.tenant_now())
+        tenant = ctx.tenant.tenant_id if getattr(ctx, "tenant", None) else None
+        html = build_report(ctx.bigquery, ctx.settings, now=ctx.tenant_now(), tenant=tenant)
         names = publish_report(ctx.landing, html, run_id=run_id)
     except Exception:
         log.exception("report not published", extra={"run_id": run_id})
