@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,7 @@ from stkpi.status import collect_status
 from stkpi.table_stats import row_counts
 from stkpi_tools.render import print_stored, render_status
 from stkpi_tools.runs import publish_plan, wait_for_run
+from stkpi_tools.sim.config import TenantSpec
 from stkpi_tools.stack_root import stack_root
 
 console = Console()
@@ -160,7 +161,11 @@ def run_demo(
     own_tenant: OwnTenant | None = None,
     since: str | None = None,
     now: datetime | None = None,
+    tenants: Sequence[TenantSpec] = (),
 ) -> None:
+    """``tenants``: tenants the simulator serves besides the default one; each is
+    registered as ``stkpi tenant add`` does, backfilled and run daily beside it, and its
+    summary printed after the default tenant's (docs/TENANTS.md)."""
     from stkpi_tools.localstack import Stack, StackInfo
     from stkpi_tools.localstack.process import pgid_alive
     from stkpi_tools.sim.admin import SimAdmin
@@ -170,6 +175,8 @@ def run_demo(
     # and the daily run is planned up to it. The tenant, and so everything the demo prints,
     # is a function of that hour (and the scale and seed): `--now` replays one. A real
     # tenant's clock is the wall clock: the backfill runs up to this hour.
+    if own_tenant and tenants:
+        raise ConfigError("--tenants are the simulator's; your tenant's server has its own")
     if own_tenant and now is not None:
         raise ConfigError("--now sets the simulator's clock; your tenant's is the wall clock")
     present = floor_hour(now or datetime.now(UTC))
@@ -197,6 +204,7 @@ def run_demo(
         # gives the fan-out Cloud Functions would (see DESIGN.md, local stack).
         dispatcher_concurrency=dispatcher,
         detached=keep,
+        tenants=tenants,
     )
     started = time.monotonic()
     tenant = f"your tenant at {own_tenant.base_url}" if own_tenant else "the simulator"
@@ -212,20 +220,14 @@ def run_demo(
             console.print(f"  {name:<14} {url}")
         if own_tenant:
             _init_tenant(env, own_tenant, console)
+        contexts = [ctx, *_add_tenants(ctx, tenants, console)]
 
         console.rule(f"[bold]backfill {start:%Y-%m-%d} .. {end:%Y-%m-%d %H:00} UTC")
         backfill_id = f"demo-backfill-{end:%Y%m%dT%H}"
-        publish_plan(
-            ctx,
-            PlanMessage(
-                run_type="backfill",
-                start=start,
-                end=end,
-                window_days=window_days,
-                run_id=backfill_id,
-            ),
+        plan = PlanMessage(
+            run_type="backfill", start=start, end=end, window_days=window_days, run_id=backfill_id
         )
-        wait_for_run(ctx, backfill_id, timeout=timeout)
+        _run_everywhere(contexts, plan, timeout)
 
         if own_tenant:
             console.rule("[bold]daily increment")
@@ -233,8 +235,7 @@ def run_demo(
             console.rule("[bold]a day passes in the simulator; daily increment")
             SimAdmin(env["ST_API_BASE_URL"]).advance(24)
         daily_id = f"demo-daily-{end:%Y%m%dT%H}"
-        publish_plan(ctx, PlanMessage(run_type="daily", run_id=daily_id))
-        wait_for_run(ctx, daily_id, timeout=timeout)
+        _run_everywhere(contexts, PlanMessage(run_type="daily", run_id=daily_id), timeout)
 
         console.rule("[bold]summary")
         render_status(collect_status(ctx))
@@ -242,6 +243,8 @@ def run_demo(
         render_validations(ctx)
         write_report(ctx)
         render_reconciliation(ctx, None if own_tenant else env["ST_API_BASE_URL"])
+        for added in contexts[1:]:
+            _summarize_added(added)
         console.print(f"demo finished in {time.monotonic() - started:.0f}s")
     except BaseException:
         if keep:  # a failed demo leaves nothing running, kept or not
@@ -258,12 +261,61 @@ def run_demo(
         )
 
 
+def _add_tenants(
+    ctx: PipelineContext, specs: Sequence[TenantSpec], console: Console
+) -> list[PipelineContext]:
+    """Register each added tenant as ``stkpi tenant add`` does (its doctor first, its
+    datasets made, the combined view refreshed) and return its context."""
+    from stkpi.combined import refresh_after_add
+    from stkpi.secrets import SecretReader
+    from stkpi.tenants import Tenant, secret_names
+    from stkpi_tools.tenant.add import SECRETS_DIR_ENV, add_tenant, directory_accessor
+
+    reader = SecretReader(directory_accessor(Path(os.environ[SECRETS_DIR_ENV])))
+    contexts = []
+    for spec in specs:
+        tenant = Tenant(
+            spec.tenant_id,
+            spec.display_name or f"Simulated tenant {spec.tenant_id}",
+            secret_names(ctx.settings.gcp_project, spec.tenant_id),
+            spec.time_zone,
+        )
+        added = add_tenant(ctx.bigquery, ctx.settings, tenant, reader, at=datetime.now(UTC))
+        console.print(f"  added tenant {tenant.tenant_id} ({tenant.display_name}, "
+                      f"{tenant.time_zone}): doctor {added.report.status}")  # fmt: skip
+        contexts.append(ctx.for_tenant(tenant.tenant_id))
+    if specs:
+        console.print(f"  {refresh_after_add(ctx.bigquery, ctx.settings)}", highlight=False)
+    return contexts
+
+
+def _run_everywhere(contexts: Sequence[PipelineContext], plan: PlanMessage, timeout: float) -> None:
+    """``plan`` for every tenant at once (each context's bus stamps its tenant), then wait
+    for each: the tenants' runs share the deployment, never their budgets."""
+    for tctx in contexts:
+        publish_plan(tctx, plan)
+    for tctx in contexts:
+        wait_for_run(tctx, plan.run_id or "", timeout=timeout)
+
+
+def _summarize_added(ctx: PipelineContext) -> None:
+    tenant = ctx.tenant
+    label = f"{tenant.display_name} ({tenant.tenant_id})" if tenant else "added tenant"
+    console.rule(f"[bold]tenant {label}")
+    render_status(collect_status(ctx))
+    render_validations(ctx)
+    write_report(ctx)
+
+
 def write_report(ctx: PipelineContext) -> None:
-    """The KPI dashboard of the demo tenant, as one offline HTML file."""
+    """The KPI dashboard of the demo tenant (an added tenant's: ``kpi-report-t<id>.html``,
+    its explain commands naming it), as one offline HTML file."""
     from stkpi.report import build_report
 
-    path = Path("kpi-report.html").resolve()
-    path.write_text(build_report(ctx.bigquery, ctx.settings, now=ctx.tenant_now()))
+    tenant = ctx.tenant.tenant_id if ctx.tenant else None
+    path = Path(f"kpi-report-t{tenant}.html" if tenant else "kpi-report.html").resolve()
+    now = ctx.tenant_now()
+    path.write_text(build_report(ctx.bigquery, ctx.settings, now=now, tenant=tenant))
     console.print(f"KPI report: [bold]{path}[/] (open it in a browser; works offline)")
 
 

@@ -77,7 +77,7 @@ def up(
         raise StkpiError("--now sets the simulator's clock; another server keeps its own")
     if tenants is not None and st_api_base_url:
         raise StkpiError("--tenants are the simulator's; another server serves its own")
-    specs = _tenant_specs(tenants)
+    specs = tenant_specs(tenants)
     sim_args: dict[str, object] = {"scale": scale, "seed": seed}
     if now is not None:
         from stkpi_tools.cli.sim import parse_now
@@ -104,7 +104,7 @@ def up(
         _print_tenants(info)
 
 
-def _tenant_specs(tenants: str | None):
+def tenant_specs(tenants: str | None):
     """``--tenants``: a tenants file, or ``demo`` (terraform/local.tenants.json)."""
     from stkpi_tools.localstack.tenants import demo_tenants_file
     from stkpi_tools.sim.config import SimConfig, load_tenant_specs

@@ -232,12 +232,21 @@ def register_demo(app: typer.Typer) -> None:
                 "and what it prints follow from it, so a run can be repeated exactly"
             ),
         ] = None,
+        tenants: Annotated[
+            str | None,
+            typer.Option(
+                help="tenants the simulator serves besides the default one, each added, "
+                'backfilled and run daily beside it: a tenants file, or "demo" for '
+                "terraform/local.tenants.json (docs/TENANTS.md)"
+            ),
+        ] = None,
     ) -> None:
         """Start the local stack, backfill the simulated tenant (or yours, --own-tenant),
         run a daily increment, print the run summary and row counts, then stop the stack."""
         import os
         from pathlib import Path
 
+        from stkpi_tools.cli.local import tenant_specs
         from stkpi_tools.demo import own_tenant_settings, run_demo
 
         run_demo(
@@ -251,4 +260,5 @@ def register_demo(app: typer.Typer) -> None:
             own_tenant=own_tenant_settings(os.environ, Path.cwd()) if own_tenant else None,
             since=since,
             now=_parse_instant(now, "--now") if now else None,
+            tenants=tenant_specs(tenants),
         )
