@@ -18,7 +18,7 @@ from stkpi.messages import PlanMessage, WindowMessage
 from stkpi.registry import DELETABLE
 from stkpi.status import collect_status
 from stkpi_tools.chaos.lab import ChaosLab
-from stkpi_tools.sim.config import HISTORY_START
+from stkpi_tools.sim.config import HISTORY_START, TenantSpec
 
 
 @dataclass
@@ -42,6 +42,8 @@ class Scenario:
     faults: str  # what is injected, for the table
     run: Callable[[ChaosLab, Trial], None]
     backfills_everything: bool = False  # else the runner backfills the lab first
+    # The scenario needs a lab whose deployment serves two added tenants (lab_tenants).
+    needs_tenants: bool = False
 
 
 class RevokeTokensAfter(threading.Thread):
@@ -460,6 +462,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "three tenants' daily runs at once; one tenant's fetch SIGKILLed after a page and "
         "one of its windows failing every attempt (dead-lettered, then replayed)",
         one_tenant_of_three,
+        needs_tenants=True,
     ),
     Scenario(
         "all at once",
@@ -467,6 +470,17 @@ SCENARIOS: tuple[Scenario, ...] = (
         combined,
     ),
 )
+
+
+def lab_tenants(scale: float) -> tuple[TenantSpec, ...]:
+    """The two tenants a lab adds for the scenarios that need them: smaller than the lab's
+    own (0.6x and 0.2x its scale), one in another time zone, seeds of their own."""
+    return (
+        TenantSpec("2000", seed=7, scale=round(scale * 0.6, 6), time_zone="America/Los_Angeles",
+                   display_name="Silver State Painting"),
+        TenantSpec("3000", seed=11, scale=round(scale * 0.2, 6),
+                   display_name="Old Pueblo Painting"),
+    )  # fmt: skip
 
 
 def by_name(names: list[str] | None) -> list[Scenario]:

@@ -36,7 +36,7 @@ def chaos(
 ) -> None:
     """Run the fault-injection scenarios (or the soak) and print the verdicts."""
     from stkpi_tools.chaos.lab import LabConfig
-    from stkpi_tools.chaos.runner import run_chaos, write_report
+    from stkpi_tools.chaos.runner import write_report
     from stkpi_tools.chaos.scenarios import by_name
     from stkpi_tools.chaos.soak import run_soak
 
@@ -53,12 +53,41 @@ def chaos(
         _print_soak(report)
     else:
         console.rule(f"[bold]st-kpi chaos: {len(scenarios)} scenario(s), scale {scale}")
-        report = run_chaos(root, scenarios, config, on_result=_print_progress)
+        report = _run_labs(root, scenarios, config)
         path = write_report(report, out or Path("chaos/results.json"))
         render(report)
     console.print(f"report written to [bold]{path}[/]")
     if not report["passed"]:
         raise typer.Exit(1)
+
+
+def _run_labs(root: Path, scenarios: list, config) -> dict:  # type: ignore[type-arg]
+    """The scenarios in one lab, except those that need added tenants: those in a second
+    lab whose deployment serves two (``lab_tenants``), as ``./dev test-chaos`` runs them;
+    one report for both."""
+    from dataclasses import replace
+
+    from stkpi_tools.chaos.runner import run_chaos
+    from stkpi_tools.chaos.scenarios import lab_tenants
+
+    plain = [s for s in scenarios if not s.needs_tenants]
+    tenanted = [s for s in scenarios if s.needs_tenants]
+    labs = [(root, plain, config)] if plain else []
+    if tenanted:
+        cfg = replace(config, tenants=lab_tenants(config.scale))
+        labs.append((root / "tenants" if plain else root, tenanted, cfg))
+    reports = [run_chaos(r, group, cfg, on_result=_print_progress) for r, group, cfg in labs]
+    if len(reports) == 1:
+        return reports[0]
+    return {
+        **reports[-1],
+        "config": reports[0]["config"],
+        "tenants_lab_config": reports[-1]["config"],
+        "setup_seconds": round(sum(r["setup_seconds"] for r in reports), 1),
+        "total_seconds": round(sum(r["total_seconds"] for r in reports), 1),
+        "passed": all(r["passed"] for r in reports),
+        "scenarios": [s for r in reports for s in r["scenarios"]],
+    }
 
 
 def _print_progress(result) -> None:  # type: ignore[no-untyped-def]
