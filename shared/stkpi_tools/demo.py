@@ -271,6 +271,8 @@ def _add_tenants(
     from stkpi.tenants import Tenant, secret_names
     from stkpi_tools.tenant.add import SECRETS_DIR_ENV, add_tenant, directory_accessor
 
+    if not specs:  # the stack writes no secrets (ST_SECRETS_DIR) without added tenants
+        return []
     reader = SecretReader(directory_accessor(Path(os.environ[SECRETS_DIR_ENV])))
     contexts = []
     for spec in specs:

@@ -157,6 +157,8 @@ class ChaosLab:
         from stkpi.tenants import Tenant, secret_names
         from stkpi_tools.tenant.add import add_tenant
 
+        if not tenants:  # the stack writes no secrets (ST_SECRETS_DIR) without them
+            return
         prefix = str(self.info.tf_variables.get("name_prefix") or "")
         reader = SecretReader(directory_accessor(Path(self.info.env()[SECRETS_DIR_ENV])))
         for spec in tenants:
