@@ -31,7 +31,7 @@ def _cursor_for_thread(engine: Any, connection: Any) -> Any:
     other thread (one per thread and connection, kept while the thread lives)."""
     if getattr(engine, _OWNER, None) in (None, threading.get_ident()):
         return connection
-    local = engine.__dict__.setdefault(_LOCAL, threading.local())
+    local = getattr(engine, _LOCAL)
     cached = getattr(local, "cursor", None)
     if cached is not None and cached[0] is connection:
         return cached[1]
@@ -52,6 +52,7 @@ def install() -> None:
 
     async def start_owned(self: Any) -> None:
         await start(self)
+        setattr(self, _LOCAL, threading.local())
         setattr(self, _OWNER, threading.get_ident())
 
     def connection(self: Any) -> Any:
